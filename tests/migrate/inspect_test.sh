@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs tools/uarea-inspect on the images mkimage writes and checks its output
+# and exit status. Usage: inspect_test.sh MODE (setup, good, good_json,
+# damaged, damaged_json, truncated, header, usage).
+# Environment: INSPECT (the tool), MKIMAGE (the generator), IMAGES (a dir).
+set -uo pipefail
+mode=${1:?mode}
+: "${INSPECT:?}" "${MKIMAGE:?}" "${IMAGES:?}"
+fail() { echo "FAIL [$mode]: $*"; echo "--- output:"; echo "$out"; exit 1; }
+# expect STATUS ARGS...: run the tool, check the exit status
+expect() {
+    local want=$1; shift
+    out=$("$INSPECT" "$@" 2>&1); rc=$?
+    [ "$rc" -eq "$want" ] || fail "exit status $rc, want $want"
+}
+has() { grep -qE -- "$1" <<<"$out" || fail "output lacks /$1/"; }
+lacks() { ! grep -qE -- "$1" <<<"$out" || fail "output has /$1/"; }
+out=""
+case $mode in
+setup)
+    rm -rf "$IMAGES"; mkdir -p "$IMAGES"
+    "$MKIMAGE" "$IMAGES" || fail "mkimage failed"
+    ;;
+good)
+    expect 0 "$IMAGES/zero.img"
+    has '^header: format version 1, word size [48], cpu [a-z0-9_]+, page size 256$'
+    has 'layout fingerprint 0x5eed1a70a1f00001, binary fingerprint 0x5eedb1a2b3c40002'
+    has '^  12 sections'
+    # every section listed, with its type, address, length and CRC verdict
+    [ "$(grep -cE '^ +[0-9]+  (user|uarea|stack|heap) ' <<<"$out")" -eq 12 ] || fail "not 12 section lines"
+    has '^ +0  user +- +0x0000000080000000 +300 +300  ok$'
+    has '^ +10  heap +zero +0x0000000080001100 +256 +0  ok$'
+    has '^trailer: 12 sections, magic ok, stream CRC ok$'
+    has '2 zero sections \(512 bytes not sent\)'
+    has '^result: ok$'
+    lacks 'BAD'
+    ;;
+good_json)
+    expect 0 --json "$IMAGES/good.img"
+    [ "$(wc -l <<<"$out")" -eq 1 ] || fail "JSON is not one line"
+    has '^\{"file":".*good\.img","size":2065,"header":\{"version":1,'
+    has '"sections":8,'
+    has '"index":3,"type":"stack","type_id":3,"flags":0,"zero":false,"optional":false,"addr":"0x0000000080000400","len":128,"stored":128,"header_crc_ok":true,"crc_ok":true,"truncated":false\}'
+    has '"trailer":\{"sections":8,"magic_ok":true,"crc_ok":true\}'
+    has '"ok":true\}$'
+    lacks '"crc_ok":false'
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -m json.tool <<<"$out" >/dev/null || fail "not valid JSON"
+    fi
+    ;;
+damaged)
+    expect 1 "$IMAGES/crc.img"
+    has '^ +2  uarea +- +0x0000000080000200 +200 +200  BAD$'
+    has '^ +3  stack .*  ok$'
+    has 'stream CRC BAD'
+    has '^result: DAMAGED: image CRC mismatch \(UAREA_EIMGCRC, -65\) in section 2 \(uarea at 0x0000000080000200\)$'
+    expect 1 "$IMAGES/hdrcrc.img"
+    has 'section header CRC mismatch; stopping'
+    has 'in section 2 \(its header\)$'
+    expect 1 "$IMAGES/format.img"
+    has 'UAREA_EIMGFORMAT.* in section 4'
+    expect 1 "$IMAGES/unknown.img"
+    has 'UAREA_EIMGVERSION.* in section 1'
+    expect 0 "$IMAGES/optional.img"
+    has '^ +1  unknown +optional '
+    ;;
+damaged_json)
+    expect 1 --json "$IMAGES/crc.img"
+    has '"index":2,"type":"uarea",.*"crc_ok":false'
+    has '"ok":false,"error":\{"code":-65,"name":"UAREA_EIMGCRC","message":"[^"]+","where":"section","section":2\}\}$'
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -m json.tool <<<"$out" >/dev/null || fail "not valid JSON"
+    fi
+    ;;
+truncated)
+    expect 1 "$IMAGES/trunc.img"
+    has 'truncated'
+    has 'UAREA_EIMGTRUNC.* in section 7'
+    expect 1 --json "$IMAGES/trunc.img"
+    has '"name":"UAREA_EIMGTRUNC"'
+    ;;
+header)
+    expect 1 "$IMAGES/magic.img"
+    has '^header: not a uarea image'
+    has 'UAREA_EIMGMAGIC.* in the header$'
+    expect 1 "$IMAGES/version.img"
+    has 'UAREA_EIMGVERSION'
+    expect 1 --json "$IMAGES/version.img"
+    has '"where":"header"'
+    ;;
+usage)
+    expect 2
+    has 'usage'
+    expect 2 "$IMAGES/does-not-exist.img"
+    has 'cannot open'
+    expect 2 --frobnicate "$IMAGES/good.img"
+    ;;
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+echo "ok: $mode"

@@ -1,0 +1,307 @@
+/*
+ * uarea-inspect - print and check a container image file.
+ *
+ *   uarea-inspect [--json] FILE
+ *
+ * Prints the image's header, every section (type, flags, address, length,
+ * bytes stored), the sizes, and whether each CRC32C holds (header, section
+ * headers, payloads, the stream CRC in the trailer). The verdict comes from
+ * the library's own reader in verify-only mode, so the tool refuses exactly
+ * what a restore would refuse (without the node-specific checks: fingerprints,
+ * bounds and size limits).
+ *
+ * Exit status: 0 the image is intact; 1 it is damaged (the first bad section
+ * is named); 2 usage or I/O error. The format is docs/image-format.md.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define UAREA_IMPLEMENTATION
+#include <migrate/image.h>
+#include <uarea/error.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int json;
+
+static const char *err_name(int err)
+{
+    switch (err) {
+    case UAREA_EIMGMAGIC: return "UAREA_EIMGMAGIC";
+    case UAREA_EIMGVERSION: return "UAREA_EIMGVERSION";
+    case UAREA_EIMGLAYOUT: return "UAREA_EIMGLAYOUT";
+    case UAREA_EIMGBINARY: return "UAREA_EIMGBINARY";
+    case UAREA_EIMGTRUNC: return "UAREA_EIMGTRUNC";
+    case UAREA_EIMGCRC: return "UAREA_EIMGCRC";
+    case UAREA_EIMGBOUNDS: return "UAREA_EIMGBOUNDS";
+    case UAREA_EIMGTOOBIG: return "UAREA_EIMGTOOBIG";
+    case UAREA_EIMGFORMAT: return "UAREA_EIMGFORMAT";
+    case UAREA_EIO: return "UAREA_EIO";
+    default: return "UAREA_E?";
+    }
+}
+
+static const char *cpu_name(unsigned cpu)
+{
+    static const char *const names[] = { "unknown", "x86_64", "aarch64", "riscv64",
+                                         "riscv32", "arm32", "k1b", "i386" };
+    return cpu < sizeof names / sizeof names[0] ? names[cpu] : "unknown";
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static const char *flag_text(unsigned flags, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (flags & MIGRATE_SECF_ZERO) strncat(buf, "zero,", cap - strlen(buf) - 1);
+    if (flags & MIGRATE_SECF_OPTIONAL) strncat(buf, "optional,", cap - strlen(buf) - 1);
+    if (flags & ~(unsigned)MIGRATE_SECF_KNOWN) strncat(buf, "other,", cap - strlen(buf) - 1);
+    if (buf[0] == '\0') return "-";
+    buf[strlen(buf) - 1] = '\0';
+    return buf;
+}
+
+/* Read exactly n bytes (fewer at end of file); feeds the stream CRC. */
+static size_t get(FILE *f, void *buf, size_t n, uint32_t *scrc)
+{
+    size_t got = fread(buf, 1, n, f);
+    *scrc = migrate_crc32c_update(*scrc, buf, got);
+    return got;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* The walk: decode and print everything that can be decoded, checking each
+ * CRC on its own. Returns 0 if every CRC held and the image was complete. */
+static int walk(FILE *f, const char *path, long fsize)
+{
+    unsigned char hb[MIGRATE_IMAGE_HEADER_SIZE], sb[MIGRATE_IMAGE_SECTION_SIZE], tb[16];
+    static unsigned char chunk[65536];
+    migrate_image_header h;
+    uint32_t scrc = migrate_crc32c_init();
+    uint64_t payload = 0, zero_bytes = 0;
+    uint32_t i, zero = 0, optional = 0;
+    int damaged = 0, lost = 0, hrc;
+    char fl[32];
+
+    if (json) {
+        printf("{\"file\":");
+        json_string(path);
+        printf(",\"size\":%ld", fsize);
+    } else {
+        printf("file: %s (%ld bytes)\n", path, fsize);
+    }
+    if (get(f, hb, sizeof hb, &scrc) < sizeof hb) {
+        if (json) printf(",\"header\":null");
+        else printf("header: truncated\n");
+        return 1;
+    }
+    hrc = migrate_image_header_decode(hb, &h);
+    if (hrc < 0 && hrc != UAREA_EIMGCRC) {
+        if (json) printf(",\"header\":{\"error\":\"%s\"}", err_name(hrc));
+        else printf("header: %s (%s)\n", uarea_strerror(hrc), err_name(hrc));
+        return 1;
+    }
+    if (hrc == UAREA_EIMGCRC) {
+        /* Show what the fields say, but do not walk on lengths nobody vouches for. */
+        if (json) printf(",\"header\":{\"crc_ok\":false}");
+        else printf("header: CRC mismatch; fields not trusted\n");
+        return 1;
+    }
+    if (json) {
+        printf(",\"header\":{\"version\":%u,\"word_size\":%u,\"cpu\":\"%s\",\"page_size\":%" PRIu32
+               ",\"layout_fp\":\"0x%016" PRIx64 "\",\"binary_fp\":\"0x%016" PRIx64
+               "\",\"sections\":%" PRIu32 ",\"total_len\":%" PRIu64 ",\"container_size\":%" PRIu64
+               ",\"crc_ok\":true}",
+               h.version, h.word_size, cpu_name(h.cpu), h.page_size, h.layout_fp, h.binary_fp,
+               h.sections, h.total_len, h.container_size);
+        printf(",\"sections\":[");
+    } else {
+        printf("header: format version %u, word size %u, cpu %s, page size %" PRIu32 "\n",
+               h.version, h.word_size, cpu_name(h.cpu), h.page_size);
+        printf("  layout fingerprint 0x%016" PRIx64 ", binary fingerprint 0x%016" PRIx64 "\n",
+               h.layout_fp, h.binary_fp);
+        printf("  %" PRIu32 " sections, image %" PRIu64 " bytes, container %" PRIu64 " bytes, header CRC ok\n",
+               h.sections, h.total_len, h.container_size);
+        printf("sections:\n  %5s  %-7s %-14s %-18s %10s %10s  %s\n", "#", "type", "flags", "address",
+               "length", "stored", "crc");
+    }
+    for (i = 0; i < h.sections; i++) {
+        migrate_image_section s;
+        uint64_t stored, left;
+        uint32_t pcrc = migrate_crc32c_init();
+        unsigned char cb[4];
+        int src;
+        const char *verdict;
+        if (get(f, sb, sizeof sb, &scrc) < sizeof sb) {
+            if (json) printf("%s{\"index\":%" PRIu32 ",\"truncated\":true}", i ? "," : "", i);
+            else printf("  %5" PRIu32 "  truncated\n", i);
+            damaged = lost = 1;
+            break;
+        }
+        src = migrate_image_section_decode(sb, &s);
+        if (src < 0) {
+            if (json) printf("%s{\"index\":%" PRIu32 ",\"header_crc_ok\":false}", i ? "," : "", i);
+            else printf("  %5" PRIu32 "  section header %s; stopping\n", i,
+                        src == UAREA_EIMGCRC ? "CRC mismatch" : "malformed");
+            damaged = lost = 1;
+            break;
+        }
+        stored = migrate_image_section_stored(&s);
+        left = stored;
+        while (left > 0) {
+            size_t want = left < sizeof chunk ? (size_t)left : sizeof chunk;
+            size_t got = get(f, chunk, want, &scrc);
+            pcrc = migrate_crc32c_update(pcrc, chunk, got);
+            left -= got;
+            if (got < want) break;
+        }
+        if (left > 0 || get(f, cb, 4, &scrc) < 4) {
+            verdict = "truncated";
+            damaged = lost = 1;
+        } else if (le32(cb) != migrate_crc32c_final(pcrc)) {
+            verdict = "BAD";
+            damaged = 1;
+        } else {
+            verdict = "ok";
+        }
+        payload += stored;
+        if (s.flags & MIGRATE_SECF_ZERO) { zero++; zero_bytes += s.len; }
+        if (s.flags & MIGRATE_SECF_OPTIONAL) optional++;
+        if (json) {
+            printf("%s{\"index\":%" PRIu32 ",\"type\":\"%s\",\"type_id\":%u,\"flags\":%u"
+                   ",\"zero\":%s,\"optional\":%s,\"addr\":\"0x%016" PRIx64 "\",\"len\":%" PRIu64
+                   ",\"stored\":%" PRIu64 ",\"header_crc_ok\":true,\"crc_ok\":%s,\"truncated\":%s}",
+                   i ? "," : "", s.index, migrate_image_section_name(s.type), s.type, s.flags,
+                   (s.flags & MIGRATE_SECF_ZERO) ? "true" : "false",
+                   (s.flags & MIGRATE_SECF_OPTIONAL) ? "true" : "false", s.addr, s.len, stored,
+                   strcmp(verdict, "ok") == 0 ? "true" : "false",
+                   strcmp(verdict, "truncated") == 0 ? "true" : "false");
+        } else {
+            printf("  %5" PRIu32 "  %-7s %-14s 0x%016" PRIx64 " %10" PRIu64 " %10" PRIu64 "  %s\n",
+                   s.index, migrate_image_section_name(s.type), flag_text(s.flags, fl, sizeof fl),
+                   s.addr, s.len, stored, verdict);
+        }
+        if (strcmp(verdict, "truncated") == 0) break;
+    }
+    if (json) printf("]");
+    if (!lost) {
+        uint32_t before = scrc, count = 0, crc = 0;
+        int trc;
+        size_t got = fread(tb, 1, sizeof tb, f);
+        if (got < sizeof tb) {
+            if (json) printf(",\"trailer\":null");
+            else printf("trailer: truncated\n");
+            damaged = 1;
+        } else {
+            bool crc_ok;
+            before = migrate_crc32c_update(before, tb, 12);
+            trc = migrate_image_trailer_decode(tb, &count, &crc);
+            crc_ok = crc == migrate_crc32c_final(before);
+            if (!crc_ok || trc < 0 || count != h.sections) damaged = 1;
+            if (json)
+                printf(",\"trailer\":{\"sections\":%" PRIu32 ",\"magic_ok\":%s,\"crc_ok\":%s}", count,
+                       trc == 0 ? "true" : "false", crc_ok ? "true" : "false");
+            else
+                printf("trailer: %" PRIu32 " sections, magic %s, stream CRC %s\n", count,
+                       trc == 0 ? "ok" : "BAD", crc_ok ? "ok" : "BAD");
+        }
+    }
+    if (json)
+        printf(",\"sizes\":{\"payload\":%" PRIu64 ",\"zero_sections\":%" PRIu32
+               ",\"zero_bytes_not_sent\":%" PRIu64 ",\"optional_sections\":%" PRIu32 "}",
+               payload, zero, zero_bytes, optional);
+    else
+        printf("sizes: payload %" PRIu64 " bytes, %" PRIu32 " zero sections (%" PRIu64
+               " bytes not sent), %" PRIu32 " optional, format overhead %" PRIu64 " bytes\n",
+               payload, zero, zero_bytes, optional,
+               h.total_len >= payload ? h.total_len - payload : 0);
+    return damaged;
+}
+
+static long file_source(void *ctx, void *buf, size_t cap)
+{
+    size_t n = fread(buf, 1, cap, (FILE *)ctx);
+    return ferror((FILE *)ctx) ? UAREA_EIO : (long)n;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    FILE *f;
+    long fsize;
+    int i, damaged, rc;
+    migrate_image_reader r;
+    static unsigned char buf[65536];
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: uarea-inspect [--json] FILE\n");
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "uarea-inspect: unknown option %s\n", argv[i]);
+            return 2;
+        } else if (path == NULL) path = argv[i];
+        else { fprintf(stderr, "uarea-inspect: one file at a time\n"); return 2; }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "usage: uarea-inspect [--json] FILE\n");
+        return 2;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "uarea-inspect: cannot open %s\n", path);
+        return 2;
+    }
+    fseek(f, 0, SEEK_END);
+    fsize = ftell(f);
+    rewind(f);
+    damaged = walk(f, path, fsize);
+
+    /* The verdict: the library's reader, verify-only. */
+    rewind(f);
+    migrate_image_reader_init(&r, NULL, MIGRATE_IMAGE_VERIFY_ONLY);
+    rc = migrate_image_pull(&r, file_source, f, buf, sizeof buf);
+    fclose(f);
+    if (rc == 0 && damaged) rc = UAREA_EIMGFORMAT; /* cannot happen if both agree */
+    if (json) {
+        printf(",\"ok\":%s", rc == 0 ? "true" : "false");
+        if (rc < 0) {
+            printf(",\"error\":{\"code\":%d,\"name\":\"%s\",\"message\":", rc, err_name(rc));
+            json_string(uarea_strerror(rc));
+            if (!r.have_hdr) printf(",\"where\":\"header\"}");
+            else if (r.section < r.hdr.sections)
+                printf(",\"where\":\"section\",\"section\":%" PRIu32 "}", r.section);
+            else printf(",\"where\":\"trailer\"}");
+        }
+        printf("}\n");
+    } else if (rc == 0) {
+        printf("result: ok\n");
+    } else {
+        printf("result: DAMAGED: %s (%s, %d) ", uarea_strerror(rc), err_name(rc), rc);
+        if (!r.have_hdr) printf("in the header\n");
+        else if (r.section < r.hdr.sections)
+            if (r.phase == MIGRATE_IMAGE_AT_SECTION)
+                printf("in section %" PRIu32 " (its header)\n", r.section);
+            else
+                printf("in section %" PRIu32 " (%s at 0x%016" PRIx64 ")\n", r.section,
+                       migrate_image_section_name(r.cur.type), r.cur.addr);
+        else printf("in the trailer\n");
+    }
+    return rc == 0 ? 0 : 1;
+}
