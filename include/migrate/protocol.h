@@ -1,0 +1,924 @@
+/*
+ * migrate/protocol.h - the migration protocol: one non-blocking state machine
+ * per node (the "daemon") that every port runs.
+ *
+ * What it does. A node's daemon owns a request mailbox and a data portal on the
+ * node's transport (noc/noc.h). It moves the node's container to another node
+ * (sender role) or takes one in (receiver role):
+ *
+ *   source                                    destination
+ *   freeze ........................................................
+ *   REQUEST(mid, size, fingerprints)  ----->  accept? (busy, fits, same build)
+ *                                     <-----  ACCEPT  | REJECT(err)
+ *   image over the portal, in blocks  ----->  restore_feed (verify as it lands)
+ *                                     <-----  VERIFIED | NACK(err)
+ *   drop its copy (commit point)
+ *   COMMIT(freeze time)               ----->  activate (unfreeze): runs there
+ *
+ * Move, not copy. The source stays frozen until the destination has verified
+ * the whole image and said so; only then does the source drop its copy and
+ * send COMMIT, and only on COMMIT does the destination run the container. On a
+ * reject, a NACK, a timeout or a dead destination, the destination discards and
+ * the source unfreezes and continues. So two copies never run. The container is
+ * lost only if the node holding the one live copy dies: before the commit point
+ * that is the source, after it the destination. The destination, when it holds
+ * a verified image and learns that the source died (UAREA_EPEERGONE, a proof
+ * of death on the transports of this library), activates: the source can no
+ * longer run, and it may have committed. Lost and duplicated messages are
+ * handled by retransmission (REQUEST, VERIFIED) and by remembering the outcome
+ * of recent migrations (a late VERIFIED is answered with COMMIT or ABORT, a
+ * late ACCEPT with ABORT). Messages carry a CRC32C; a damaged one is dropped
+ * like a lost one. Image damage is caught by the image's own CRCs.
+ *
+ * What it does not do: it knows nothing of UAreas or images. The container is
+ * reached through `migrate_container_ops` (freeze, produce image bytes, drop,
+ * unfreeze on the source; accept, feed image bytes, verify, discard, activate
+ * on the destination); migrate/daemon.h binds them to a real container.
+ *
+ * Driving it. migrate_daemon_step() never blocks: it polls the transport,
+ * advances the state machine, and returns how much it did (0: nothing to do
+ * right now). A port calls it from its master thread (POSIX) or master core
+ * (MPPA-256); tests call it in turn for every node of a loopback transport.
+ * Timeouts use the transport's clock (virtual on the loopback).
+ *
+ * At most one migration per node at a time (either role); a second request is
+ * answered with UAREA_EBUSY. Migrations between disjoint pairs of nodes run at
+ * the same time. A controller (any node's daemon) can ask node A to move its
+ * container to node B: migrate_daemon_request(); the answer comes back as a
+ * RESULT message (migrate_daemon_ctrl_result()).
+ *
+ * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION). Needs
+ * NOC_IMPLEMENTATION in the same program. Freestanding; no allocation (the
+ * caller gives the block buffer).
+ */
+#include "../uarea/config.h"
+#include "../uarea/error.h"
+#include "../noc/noc.h"
+#include "crc32c.h"
+
+#ifndef MIGRATE_PROTOCOL_H
+#define MIGRATE_PROTOCOL_H
+
+UAREA_EXTERN_C_BEGIN
+
+/* ---- Configuration -------------------------------------------------------- */
+#ifndef MIGRATE_MAILBOX_PORT
+#  define MIGRATE_MAILBOX_PORT 1        /* the daemon's request mailbox */
+#endif
+#ifndef MIGRATE_PORTAL_PORT
+#  define MIGRATE_PORTAL_PORT 1         /* the daemon's incoming data portal */
+#endif
+#ifndef MIGRATE_PORTAL_OUT_PORT
+#  define MIGRATE_PORTAL_OUT_PORT 2     /* local port of outgoing portals */
+#endif
+#ifndef MIGRATE_TIMEOUT_NS
+#  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
+#endif
+#ifndef MIGRATE_RETRIES
+#  define MIGRATE_RETRIES 4             /* REQUEST retransmissions */
+#endif
+#ifndef MIGRATE_OUTBOX
+#  define MIGRATE_OUTBOX 8              /* queued outgoing messages */
+#endif
+#ifndef MIGRATE_HISTORY
+#  define MIGRATE_HISTORY 8             /* outcomes remembered */
+#endif
+
+/* ---- The container, as the protocol sees it ------------------------------ */
+typedef struct migrate_offer {
+    int src;                  /* node that sends */
+    uint32_t mid;             /* migration id */
+    uint64_t size;            /* image bytes */
+    uint64_t layout_fp;       /* UArea layout fingerprint of the source */
+    uint64_t binary_fp;       /* binary fingerprint of the source */
+} migrate_offer;
+
+typedef struct migrate_container_ops {
+    /* Source side. */
+    int (*has_container)(void *ctx);                /* 1 if this node runs one */
+    int (*freeze)(void *ctx);                       /* 0 frozen, UAREA_EAGAIN pending */
+    int (*unfreeze)(void *ctx);                     /* resume (abort) */
+    int (*image_begin)(void *ctx, migrate_offer *offer); /* fill size, fingerprints */
+    long (*image_produce)(void *ctx, void *buf, size_t cap); /* bytes, 0 at end */
+    int (*drop)(void *ctx);                         /* commit point: forget it */
+    /* Destination side. */
+    int (*accept)(void *ctx, const migrate_offer *offer); /* 0 or why not */
+    int (*restore_feed)(void *ctx, const void *buf, size_t len);
+    int (*restore_end)(void *ctx);                  /* verify all; 0 if good */
+    int (*discard)(void *ctx);                      /* wipe; leave it empty */
+    int (*activate)(void *ctx);                     /* unfreeze: run here */
+    /* Optional: zero pages the image skipped (for statistics). */
+    uint32_t (*zero_pages)(void *ctx);
+} migrate_container_ops;
+
+/* ---- Statistics of one migration ------------------------------------------ */
+typedef struct migrate_stats {
+    uint32_t mid;
+    int src, dst;
+    int result;               /* 0 committed; negative: why it was aborted */
+    uint64_t bytes;           /* image bytes sent/received */
+    uint32_t zero_pages;      /* heap pages sent as a flag only */
+    uint64_t freeze_ns;       /* freeze request -> frozen (source) */
+    uint64_t transfer_ns;     /* first byte -> verified */
+    uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
+    uint64_t total_ns;        /* request -> commit or abort */
+} migrate_stats;
+
+/* ---- The daemon -------------------------------------------------------------- */
+typedef enum migrate_state {
+    MIGRATE_IDLE = 0,
+    MIGRATE_S_FREEZE,         /* source: waiting for the freeze */
+    MIGRATE_S_REQUEST,        /* source: REQUEST sent, waiting for an answer */
+    MIGRATE_S_SEND,           /* source: streaming the image */
+    MIGRATE_S_VERIFY,         /* source: all sent, waiting for VERIFIED */
+    MIGRATE_R_RECV,           /* destination: receiving the image */
+    MIGRATE_R_COMMIT          /* destination: verified, waiting for COMMIT */
+} migrate_state;
+
+typedef struct migrate_msg {
+    uint8_t op;
+    uint32_t mid;
+    int from, src, dst, ctrl;
+    int32_t status;
+    uint64_t size, layout_fp, binary_fp, stamp;
+    uint32_t zero_pages;
+} migrate_msg;
+
+typedef struct migrate_config {
+    int64_t timeout_ns;       /* 0: MIGRATE_TIMEOUT_NS */
+    int retries;              /* 0: MIGRATE_RETRIES */
+    int mailbox_port;         /* 0: MIGRATE_MAILBOX_PORT */
+    int portal_port;          /* 0: MIGRATE_PORTAL_PORT */
+    int portal_out_port;      /* 0: MIGRATE_PORTAL_OUT_PORT */
+} migrate_config;
+
+typedef struct migrate_daemon {
+    noc_transport *t;
+    const migrate_container_ops *ops;
+    void *ctx;
+    migrate_config cfg;
+    int self, nodes;
+    uint8_t *block;           /* portal transfer buffer (caller's memory) */
+    size_t block_size;
+    int in_mbx, in_portal, out_portal;
+    int out_mbx[NOC_NODES_MAX];
+    uint8_t in_buf[NOC_MAILBOX_MSG_SIZE];
+    /* outgoing messages, sent one at a time per handle */
+    struct { int node; uint8_t buf[NOC_MAILBOX_MSG_SIZE]; } outbox[MIGRATE_OUTBOX];
+    unsigned out_head, out_count;
+    int out_busy;             /* an awrite is in flight for outbox[out_head] */
+    /* the migration in progress */
+    migrate_state state;
+    uint32_t mid, next_mid;
+    int peer, ctrl;
+    int tries;
+    uint64_t deadline;
+    uint64_t size, done;
+    size_t inflight;          /* bytes of the portal op in flight, 0 if none */
+    uint64_t t_request, t_frozen, t_first, t_freeze_src;
+    migrate_offer offer;
+    migrate_stats cur, last;
+    int have_last;
+    /* outcomes of finished migrations, for late messages */
+    struct { uint32_t mid; int peer; int result; int role; } hist[MIGRATE_HISTORY];
+    unsigned hist_next;
+    /* answers to this node's controller requests */
+    int ctrl_node, ctrl_status, ctrl_pending;
+    /* counters */
+    uint32_t msgs_sent, msgs_received, msgs_dropped;
+} migrate_daemon;
+
+/* Sets up the daemon of node `t`: creates its request mailbox and data portal.
+ * `block` is the portal transfer buffer (block_size bytes, at most
+ * NOC_PORTAL_MAX_SIZE). cfg may be NULL (defaults). */
+UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
+                                  const migrate_container_ops *ops, void *ctx,
+                                  const migrate_config *cfg, void *block, size_t block_size);
+/* Releases the daemon's ports. A migration in progress is aborted first. */
+UAREA_API int migrate_daemon_fini(migrate_daemon *d);
+/* Advances the daemon without blocking. Returns the number of events handled
+ * (0: idle), or a negative error if the transport itself failed. */
+UAREA_API int migrate_daemon_step(migrate_daemon *d);
+/* Starts moving this node's container to node `dst` (the source role).
+ * UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_ENOCONTAINER, UAREA_EBUSY. */
+UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst);
+/* Asks node `a` to move its container to node `b` (a controller's request);
+ * a's answer arrives later: migrate_daemon_ctrl_result(). */
+UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b);
+/* The answer to this daemon's last controller request: 0 or an error from the
+ * migration, UAREA_EAGAIN while it has not come, UAREA_ESTATE if none asked. */
+UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node);
+/* Statistics of the last finished migration this node took part in
+ * (UAREA_EAGAIN: none yet). Returns its result (0 or why it aborted). */
+UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st);
+/* 1 while a migration is in progress on this node. */
+UAREA_API int migrate_daemon_busy(const migrate_daemon *d);
+
+/* Message codec, public for tests and tools. */
+#define MIGRATE_MSG_SIZE 64u
+UAREA_STATIC_ASSERT(MIGRATE_MSG_SIZE <= NOC_MAILBOX_MSG_SIZE, "messages must fit a mailbox");
+enum {
+    MIGRATE_OP_REQUEST = 1, MIGRATE_OP_ACCEPT, MIGRATE_OP_REJECT, MIGRATE_OP_VERIFIED,
+    MIGRATE_OP_NACK, MIGRATE_OP_COMMIT, MIGRATE_OP_ABORT, MIGRATE_OP_MOVE,
+    MIGRATE_OP_RESULT
+};
+UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE]);
+/* UAREA_EPROTO if the bytes are not a valid message (magic, version, CRC). */
+UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len);
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_PROTOCOL_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(MIGRATE_IMPLEMENTATION) && !defined(MIGRATE__PROTOCOL_IMPLEMENTED)
+#define MIGRATE__PROTOCOL_IMPLEMENTED
+
+UAREA_EXTERN_C_BEGIN
+
+#define MIGRATE__MAGIC 0x474d4155u /* "UAMG" little-endian */
+#define MIGRATE__VERSION 1u
+
+static void migrate__put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void migrate__put32(uint8_t *p, uint32_t v)
+{
+    migrate__put16(p, v & 0xffffu);
+    migrate__put16(p + 2, v >> 16);
+}
+static void migrate__put64(uint8_t *p, uint64_t v)
+{
+    migrate__put32(p, (uint32_t)v);
+    migrate__put32(p + 4, (uint32_t)(v >> 32));
+}
+static uint32_t migrate__get16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t migrate__get32(const uint8_t *p)
+{
+    return migrate__get16(p) | (migrate__get16(p + 2) << 16);
+}
+static uint64_t migrate__get64(const uint8_t *p)
+{
+    return (uint64_t)migrate__get32(p) | ((uint64_t)migrate__get32(p + 4) << 32);
+}
+static int migrate__node16(uint32_t v) { return v == 0xffffu ? -1 : (int)v; }
+
+/* Wire layout (little-endian, 64 bytes):
+ *  0 magic u32 | 4 version u8 | 5 op u8 | 6 from u16 | 8 mid u32 | 12 src u16
+ * 14 dst u16 | 16 ctrl u16 | 18 reserved u16 | 20 status i32 | 24 size u64
+ * 32 layout_fp u64 | 40 binary_fp u64 | 48 stamp u64 | 56 zero_pages u32
+ * 60 crc32c of bytes 0..59 */
+UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE])
+{
+    UAREA_MEMSET(out, 0, MIGRATE_MSG_SIZE);
+    migrate__put32(out + 0, MIGRATE__MAGIC);
+    out[4] = (uint8_t)MIGRATE__VERSION;
+    out[5] = m->op;
+    migrate__put16(out + 6, (uint32_t)m->from & 0xffffu);
+    migrate__put32(out + 8, m->mid);
+    migrate__put16(out + 12, (uint32_t)m->src & 0xffffu);
+    migrate__put16(out + 14, (uint32_t)m->dst & 0xffffu);
+    migrate__put16(out + 16, (uint32_t)m->ctrl & 0xffffu);
+    migrate__put32(out + 20, (uint32_t)m->status);
+    migrate__put64(out + 24, m->size);
+    migrate__put64(out + 32, m->layout_fp);
+    migrate__put64(out + 40, m->binary_fp);
+    migrate__put64(out + 48, m->stamp);
+    migrate__put32(out + 56, m->zero_pages);
+    migrate__put32(out + 60, migrate_crc32c(0, out, 60));
+}
+
+UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
+{
+    if (m == NULL || in == NULL) return UAREA_EINVAL;
+    if (len < MIGRATE_MSG_SIZE) return UAREA_EPROTO;
+    if (migrate__get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
+    if (migrate__get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
+    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_RESULT) return UAREA_EPROTO;
+    m->op = in[5];
+    m->from = migrate__node16(migrate__get16(in + 6));
+    m->mid = migrate__get32(in + 8);
+    m->src = migrate__node16(migrate__get16(in + 12));
+    m->dst = migrate__node16(migrate__get16(in + 14));
+    m->ctrl = migrate__node16(migrate__get16(in + 16));
+    m->status = (int32_t)migrate__get32(in + 20);
+    m->size = migrate__get64(in + 24);
+    m->layout_fp = migrate__get64(in + 32);
+    m->binary_fp = migrate__get64(in + 40);
+    m->stamp = migrate__get64(in + 48);
+    m->zero_pages = migrate__get32(in + 56);
+    return 0;
+}
+
+/* ---- helpers ---- */
+static uint64_t migrate__now(migrate_daemon *d) { return noc_clock_ns(d->t); }
+
+static void migrate__arm(migrate_daemon *d)
+{
+    d->deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
+}
+
+static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->deadline; }
+
+static int migrate__valid_node(const migrate_daemon *d, int n) { return n >= 0 && n < d->nodes; }
+
+/* Queue a message for `node`. Returns 0, or UAREA_ENOMEM if the outbox is full
+ * (the message is then lost, as on a congested network: the protocol retries). */
+static int migrate__send(migrate_daemon *d, int node, migrate_msg *m)
+{
+    unsigned slot;
+    if (!migrate__valid_node(d, node)) return UAREA_EBADNODE;
+    if (d->out_count == MIGRATE_OUTBOX) return UAREA_ENOMEM;
+    m->from = d->self;
+    slot = (d->out_head + d->out_count) % MIGRATE_OUTBOX;
+    d->outbox[slot].node = node;
+    migrate_msg_encode(m, d->outbox[slot].buf);
+    d->out_count++;
+    return 0;
+}
+
+static void migrate__reply(migrate_daemon *d, int node, uint8_t op, uint32_t mid,
+                           int src, int dst, int32_t status)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = op; m.mid = mid; m.src = src; m.dst = dst; m.ctrl = -1; m.status = status;
+    (void)migrate__send(d, node, &m);
+}
+
+static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, int role, int result)
+{
+    unsigned i = d->hist_next++ % MIGRATE_HISTORY;
+    d->hist[i].mid = mid; d->hist[i].peer = peer; d->hist[i].role = role; d->hist[i].result = result;
+}
+
+/* Outcome of a finished migration: 1 found (result in *res), 0 unknown. */
+static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, int role, int *res)
+{
+    unsigned i;
+    for (i = 0; i < MIGRATE_HISTORY; i++)
+        if (d->hist[i].role == role && d->hist[i].mid == mid && d->hist[i].peer == peer &&
+            mid != 0) {
+            *res = d->hist[i].result;
+            return 1;
+        }
+    return 0;
+}
+
+static void migrate__cancel_portal(migrate_daemon *d, int h)
+{
+    if (d->inflight && h >= 0) (void)noc_portal_cancel(d->t, h);
+    d->inflight = 0;
+}
+
+static void migrate__finish(migrate_daemon *d, int role, int result)
+{
+    uint64_t now = migrate__now(d);
+    d->cur.result = result;
+    d->cur.total_ns = now - d->t_request;
+    d->last = d->cur;
+    d->have_last = 1;
+    migrate__remember(d, d->mid, d->peer, role, result);
+    if (role == 0 && d->ctrl >= 0 && d->ctrl != d->self)
+        migrate__reply(d, d->ctrl, MIGRATE_OP_RESULT, d->mid, d->self, d->peer, result);
+    else if (role == 0 && d->ctrl == d->self) {
+        d->ctrl_status = result; d->ctrl_node = d->self; d->ctrl_pending = 0;
+    }
+    if (d->out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->out_portal);
+        d->out_portal = -1;
+    }
+    d->state = MIGRATE_IDLE;
+    d->inflight = 0;
+}
+
+/* Source gives up: the destination discards, the source runs on. */
+static void migrate__src_abort(migrate_daemon *d, int err)
+{
+    migrate__cancel_portal(d, d->out_portal);
+    if (d->state != MIGRATE_S_FREEZE) /* the destination knows of it */
+        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
+    (void)d->ops->unfreeze(d->ctx);
+    migrate__finish(d, 0, err < 0 ? err : UAREA_EABORTED);
+}
+
+/* Destination gives up: discard what arrived, tell the source why. */
+static void migrate__dst_fail(migrate_daemon *d, int err, int tell)
+{
+    migrate__cancel_portal(d, d->in_portal);
+    (void)d->ops->discard(d->ctx);
+    if (tell) migrate__reply(d, d->peer, MIGRATE_OP_NACK, d->mid, d->peer, d->self, err);
+    migrate__finish(d, 1, err);
+}
+
+static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
+{
+    UAREA_MEMSET(&d->cur, 0, sizeof d->cur);
+    d->cur.mid = d->mid;
+    d->cur.src = src;
+    d->cur.dst = dst;
+    d->t_request = migrate__now(d);
+}
+
+/* ---- source role ---- */
+static int migrate__start(migrate_daemon *d, int dst, int ctrl)
+{
+    if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
+    if (dst == d->self) return UAREA_ESAMENODE;
+    if (d->state != MIGRATE_IDLE) return UAREA_EBUSY;
+    if (!d->ops->has_container(d->ctx)) return UAREA_ENOCONTAINER;
+    d->mid = ((uint32_t)(d->self & 0xff) << 24) | (++d->next_mid & 0xffffffu);
+    d->peer = dst;
+    d->ctrl = ctrl;
+    d->tries = 0;
+    d->done = 0;
+    d->inflight = 0;
+    migrate__begin_stats(d, d->self, dst);
+    d->state = MIGRATE_S_FREEZE;
+    migrate__arm(d);
+    return 0;
+}
+
+static void migrate__send_request(migrate_daemon *d)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_REQUEST;
+    m.mid = d->mid; m.src = d->self; m.dst = d->peer; m.ctrl = -1;
+    m.size = d->offer.size; m.layout_fp = d->offer.layout_fp; m.binary_fp = d->offer.binary_fp;
+    (void)migrate__send(d, d->peer, &m);
+    migrate__arm(d);
+}
+
+static int migrate__src_step(migrate_daemon *d)
+{
+    int rc;
+    switch (d->state) {
+    case MIGRATE_S_FREEZE:
+        rc = d->ops->freeze(d->ctx);
+        if (rc == UAREA_EAGAIN) {
+            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+            return 0;
+        }
+        if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+        d->t_frozen = migrate__now(d);
+        d->cur.freeze_ns = d->t_frozen - d->t_request;
+        UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
+        d->offer.src = d->self;
+        d->offer.mid = d->mid;
+        rc = d->ops->image_begin(d->ctx, &d->offer);
+        if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+        d->size = d->offer.size;
+        d->cur.bytes = d->size;
+        d->state = MIGRATE_S_REQUEST;
+        migrate__send_request(d);
+        return 1;
+    case MIGRATE_S_REQUEST:
+        if (!migrate__expired(d)) return 0;
+        if (++d->tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+        migrate__send_request(d);
+        return 1;
+    case MIGRATE_S_SEND:
+        if (d->inflight) {
+            rc = noc_portal_poll(d->t, d->out_portal);
+            if (rc == UAREA_EAGAIN) {
+                if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+                return 0;
+            }
+            if (rc < 0) { d->inflight = 0; migrate__src_abort(d, rc); return 1; }
+            d->done += d->inflight;
+            d->inflight = 0;
+        }
+        if (d->done >= d->size) {
+            /* the destination verifies, then retransmits VERIFIED once per
+             * timeout: leave room for several of them */
+            d->state = MIGRATE_S_VERIFY;
+            d->deadline = migrate__now(d) +
+                          (uint64_t)d->cfg.timeout_ns * (uint64_t)(d->cfg.retries + 1);
+            return 1;
+        }
+        {
+            size_t want = d->block_size;
+            long n;
+            if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
+            n = d->ops->image_produce(d->ctx, d->block, want);
+            if (n < 0) { migrate__src_abort(d, (int)n); return 1; }
+            if ((size_t)n != want) { migrate__src_abort(d, UAREA_EIMGTRUNC); return 1; }
+            rc = noc_portal_awrite(d->t, d->out_portal, d->block, want);
+            if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+            d->inflight = want;
+            migrate__arm(d);
+        }
+        return 1;
+    case MIGRATE_S_VERIFY:
+        if (!migrate__expired(d)) return 0;
+        migrate__src_abort(d, UAREA_ETIMEDOUT);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- destination role ---- */
+static int migrate__post_read(migrate_daemon *d)
+{
+    size_t want = d->block_size;
+    int rc;
+    if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
+    rc = noc_portal_allow(d->t, d->in_portal, d->peer, d->cfg.portal_out_port);
+    if (rc < 0) return rc;
+    rc = noc_portal_aread(d->t, d->in_portal, d->block, want);
+    if (rc < 0) return rc;
+    d->inflight = want;
+    migrate__arm(d);
+    return 0;
+}
+
+static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
+{
+    int rc, res;
+    if (d->state != MIGRATE_IDLE) {
+        if (d->mid == m->mid && d->peer == m->from) {
+            /* duplicate of the current request: repeat the answer */
+            if (d->state == MIGRATE_R_RECV && d->done == 0)
+                migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+            return;
+        }
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EBUSY);
+        return;
+    }
+    if (migrate__recall(d, m->mid, m->from, 1, &res)) return; /* stale duplicate */
+    if (m->src != m->from || m->dst != d->self) {
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EPROTO);
+        return;
+    }
+    d->mid = m->mid;
+    d->peer = m->from;
+    d->ctrl = -1;
+    d->size = m->size;
+    d->done = 0;
+    d->inflight = 0;
+    UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
+    d->offer.src = m->src; d->offer.mid = m->mid; d->offer.size = m->size;
+    d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
+    migrate__begin_stats(d, m->src, d->self);
+    d->cur.bytes = m->size;
+    if (d->ops->has_container(d->ctx)) rc = UAREA_EBUSY;
+    else if (m->size == 0) rc = UAREA_EIMGTRUNC;
+    else rc = d->ops->accept(d->ctx, &d->offer);
+    if (rc < 0) {
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
+        migrate__finish(d, 1, rc);
+        return;
+    }
+    d->state = MIGRATE_R_RECV;
+    d->t_first = migrate__now(d);
+    rc = migrate__post_read(d);
+    if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
+    migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+}
+
+static void migrate__send_verified(migrate_daemon *d)
+{
+    migrate__reply(d, d->peer, MIGRATE_OP_VERIFIED, d->mid, d->peer, d->self, 0);
+    migrate__arm(d);
+}
+
+static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
+{
+    uint64_t now = migrate__now(d);
+    int rc = d->ops->activate(d->ctx);
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->cur.downtime_ns = now - freeze_stamp;
+    migrate__finish(d, 1, rc);
+}
+
+static int migrate__dst_step(migrate_daemon *d)
+{
+    int rc;
+    switch (d->state) {
+    case MIGRATE_R_RECV: {
+        size_t n;
+        rc = noc_portal_poll(d->t, d->in_portal);
+        if (rc == UAREA_EAGAIN) {
+            if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+            return 0;
+        }
+        d->inflight = 0;
+        if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+        n = (size_t)rc;
+        if (n == 0 || (uint64_t)n > d->size - d->done) {
+            migrate__dst_fail(d, UAREA_EPROTO, 1);
+            return 1;
+        }
+        rc = d->ops->restore_feed(d->ctx, d->block, n);
+        if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+        d->done += n;
+        if (d->done < d->size) {
+            rc = migrate__post_read(d);
+            if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            return 1;
+        }
+        rc = d->ops->restore_end(d->ctx);
+        if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+        d->cur.transfer_ns = migrate__now(d) - d->t_first;
+        d->state = MIGRATE_R_COMMIT;
+        migrate__send_verified(d);
+        return 1;
+    }
+    case MIGRATE_R_COMMIT:
+        if (!migrate__expired(d)) return 0;
+        migrate__send_verified(d);     /* lost VERIFIED or COMMIT: ask again */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- incoming messages ---- */
+static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    d->msgs_received++;
+    switch (m->op) {
+    case MIGRATE_OP_REQUEST:
+        migrate__on_request(d, m);
+        return;
+    case MIGRATE_OP_ACCEPT:
+        if (d->state == MIGRATE_S_REQUEST && m->mid == d->mid && m->from == d->peer) {
+            int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->peer, d->cfg.portal_port);
+            if (h < 0) { migrate__src_abort(d, h); return; }
+            d->out_portal = h;
+            d->state = MIGRATE_S_SEND;
+            d->t_first = migrate__now(d);
+            migrate__arm(d);
+        } else if (migrate__recall(d, m->mid, m->from, 0, &res) && res != 0) {
+            migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+        }
+        return;
+    case MIGRATE_OP_REJECT:
+    case MIGRATE_OP_NACK:
+        if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
+             d->state == MIGRATE_S_VERIFY) && m->mid == d->mid && m->from == d->peer)
+            migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED);
+        return;
+    case MIGRATE_OP_VERIFIED:
+        if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
+            migrate_msg c;
+            /* the commit point: the destination holds a verified copy */
+            (void)d->ops->drop(d->ctx);
+            d->cur.transfer_ns = migrate__now(d) - d->t_first;
+            if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
+            UAREA_MEMSET(&c, 0, sizeof c);
+            c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
+            c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
+            (void)migrate__send(d, d->peer, &c);
+            migrate__finish(d, 0, 0);
+        } else if (migrate__recall(d, m->mid, m->from, 0, &res)) {
+            if (res == 0) {
+                migrate_msg c;
+                UAREA_MEMSET(&c, 0, sizeof c);
+                c.op = MIGRATE_OP_COMMIT; c.mid = m->mid; c.src = d->self; c.dst = m->from;
+                c.ctrl = -1;
+                (void)migrate__send(d, m->from, &c);
+            } else {
+                migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+            }
+        }
+        return;
+    case MIGRATE_OP_COMMIT:
+        if (d->state == MIGRATE_R_COMMIT && m->mid == d->mid && m->from == d->peer) {
+            d->cur.zero_pages = m->zero_pages;
+            migrate__activate(d, m->stamp);
+        }
+        return;
+    case MIGRATE_OP_ABORT:
+        if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT) &&
+            m->mid == d->mid && m->from == d->peer)
+            migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
+        return;
+    case MIGRATE_OP_MOVE: {
+        int rc = migrate__start(d, m->dst, m->from);
+        if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, 0, d->self, m->dst, rc);
+        return;
+    }
+    case MIGRATE_OP_RESULT:
+        if (d->ctrl_pending && m->from == d->ctrl_node) {
+            d->ctrl_status = m->status;
+            d->ctrl_pending = 0;
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- transport plumbing ---- */
+static int migrate__pump_outbox(migrate_daemon *d)
+{
+    int did = 0;
+    while (d->out_count > 0) {
+        int node = d->outbox[d->out_head].node;
+        int h = d->out_mbx[node];
+        int rc;
+        if (h < 0) {
+            h = noc_mailbox_open(d->t, node, d->cfg.mailbox_port);
+            if (h < 0) {
+                rc = h;
+                goto failed;
+            }
+            d->out_mbx[node] = h;
+        }
+        if (!d->out_busy) {
+            rc = noc_mailbox_awrite(d->t, h, d->outbox[d->out_head].buf, MIGRATE_MSG_SIZE);
+            if (rc < 0) goto failed;
+            d->out_busy = 1;
+        }
+        rc = noc_mailbox_poll(d->t, h);
+        if (rc == UAREA_EAGAIN) return did;
+        d->out_busy = 0;
+        if (rc < 0) goto failed;
+        d->msgs_sent++;
+        d->out_head = (d->out_head + 1) % MIGRATE_OUTBOX;
+        d->out_count--;
+        did++;
+        continue;
+    failed:
+        /* the message is lost; a dead peer is news for the state machine */
+        d->out_busy = 0;
+        d->msgs_dropped++;
+        d->out_head = (d->out_head + 1) % MIGRATE_OUTBOX;
+        d->out_count--;
+        did++;
+        if (rc == UAREA_EPEERGONE && node == d->peer) {
+            if (d->state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
+            else if (d->state == MIGRATE_R_RECV) migrate__dst_fail(d, rc, 0);
+            else if (d->state >= MIGRATE_S_REQUEST && d->state <= MIGRATE_S_VERIFY)
+                migrate__src_abort(d, rc);
+        }
+        if (rc == UAREA_EPEERGONE && d->out_mbx[node] >= 0) {
+            (void)noc_mailbox_close(d->t, d->out_mbx[node]);
+            d->out_mbx[node] = -1;
+        }
+    }
+    return did;
+}
+
+static int migrate__pump_inbox(migrate_daemon *d)
+{
+    int did = 0;
+    for (;;) {
+        int rc = noc_mailbox_poll(d->t, d->in_mbx);
+        migrate_msg m;
+        if (rc == UAREA_EAGAIN) return did;
+        if (rc >= 0) {
+            if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0) migrate__on_msg(d, &m);
+            else d->msgs_dropped++;
+        }
+        did++;
+        rc = noc_mailbox_aread(d->t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+        if (rc < 0) return rc;
+    }
+}
+
+/* ---- public ---- */
+UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
+                                  const migrate_container_ops *ops, void *ctx,
+                                  const migrate_config *cfg, void *block, size_t block_size)
+{
+    int i, rc;
+    if (d == NULL || t == NULL || ops == NULL || block == NULL) return UAREA_EINVAL;
+    if (!ops->has_container || !ops->freeze || !ops->unfreeze || !ops->image_begin ||
+        !ops->image_produce || !ops->drop || !ops->accept || !ops->restore_feed ||
+        !ops->restore_end || !ops->discard || !ops->activate)
+        return UAREA_EINVAL;
+    if (block_size == 0 || block_size > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
+    UAREA_MEMSET(d, 0, sizeof *d);
+    d->t = t; d->ops = ops; d->ctx = ctx;
+    if (cfg) d->cfg = *cfg;
+    if (d->cfg.timeout_ns <= 0) d->cfg.timeout_ns = MIGRATE_TIMEOUT_NS;
+    if (d->cfg.retries <= 0) d->cfg.retries = MIGRATE_RETRIES;
+    if (d->cfg.mailbox_port <= 0) d->cfg.mailbox_port = MIGRATE_MAILBOX_PORT;
+    if (d->cfg.portal_port <= 0) d->cfg.portal_port = MIGRATE_PORTAL_PORT;
+    if (d->cfg.portal_out_port <= 0) d->cfg.portal_out_port = MIGRATE_PORTAL_OUT_PORT;
+    d->block = (uint8_t *)block;
+    d->block_size = block_size;
+    d->self = noc_self(t);
+    if (d->self < 0) return d->self;
+    d->nodes = noc_count(t);
+    if (d->nodes < 0) return d->nodes;
+    if (d->nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
+    for (i = 0; i < NOC_NODES_MAX; i++) d->out_mbx[i] = -1;
+    d->out_portal = -1;
+    d->ctrl_node = -1;
+    for (i = 0; i < MIGRATE_HISTORY; i++) d->hist[i].role = -1;
+    d->in_mbx = noc_mailbox_create(t, d->cfg.mailbox_port);
+    if (d->in_mbx < 0) return d->in_mbx;
+    d->in_portal = noc_portal_create(t, d->cfg.portal_port);
+    if (d->in_portal < 0) {
+        rc = d->in_portal;
+        (void)noc_mailbox_unlink(t, d->in_mbx);
+        return rc;
+    }
+    rc = noc_mailbox_aread(t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+    if (rc < 0) {
+        (void)noc_portal_unlink(t, d->in_portal);
+        (void)noc_mailbox_unlink(t, d->in_mbx);
+        return rc;
+    }
+    return 0;
+}
+
+UAREA_API int migrate_daemon_fini(migrate_daemon *d)
+{
+    int i;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_VERIFY)
+        migrate__src_abort(d, UAREA_ECANCELED);
+    else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT)
+        migrate__dst_fail(d, UAREA_ECANCELED, 1);
+    (void)migrate__pump_outbox(d);
+    (void)noc_mailbox_cancel(d->t, d->in_mbx);
+    (void)noc_mailbox_unlink(d->t, d->in_mbx);
+    (void)noc_portal_unlink(d->t, d->in_portal);
+    for (i = 0; i < NOC_NODES_MAX; i++)
+        if (d->out_mbx[i] >= 0) {
+            if (d->out_busy) (void)noc_mailbox_cancel(d->t, d->out_mbx[i]);
+            (void)noc_mailbox_close(d->t, d->out_mbx[i]);
+        }
+    d->t = NULL;
+    return 0;
+}
+
+UAREA_API int migrate_daemon_step(migrate_daemon *d)
+{
+    int did = 0, rc;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    rc = migrate__pump_inbox(d);
+    if (rc < 0) return rc;
+    did += rc;
+    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_VERIFY) {
+        while ((rc = migrate__src_step(d)) > 0) {
+            did += rc;
+            if (d->state != MIGRATE_S_SEND) break;
+        }
+    } else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT) {
+        while ((rc = migrate__dst_step(d)) > 0) {
+            did += rc;
+            if (d->state != MIGRATE_R_RECV) break;
+        }
+    }
+    did += migrate__pump_outbox(d);
+    return did;
+}
+
+UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst)
+{
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    return migrate__start(d, dst, -1);
+}
+
+UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
+{
+    migrate_msg m;
+    int rc;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    if (!migrate__valid_node(d, a) || !migrate__valid_node(d, b)) return UAREA_EBADNODE;
+    if (a == b) return UAREA_ESAMENODE;
+    if (d->ctrl_pending) return UAREA_EBUSY;
+    if (a == d->self) {
+        rc = migrate__start(d, b, d->self);
+        if (rc < 0) return rc;
+        d->ctrl_node = a; d->ctrl_pending = 1;
+        return 0;
+    }
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self;
+    rc = migrate__send(d, a, &m);
+    if (rc < 0) return rc;
+    d->ctrl_node = a; d->ctrl_pending = 1;
+    return 0;
+}
+
+UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node)
+{
+    if (d == NULL) return UAREA_EINVAL;
+    if (d->ctrl_node < 0) return UAREA_ESTATE;
+    if (node) *node = d->ctrl_node;
+    if (d->ctrl_pending) return UAREA_EAGAIN;
+    return d->ctrl_status;
+}
+
+UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st)
+{
+    if (d == NULL) return UAREA_EINVAL;
+    if (!d->have_last) return UAREA_EAGAIN;
+    if (st) *st = d->last;
+    return d->last.result;
+}
+
+UAREA_API int migrate_daemon_busy(const migrate_daemon *d)
+{
+    return d != NULL && d->state != MIGRATE_IDLE;
+}
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_IMPLEMENTATION */

@@ -1,0 +1,248 @@
+/* The migration protocol on the loopback transport without faults: the happy
+ * path, every refusal, controller requests, parallel and conflicting
+ * migrations, the message codec. */
+#include "world.h"
+#include <criterion/criterion.h>
+
+#define LEN 30000u
+#define SEED 7u
+
+Test(protocol, moves_container_and_reports_stats)
+{
+    world *w = w_new(2, NULL);
+    migrate_stats src, dst;
+    w_fill(w, 0, LEN, SEED);
+    w->f[0].freeze_polls = 3;
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(migrate_daemon_busy(&w->d[0]));
+    cr_assert(w_run(w, 1000000000ull));
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    cr_assert_eq(w->f[0].has, 0, "the source dropped its copy");
+    cr_assert_eq(w->f[0].dropped, 1);
+    cr_assert_eq(w->f[0].unfrozen, 0, "the source never ran again");
+    cr_assert_eq(w->f[1].activated, 1);
+    cr_assert_eq(migrate_daemon_last(&w->d[0], &src), 0);
+    cr_assert_eq(migrate_daemon_last(&w->d[1], &dst), 0);
+    cr_assert_eq(src.bytes, LEN + 8);
+    cr_assert_eq(dst.bytes, LEN + 8);
+    cr_assert_eq(src.mid, dst.mid);
+    cr_assert_eq(src.src, 0);
+    cr_assert_eq(dst.dst, 1);
+    cr_assert_gt(src.freeze_ns, 0, "freezing took three polls of virtual time");
+    cr_assert_gt(dst.transfer_ns, 0);
+    cr_assert_gt(dst.downtime_ns, dst.transfer_ns, "downtime covers transfer and commit");
+    cr_assert_geq(src.total_ns, src.freeze_ns);
+    w_free(w);
+}
+
+Test(protocol, container_hops_around_a_ring)
+{
+    world *w = w_new(4, NULL);
+    w_fill(w, 0, LEN, SEED);
+    for (int hop = 0; hop < 8; hop++) {
+        int from = hop % 4, to = (hop + 1) % 4, where = -1;
+        cr_assert_eq(migrate_daemon_start(&w->d[from], to), 0, "hop %d", hop);
+        cr_assert(w_run(w, 1000000000ull));
+        cr_assert_eq(w_live(w, &where), 1);
+        cr_assert_eq(where, to);
+        cr_assert(w_intact(w, to, LEN, SEED));
+    }
+    w_free(w);
+}
+
+Test(protocol, start_refuses_bad_requests)
+{
+    world *w = w_new(3, NULL);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), UAREA_ENOCONTAINER);
+    w_fill(w, 0, 100, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 0), UAREA_ESAMENODE);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 3), UAREA_EBADNODE);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], -1), UAREA_EBADNODE);
+    cr_assert_eq(migrate_daemon_start(NULL, 1), UAREA_EINVAL);
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EAGAIN);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 2), UAREA_EBUSY);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(w_live(w, NULL), 1);
+    cr_assert(w->f[1].has);
+    w_free(w);
+}
+
+Test(protocol, init_refuses_bad_arguments)
+{
+    static noc_loopback lb;
+    noc_transport t;
+    migrate_daemon d;
+    static uint8_t block[4096];
+    fake f = {0};
+    migrate_container_ops partial = fake_ops;
+    partial.activate = NULL;
+    cr_assert_eq(noc_loopback_init(&lb, NULL), 0);
+    cr_assert_eq(noc_loopback_transport(&lb, 0, &t), 0);
+    cr_assert_eq(migrate_daemon_init(&d, &t, &partial, &f, NULL, block, sizeof block), UAREA_EINVAL);
+    cr_assert_eq(migrate_daemon_init(&d, &t, &fake_ops, &f, NULL, NULL, 1), UAREA_EINVAL);
+    cr_assert_eq(migrate_daemon_init(&d, &t, &fake_ops, &f, NULL, block, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(migrate_daemon_init(&d, &t, &fake_ops, &f, NULL, block, sizeof block), 0);
+    /* a second daemon on the same node finds its ports taken */
+    migrate_daemon d2;
+    cr_assert_eq(migrate_daemon_init(&d2, &t, &fake_ops, &f, NULL, block, sizeof block),
+                 UAREA_EPORTINUSE);
+    cr_assert_eq(migrate_daemon_fini(&d), 0);
+    cr_assert_eq(migrate_daemon_init(&d2, &t, &fake_ops, &f, NULL, block, sizeof block), 0,
+                 "fini released the ports");
+    cr_assert_eq(migrate_daemon_fini(&d2), 0);
+}
+
+Test(protocol, destination_with_a_container_rejects)
+{
+    world *w = w_new(2, NULL);
+    migrate_stats st;
+    w_fill(w, 0, LEN, SEED);
+    w_fill(w, 1, 500, SEED + 1);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], &st), UAREA_EBUSY);
+    cr_assert_eq(w_live(w, NULL), 2, "both keep running their own");
+    cr_assert(w_intact(w, 0, LEN, SEED));
+    cr_assert(w_intact(w, 1, 500, SEED + 1));
+    cr_assert_eq(w->f[0].unfrozen, 1);
+    w_free(w);
+}
+
+Test(protocol, other_binary_is_rejected_before_any_data)
+{
+    world *w = w_new(2, NULL);
+    noc_loopback_stats ls;
+    w_fill(w, 0, LEN, SEED);
+    w->f[1].binary_fp = 42;
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EIMGBINARY);
+    cr_assert_eq(migrate_daemon_last(&w->d[1], NULL), UAREA_EIMGBINARY);
+    cr_assert_eq(noc_loopback_get_stats(&w->lb, 0, &ls), 0);
+    cr_assert_eq(ls.chunks_sent, 0, "no image byte was sent");
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0);
+    cr_assert(w_intact(w, 0, LEN, SEED));
+    w_free(w);
+}
+
+Test(protocol, verification_failure_keeps_source)
+{
+    world *w = w_new(2, NULL);
+    w_fill(w, 0, LEN, SEED);
+    /* flip one bit of the second portal chunk: the image CRC catches it */
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_CORRUPT, NOC_LB_CHUNK, 0, 1, 2, 1234), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EIMGCRC);
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0);
+    cr_assert(w_intact(w, 0, LEN, SEED));
+    cr_assert_eq(w->f[1].has, 0);
+    cr_assert_eq(w->f[1].discarded, 1);
+    for (size_t i = 0; i < sizeof w->f[1].stage; i++)
+        cr_assert_eq(w->f[1].stage[i], 0, "destination left empty");
+    w_free(w);
+}
+
+Test(protocol, disjoint_pairs_migrate_in_parallel)
+{
+    world *w = w_new(8, NULL);
+    for (int p = 0; p < 4; p++) w_fill(w, 2 * p, LEN - 1000 * (uint32_t)p, SEED + (uint32_t)p);
+    for (int p = 0; p < 4; p++) cr_assert_eq(migrate_daemon_start(&w->d[2 * p], 2 * p + 1), 0);
+    for (int p = 0; p < 4; p++) cr_assert(migrate_daemon_busy(&w->d[2 * p + 1]) == 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(w_live(w, NULL), 4);
+    for (int p = 0; p < 4; p++) {
+        migrate_stats st;
+        cr_assert_eq(migrate_daemon_last(&w->d[2 * p + 1], &st), 0);
+        cr_assert_eq(st.src, 2 * p);
+        cr_assert(w->f[2 * p + 1].has);
+        cr_assert(w_intact(w, 2 * p + 1, LEN - 1000 * (uint32_t)p, SEED + (uint32_t)p));
+    }
+    w_free(w);
+}
+
+Test(protocol, second_migration_to_a_busy_node_gets_ebusy)
+{
+    world *w = w_new(3, NULL);
+    w_fill(w, 0, LEN, SEED);
+    w_fill(w, 2, LEN, SEED + 9);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[2], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    int r0 = migrate_daemon_last(&w->d[0], NULL);
+    int r2 = migrate_daemon_last(&w->d[2], NULL);
+    cr_assert((r0 == 0 && r2 == UAREA_EBUSY) || (r0 == UAREA_EBUSY && r2 == 0),
+              "one wins, the other is told busy: %d %d", r0, r2);
+    cr_assert_eq(w_live(w, NULL), 2);
+    cr_assert(w->f[1].has);
+    w_free(w);
+}
+
+Test(protocol, controller_moves_a_container_between_other_nodes)
+{
+    world *w = w_new(3, NULL);
+    int node = -1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], NULL), UAREA_ESTATE);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 0, 1), 0);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 0, 1), UAREA_EBUSY, "one request at a time");
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], &node), UAREA_EAGAIN);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], &node), 0);
+    cr_assert_eq(node, 0);
+    cr_assert(w->f[1].has && !w->f[1].frozen);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    /* node 0 has nothing left to move */
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 0, 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], NULL), UAREA_ENOCONTAINER);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 1, 1), UAREA_ESAMENODE);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 1, 7), UAREA_EBADNODE);
+    /* a controller can ask itself */
+    cr_assert_eq(migrate_daemon_request(&w->d[1], 1, 2), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[1], &node), 0);
+    cr_assert_eq(node, 1);
+    cr_assert(w->f[2].has && w_intact(w, 2, LEN, SEED));
+    w_free(w);
+}
+
+Test(protocol, message_codec_round_trip_and_damage)
+{
+    migrate_msg m = {0}, back;
+    uint8_t buf[MIGRATE_MSG_SIZE];
+    m.op = MIGRATE_OP_COMMIT;
+    m.mid = 0x01000007u;
+    m.from = 3; m.src = 3; m.dst = 5; m.ctrl = -1;
+    m.status = UAREA_EIMGCRC;
+    m.size = 0x123456789abull; m.layout_fp = W_LAYOUT_FP; m.binary_fp = W_BINARY_FP;
+    m.stamp = 99; m.zero_pages = 17;
+    migrate_msg_encode(&m, buf);
+    cr_assert_eq(migrate_msg_decode(&back, buf, sizeof buf), 0);
+    cr_assert_eq(back.op, m.op);
+    cr_assert_eq(back.mid, m.mid);
+    cr_assert_eq(back.from, 3);
+    cr_assert_eq(back.dst, 5);
+    cr_assert_eq(back.ctrl, -1);
+    cr_assert_eq(back.status, UAREA_EIMGCRC);
+    cr_assert_eq(back.size, m.size);
+    cr_assert_eq(back.layout_fp, m.layout_fp);
+    cr_assert_eq(back.binary_fp, m.binary_fp);
+    cr_assert_eq(back.stamp, 99);
+    cr_assert_eq(back.zero_pages, 17);
+    for (unsigned bit = 0; bit < 8 * MIGRATE_MSG_SIZE; bit++) {
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        cr_assert_eq(migrate_msg_decode(&back, buf, sizeof buf), UAREA_EPROTO, "bit %u", bit);
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    cr_assert_eq(migrate_msg_decode(&back, buf, MIGRATE_MSG_SIZE - 1), UAREA_EPROTO);
+    cr_assert_eq(migrate_msg_decode(NULL, buf, sizeof buf), UAREA_EINVAL);
+}

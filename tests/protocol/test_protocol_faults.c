@@ -1,0 +1,184 @@
+/* The migration protocol under every fault of the loopback transport: each
+ * kind (drop, duplicate, delay/reorder, corrupt) on each packet of a migration
+ * in either direction, a crash of either side at each of its sends, and random
+ * faults over many seeds. Every run checks the invariant: never two live
+ * copies; exactly one when no node holding the only copy died; its contents
+ * intact; a destination that did not take the container is left empty. */
+#include "world.h"
+#include <criterion/criterion.h>
+
+#define LEN 30000u
+#define SEED 11u
+#define LIMIT_NS 10000000000ull /* 10 s of virtual time */
+
+/* Packets node `src` sends to `dst` during a fault-free migration 0 -> 1. */
+static void clean_counts(uint32_t *msgs01, uint32_t *chunks01, uint32_t *msgs10,
+                         uint32_t *sends0, uint32_t *sends1)
+{
+    world *w = w_new(2, NULL);
+    noc_loopback_stats s0, s1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_eq(noc_loopback_get_stats(&w->lb, 0, &s0), 0);
+    cr_assert_eq(noc_loopback_get_stats(&w->lb, 1, &s1), 0);
+    *msgs01 = (uint32_t)s0.msgs_sent;
+    *chunks01 = (uint32_t)s0.chunks_sent;
+    *msgs10 = (uint32_t)s1.msgs_sent;
+    *sends0 = (uint32_t)(s0.msgs_sent + s0.chunks_sent);
+    *sends1 = (uint32_t)s1.msgs_sent;
+    w_free(w);
+}
+
+/* The invariant after a migration settled, no node dead. */
+static void check_one_copy(world *w, const char *what)
+{
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1, "%s: live copies", what);
+    cr_assert_eq(w_frozen_copies(w), 0, "%s: a frozen copy is left behind", what);
+    cr_assert(w_intact(w, where, LEN, SEED), "%s: contents damaged", what);
+    int other = where == 0 ? 1 : 0;
+    cr_assert_eq(w->f[other].has, 0, "%s", what);
+    cr_assert_eq(w->f[1].got, 0, "%s: destination staging not wiped", what);
+    /* the source's verdict agrees with where the container is */
+    int r0 = migrate_daemon_last(&w->d[0], NULL);
+    if (where == 1) cr_assert_eq(r0, 0, "%s: container moved but source says %d", what, r0);
+    else cr_assert_neq(r0, 0, "%s: source says committed but kept it", what);
+}
+
+static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, uint64_t arg)
+{
+    char what[96];
+    world *w = w_new(2, NULL);
+    snprintf(what, sizeof what, "fault %d kind %u %d->%d #%u", fault, kind, src, dst, nth);
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_geq(noc_loopback_script(&w->lb, fault, kind, src, dst, nth, arg), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, LIMIT_NS), "%s: did not settle", what);
+    check_one_copy(w, what);
+    /* everything that must succeed despite the fault did */
+    if (fault == NOC_LB_DUP || fault == NOC_LB_DELAY)
+        cr_assert(w->f[1].has, "%s: a harmless fault stopped the migration", what);
+    w_free(w);
+}
+
+Test(protocol_faults, every_fault_on_every_packet)
+{
+    uint32_t m01, c01, m10, s0, s1;
+    static const int faults[] = {NOC_LB_DROP, NOC_LB_DUP, NOC_LB_DELAY, NOC_LB_CORRUPT};
+    clean_counts(&m01, &c01, &m10, &s0, &s1);
+    cr_assert_geq(m01, 2, "REQUEST and COMMIT at least");
+    cr_assert_geq(c01, 8, "the image takes several chunks");
+    cr_assert_geq(m10, 2, "ACCEPT and VERIFIED at least");
+    for (unsigned f = 0; f < sizeof faults / sizeof faults[0]; f++) {
+        for (uint32_t n = 1; n <= m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
+        for (uint32_t n = 1; n <= m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
+        for (uint32_t n = 1; n <= c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
+    }
+}
+
+static void one_crash(int victim, uint32_t nth, uint32_t sends_of_victim)
+{
+    char what[64];
+    world *w = w_new(2, NULL);
+    int where = -1;
+    snprintf(what, sizeof what, "crash node %d at send %u", victim, nth);
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_CRASH, NOC_LB_ANY, victim, -1, nth, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, LIMIT_NS), "%s: did not settle", what);
+    cr_assert(w->dead[victim], "%s: the crash did not happen", what);
+    int live = w_live(w, &where);
+    cr_assert_leq(live, 1, "%s: two copies run", what);
+    cr_assert_eq(w_frozen_copies(w), 0, "%s: a frozen copy is left behind", what);
+    if (victim == 1) {
+        /* the destination died: the source must run on, intact */
+        cr_assert_eq(live, 1, "%s: container lost", what);
+        cr_assert_eq(where, 0, "%s", what);
+        cr_assert(w_intact(w, 0, LEN, SEED), "%s", what);
+    } else if (nth == sends_of_victim) {
+        /* the source died sending COMMIT, after the commit point: the
+         * destination holds the verified copy and takes over */
+        cr_assert_eq(live, 1, "%s: container lost after commit point", what);
+        cr_assert_eq(where, 1, "%s", what);
+        cr_assert(w_intact(w, 1, LEN, SEED), "%s", what);
+    } else {
+        /* the source died holding the only copy; the destination must not
+         * run a copy it never verified */
+        cr_assert_eq(live, 0, "%s: destination ran an unverified copy", what);
+        cr_assert_eq(w->f[1].got, 0, "%s: destination not wiped", what);
+    }
+    w_free(w);
+}
+
+Test(protocol_faults, crash_of_either_side_at_each_send)
+{
+    uint32_t m01, c01, m10, s0, s1;
+    clean_counts(&m01, &c01, &m10, &s0, &s1);
+    for (uint32_t n = 1; n <= s0; n++) one_crash(0, n, s0);
+    for (uint32_t n = 1; n <= s1; n++) one_crash(1, n, s1);
+}
+
+Test(protocol_faults, lost_commit_is_answered_from_history)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    /* COMMIT (the source's last message) is lost after the source dropped its
+     * copy: the destination asks again (VERIFIED) and the source, which
+     * remembers the outcome, answers with COMMIT. */
+    uint32_t m01, c01, m10, s0, s1;
+    clean_counts(&m01, &c01, &m10, &s0, &s1);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, m01, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    /* run until the source committed */
+    for (int i = 0; i < 100000 && migrate_daemon_last(&w->d[0], NULL) == UAREA_EAGAIN; i++) {
+        migrate_daemon_step(&w->d[0]);
+        migrate_daemon_step(&w->d[1]);
+        if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
+    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT);
+    /* the retransmitted VERIFIED is answered with COMMIT */
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    w_free(w);
+}
+
+Test(protocol_faults, random_faults_over_many_seeds)
+{
+    int moved = 0, kept = 0;
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        noc_loopback_faults f = {.seed = seed, .drop_ppm = 40000, .dup_ppm = 40000,
+                                 .delay_ppm = 40000, .corrupt_ppm = 40000};
+        char what[32];
+        world *w = w_new(2, &f);
+        snprintf(what, sizeof what, "seed %llu", (unsigned long long)seed);
+        w_fill(w, 0, LEN, SEED);
+        cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+        cr_assert(w_run(w, LIMIT_NS), "%s: did not settle", what);
+        check_one_copy(w, what);
+        if (w->f[1].has) moved++;
+        else kept++;
+        w_free(w);
+    }
+    cr_assert_gt(moved, 0, "some migrations must get through 4%% faults");
+    cr_log_info("random faults: %d moved, %d aborted safely", moved, kept);
+}
+
+Test(protocol_faults, same_seed_same_trace)
+{
+    uint64_t h[2];
+    for (int r = 0; r < 2; r++) {
+        noc_loopback_faults f = {.seed = 5, .drop_ppm = 50000, .delay_ppm = 50000};
+        world *w = w_new(2, &f);
+        w_fill(w, 0, LEN, SEED);
+        cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+        cr_assert(w_run(w, LIMIT_NS));
+        h[r] = noc_loopback_trace_hash(&w->lb);
+        w_free(w);
+    }
+    cr_assert_eq(h[0], h[1]);
+}

@@ -1,0 +1,262 @@
+/* A simulated machine for the migration protocol's tests: N nodes on the
+ * loopback transport, each with a daemon and a fake container.
+ *
+ * The fake container is a byte array. Its image is [u32 length][u32 CRC32C]
+ * followed by the bytes, so the destination can verify it like a real image.
+ * A copy is "live" when a node holds it and it is not frozen. The test driver
+ * steps every live node's daemon and the fabric until everything is quiet. */
+#ifndef TESTS_PROTOCOL_WORLD_H
+#define TESTS_PROTOCOL_WORLD_H
+
+#define UAREA_IMPLEMENTATION
+#include <noc/loopback.h>
+#include <migrate/protocol.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define W_NODES_MAX 8
+#define W_DATA_MAX 40000
+#define W_BLOCK (4 * NOC_PORTAL_CHUNK)
+#define W_LAYOUT_FP 0x1111222233334444ull
+#define W_BINARY_FP 0x5555666677778888ull
+
+typedef struct fake {
+    int node;
+    int has, frozen;
+    int freeze_polls;           /* polls before the freeze completes */
+    int polls;
+    uint8_t data[W_DATA_MAX];
+    uint32_t len;
+    /* image production */
+    uint8_t hdr[8];
+    uint64_t off;
+    /* restore */
+    uint8_t stage[W_DATA_MAX + 8];
+    uint64_t got, expect;
+    int accept_rc;              /* forced answer of accept (0: check) */
+    uint64_t binary_fp;         /* what this node's binary is */
+    /* what happened */
+    int activated, discarded, dropped, unfrozen;
+} fake;
+
+typedef struct world {
+    noc_loopback lb;
+    noc_transport t[W_NODES_MAX];
+    migrate_daemon d[W_NODES_MAX];
+    fake f[W_NODES_MAX];
+    uint8_t block[W_NODES_MAX][W_BLOCK];
+    int nodes;
+    int dead[W_NODES_MAX];      /* crash noticed: daemon gone, copy lost */
+} world;
+
+/* ---- the fake container ---- */
+static int f_has(void *c) { return ((fake *)c)->has; }
+static int f_freeze(void *c)
+{
+    fake *f = c;
+    if (!f->has) return UAREA_ENOCONTAINER;
+    if (f->polls++ < f->freeze_polls) return UAREA_EAGAIN;
+    f->frozen = 1;
+    return 0;
+}
+static int f_unfreeze(void *c)
+{
+    fake *f = c;
+    f->frozen = 0;
+    f->polls = 0;
+    f->unfrozen++;
+    return 0;
+}
+static int f_image_begin(void *c, migrate_offer *o)
+{
+    fake *f = c;
+    uint32_t crc = migrate_crc32c(0, f->data, f->len);
+    memcpy(f->hdr, &f->len, 4);
+    memcpy(f->hdr + 4, &crc, 4);
+    f->off = 0;
+    o->size = 8 + (uint64_t)f->len;
+    o->layout_fp = W_LAYOUT_FP;
+    o->binary_fp = f->binary_fp;
+    return 0;
+}
+static long f_produce(void *c, void *buf, size_t cap)
+{
+    fake *f = c;
+    uint8_t *out = buf;
+    size_t n = 0;
+    while (n < cap && f->off < 8 + (uint64_t)f->len) {
+        out[n++] = f->off < 8 ? f->hdr[f->off] : f->data[f->off - 8];
+        f->off++;
+    }
+    return (long)n;
+}
+static int f_drop(void *c)
+{
+    fake *f = c;
+    f->has = 0;
+    f->frozen = 0;
+    memset(f->data, 0, sizeof f->data);
+    f->dropped++;
+    return 0;
+}
+static int f_accept(void *c, const migrate_offer *o)
+{
+    fake *f = c;
+    if (f->accept_rc) return f->accept_rc;
+    if (o->layout_fp != W_LAYOUT_FP) return UAREA_EIMGLAYOUT;
+    if (o->binary_fp != f->binary_fp) return UAREA_EIMGBINARY;
+    if (o->size > sizeof f->stage) return UAREA_EIMGTOOBIG;
+    f->expect = o->size;
+    f->got = 0;
+    return 0;
+}
+static int f_feed(void *c, const void *buf, size_t len)
+{
+    fake *f = c;
+    if (f->got + len > f->expect) return UAREA_EIMGFORMAT;
+    memcpy(f->stage + f->got, buf, len);
+    f->got += len;
+    return 0;
+}
+static int f_end(void *c)
+{
+    fake *f = c;
+    uint32_t len, crc;
+    if (f->got != f->expect || f->got < 8) return UAREA_EIMGTRUNC;
+    memcpy(&len, f->stage, 4);
+    memcpy(&crc, f->stage + 4, 4);
+    if ((uint64_t)len + 8 != f->got) return UAREA_EIMGFORMAT;
+    if (migrate_crc32c(0, f->stage + 8, len) != crc) return UAREA_EIMGCRC;
+    return 0;
+}
+static int f_discard(void *c)
+{
+    fake *f = c;
+    memset(f->stage, 0, sizeof f->stage);
+    f->got = f->expect = 0;
+    f->discarded++;
+    return 0;
+}
+static int f_activate(void *c)
+{
+    fake *f = c;
+    memcpy(&f->len, f->stage, 4);
+    memcpy(f->data, f->stage + 8, f->len);
+    memset(f->stage, 0, sizeof f->stage);
+    f->got = f->expect = 0;
+    f->has = 1;
+    f->frozen = 0;
+    f->activated++;
+    return 0;
+}
+
+static const migrate_container_ops fake_ops = {
+    .has_container = f_has, .freeze = f_freeze, .unfreeze = f_unfreeze,
+    .image_begin = f_image_begin, .image_produce = f_produce, .drop = f_drop,
+    .accept = f_accept, .restore_feed = f_feed, .restore_end = f_end,
+    .discard = f_discard, .activate = f_activate,
+};
+
+/* The container contents every test starts from on `node`. */
+static void w_fill(world *w, int node, uint32_t len, uint32_t seed)
+{
+    fake *f = &w->f[node];
+    uint32_t x = seed * 2654435761u + 1;
+    f->has = 1;
+    f->len = len;
+    for (uint32_t i = 0; i < len; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        f->data[i] = (uint8_t)x;
+    }
+}
+
+static UAREA_UNUSED int w_intact(const world *w, int node, uint32_t len, uint32_t seed)
+{
+    const fake *f = &w->f[node];
+    uint32_t x = seed * 2654435761u + 1;
+    if (f->len != len) return 0;
+    for (uint32_t i = 0; i < len; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        if (f->data[i] != (uint8_t)x) return 0;
+    }
+    return 1;
+}
+
+static world *w_new(int nodes, const noc_loopback_faults *faults)
+{
+    world *w = calloc(1, sizeof *w);
+    noc_loopback_desc desc = {.nodes = nodes};
+    migrate_config cfg = {.timeout_ns = 2000000 /* 2 ms virtual */};
+    if (faults) desc.faults = *faults;
+    if (!w || noc_loopback_init(&w->lb, &desc) != 0) abort();
+    w->nodes = nodes;
+    for (int n = 0; n < nodes; n++) {
+        w->f[n].node = n;
+        w->f[n].binary_fp = W_BINARY_FP;
+        if (noc_loopback_transport(&w->lb, n, &w->t[n]) != 0) abort();
+        if (migrate_daemon_init(&w->d[n], &w->t[n], &fake_ops, &w->f[n], &cfg,
+                                w->block[n], sizeof w->block[n]) != 0)
+            abort();
+    }
+    return w;
+}
+
+/* A crashed node loses its container with its memory. */
+static void w_notice_crashes(world *w)
+{
+    for (int n = 0; n < w->nodes; n++)
+        if (!w->dead[n] && noc_loopback_alive(&w->lb, n) == 0) {
+            w->dead[n] = 1;
+            w->f[n].has = 0;
+            w->f[n].frozen = 0;
+        }
+}
+
+/* Runs until every daemon is idle and the fabric is quiet, or `limit_ns` of
+ * virtual time passed. Returns 1 when it settled. */
+static int w_run(world *w, uint64_t limit_ns)
+{
+    uint64_t end = noc_loopback_now(&w->lb) + limit_ns;
+    while (noc_loopback_now(&w->lb) < end) {
+        int did = 0, busy = 0;
+        for (int n = 0; n < w->nodes; n++) {
+            w_notice_crashes(w);
+            if (w->dead[n]) continue;
+            int rc = migrate_daemon_step(&w->d[n]);
+            if (rc > 0) did += rc;
+            busy |= migrate_daemon_busy(&w->d[n]) || w->d[n].out_count > 0;
+        }
+        int s = noc_loopback_step(&w->lb);
+        if (s > 0) did += s;
+        w_notice_crashes(w);
+        if (!did) {
+            if (!busy && noc_loopback_in_flight(&w->lb) == 0) return 1;
+            noc_loopback_advance(&w->lb, 100000); /* 0.1 ms */
+        }
+    }
+    return 0;
+}
+
+static int w_live(const world *w, int *where)
+{
+    int live = 0;
+    for (int n = 0; n < w->nodes; n++)
+        if (!w->dead[n] && w->f[n].has && !w->f[n].frozen) {
+            live++;
+            if (where) *where = n;
+        }
+    return live;
+}
+
+static UAREA_UNUSED int w_frozen_copies(const world *w)
+{
+    int c = 0;
+    for (int n = 0; n < w->nodes; n++)
+        if (!w->dead[n] && w->f[n].has && w->f[n].frozen) c++;
+    return c;
+}
+
+static void w_free(world *w) { free(w); }
+
+#endif
