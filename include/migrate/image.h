@@ -49,6 +49,8 @@
  *   migrate_image_target t = { 0 };        // this node's expectations
  *   t.layout_fp = ...; t.binary_fp = ...;
  *   t.lo = region_lo; t.hi = region_hi;    // where sections may land
+ *   t.user_lo = data_lo; t.user_hi = data_hi; // and user sections, if they
+ *                                          // live outside the region
  *   t.max_size = 512 * 1024;               // 0: hi - lo (+ UArea slot)
  *   migrate_image_reader r;
  *   migrate_image_reader_init(&r, &t, 0);
@@ -193,8 +195,13 @@ typedef struct migrate_image_target {
     uintptr_t lo, hi;         /* container region [lo, hi) */
     uintptr_t uarea_addr;     /* UArea slot [uarea_addr, +uarea_len); len 0: */
     size_t uarea_len;         /*   the UArea must lie in [lo, hi) like the rest */
+    uintptr_t user_lo, user_hi; /* user window [user_lo, user_hi): where user
+                                 sections may land besides [lo, hi) (they sit
+                                 in the binary's data, outside the container
+                                 region, on the POSIX port); empty: none.
+                                 Written at their addresses (no mem). */
     uint64_t max_size;        /* largest container (sum of section lengths);
-                                 0: (hi - lo) + uarea_len */
+                                 0: (hi - lo) + uarea_len + user window */
     void *mem;                /* memory standing for lo (NULL: lo itself) */
     void *uarea_mem;          /* memory standing for uarea_addr (NULL: itself) */
 } migrate_image_target;
@@ -312,11 +319,11 @@ typedef struct migrate_image_reader {
     unsigned last_type;       /* last known section type */
     bool uarea_seen;
     unsigned char *dst;       /* where this payload goes (NULL: nowhere) */
-    int dst_region;           /* 0: container region, 1: UArea slot */
+    int dst_region;           /* 0: container region, 1: UArea slot, 2: user window */
     uint32_t pcrc, scrc;
     uint32_t need, have;      /* piece being gathered */
     unsigned char piece[MIGRATE_IMAGE_HEADER_SIZE];
-    migrate_image__hull hull[2];
+    migrate_image__hull hull[3];
     migrate_image_stats stats;
 } migrate_image_reader;
 
@@ -774,11 +781,13 @@ UAREA_API int migrate_image_write(const migrate_container *c, migrate_sink_fn si
 static void migrate__img_wipe(migrate_image_reader *r)
 {
     int k;
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {
         migrate_image__hull *h = &r->hull[k];
         if (h->lo < h->hi) {
             unsigned char *p;
-            if (k == 0)
+            if (k == 2)
+                p = (unsigned char *)h->lo;
+            else if (k == 0)
                 p = r->t.mem ? (unsigned char *)r->t.mem + (h->lo - r->t.lo) : (unsigned char *)h->lo;
             else
                 p = r->t.uarea_mem ? (unsigned char *)r->t.uarea_mem + (h->lo - r->t.uarea_addr)
@@ -813,6 +822,7 @@ UAREA_API int migrate_image_reader_init(migrate_image_reader *r, const migrate_i
     if (t != NULL) {
         ps = t->page_size ? t->page_size : MIGRATE_PAGE_SIZE;
         if (t->lo > t->hi || t->uarea_addr + t->uarea_len < t->uarea_addr ||
+            t->user_lo > t->user_hi ||
             !migrate__img_pow2(ps) || ps < 64u)
             return UAREA_EINVAL;
     }
@@ -821,7 +831,8 @@ UAREA_API int migrate_image_reader_init(migrate_image_reader *r, const migrate_i
         r->t = *t;
         r->t.page_size = t->page_size ? t->page_size : MIGRATE_PAGE_SIZE;
         if (r->t.max_size == 0)
-            r->t.max_size = (uint64_t)(t->hi - t->lo) + (uint64_t)t->uarea_len;
+            r->t.max_size = (uint64_t)(t->hi - t->lo) + (uint64_t)t->uarea_len +
+                            (uint64_t)(t->user_hi - t->user_lo);
         r->has_target = true;
     }
     r->write = !(flags & MIGRATE_IMAGE_VERIFY_ONLY);
@@ -914,6 +925,10 @@ static int migrate__img_on_section(migrate_image_reader *r)
                 if (!migrate__img_inside(s->addr, s->len, t->uarea_addr, t->uarea_len))
                     return UAREA_EIMGBOUNDS;
                 region = 1;
+            } else if (s->type == MIGRATE_SEC_USER && t->user_lo < t->user_hi &&
+                       migrate__img_inside(s->addr, s->len, t->user_lo,
+                                           (uint64_t)(t->user_hi - t->user_lo))) {
+                region = 2;
             } else {
                 if (!migrate__img_inside(s->addr, s->len, t->lo, (uint64_t)(t->hi - t->lo)))
                     return UAREA_EIMGBOUNDS;
@@ -921,7 +936,9 @@ static int migrate__img_on_section(migrate_image_reader *r)
             }
             if (r->write && s->len > 0) {
                 a = (uintptr_t)s->addr;
-                if (region == 0)
+                if (region == 2)
+                    r->dst = (unsigned char *)a;
+                else if (region == 0)
                     r->dst = t->mem ? (unsigned char *)t->mem + (a - t->lo) : (unsigned char *)a;
                 else
                     r->dst = t->uarea_mem ? (unsigned char *)t->uarea_mem + (a - t->uarea_addr)

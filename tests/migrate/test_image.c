@@ -746,3 +746,65 @@ Test(image, produce_and_pull_check_their_buffers)
     free(dst);
     ctn_free(&t);
 }
+
+/* User sections live in the binary's data, outside the container region: the
+ * target's user window lets them land there, and only there. */
+static unsigned char user_data[3000];
+
+Test(image, user_window_outside_region)
+{
+    const size_t size = 64 * 1024;
+    unsigned char *region = (unsigned char *)aligned_alloc(4096, size);
+    unsigned char *want_region = (unsigned char *)malloc(size);
+    unsigned char want_user[sizeof user_data];
+    migrate_region user = { (uintptr_t)user_data, sizeof user_data };
+    migrate_region stack = { (uintptr_t)region + 8192, 4096 };
+    migrate_page page = { (uintptr_t)region + 16384, MIGRATE_PAGE_PRESENT };
+    migrate_container c = { 0 };
+    migrate_image_target tg = { 0 };
+    msink img = { 0 };
+    unsigned char buf[1000];
+    cr_assert_not_null(region);
+    fill_pattern(region, size, 3);
+    fill_pattern(user_data, sizeof user_data, 4);
+    c.layout_fp = CT_LAYOUT; c.binary_fp = CT_BINARY; c.page_size = CT_PAGE;
+    c.user = &user; c.n_user = 1;
+    c.uarea.addr = (uintptr_t)region; c.uarea.len = 1024;
+    c.stacks = &stack; c.n_stacks = 1;
+    c.pages = &page; c.n_pages = 1;
+    cr_assert_eq(migrate_image_write(&c, msink_write, &img, buf, sizeof buf, NULL), 0);
+    memcpy(want_region, region, size);
+    memcpy(want_user, user_data, sizeof user_data);
+
+    /* the container is gone from this node; restore at the same addresses */
+    tg.layout_fp = CT_LAYOUT; tg.binary_fp = CT_BINARY; tg.page_size = CT_PAGE;
+    tg.lo = (uintptr_t)region; tg.hi = (uintptr_t)region + size;
+    memset(region, 0, size);
+    memset(user_data, 0, sizeof user_data);
+    /* without a user window the user section is out of bounds */
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 777, NULL), UAREA_EIMGBOUNDS);
+    cr_assert(all_zero(region, size));
+    cr_assert(all_zero(user_data, sizeof user_data));
+    /* a window that does not hold it all is no better */
+    tg.user_lo = (uintptr_t)user_data; tg.user_hi = (uintptr_t)user_data + sizeof user_data - 1;
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 777, NULL), UAREA_EIMGBOUNDS);
+    cr_assert(all_zero(user_data, sizeof user_data));
+    tg.user_hi = (uintptr_t)user_data + sizeof user_data;
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 777, NULL), 0);
+    cr_assert_arr_eq(user_data, want_user, sizeof user_data);
+    cr_assert_arr_eq(region, want_region, 1024);
+    cr_assert_arr_eq(region + 8192, want_region + 8192, 4096);
+    cr_assert_arr_eq(region + 16384, want_region + 16384, CT_PAGE);
+    /* a damaged image wipes the window as well as the region */
+    img.buf[img.len - 1] ^= 0x10;
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 777, NULL), UAREA_EIMGCRC);
+    cr_assert(all_zero(user_data, sizeof user_data));
+    cr_assert(all_zero(region, size));
+    /* a window that wraps is refused */
+    migrate_image_reader r;
+    tg.user_lo = tg.user_hi + 1;
+    cr_assert_eq(migrate_image_reader_init(&r, &tg, 0), UAREA_EINVAL);
+    free(img.buf);
+    free(want_region);
+    free(region);
+}
