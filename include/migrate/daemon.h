@@ -1,0 +1,414 @@
+/*
+ * migrate/daemon.h - the migration daemon of a node, bound to a real
+ * container: the protocol of migrate/protocol.h, the image of
+ * migrate/image.h and the UArea of uarea/uarea.h, joined.
+ *
+ * A node has one container region, at the same address on every node of the
+ * build (the port reserves it), and at most one container in it at a time.
+ * Its daemon moves that container to another node, or takes one in:
+ *
+ *   migrate_node node;
+ *   migrate_node_desc desc = { 0 };
+ *   desc.t = &transport;                         // this node's transport
+ *   desc.region = base; desc.region_size = size; // the container region
+ *   desc.user = user_sections; desc.n_user = 1;  // from linker symbols (may be 0)
+ *   desc.binary_fp = my_binary_fingerprint;
+ *   desc.block = buf; desc.block_size = sizeof buf;  // portal transfer buffer
+ *   desc.on_activate = start_cores; desc.on_release = stop_cores; desc.arg = me;
+ *   migrate_node_init(&node, &desc);
+ *   ... on the node that starts the program:
+ *   uarea_container_init(base, size, &ua); create thread 0; migrate_node_adopt(&node);
+ *   ... on every node, from the master thread or core:
+ *   for (;;) { migrate_node_step(&node); wait a little; }
+ *
+ * What the daemon does with the container:
+ *  - source: freeze (uarea_freeze, every core parks), describe it (user
+ *    sections, the UArea, the live part of every used stack, the present
+ *    heap pages with zero pages flagged), stream the image; at the commit
+ *    point release it (uarea_release: cores leave it; on_release tells the
+ *    port), then wipe the region and the user sections: the copy is gone.
+ *    On an abort: unfreeze, the threads go on.
+ *  - destination: accept only the same build (binary fingerprint, UArea layout
+ *    fingerprint) into an empty region; restore straight into the region as
+ *    the portal delivers (the reader verifies every CRC and bound); on the
+ *    last byte check the UArea (uarea_attach); on COMMIT unfreeze and call
+ *    on_activate so the port's cores run it. On any failure the region and
+ *    user sections are wiped: nothing is left.
+ *
+ * Checkpoints: migrate_checkpoint() writes a frozen container through a sink
+ * (a file); migrate_restore() reads one back into an empty region of a fresh
+ * node, verified, frozen, ready for migrate_unfreeze() and the cores.
+ *
+ * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION); needs the
+ * core and noc implementations in the same program and the program's port.
+ */
+#include "../uarea/config.h"
+#include "../uarea/error.h"
+#include "../uarea/thread.h"
+#include "../noc/noc.h"
+#include "image.h"
+#include "protocol.h"
+#include "freeze.h"
+
+#ifndef MIGRATE_DAEMON_H
+#define MIGRATE_DAEMON_H
+
+UAREA_EXTERN_C_BEGIN
+
+#ifndef MIGRATE_USER_SECTIONS_MAX
+#  define MIGRATE_USER_SECTIONS_MAX 4
+#endif
+/* Stack sections of a container: per used stack, its guard words at the base
+ * (checked at every switch) and its live part up to the top. */
+#define MIGRATE_STACK_SECTIONS (2 * UAREA_THREADS_MAX)
+
+typedef struct migrate_node_desc {
+    noc_transport *t;             /* this node's transport */
+    void *region;                 /* the container region (same address everywhere) */
+    size_t region_size;           /* at least UAREA_CONTAINER_SIZE */
+    const migrate_region *user;   /* user sections (may be NULL with n_user 0) */
+    uint32_t n_user;              /* at most MIGRATE_USER_SECTIONS_MAX */
+    uint64_t binary_fp;           /* fingerprint of this binary */
+    void *block;                  /* portal transfer buffer */
+    size_t block_size;
+    const migrate_config *cfg;    /* NULL: defaults */
+    /* The container runs here now: start running its threads. Called from
+     * migrate_node_step() after COMMIT. */
+    void (*on_activate)(void *arg, struct uarea *ua);
+    /* The container left (or is about to be wiped): stop running its threads;
+     * return only when no core runs it any more. */
+    void (*on_release)(void *arg, struct uarea *ua);
+    void *arg;
+} migrate_node_desc;
+
+typedef struct migrate_node {
+    migrate_daemon d;
+    migrate_node_desc desc;
+    migrate_region user[MIGRATE_USER_SECTIONS_MAX];
+    struct uarea *ua;             /* == region */
+    int present;                  /* this node holds the container */
+    migrate_region stacks[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    migrate_image_writer w;
+    migrate_image_reader r;
+    uint32_t zero_pages;
+} migrate_node;
+
+/* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,
+ * UAREA_ENOMEM for a region below UAREA_CONTAINER_SIZE, transport errors. */
+UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc);
+/* This node now holds the container in its region (made here, or restored
+ * from a checkpoint): uarea_check() must pass. */
+UAREA_API int migrate_node_adopt(migrate_node *n);
+/* Non-blocking progress (migrate_daemon_step). */
+UAREA_API int migrate_node_step(migrate_node *n);
+UAREA_API int migrate_node_fini(migrate_node *n);
+/* 1 when this node holds the container, 0 when not. */
+UAREA_API int migrate_node_present(const migrate_node *n);
+
+/* Describe a frozen container for the image writer. stacks and pages are the
+ * caller's arrays (MIGRATE_STACK_SECTIONS and UAREA_HEAP_PAGES entries): for
+ * each used stack its guard words and its live part, each present heap page
+ * with zero pages flagged. UAREA_ESTATE when the container is not frozen. */
+UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                               migrate_container *c);
+
+/* Write a frozen container through sink (buf: cap bytes of staging). */
+UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
+                                 size_t cap, migrate_image_stats *st);
+
+/* Read a checkpoint into the region [region, region + size) and the user
+ * sections, verify it and check the UArea; *out is the restored UArea,
+ * frozen. Any failure wipes what was written and returns the error. */
+UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
+                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
+                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
+                              struct uarea **out);
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_DAEMON_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(MIGRATE_IMPLEMENTATION) && !defined(MIGRATE__DAEMON_IMPLEMENTED)
+#define MIGRATE__DAEMON_IMPLEMENTED
+
+UAREA_EXTERN_C_BEGIN
+
+UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                               migrate_container *c)
+{
+    unsigned i = 0, flags = 0;
+    uint32_t ns = 0, np = 0;
+    if (ua == NULL || c == NULL || stacks == NULL || pages == NULL || (user == NULL && n_user))
+        return UAREA_EINVAL;
+    if (!uarea_frozen(ua)) return UAREA_ESTATE;
+    UAREA_MEMSET(c, 0, sizeof *c);
+    c->layout_fp = ua->hdr.fingerprint;
+    c->binary_fp = binary_fp;
+    c->page_size = UAREA_PAGE_SIZE;
+    c->user = user;
+    c->n_user = n_user;
+    c->uarea.addr = (uintptr_t)ua;
+    c->uarea.len = sizeof *ua;
+    for (i = 0; uarea_stack_next(ua, &i); i++) {
+        uintptr_t lo;
+        size_t len;
+        if (uarea_stack_used(ua, i, &lo, &len) == 0 && len > 0) {
+            uintptr_t base = (uintptr_t)uarea_stack_base(ua, i);
+            if (lo > base + UAREA_CANARY_BYTES) {
+                stacks[ns].addr = base;
+                stacks[ns].len = UAREA_CANARY_BYTES;
+                ns++;
+            } else {
+                len += lo - base; /* the live part reaches the guard words */
+                lo = base;
+            }
+            stacks[ns].addr = lo;
+            stacks[ns].len = len;
+            ns++;
+        }
+    }
+    for (i = 0; uarea_page_next(ua, &i, &flags); i++) {
+        pages[np].addr = (uintptr_t)uarea_page_addr(ua, i);
+        pages[np].flags = MIGRATE_PAGE_PRESENT;
+        np++;
+    }
+    (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    c->stacks = stacks;
+    c->n_stacks = ns;
+    c->pages = pages;
+    c->n_pages = np;
+    return 0;
+}
+
+UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
+                                 size_t cap, migrate_image_stats *st)
+{
+    migrate_region stacks[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    int rc = migrate_describe(ua, user, n_user, binary_fp, stacks, pages, &c);
+    if (rc < 0) return rc;
+    return migrate_image_write(&c, sink, ctx, buf, cap, st);
+}
+
+/* The restore target of this node: its region, and a user window spanning the
+ * user sections. */
+static int migrate__target(migrate_image_target *t, void *region, size_t size,
+                           const migrate_region *user, uint32_t n_user, uint64_t binary_fp)
+{
+    uint32_t i;
+    UAREA_MEMSET(t, 0, sizeof *t);
+    if (region == NULL || (user == NULL && n_user)) return UAREA_EINVAL;
+    if (size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
+    t->layout_fp = uarea_layout_fingerprint();
+    t->binary_fp = binary_fp;
+    t->page_size = UAREA_PAGE_SIZE;
+    t->lo = (uintptr_t)region;
+    t->hi = (uintptr_t)region + size;
+    for (i = 0; i < n_user; i++) {
+        uintptr_t a = user[i].addr, e = user[i].addr + user[i].len;
+        if (e < a) return UAREA_EINVAL;
+        if (t->user_lo == t->user_hi) { t->user_lo = a; t->user_hi = e; continue; }
+        if (a < t->user_lo) t->user_lo = a;
+        if (e > t->user_hi) t->user_hi = e;
+    }
+    return 0;
+}
+
+static void migrate__wipe(void *region, size_t size, const migrate_region *user, uint32_t n_user)
+{
+    uint32_t i;
+    UAREA_MEMSET(region, 0, size);
+    for (i = 0; i < n_user; i++) UAREA_MEMSET((void *)user[i].addr, 0, user[i].len);
+}
+
+UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
+                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
+                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
+                              struct uarea **out)
+{
+    migrate_image_target t;
+    int rc;
+    if (source == NULL || buf == NULL || cap == 0 || out == NULL) return UAREA_EINVAL;
+    rc = migrate__target(&t, region, size, user, n_user, binary_fp);
+    if (rc < 0) return rc;
+    rc = migrate_image_read(&t, 0, source, ctx, buf, cap, st);
+    if (rc < 0) return rc;
+    rc = uarea_attach((struct uarea *)region);
+    if (rc < 0) {
+        migrate__wipe(region, size, user, n_user);
+        return rc;
+    }
+    *out = (struct uarea *)region;
+    return 0;
+}
+
+/* ---- the protocol's container operations ---- */
+static int migrate__n_has(void *ctx) { return ((migrate_node *)ctx)->present; }
+
+static int migrate__n_freeze(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc;
+    if (!n->present) return UAREA_ENOCONTAINER;
+    if (__atomic_load_n(&n->ua->freeze, __ATOMIC_ACQUIRE) == UAREA_RUN) {
+        rc = migrate_freeze_begin(n->ua);
+        if (rc < 0) return rc;
+    }
+    return migrate_freeze_poll(n->ua);
+}
+
+static int migrate__n_unfreeze(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
+}
+
+static int migrate__n_begin(void *ctx, migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
+                              n->pages, &n->c);
+    uint32_t i;
+    if (rc < 0) return rc;
+    n->zero_pages = 0;
+    for (i = 0; i < n->c.n_pages; i++)
+        if (n->pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
+    rc = migrate_image_writer_init(&n->w, &n->c);
+    if (rc < 0) return rc;
+    offer->size = migrate_image_writer_size(&n->w);
+    offer->layout_fp = n->c.layout_fp;
+    offer->binary_fp = n->c.binary_fp;
+    return 0;
+}
+
+static long migrate__n_produce(void *ctx, void *buf, size_t cap)
+{
+    return migrate_image_produce(&((migrate_node *)ctx)->w, buf, cap);
+}
+
+static int migrate__n_drop(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    (void)uarea_release(n->ua);
+    if (n->desc.on_release) n->desc.on_release(n->desc.arg, n->ua);
+    migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+    n->present = 0;
+    return 0;
+}
+
+static int migrate__n_accept(void *ctx, const migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    migrate_image_target t;
+    int rc;
+    if (n->present) return UAREA_EBUSY;
+    if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
+    if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
+    rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
+                         n->desc.binary_fp);
+    if (rc < 0) return rc;
+    return migrate_image_reader_init(&n->r, &t, 0);
+}
+
+static int migrate__n_feed(void *ctx, const void *buf, size_t len)
+{
+    int rc = migrate_image_feed(&((migrate_node *)ctx)->r, buf, len);
+    return rc < 0 ? rc : 0;
+}
+
+static int migrate__n_end(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc = migrate_image_finish(&n->r);
+    if (rc < 0) return rc;
+    rc = uarea_attach((struct uarea *)n->desc.region);
+    if (rc < 0) {
+        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+        return rc;
+    }
+    n->zero_pages = n->r.stats.zero_pages;
+    return 0;
+}
+
+static int migrate__n_discard(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    (void)migrate_image_discard(&n->r);
+    return 0;
+}
+
+static int migrate__n_activate(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc;
+    n->ua = (struct uarea *)n->desc.region;
+    n->present = 1;
+    rc = migrate_unfreeze(n->ua);
+    if (n->desc.on_activate) n->desc.on_activate(n->desc.arg, n->ua);
+    return rc;
+}
+
+static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
+
+static const migrate_container_ops migrate__node_ops = {
+    migrate__n_has, migrate__n_freeze, migrate__n_unfreeze, migrate__n_begin,
+    migrate__n_produce, migrate__n_drop, migrate__n_accept, migrate__n_feed,
+    migrate__n_end, migrate__n_discard, migrate__n_activate, migrate__n_zero,
+};
+
+UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
+{
+    uint32_t i;
+    if (n == NULL || desc == NULL || desc->t == NULL || desc->region == NULL ||
+        desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
+        return UAREA_EINVAL;
+    if (desc->region_size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
+    UAREA_MEMSET(n, 0, sizeof *n);
+    n->desc = *desc;
+    for (i = 0; i < desc->n_user; i++) n->user[i] = desc->user[i];
+    n->desc.user = n->user;
+    n->ua = (struct uarea *)desc->region;
+    return migrate_daemon_init(&n->d, desc->t, &migrate__node_ops, n, desc->cfg, desc->block,
+                               desc->block_size);
+}
+
+UAREA_API int migrate_node_adopt(migrate_node *n)
+{
+    int rc;
+    if (n == NULL) return UAREA_EINVAL;
+    if (migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
+    rc = uarea_check((struct uarea *)n->desc.region);
+    if (rc < 0) return rc;
+    n->ua = (struct uarea *)n->desc.region;
+    n->present = 1;
+    return 0;
+}
+
+UAREA_API int migrate_node_step(migrate_node *n)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    return migrate_daemon_step(&n->d);
+}
+
+UAREA_API int migrate_node_fini(migrate_node *n)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    return migrate_daemon_fini(&n->d);
+}
+
+UAREA_API int migrate_node_present(const migrate_node *n)
+{
+    return n != NULL && n->present;
+}
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_IMPLEMENTATION */
