@@ -24,4 +24,4 @@ UAREA_BUILD_PKGS=(cmake make gcc libc6-dev pkg-config)
 # header checks, cross compilers for the 32/64-bit header checks, valgrind.
 UAREA_TEST_PKGS=(g++ clang libclang-rt-14-dev libcriterion-dev
                  gcc-arm-none-eabi gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
-                 gcc-riscv64-unknown-elf valgrind)
+                 gcc-riscv64-unknown-elf valgrind spin)

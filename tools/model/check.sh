@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Model-checks tools/model/migrate.pml (the migration protocol of
+# include/migrate/protocol.h) with spin:
+#   1. safety: assertions (never two live copies, only a verified copy runs,
+#      the outcome once everything settled) and invalid end states;
+#   2. the LTL formula never_both (the same safety property, as a never claim);
+#   3. liveness: the LTL formula settles under weak fairness (-DLIVE);
+#   4. every mutant of the model (MUTANT=1..5) must be caught;
+#   5. never_stale, informational: the documented stale-copy case.
+# Exits 0 when every check passed, 1 on any failure, 77 (skipped) when spin
+# or gcc is missing, unless UAREA_REQUIRE_CROSS=1 (then a missing tool fails).
+# About 50 s of CPU and 300 MB of memory.
+# Usage: tools/model/check.sh [-v] [--abort-ack]
+#   -v           show pan's full output
+#   --abort-ack  check instead the proposed change ABORT_ACK (see migrate.pml):
+#                safety, never_stale and liveness must all hold
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+model="$here/migrate.pml"
+verbose=0 abort_ack=0
+for arg in "$@"; do
+    case $arg in
+        -v) verbose=1 ;;
+        --abort-ack) abort_ack=1 ;;
+        *) echo "usage: $0 [-v] [--abort-ack]"; exit 2 ;;
+    esac
+done
+
+for tool in spin gcc; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        if [ "${UAREA_REQUIRE_CROSS:-0}" = 1 ]; then
+            echo "FAIL: $tool not installed (scripts/test installs it)"; exit 1
+        fi
+        echo "SKIP: $tool not installed"; exit 77
+    fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/uarea-model.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+cp "$model" migrate.pml
+
+# pan's limits: depth (the deepest run is a few hundred steps) and memory (MB).
+PAN_FLAGS=(-m20000 -w24)
+CFLAGS=(-DCOLLAPSE -DMEMLIM=2048)
+fails=0
+
+# build NAME SPIN-DEFINES... -- CC-DEFINES...: spin -a, then gcc into pan.NAME
+# (optimised for the full searches; mutants stop early, -O0 compiles faster)
+opt=-O2
+build() {
+    local name=$1; shift
+    local sd=() cd=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do sd+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    cd=("$@")
+    mkdir -p "$name" && cp migrate.pml "$name/" || return 1
+    (cd "$name" && spin "${sd[@]}" -a migrate.pml >spin.out 2>&1) ||
+        { echo "FAIL: spin -a ($name)"; cat "$name/spin.out"; return 1; }
+    (cd "$name" && gcc "$opt" "${CFLAGS[@]}" "${cd[@]}" -o pan pan.c >gcc.out 2>&1) ||
+        { echo "FAIL: gcc pan.c ($name)"; cat "$name/gcc.out"; return 1; }
+}
+
+# run NAME LABEL [pan args...]: runs pan, leaves its output in NAME/LABEL.out
+run() {
+    local name=$1 label=$2; shift 2
+    (cd "$name" && ./pan "${PAN_FLAGS[@]}" "$@" >"$label.out" 2>&1)
+    [ $verbose = 1 ] && cat "$name/$label.out"
+    return 0
+}
+
+errors_of() { sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$1" | tail -1; }
+states_of() { sed -n 's/^ *\([0-9]*\) states, stored.*/\1/p' "$1" | tail -1; }
+summary() { # file: "N states, depth D, T s"
+    local f=$1
+    printf '%s states stored, %s transitions, depth %s, %s s' \
+        "$(states_of "$f")" \
+        "$(sed -n 's/^ *\([0-9]*\) transitions.*/\1/p' "$f" | tail -1)" \
+        "$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' "$f" | tail -1)" \
+        "$(sed -n 's/^pan: elapsed time \([0-9.e+-]*\).*/\1/p' "$f" | tail -1)"
+}
+
+# expect_clean FILE LABEL: errors: 0, a complete search
+expect_clean() {
+    local f=$1 label=$2 e
+    e=$(errors_of "$f")
+    if [ "$e" != 0 ]; then
+        echo "FAIL: $label: errors: ${e:-?}"; grep -E '^pan:' "$f" | head -5
+        fails=$((fails + 1)); return
+    fi
+    if grep -q 'Search not completed\|max search depth too small\|out of memory' "$f"; then
+        echo "FAIL: $label: search incomplete"; grep -E '^pan:|Warning' "$f" | head -5
+        fails=$((fails + 1)); return
+    fi
+    echo "ok   $label: errors: 0; $(summary "$f")"
+}
+
+if [ $abort_ack = 1 ]; then
+    build safety -DABORT_ACK -- -DSAFETY -DNOCLAIM || exit 1
+    run safety safety
+    expect_clean safety/safety.out "ABORT_ACK safety (assertions, end states)"
+    build ltl -DABORT_ACK -- -DSAFETY || exit 1
+    run ltl never_stale -N never_stale
+    expect_clean ltl/never_stale.out "ABORT_ACK ltl never_stale"
+    build live -DABORT_ACK -DLIVE -DMAXLOSS=1 -- -DNFAIR=3 || exit 1
+    run live settles -a -f -N settles
+    expect_clean live/settles.out "ABORT_ACK ltl settles (liveness, weak fairness)"
+    [ $fails -gt 0 ] && { echo "model_migrate (ABORT_ACK): $fails check(s) failed"; exit 1; }
+    echo "model_migrate (ABORT_ACK): all checks passed"
+    exit 0
+fi
+
+# 1. safety: assertions and invalid end states, no never claim
+build safety -- -DSAFETY -DNOCLAIM || exit 1
+run safety safety
+expect_clean safety/safety.out "safety (assertions, end states)"
+
+# 2. the LTL safety formula (verified_only is checked by the assertions)
+build ltl -- -DSAFETY || exit 1
+run ltl never_both -N never_both
+expect_clean ltl/never_both.out "ltl never_both"
+
+# 3. liveness: acceptance cycles under weak fairness, one loss fewer
+build live -DLIVE -DMAXLOSS=1 -- -DNFAIR=3 || exit 1
+run live settles -a -f -N settles
+expect_clean live/settles.out "ltl settles (liveness, weak fairness)"
+
+# 4. mutants: each must be caught
+for m in 1 2 3 4 5; do
+    opt=-O0 build "mutant$m" -DMUTANT=$m -- -DSAFETY -DNOCLAIM || exit 1
+    run "mutant$m" run
+    e=$(errors_of "mutant$m/run.out")
+    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
+        echo "ok   mutant $m caught: $(grep -m1 -E '^pan:1:' "mutant$m/run.out" | sed 's/^pan:1: //')"
+    else
+        echo "FAIL: mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
+    fi
+done
+
+opt=-O2
+# 5. informational: a copy older than what the source ran is activated
+run ltl never_stale -N never_stale
+e=$(errors_of ltl/never_stale.out)
+if [ -n "$e" ] && [ "$e" -gt 0 ]; then
+    echo "info never_stale: violated, as docs/protocol.md describes (a stale copy can be activated)"
+else
+    echo "info never_stale: holds (docs/protocol.md describes a stale case; update it)"
+fi
+
+if [ $fails -gt 0 ]; then
+    echo "model_migrate: $fails check(s) failed"; exit 1
+fi
+echo "model_migrate: all checks passed ($(states_of safety/safety.out) states in the safety run)"
