@@ -131,6 +131,8 @@ typedef enum migrate_state {
     MIGRATE_S_REQUEST,        /* source: REQUEST sent, waiting for an answer */
     MIGRATE_S_SEND,           /* source: streaming the image */
     MIGRATE_S_VERIFY,         /* source: all sent, waiting for VERIFIED */
+    MIGRATE_S_ABORT,          /* source: gave up, waiting for the destination
+                                 to confirm it discarded (NACK) or to die */
     MIGRATE_R_RECV,           /* destination: receiving the image */
     MIGRATE_R_COMMIT          /* destination: verified, waiting for COMMIT */
 } migrate_state;
@@ -176,6 +178,7 @@ typedef struct migrate_daemon {
     uint64_t size, done;
     size_t inflight;          /* bytes of the portal op in flight, 0 if none */
     uint64_t t_request, t_frozen, t_first, t_freeze_src;
+    int abort_err;            /* why the source is aborting (S_ABORT) */
     migrate_offer offer;
     migrate_stats cur, last;
     int have_last;
@@ -390,14 +393,28 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     d->inflight = 0;
 }
 
-/* Source gives up: the destination discards, the source runs on. */
-static void migrate__src_abort(migrate_daemon *d, int err)
+/* Source gives up: the destination discards, the source runs on. Once image
+ * bytes went out (S_SEND, S_VERIFY) the destination may hold a complete copy,
+ * and it would run that copy if it later learned of the source's death: so,
+ * unless the destination already said it holds nothing (`confirmed`: its
+ * REJECT or NACK, or its death), the source stays frozen in S_ABORT, repeating
+ * ABORT until the destination confirms with NACK or is known dead. */
+static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
 {
+    int told = d->state != MIGRATE_S_FREEZE;  /* the destination knows of it */
     migrate__cancel_portal(d, d->out_portal);
-    if (d->state != MIGRATE_S_FREEZE) /* the destination knows of it */
+    if (err >= 0) err = UAREA_EABORTED;
+    if (!confirmed && (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY)) {
+        d->abort_err = err;
+        d->state = MIGRATE_S_ABORT;
+        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
+        migrate__arm(d);
+        return;
+    }
+    if (told && d->state != MIGRATE_S_ABORT)
         migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
     (void)d->ops->unfreeze(d->ctx);
-    migrate__finish(d, 0, err < 0 ? err : UAREA_EABORTED);
+    migrate__finish(d, 0, err);
 }
 
 /* Destination gives up: discard what arrived, tell the source why. */
@@ -455,17 +472,17 @@ static int migrate__src_step(migrate_daemon *d)
     case MIGRATE_S_FREEZE:
         rc = d->ops->freeze(d->ctx);
         if (rc == UAREA_EAGAIN) {
-            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
             return 0;
         }
-        if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+        if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->t_frozen = migrate__now(d);
         d->cur.freeze_ns = d->t_frozen - d->t_request;
         UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
         d->offer.src = d->self;
         d->offer.mid = d->mid;
         rc = d->ops->image_begin(d->ctx, &d->offer);
-        if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+        if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->size = d->offer.size;
         d->cur.bytes = d->size;
         d->state = MIGRATE_S_REQUEST;
@@ -473,17 +490,21 @@ static int migrate__src_step(migrate_daemon *d)
         return 1;
     case MIGRATE_S_REQUEST:
         if (!migrate__expired(d)) return 0;
-        if (++d->tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+        if (++d->tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
         migrate__send_request(d);
         return 1;
     case MIGRATE_S_SEND:
         if (d->inflight) {
             rc = noc_portal_poll(d->t, d->out_portal);
             if (rc == UAREA_EAGAIN) {
-                if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT); return 1; }
+                if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
                 return 0;
             }
-            if (rc < 0) { d->inflight = 0; migrate__src_abort(d, rc); return 1; }
+            if (rc < 0) {
+                d->inflight = 0;
+                migrate__src_abort(d, rc, rc == UAREA_EPEERGONE);
+                return 1;
+            }
             d->done += d->inflight;
             d->inflight = 0;
         }
@@ -500,17 +521,22 @@ static int migrate__src_step(migrate_daemon *d)
             long n;
             if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
             n = d->ops->image_produce(d->ctx, d->block, want);
-            if (n < 0) { migrate__src_abort(d, (int)n); return 1; }
-            if ((size_t)n != want) { migrate__src_abort(d, UAREA_EIMGTRUNC); return 1; }
+            if (n < 0) { migrate__src_abort(d, (int)n, 0); return 1; }
+            if ((size_t)n != want) { migrate__src_abort(d, UAREA_EIMGTRUNC, 0); return 1; }
             rc = noc_portal_awrite(d->t, d->out_portal, d->block, want);
-            if (rc < 0) { migrate__src_abort(d, rc); return 1; }
+            if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
             d->inflight = want;
             migrate__arm(d);
         }
         return 1;
     case MIGRATE_S_VERIFY:
         if (!migrate__expired(d)) return 0;
-        migrate__src_abort(d, UAREA_ETIMEDOUT);
+        migrate__src_abort(d, UAREA_ETIMEDOUT, 0);
+        return 1;
+    case MIGRATE_S_ABORT:
+        if (!migrate__expired(d)) return 0;
+        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, d->abort_err);
+        migrate__arm(d);
         return 1;
     default:
         return 0;
@@ -644,7 +670,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
     case MIGRATE_OP_ACCEPT:
         if (d->state == MIGRATE_S_REQUEST && m->mid == d->mid && m->from == d->peer) {
             int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->peer, d->cfg.portal_port);
-            if (h < 0) { migrate__src_abort(d, h); return; }
+            if (h < 0) { migrate__src_abort(d, h, 1); return; }
             d->out_portal = h;
             d->state = MIGRATE_S_SEND;
             d->t_first = migrate__now(d);
@@ -657,7 +683,12 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
     case MIGRATE_OP_NACK:
         if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
              d->state == MIGRATE_S_VERIFY) && m->mid == d->mid && m->from == d->peer)
-            migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED);
+            migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
+        else if (d->state == MIGRATE_S_ABORT && m->mid == d->mid && m->from == d->peer) {
+            /* the destination confirms it holds nothing */
+            (void)d->ops->unfreeze(d->ctx);
+            migrate__finish(d, 0, d->abort_err);
+        }
         return;
     case MIGRATE_OP_VERIFIED:
         if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
@@ -691,8 +722,14 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         return;
     case MIGRATE_OP_ABORT:
         if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT) &&
-            m->mid == d->mid && m->from == d->peer)
+            m->mid == d->mid && m->from == d->peer) {
             migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
+            migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+        } else if (!(migrate__recall(d, m->mid, m->from, 1, &res) && res == 0) &&
+                   !(d->mid == m->mid && d->peer == m->from && d->state != MIGRATE_IDLE)) {
+            /* nothing of it here (any more): confirm, so the source may run */
+            migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+        }
         return;
     case MIGRATE_OP_MOVE: {
         int rc = migrate__start(d, m->dst, m->from);
@@ -751,7 +788,11 @@ static int migrate__pump_outbox(migrate_daemon *d)
             if (d->state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
             else if (d->state == MIGRATE_R_RECV) migrate__dst_fail(d, rc, 0);
             else if (d->state >= MIGRATE_S_REQUEST && d->state <= MIGRATE_S_VERIFY)
-                migrate__src_abort(d, rc);
+                migrate__src_abort(d, rc, 1);
+            else if (d->state == MIGRATE_S_ABORT) { /* dead: it holds nothing */
+                (void)d->ops->unfreeze(d->ctx);
+                migrate__finish(d, 0, d->abort_err);
+            }
         }
         if (rc == UAREA_EPEERGONE && d->out_mbx[node] >= 0) {
             (void)noc_mailbox_close(d->t, d->out_mbx[node]);
@@ -830,8 +871,8 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d)
 {
     int i;
     if (d == NULL || d->t == NULL) return UAREA_EINVAL;
-    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_VERIFY)
-        migrate__src_abort(d, UAREA_ECANCELED);
+    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT)
+        migrate__src_abort(d, UAREA_ECANCELED, 1);
     else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT)
         migrate__dst_fail(d, UAREA_ECANCELED, 1);
     (void)migrate__pump_outbox(d);
@@ -854,7 +895,7 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
     rc = migrate__pump_inbox(d);
     if (rc < 0) return rc;
     did += rc;
-    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_VERIFY) {
+    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT) {
         while ((rc = migrate__src_step(d)) > 0) {
             did += rc;
             if (d->state != MIGRATE_S_SEND) break;

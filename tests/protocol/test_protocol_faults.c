@@ -141,7 +141,9 @@ Test(protocol_faults, lost_commit_is_answered_from_history)
     cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT);
     /* the retransmitted VERIFIED is answered with COMMIT */
     cr_assert(w_run(w, LIMIT_NS));
-    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(w_live(w, &where), 1, "dst: discarded %d activated %d result %d",
+                 w->f[1].discarded, w->f[1].activated, migrate_daemon_last(&w->d[1], NULL));
+    cr_assert_eq(w->f[1].activated, 1);
     cr_assert_eq(where, 1);
     cr_assert(w_intact(w, 1, LEN, SEED));
     w_free(w);
@@ -181,4 +183,66 @@ Test(protocol_faults, same_seed_same_trace)
         w_free(w);
     }
     cr_assert_eq(h[0], h[1]);
+}
+
+/* The source gives up while its last chunk is still on the wire (delayed past
+ * the source's timeout), and its first ABORT is lost: the late chunk lands
+ * and the destination, which waits longer, verifies a complete copy. The
+ * source must stay frozen until the destination confirms it discarded. */
+static world *late_last_chunk(void)
+{
+    uint32_t m01, c01, m10, s0, s1;
+    clean_counts(&m01, &c01, &m10, &s0, &s1);
+    w_slow_nodes = 2; /* the destination waits longer than the source */
+    world *w = w_new(2, NULL);
+    w_slow_nodes = 0;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DELAY, NOC_LB_CHUNK, 0, 1, c01,
+                                      10000000 /* 10 ms, past the 2 ms timeout */), 0);
+    /* messages 0 -> 1: REQUEST, then ABORT */
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, 2, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 1000000 && w->d[1].state != MIGRATE_R_COMMIT; i++) {
+        /* time passes in small steps (noc_loopback_step would jump straight
+         * to the late chunk) */
+        migrate_daemon_step(&w->d[0]);
+        migrate_daemon_step(&w->d[1]);
+        noc_loopback_advance(&w->lb, 50000);
+    }
+    cr_assert_eq(w->d[0].state, MIGRATE_S_ABORT, "the source gave up on the late chunk");
+    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT, "the destination verified the late image");
+    cr_assert(w->f[0].frozen, "an aborting source stays frozen until confirmed");
+    return w;
+}
+
+Test(protocol_faults, aborting_source_waits_for_confirmation)
+{
+    world *w = late_last_chunk();
+    int where = -1;
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0, "the source runs on after the destination confirmed");
+    cr_assert(w_intact(w, 0, LEN, SEED));
+    cr_assert_eq(w->f[1].has, 0);
+    cr_assert_eq(w->f[1].got, 0);
+    cr_assert_eq(w->f[1].discarded, 1);
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_ETIMEDOUT);
+    w_free(w);
+}
+
+Test(protocol_faults, source_dying_while_aborting_leaves_the_latest_copy)
+{
+    world *w = late_last_chunk();
+    int where = -1;
+    /* the source dies before any ABORT got through: it never ran after the
+     * image was taken, so the copy the destination verified is the latest
+     * state, and the destination takes over when it learns of the death */
+    cr_assert_eq(noc_loopback_crash(&w->lb, 0), 0);
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert_eq(w->f[1].activated, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    cr_assert_eq(w->f[0].unfrozen, 0, "the source never ran after the image was taken");
+    w_free(w);
 }

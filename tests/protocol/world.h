@@ -183,11 +183,15 @@ static UAREA_UNUSED int w_intact(const world *w, int node, uint32_t len, uint32_
     return 1;
 }
 
+/* Nodes (bit mask) whose daemons wait 50 ms instead of 2 ms. */
+static unsigned w_slow_nodes;
+
 static world *w_new(int nodes, const noc_loopback_faults *faults)
 {
     world *w = calloc(1, sizeof *w);
     noc_loopback_desc desc = {.nodes = nodes};
     migrate_config cfg = {.timeout_ns = 2000000 /* 2 ms virtual */};
+    migrate_config slow = {.timeout_ns = 50000000 /* 50 ms virtual */};
     if (faults) desc.faults = *faults;
     if (!w || noc_loopback_init(&w->lb, &desc) != 0) abort();
     w->nodes = nodes;
@@ -195,7 +199,8 @@ static world *w_new(int nodes, const noc_loopback_faults *faults)
         w->f[n].node = n;
         w->f[n].binary_fp = W_BINARY_FP;
         if (noc_loopback_transport(&w->lb, n, &w->t[n]) != 0) abort();
-        if (migrate_daemon_init(&w->d[n], &w->t[n], &fake_ops, &w->f[n], &cfg,
+        if (migrate_daemon_init(&w->d[n], &w->t[n], &fake_ops, &w->f[n],
+                                (w_slow_nodes >> n) & 1 ? &slow : &cfg,
                                 w->block[n], sizeof w->block[n]) != 0)
             abort();
     }
