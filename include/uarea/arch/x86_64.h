@@ -1,0 +1,92 @@
+/*
+ * uarea/arch/x86_64.h - user-level context switch for x86_64 (System V ABI).
+ *
+ * Included through uarea/arch/arch.h; on any other CPU this header defines
+ * nothing. A saved context holds only what the ABI makes callee-saved: the
+ * stack pointer, rbx, rbp, r12-r15, and the SSE/x87 control words. Word
+ * layout (UAREA_ARCH_CTX_WORDS = 8):
+ *
+ *   [0] rsp (the return address of the switch sits at 0(rsp))
+ *   [1] rbx  [2] rbp  [3] r12  [4] r13  [5] r14  [6] r15
+ *   [7] mxcsr (low 32 bits) | x87 control word (bits 32..47)
+ *
+ * uarea__arch_switch(from, to) saves the caller's registers into `from` and
+ * resumes `to` by returning on its stack. A new context returns into the
+ * entry function with rsp + 8 aligned to 16, as after a call, and rbp = 0 so
+ * that frame-pointer walks stop there. The switch routine is a weak ELF
+ * symbol, so every translation unit that compiles the implementation may
+ * carry it (UAREA_STATIC builds).
+ */
+#include "../config.h"
+
+#ifndef UAREA_ARCH_X86_64_H
+#define UAREA_ARCH_X86_64_H
+
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(UAREA_ARCH_CTX_WORDS)
+#define UAREA_ARCH_X86_64 1
+#define UAREA_ARCH_NAME "x86_64"
+#define UAREA_ARCH_CTX_WORDS 8
+#define UAREA_ARCH_SWITCH 1
+#define UAREA_ARCH_REDZONE 128u      /* bytes below rsp a leaf may use */
+
+UAREA_EXTERN_C_BEGIN
+/* Save the callee-saved state into from[], resume to[]. */
+void uarea__arch_switch(uintptr_t *from, const uintptr_t *to);
+UAREA_EXTERN_C_END
+#endif
+
+#endif /* UAREA_ARCH_X86_64_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(UAREA_CORE_IMPLEMENTATION) && defined(UAREA_ARCH_X86_64) && \
+    !defined(UAREA__ARCH_X86_64_IMPLEMENTED)
+#define UAREA__ARCH_X86_64_IMPLEMENTED
+
+#if defined(__CET__)
+#  define UAREA__X86_ENDBR "endbr64\n"
+#else
+#  define UAREA__X86_ENDBR ""
+#endif
+
+__asm__(
+    ".text\n"
+    ".weak uarea__arch_switch\n"
+    ".type uarea__arch_switch, @function\n"
+    ".p2align 4\n"
+    "uarea__arch_switch:\n"
+    UAREA__X86_ENDBR
+    "    movq %rsp, 0(%rdi)\n"
+    "    movq %rbx, 8(%rdi)\n"
+    "    movq %rbp, 16(%rdi)\n"
+    "    movq %r12, 24(%rdi)\n"
+    "    movq %r13, 32(%rdi)\n"
+    "    movq %r14, 40(%rdi)\n"
+    "    movq %r15, 48(%rdi)\n"
+    "    stmxcsr 56(%rdi)\n"
+    "    fnstcw 60(%rdi)\n"
+    "    movq 0(%rsi), %rsp\n"
+    "    movq 8(%rsi), %rbx\n"
+    "    movq 16(%rsi), %rbp\n"
+    "    movq 24(%rsi), %r12\n"
+    "    movq 32(%rsi), %r13\n"
+    "    movq 40(%rsi), %r14\n"
+    "    movq 48(%rsi), %r15\n"
+    "    ldmxcsr 56(%rsi)\n"
+    "    fldcw 60(%rsi)\n"
+    "    ret\n"
+    ".size uarea__arch_switch, .-uarea__arch_switch\n");
+
+/* A fresh context that "returns" into entry() on the stack [lo, top). */
+static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*entry)(void))
+{
+    uintptr_t sp = (top & ~(uintptr_t)15) - 16;
+    *(uintptr_t *)sp = (uintptr_t)entry;     /* popped by the switch's ret */
+    UAREA_MEMSET(ctx, 0, UAREA_ARCH_CTX_WORDS * sizeof(uintptr_t));
+    ctx[0] = sp;
+    ctx[7] = (uintptr_t)0x1f80u | ((uintptr_t)0x037fu << 32); /* default mxcsr, x87 cw */
+}
+
+static inline uintptr_t uarea__arch_ctx_sp(const uintptr_t *ctx) { return ctx[0]; }
+
+#endif /* UAREA_CORE_IMPLEMENTATION && x86_64 */
