@@ -97,7 +97,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
             started = 1;
         }
         if (self == 0 && started && !migrate_daemon_busy(&n.d) && !sh->moved) {
-            migrate_stats st;
+            migrate_stats st = {0};
             sh->result0 = migrate_daemon_last(&n.d, &st);
             sh->moved = 1;
             sh->region0_wiped = all_zero(region, UAREA_CONTAINER_SIZE) &&
@@ -112,7 +112,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
             cores_running = 0;
             sh->total = ct_user.total;
             if (self == 1) {
-                migrate_stats st;
+                migrate_stats st = {0};
                 sh->result1 = migrate_daemon_last(&n.d, &st);
                 sh->bytes = st.bytes;
                 sh->downtime_ns = st.downtime_ns;

@@ -1,0 +1,38 @@
+/*
+ * migrate/migrate.h - the app-facing migration call.
+ *
+ *   #include <migrate/migrate.h>
+ *   int rc = migrate_to(2);    // 0: this code now runs on node 2
+ *
+ * Called by a thread of a container. The container freezes (every thread
+ * parks at its next scheduling point), its image travels to `node`, is
+ * verified there, and the container resumes on `node`, where the call
+ * returns 0. Move, not copy: the source's copy is gone. If the move fails
+ * (the destination refused it or died, a timeout, a damaged image), the
+ * container resumes where it was and the call returns a negative error from
+ * uarea/error.h: UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_EBUSY (a migration is
+ * already under way), UAREA_EREJECTED and the image errors (the destination
+ * refused), UAREA_ETIMEDOUT, UAREA_EPEERGONE, UAREA_ENOTUSER (not called from a
+ * container thread).
+ *
+ * kmigrate_to() is the same call under the Nanvix name.
+ *
+ * The port implements both (the POSIX port in <uarea_posix.h>; a kernel
+ * through its system call to the migration daemon, migrate/daemon.h): they
+ * are declared here, defined by the port.
+ */
+#include "../uarea/config.h"
+#include "../uarea/error.h"
+
+#ifndef MIGRATE_MIGRATE_H
+#define MIGRATE_MIGRATE_H
+
+UAREA_EXTERN_C_BEGIN
+
+/* Defined by the port (not by MIGRATE_IMPLEMENTATION). */
+extern int migrate_to(int node);
+extern int kmigrate_to(int node);
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_MIGRATE_H */

@@ -1,0 +1,499 @@
+/*
+ * uarea_posix.h - the POSIX port: clusters as processes, a running
+ * multi-threaded program that migrates between them.
+ *
+ *   #define UAREA_IMPLEMENTATION          // in one C file of the program
+ *   #include <uarea_posix.h>              // first, before other uarea headers
+ *
+ *   static int app_main(int argc, char **argv) {
+ *       uarea_tid_t t;
+ *       uarea_thread_create(&t, worker, NULL);  // threads of the container
+ *       migrate_to(2);                          // this container moves to node 2
+ *       printf("now on node %d\n", noc_node_self());
+ *       ...
+ *   }
+ *   int main(int argc, char **argv) {
+ *       return uarea_posix_run(&(uarea_posix_desc){ .nodes = 4 }, app_main, argc, argv);
+ *   }
+ *
+ * uarea_posix_run() maps the container region at one fixed address, creates
+ * the shared-memory NoC (uarea_posix/noc_shm.h), and forks desc.nodes node
+ * processes (default 4). Each node runs desc.cores core threads (default 2)
+ * that run the container's user threads when the container is on that node,
+ * and a master thread (the node process's main thread) that runs the
+ * migration daemon (migrate/daemon.h). app_main runs as thread 0 of a
+ * container that starts on node 0. When it returns, every node shuts down and
+ * uarea_posix_run() returns its value in the launching process. If the node
+ * holding the container dies, uarea_posix_run() returns UAREA_EPEERGONE.
+ *
+ * What moves with the container: the UArea, the thread stacks, the heap of
+ * uarea_malloc() and every global marked UAREA_USER. Everything else of a node
+ * process stays behind: see docs/posix-port.md for what a containerised
+ * program may and may not do.
+ *
+ * migrate_to(node) / kmigrate_to(node), called by a thread of the container:
+ * the container freezes (every thread parks at its next scheduling point),
+ * travels, and resumes on `node`; the call returns 0 there. If the move fails
+ * (refused, timeout, dead destination), the container resumes where it was
+ * and the call returns the error.
+ *
+ * Configuration (#ifndef defaults):
+ *   UAREA_POSIX_REGION_ADDR   fixed address of the container region; the
+ *                             default depends on the sanitizer in use (ASan
+ *                             and TSan reserve different parts of memory)
+ *   UAREA_STACK_SIZE          65536 here (user code calls libc, whose stack
+ *                             needs exceed the MPPA-256's 8 KiB); only the
+ *                             used part of a stack migrates
+ *
+ * Implementation: UAREA_IMPLEMENTATION (or UAREA_POSIX_IMPLEMENTATION with
+ * the core modules' macros) in one C file. Linux only.
+ */
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE 1
+#endif
+
+#if defined(UAREA_PORT_H) && !defined(UAREA_POSIX_PORT_H)
+#  error "include <uarea_posix.h> before any other uarea header (it selects the port)"
+#endif
+#ifndef UAREA_PORT_HEADER
+#  define UAREA_PORT_HEADER <uarea_posix/port.h>
+#endif
+#ifndef UAREA_STACK_SIZE
+#  define UAREA_STACK_SIZE 65536u
+#endif
+
+#include <uarea_posix/noc_shm.h>
+#include <uarea/thread.h>
+#include <migrate/migrate.h>
+#include <migrate/daemon.h>
+
+#if defined(UAREA_IMPLEMENTATION) && !defined(UAREA_POSIX_IMPLEMENTATION)
+#  define UAREA_POSIX_IMPLEMENTATION
+#endif
+
+#ifndef UAREA_POSIX_H
+#define UAREA_POSIX_H
+
+#include <stddef.h>
+
+UAREA_EXTERN_C_BEGIN
+
+/* A global that belongs to the container: it migrates with it. */
+#define UAREA_USER __attribute__((section("uarea_user"), used, aligned(16)))
+
+typedef struct uarea_posix_desc {
+    int nodes;                /* node processes; 0: 4 */
+    int cores;                /* core threads per node; 0: 2 */
+    int64_t timeout_ns;       /* migration protocol timeout; 0: 1 s */
+    /* Called in the launching process after each migration the container
+     * made, with its statistics (NULL: none). */
+    void (*on_migration)(void *arg, const migrate_stats *st);
+    void *arg;
+} uarea_posix_desc;
+
+UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
+                              int (*app_main)(int argc, char **argv), int argc, char **argv);
+
+/* The container heap: it migrates. NULL outside a container thread or when
+ * the heap is full. */
+UAREA_API void *uarea_malloc(size_t size);
+UAREA_API void uarea_free(void *ptr);
+
+/* Statistics of the container's last completed migration (callable from a
+ * container thread right after migrate_to returned 0). UAREA_EAGAIN: none. */
+UAREA_API int uarea_posix_last_migration(migrate_stats *st);
+
+/* The fingerprint this binary's images carry (its code bytes, CRC32C). */
+UAREA_API uint64_t uarea_posix_binary_fp(void);
+
+UAREA_EXTERN_C_END
+
+#endif /* UAREA_POSIX_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(UAREA_POSIX_IMPLEMENTATION) && !defined(UAREA__POSIX_RUNTIME_IMPLEMENTED)
+#define UAREA__POSIX_RUNTIME_IMPLEMENTED
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+UAREA_EXTERN_C_BEGIN
+
+#ifndef UAREA_POSIX_REGION_ADDR
+#  if defined(UAREA__ASAN) || defined(MIGRATE__ASAN)
+#    define UAREA_POSIX_REGION_ADDR 0x200000000000ull
+#  elif defined(UAREA__TSAN)
+#    define UAREA_POSIX_REGION_ADDR 0x80000000ull
+#  else
+#    define UAREA_POSIX_REGION_ADDR 0x200000000000ull
+#  endif
+#endif
+
+#define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
+
+/* The user section: linker-made bounds (weak: a program may have none). */
+extern char __start_uarea_user[] __attribute__((weak));
+extern char __stop_uarea_user[] __attribute__((weak));
+/* This binary's code, for the fingerprint. */
+extern char __executable_start[] __attribute__((weak));
+extern char etext[] __attribute__((weak));
+
+/* State shared by the launcher and every node (MAP_SHARED, same address). */
+struct uarea__posix_shared {
+    int stop;                 /* every node: leave */
+    int done;                 /* the container's thread 0 returned */
+    int exit_code;            /* app_main's value */
+    int holder;               /* node that runs the container now */
+    int lost;                 /* the holder died */
+    uint32_t nstats;          /* migrations recorded */
+    migrate_stats stats[256];
+};
+
+static struct uarea__posix_shared *uarea__posix_sh;
+static int (*uarea__posix_app)(int, char **);
+static int uarea__posix_argc;
+static char **uarea__posix_argv;
+static uint64_t uarea__posix_fp;
+
+/* ---- node-local ---- */
+typedef struct uarea__posix_node {
+    int self;
+    migrate_node mn;
+    pthread_t cores[UAREA_CORES_MAX];
+    unsigned ids[UAREA_CORES_MAX];
+    int running;              /* core threads started for the container */
+    struct uarea *ua;
+    migrate_region user[1];
+    uint32_t n_user;
+} uarea__posix_node;
+
+static uarea__posix_node *uarea__posix_me;
+
+UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
+
+UAREA_API void *uarea_malloc(size_t size)
+{
+    struct uarea *ua = uarea_current();
+    return ua ? uarea_heap_alloc(ua, size) : NULL;
+}
+
+UAREA_API void uarea_free(void *ptr)
+{
+    struct uarea *ua = uarea_current();
+    if (ua && ptr) (void)uarea_heap_free(ua, ptr);
+}
+
+/* migrate_to: post the request on the caller's core board, then wait (at
+ * scheduling points, where the freeze parks it) for the outcome the daemon
+ * writes into the board: on the destination 0, on the source the error. */
+int migrate_to(int node)
+{
+    struct uarea *ua = uarea_current();
+    unsigned core = UAREA_PORT_CORE_ID();
+    struct uarea_board *b;
+    uint32_t expect = 0;
+    intptr_t ret;
+    if (ua == NULL) return UAREA_ENOTUSER;
+    b = uarea_board(ua, core);
+    if (b == NULL) return UAREA_ENOTUSER;
+    if (!__atomic_compare_exchange_n(&b->number, &expect, UAREA__POSIX_SYS_MIGRATE, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return UAREA_EBUSY;
+    b->args[0] = (uintptr_t)(intptr_t)node;
+    __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
+    uarea__posix_resched(0);
+    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN)
+        (void)uarea_thread_yield();
+    __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
+    return (int)ret;
+}
+
+int kmigrate_to(int node) { return migrate_to(node); }
+
+UAREA_API int uarea_posix_last_migration(migrate_stats *st)
+{
+    uint32_t n;
+    if (uarea__posix_sh == NULL || st == NULL) return UAREA_EINVAL;
+    n = __atomic_load_n(&uarea__posix_sh->nstats, __ATOMIC_ACQUIRE);
+    if (n == 0) return UAREA_EAGAIN;
+    if (n > sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
+        n = sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0];
+    *st = uarea__posix_sh->stats[n - 1];
+    return 0;
+}
+
+/* ---- cores ---- */
+static void *uarea__posix_core_main(void *arg)
+{
+    unsigned id = *(unsigned *)arg;
+    uarea__posix_core = id;
+    (void)uarea_core_run(uarea__posix_me->ua);
+    return NULL;
+}
+
+static void uarea__posix_start_cores(void *arg, struct uarea *ua)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    unsigned i;
+    if (n->running) return;
+    n->ua = ua;
+    for (i = 0; i < uarea__posix_ncores; i++) {
+        n->ids[i] = i;
+        if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
+            uarea__posix_log(0, "cannot start a core thread");
+            abort();
+        }
+    }
+    n->running = 1;
+    __atomic_store_n(&uarea__posix_sh->holder, n->self, __ATOMIC_RELEASE);
+}
+
+static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    unsigned i;
+    (void)ua;
+    if (!n->running) return;
+    uarea__posix_resched(0);
+    for (i = 0; i < uarea__posix_ncores; i++) pthread_join(n->cores[i], NULL);
+    n->running = 0;
+}
+
+/* Thread 0 of the container. */
+static void *uarea__posix_main(void *arg)
+{
+    int rc;
+    (void)arg;
+    rc = uarea__posix_app(uarea__posix_argc, uarea__posix_argv);
+    uarea__posix_sh->exit_code = rc;
+    __atomic_store_n(&uarea__posix_sh->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* The master's view of the boards: start requested migrations, and hand
+ * outcomes to the threads that wait in migrate_to. */
+static void uarea__posix_boards(uarea__posix_node *n, int arrived)
+{
+    struct uarea *ua = n->ua;
+    unsigned c;
+    if (!migrate_node_present(&n->mn) || ua == NULL) return;
+    for (c = 0; c < UAREA_CORES_MAX; c++) {
+        struct uarea_board *b = &ua->board[c];
+        if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != UAREA__POSIX_SYS_MIGRATE) continue;
+        if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
+            int rc;
+            __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE); /* captured */
+            rc = migrate_daemon_start(&n->mn.d, (int)(intptr_t)b->args[0]);
+            if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+        } else if (__atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
+                   !migrate_daemon_busy(&n->mn.d)) {
+            /* the migration ended: here after an arrival, or back home */
+            int rc = arrived ? 0 : migrate_daemon_last(&n->mn.d, NULL);
+            if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
+            __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
+                                  unsigned char *block, size_t block_size)
+{
+    static uarea__posix_node node;
+    noc_shm_node me;
+    noc_transport t;
+    migrate_node_desc nd;
+    migrate_config cfg;
+    uarea__posix_node *n = &node;
+    int was_present = 0, rc;
+    memset(n, 0, sizeof *n);
+    n->self = self;
+    uarea__posix_me = n;
+    rc = noc_shm_attach(shm, self, &me, &t);
+    if (rc < 0) return rc;
+    noc_set_default(&t);
+    {
+        uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
+        if (lo != 0 && hi > lo) {
+            n->user[0].addr = lo;
+            n->user[0].len = (size_t)(hi - lo);
+            n->n_user = 1;
+        }
+    }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.timeout_ns = d->timeout_ns > 0 ? d->timeout_ns : INT64_C(1000000000);
+    memset(&nd, 0, sizeof nd);
+    nd.t = &t;
+    nd.region = region;
+    nd.region_size = UAREA_CONTAINER_SIZE;
+    nd.user = n->user;
+    nd.n_user = n->n_user;
+    nd.binary_fp = uarea__posix_fp;
+    nd.block = block;
+    nd.block_size = block_size;
+    nd.cfg = &cfg;
+    nd.on_activate = uarea__posix_start_cores;
+    nd.on_release = uarea__posix_stop_cores;
+    nd.arg = n;
+    rc = migrate_node_init(&n->mn, &nd);
+    if (rc < 0) return rc;
+    if (self == 0) {
+        struct uarea *ua;
+        uarea_tid_t t0;
+        rc = uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua);
+        if (rc == 0) rc = uarea_create(ua, &t0, uarea__posix_main, NULL);
+        if (rc == 0) rc = migrate_node_adopt(&n->mn);
+        if (rc < 0) return rc;
+        uarea__posix_start_cores(n, ua);
+    }
+    while (!__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) {
+        int present, did, arrived;
+        uint32_t seen = __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE);
+        did = migrate_node_step(&n->mn);
+        present = migrate_node_present(&n->mn);
+        arrived = 0;
+        if (present && !was_present) {
+            /* the container came in (not: it was made here at the start) */
+            migrate_stats st;
+            if (migrate_daemon_last(&n->mn.d, &st) == 0 && st.dst == self) {
+                uint32_t i = __atomic_fetch_add(&uarea__posix_sh->nstats, 1u, __ATOMIC_ACQ_REL);
+                if (i < sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
+                    uarea__posix_sh->stats[i] = st;
+                arrived = 1;
+            }
+        }
+        uarea__posix_boards(n, arrived);
+        was_present = present;
+        if (present && __atomic_load_n(&uarea__posix_sh->done, __ATOMIC_ACQUIRE)) {
+            uarea__posix_stop_cores(n, n->ua);
+            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            break;
+        }
+        if (did == 0 && !migrate_daemon_busy(&n->mn.d)) uarea__posix_idle(0, seen);
+    }
+    if (n->running) {
+        /* another node ended the run while the container was here */
+        (void)uarea_release(n->ua);
+        uarea__posix_stop_cores(n, n->ua);
+    }
+    (void)migrate_node_fini(&n->mn);
+    (void)noc_shm_detach(&me);
+    return 0;
+}
+
+static uint64_t uarea__posix_fingerprint(void)
+{
+    uint64_t fp = 0x75617265615f6670ull; /* "uarea_fp" */
+    uintptr_t lo = (uintptr_t)__executable_start, hi = (uintptr_t)etext;
+    if (lo != 0 && hi > lo) {
+        size_t len = (size_t)(hi - lo);
+        fp ^= ((uint64_t)migrate_crc32c(0, (const void *)lo, len) << 32) | (uint32_t)len;
+    }
+    return fp;
+}
+
+UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
+                              int (*app_main)(int argc, char **argv), int argc, char **argv)
+{
+    uarea_posix_desc d;
+    noc_shm shm;
+    void *region;
+    pid_t pids[NOC_NODES_MAX];
+    int i, rc, result;
+    static unsigned char block[NOC_PORTAL_MAX_SIZE];
+    if (app_main == NULL) return UAREA_EINVAL;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (d.nodes == 0) d.nodes = 4;
+    if (d.cores == 0) d.cores = 2;
+    if (d.nodes < 1 || d.nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
+    if (d.cores < 1 || d.cores > UAREA_CORES_MAX) return UAREA_EINVAL;
+    uarea__posix_app = app_main;
+    uarea__posix_argc = argc;
+    uarea__posix_argv = argv;
+    uarea__posix_ncores = (unsigned)d.cores;
+    uarea__posix_fp = uarea__posix_fingerprint();
+    region = mmap((void *)(uintptr_t)UAREA_POSIX_REGION_ADDR, UAREA_CONTAINER_SIZE,
+                  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (region == MAP_FAILED) return UAREA_ENOMEM;
+    if (region != (void *)(uintptr_t)UAREA_POSIX_REGION_ADDR) {
+        munmap(region, UAREA_CONTAINER_SIZE);
+        return UAREA_ENOMEM;
+    }
+    uarea__posix_region = region;
+    uarea__posix_region_size = UAREA_CONTAINER_SIZE;
+    uarea__posix_sh = (struct uarea__posix_shared *)mmap(NULL, sizeof *uarea__posix_sh,
+                                                         PROT_READ | PROT_WRITE,
+                                                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (uarea__posix_sh == MAP_FAILED) {
+        munmap(region, UAREA_CONTAINER_SIZE);
+        return UAREA_ENOMEM;
+    }
+    memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
+    rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes});
+    if (rc < 0) {
+        munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
+        munmap(region, UAREA_CONTAINER_SIZE);
+        return rc;
+    }
+    fflush(NULL);
+    for (i = 0; i < d.nodes; i++) {
+        pids[i] = fork();
+        if (pids[i] < 0) {
+            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            d.nodes = i;
+            break;
+        }
+        if (pids[i] == 0) {
+            int r = uarea__posix_node_main(&shm, i, region, &d, block, sizeof block);
+            fflush(NULL);
+            _exit(r < 0 ? 1 : 0);
+        }
+    }
+    /* The launcher: reap the nodes, notice a death. */
+    result = 0;
+    for (int left = d.nodes; left > 0;) {
+        int status;
+        pid_t p = waitpid(-1, &status, 0);
+        if (p < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        left--;
+        for (i = 0; i < d.nodes; i++) {
+            if (pids[i] != p) continue;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (!__atomic_load_n(&uarea__posix_sh->done, __ATOMIC_ACQUIRE) &&
+                    __atomic_load_n(&uarea__posix_sh->holder, __ATOMIC_ACQUIRE) == i) {
+                    uarea__posix_sh->lost = 1;
+                    __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+                }
+                if (result == 0) result = -1;
+            }
+        }
+    }
+    if (d.on_migration) {
+        uint32_t k, m = uarea__posix_sh->nstats;
+        if (m > sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
+            m = sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0];
+        for (k = 0; k < m; k++) d.on_migration(d.arg, &uarea__posix_sh->stats[k]);
+    }
+    if (uarea__posix_sh->lost) result = UAREA_EPEERGONE;
+    else if (uarea__posix_sh->done) result = uarea__posix_sh->exit_code;
+    else if (result == 0) result = UAREA_EABORTED;
+    noc_shm_destroy(&shm);
+    munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
+    uarea__posix_sh = NULL;
+    munmap(region, UAREA_CONTAINER_SIZE);
+    return result;
+}
+
+UAREA_EXTERN_C_END
+
+#endif /* UAREA_POSIX_IMPLEMENTATION */

@@ -1,0 +1,103 @@
+/*
+ * uarea_posix/port.h - the port contract (uarea/port.h) on Linux: a node is a
+ * process, its cores are threads of it.
+ *
+ * Selected by <uarea_posix.h> (which defines UAREA_PORT_HEADER before any
+ * uarea include); every item of uarea/port_null.h is bound here:
+ *   cores       the node's core threads; UAREA_PORT_CORE_ID() is a
+ *               thread-local set when a core thread starts (other threads:
+ *               UINT_MAX, "not a core")
+ *   reschedule  a counter bumped and a futex wake for idle cores
+ *   idle        a futex wait on that counter, at most 1 ms
+ *   critical    a thread-local flag the preemption timer honours
+ *   clock       CLOCK_MONOTONIC
+ *   log         one write(2) to stderr (a user stack is small: no stdio)
+ *   region      the container region, mapped at one fixed address in every
+ *               node before they fork
+ */
+#ifndef UAREA_POSIX_PORT_H
+#define UAREA_POSIX_PORT_H
+
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE 1
+#endif
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Node-local state of the port (each node process has its own). */
+static _Thread_local unsigned uarea__posix_core = UINT_MAX;
+static _Thread_local volatile uintptr_t uarea__posix_crit;
+static unsigned uarea__posix_ncores = 1;
+static uint32_t uarea__posix_kick;
+static void *uarea__posix_region;
+static size_t uarea__posix_region_size;
+
+static inline uint64_t uarea__posix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void uarea__posix_resched(unsigned core)
+{
+    (void)core;
+    __atomic_add_fetch(&uarea__posix_kick, 1u, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static inline void uarea__posix_idle(unsigned core, uint32_t seen)
+{
+    struct timespec ts = {0, 1000000}; /* 1 ms */
+    (void)core;
+    syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+static inline uintptr_t uarea__posix_crit_enter(void)
+{
+    uintptr_t old = uarea__posix_crit;
+    uarea__posix_crit = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return old;
+}
+
+static inline void uarea__posix_crit_leave(uintptr_t old)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    uarea__posix_crit = old;
+}
+
+static inline void uarea__posix_log(int level, const char *msg)
+{
+    char line[200];
+    size_t n = 0;
+    const char *tag = level == 0 ? "[uarea error] " : level == 1 ? "[uarea warning] " : "[uarea] ";
+    while (*tag && n < sizeof line - 2) line[n++] = *tag++;
+    while (*msg && n < sizeof line - 2) line[n++] = *msg++;
+    line[n++] = '\n';
+    (void)!write(2, line, n);
+}
+
+#define UAREA_PORT_NAME "posix"
+#define UAREA_PORT_CORES() uarea__posix_ncores
+#define UAREA_PORT_CORE_ID() uarea__posix_core
+#define UAREA_PORT_RESCHEDULE(core) uarea__posix_resched(core)
+#define UAREA_PORT_IDLE(core) \
+    uarea__posix_idle((core), __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE))
+#define UAREA_PORT_RELAX() ((void)sched_yield())
+#define UAREA_PORT_CRIT_ENTER() uarea__posix_crit_enter()
+#define UAREA_PORT_CRIT_LEAVE(state) uarea__posix_crit_leave(state)
+#define UAREA_PORT_CRIT_OPEN ((uintptr_t)0)
+#define UAREA_PORT_CLOCK_NS() uarea__posix_now()
+#define UAREA_PORT_LOG(level, msg) uarea__posix_log((level), (msg))
+#define UAREA_PORT_REGION_BASE() uarea__posix_region
+#define UAREA_PORT_REGION_SIZE() uarea__posix_region_size
+#define UAREA_PORT_HAS_DIRTY 0
+
+#endif /* UAREA_POSIX_PORT_H */
