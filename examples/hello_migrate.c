@@ -82,7 +82,7 @@ static int app_main(int argc, char **argv)
         unsigned goal = (unsigned)(WORKERS * ROUNDS * hop / (nodes + 1));
         int from = noc_node_self(), to = (from + 1) % nodes;
         migrate_stats st;
-        while (progress < goal) uarea_thread_yield();
+        while (__atomic_load_n(&progress, __ATOMIC_RELAXED) < goal) uarea_thread_yield();
         int rc = migrate_to(to);
         if (rc != 0) {
             say("hop %d: migrate_to(%d) failed: %s\n", hop, to, uarea_strerror(rc));
@@ -92,7 +92,7 @@ static int app_main(int argc, char **argv)
         if (uarea_posix_last_migration(&st) != 0) return 6;
         say("%-4d %-5d %-5d %10llu %10u %12.3f %9u%%\n", hop, from, to,
             (unsigned long long)st.bytes, st.zero_pages, st.downtime_ns / 1e6,
-            progress * 100u / (WORKERS * ROUNDS));
+            __atomic_load_n(&progress, __ATOMIC_RELAXED) * 100u / (WORKERS * ROUNDS));
     }
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_join(t[w], NULL) != 0) return 7;

@@ -719,6 +719,9 @@ UAREA_API bool uarea_frozen(const struct uarea *ua)
     unsigned i;
     if (ua == NULL || __atomic_load_n(&ua->freeze, __ATOMIC_ACQUIRE) != UAREA_FREEZE) return false;
     if (__atomic_load_n(&ua->running, __ATOMIC_ACQUIRE) != 0) return false;
+    /* A core that switched back from the last thread still holds the lock for
+     * a moment: frozen means it let go too (the UArea is then still). */
+    if (__atomic_load_n(&ua->lock, __ATOMIC_ACQUIRE) != 0) return false;
     for (i = 0; i < UAREA_CORES_MAX; i++)
         if (__atomic_load_n(&ua->board[i].pending, __ATOMIC_ACQUIRE) != 0) return false;
     return true;
