@@ -31,8 +31,14 @@
  * operation stays posted. cancel withdraws it: it returns the operation's
  * result (>= 0) if it had completed meanwhile, otherwise why it was pending:
  * UAREA_ENOTALLOWED (a portal write no allow names) or UAREA_EAGAIN, and
- * nothing was transferred. A call that involves a dead node returns
- * UAREA_EPEERGONE instead of waiting.
+ * nothing was transferred. A portal transfer already under way cannot be
+ * withdrawn: cancel lets it finish and returns its result or, when it cannot
+ * finish, ends it on both sides with UAREA_ECANCELED. A call that involves a
+ * dead node returns UAREA_EPEERGONE instead of waiting. A wait that returns
+ * anything but UAREA_ETIMEDOUT has ended the operation (a transport may end
+ * one that can never complete: the loopback transport's UAREA_ESTALLED).
+ * wait, poll or cancel with no operation posted fail with UAREA_ESTATE; a read
+ * on an output handle or a write on an input one with UAREA_EDIRECTION.
  *
  * The synchronous forms (read/write with a timeout) are aread/awrite + wait,
  * and cancel on expiry: with timeout 0 they fail at once with UAREA_EAGAIN
