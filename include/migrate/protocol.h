@@ -202,6 +202,11 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d);
 /* Advances the daemon without blocking. Returns the number of events handled
  * (0: idle), or a negative error if the transport itself failed. */
 UAREA_API int migrate_daemon_step(migrate_daemon *d);
+/* Blocks until a message for this daemon arrives (and handles it) or
+ * timeout_ns passes: what an idle master waits in, so that a request wakes it
+ * at once. Returns 1 when a message was handled, 0 on timeout, or an error.
+ * While a migration is under way, call migrate_daemon_step() instead. */
+UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns);
 /* Starts moving this node's container to node `dst` (the source role).
  * UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_ENOCONTAINER, UAREA_EBUSY. */
 UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst);
@@ -802,20 +807,30 @@ static int migrate__pump_outbox(migrate_daemon *d)
     return did;
 }
 
+/* A mailbox read of the inbox ended with rc: handle it, post the next. */
+static int migrate__inbox_done(migrate_daemon *d, int rc)
+{
+    migrate_msg m;
+    if (rc >= 0) {
+        if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0) migrate__on_msg(d, &m);
+        else d->msgs_dropped++;
+    }
+    rc = noc_mailbox_aread(d->t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+    return rc < 0 ? rc : 1;
+}
+
 static int migrate__pump_inbox(migrate_daemon *d)
 {
     int did = 0;
     for (;;) {
         int rc = noc_mailbox_poll(d->t, d->in_mbx);
-        migrate_msg m;
         if (rc == UAREA_EAGAIN) return did;
-        if (rc >= 0) {
-            if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0) migrate__on_msg(d, &m);
-            else d->msgs_dropped++;
-        }
-        did++;
-        rc = noc_mailbox_aread(d->t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+        /* a failed read (e.g. every sender that opened the inbox died) is
+         * posted again, once per step, so the daemon cannot spin on it */
+        if (rc < 0) return (rc = migrate__inbox_done(d, rc)) < 0 ? rc : did;
+        rc = migrate__inbox_done(d, rc);
         if (rc < 0) return rc;
+        did++;
     }
 }
 
@@ -908,6 +923,18 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
     }
     did += migrate__pump_outbox(d);
     return did;
+}
+
+UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns)
+{
+    int rc;
+    if (d == NULL || d->t == NULL || timeout_ns < 0) return UAREA_EINVAL;
+    rc = noc_mailbox_wait(d->t, d->in_mbx, timeout_ns);
+    if (rc == UAREA_ETIMEDOUT) return 0;
+    rc = migrate__inbox_done(d, rc);
+    if (rc < 0) return rc;
+    (void)migrate__pump_outbox(d);
+    return 1;
 }
 
 UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst)

@@ -354,7 +354,6 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     }
     while (!__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) {
         int present, did, arrived;
-        uint32_t seen = __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE);
         did = migrate_node_step(&n->mn);
         present = migrate_node_present(&n->mn);
         arrived = 0;
@@ -375,7 +374,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
             __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
             break;
         }
-        if (did == 0 && !migrate_daemon_busy(&n->mn.d)) uarea__posix_idle(0, seen);
+        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0)
+            (void)migrate_daemon_wait(&n->mn.d, 1000000); /* a message wakes it */
     }
     if (n->running) {
         /* another node ended the run while the container was here */
