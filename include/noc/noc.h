@@ -43,7 +43,8 @@
  * The synchronous forms (read/write with a timeout) are aread/awrite + wait,
  * and cancel on expiry: with timeout 0 they fail at once with UAREA_EAGAIN
  * (nothing to read, no read posted) or UAREA_ENOTALLOWED; with a longer
- * timeout, UAREA_ETIMEDOUT. Either way nothing was transferred.
+ * timeout, UAREA_ETIMEDOUT. Either way the operation is over; a portal read
+ * cut short may have received part of the data into its buffer.
  *
  * Transports. A transport is a `struct noc_ops` plus a context pointer, bound
  * to one node: `noc_transport`. Several can coexist (the loopback transport
