@@ -1,0 +1,266 @@
+/* bench_noc_shm: the shared-memory NoC transport between two processes.
+ *
+ * Prints, from one run: the mailbox round-trip latency (median, p99) and the
+ * portal throughput for 4 KiB, 64 KiB and 1 MiB transfers, each beside
+ * memcpy throughput for the same size measured in the same run; then the
+ * portal throughput through each copy method (a private receiver buffer:
+ * process_vm_writev/readv; a buffer in the shared arena: memcpy; the bounce
+ * ring: two copies); the ratios come last.
+ *
+ *     bench_noc_shm [scale]     scale (default 1) multiplies the repetitions
+ *
+ * Goals: 1 MiB portal throughput at least 0.7x memcpy; mailbox round trip
+ * median under 10 us. The figures are printed, never asserted. */
+#define UAREA_IMPLEMENTATION
+#include <uarea_posix/noc_shm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KIB 1024u
+#define BIG NOC_PORTAL_MAX_SIZE
+#define NSIZES 3
+static const size_t sizes[NSIZES] = { 4 * KIB, 64 * KIB, BIG };
+static const char *const names[NSIZES] = { "4 KiB", "64 KiB", "1 MiB" };
+static const char *const methods[3] = { "private buffer (process_vm)", "shared arena (memcpy)",
+                                        "bounce ring (two copies)" };
+
+static int scale = 1;
+static volatile unsigned char sink;
+
+enum { CMD_PING = 1, CMD_PORTAL = 2, CMD_QUIT = 3 };
+struct cmd { int op; int where; unsigned count; unsigned size; };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_noc_shm: %s: %s\n", what, rc < 0 ? uarea_strerror(rc) : "failed");
+    exit(1);
+}
+
+static unsigned reps(size_t size)
+{
+    /* about 256 MiB per measurement, at least 200 transfers */
+    size_t n = (256u * KIB * KIB) / size;
+    if (n < 200) n = 200;
+    if (n > 20000) n = 20000;
+    return (unsigned)n * (unsigned)scale;
+}
+
+/* ---- node 1: echoes pings, receives portal transfers ---- */
+static unsigned char *private_buf;
+
+static int node1(noc_shm *shm)
+{
+    noc_shm_node nd;
+    noc_transport t;
+    unsigned char msg[NOC_MAILBOX_MSG_SIZE];
+    int ctl, back, pin, rc;
+    if ((rc = noc_shm_attach(shm, 1, &nd, &t)) < 0) die("attach 1", rc);
+    ctl = noc_mailbox_create(&t, 0);
+    back = noc_mailbox_open(&t, 0, 0);
+    pin = noc_portal_create(&t, 0);
+    if (ctl < 0 || back < 0 || pin < 0) die("node 1 setup", ctl < 0 ? ctl : back < 0 ? back : pin);
+    for (;;) {
+        struct cmd c;
+        unsigned i;
+        unsigned char *buf;
+        if ((rc = noc_mailbox_read(&t, ctl, &c, sizeof c, NOC_FOREVER)) < 0) die("node 1 read", rc);
+        if (c.op == CMD_QUIT) break;
+        if (c.op == CMD_PING) {
+            for (i = 0; i < c.count; i++) {
+                int n = noc_mailbox_read(&t, ctl, msg, sizeof msg, NOC_FOREVER);
+                if (n < 0) die("ping read", n);
+                if ((rc = noc_mailbox_write(&t, back, msg, (size_t)n, NOC_FOREVER)) < 0)
+                    die("ping write", rc);
+            }
+            continue;
+        }
+        buf = c.where == 1 ? (unsigned char *)noc_shm_arena(shm, NULL) + BIG : private_buf;
+        for (i = 0; i < c.count; i++) {
+            if ((rc = noc_portal_allow(&t, pin, 0, 1)) < 0) die("allow", rc);
+            if ((rc = noc_portal_read(&t, pin, buf, c.size, NOC_FOREVER)) != (int)c.size)
+                die("portal read", rc);
+        }
+        sink = buf[c.size - 1];
+        if ((rc = noc_mailbox_write(&t, back, "k", 1, NOC_FOREVER)) < 0) die("ack", rc);
+    }
+    noc_shm_detach(&nd);
+    return 0;
+}
+
+/* ---- node 0 ---- */
+static noc_shm_node me;
+static noc_transport mt;
+static int ctl_out, back_in, pout;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void send_cmd(int op, int where, unsigned count, size_t size)
+{
+    struct cmd c;
+    int rc;
+    c.op = op;
+    c.where = where;
+    c.count = count;
+    c.size = (unsigned)size;
+    if ((rc = noc_mailbox_write(&mt, ctl_out, &c, sizeof c, NOC_FOREVER)) < 0) die("command", rc);
+}
+
+static void mailbox_rtt(unsigned trips, double *median, double *p99)
+{
+    unsigned char msg[NOC_MAILBOX_MSG_SIZE], got[NOC_MAILBOX_MSG_SIZE];
+    double *t = (double *)malloc(sizeof(double) * trips);
+    unsigned i;
+    int rc;
+    if (t == NULL) die("malloc", 0);
+    memset(msg, 0x5a, sizeof msg);
+    send_cmd(CMD_PING, 0, trips, 0);
+    for (i = 0; i < trips; i++) {
+        double t0 = now_s();
+        if ((rc = noc_mailbox_write(&mt, ctl_out, msg, sizeof msg, NOC_FOREVER)) < 0) die("ping", rc);
+        if ((rc = noc_mailbox_read(&mt, back_in, got, sizeof got, NOC_FOREVER)) < 0) die("pong", rc);
+        t[i] = now_s() - t0;
+    }
+    qsort(t, trips, sizeof *t, cmp_double);
+    *median = t[trips / 2];
+    *p99 = t[(size_t)((double)trips * 0.99)];
+    free(t);
+}
+
+static double portal_rate(int where, size_t size, unsigned count, unsigned char *src)
+{
+    unsigned char k;
+    unsigned i;
+    double t0;
+    int rc;
+    send_cmd(CMD_PORTAL, where, count, size);
+    t0 = now_s();
+    for (i = 0; i < count; i++)
+        if ((rc = noc_portal_write(&mt, pout, src, size, NOC_FOREVER)) != (int)size)
+            die("portal write", rc);
+    if ((rc = noc_mailbox_read(&mt, back_in, &k, 1, NOC_FOREVER)) < 0) die("ack read", rc);
+    return (double)size * count / (now_s() - t0);
+}
+
+static double memcpy_rate(size_t size, unsigned count, unsigned char *src, unsigned char *dst)
+{
+    unsigned i;
+    double t0 = now_s();
+    for (i = 0; i < count; i++) {
+        src[i % size] = (unsigned char)i;           /* keep each copy live */
+        memcpy(dst, src, size);
+        sink = dst[(i * 7u) % size];
+    }
+    return (double)size * count / (now_s() - t0);
+}
+
+/* One run of node 1 on a fresh transport; fills what was asked. */
+static void run(int copy, int with_rtt, double *median, double *p99, double portal[2][NSIZES])
+{
+    noc_shm shm;
+    noc_shm_desc d;
+    unsigned char *src = (unsigned char *)malloc(BIG);
+    pid_t pid;
+    int rc, st, j, w;
+    if (src == NULL) die("malloc", 0);
+    memset(src, 0xa5, BIG);
+    memset(&d, 0, sizeof d);
+    d.nodes = 2;
+    d.copy = copy;
+    d.arena_size = 2 * (size_t)BIG;
+    if ((rc = noc_shm_create(&shm, &d)) < 0) die("create", rc);
+    pid = fork();
+    if (pid < 0) die("fork", 0);
+    if (pid == 0) _exit(node1(&shm));
+    if ((rc = noc_shm_attach(&shm, 0, &me, &mt)) < 0) die("attach 0", rc);
+    back_in = noc_mailbox_create(&mt, 0);
+    ctl_out = noc_mailbox_open(&mt, 1, 0);
+    pout = noc_portal_open(&mt, 1, 1, 0);
+    if (back_in < 0 || ctl_out < 0 || pout < 0) die("node 0 setup", -1);
+    if (with_rtt) {
+        mailbox_rtt(2000, median, p99);                     /* warm-up */
+        mailbox_rtt(20000u * (unsigned)scale, median, p99);
+    }
+    for (w = 0; w < 2; w++) {
+        if (copy == NOC_SHM_COPY_BOUNCE && w == 1) break;
+        /* the arena case keeps both buffers in the arena: memcpy whichever
+         * side copies */
+        unsigned char *from = w == 1 ? (unsigned char *)noc_shm_arena(&shm, NULL) : src;
+        if (w == 1) memset(from, 0xa5, BIG);
+        for (j = 0; j < NSIZES; j++) {
+            (void)portal_rate(w, sizes[j], reps(sizes[j]) / 10 + 1, from);  /* warm-up */
+            portal[w][j] = portal_rate(w, sizes[j], reps(sizes[j]), from);
+        }
+    }
+    send_cmd(CMD_QUIT, 0, 0, 0);
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) die("node 1 exit", 0);
+    noc_shm_detach(&me);
+    noc_shm_destroy(&shm);
+    free(src);
+}
+
+int main(int argc, char **argv)
+{
+    double median = 0, p99 = 0, direct[2][NSIZES], bounce[2][NSIZES], mc[NSIZES];
+    unsigned char *a, *b;
+    int j;
+    if (argc > 1) scale = atoi(argv[1]) > 0 ? atoi(argv[1]) : 1;
+    private_buf = (unsigned char *)malloc(BIG);
+    a = (unsigned char *)malloc(BIG);
+    b = (unsigned char *)malloc(BIG);
+    if (private_buf == NULL || a == NULL || b == NULL) die("malloc", 0);
+    memset(private_buf, 0, BIG);
+    memset(a, 1, BIG);
+    memset(b, 2, BIG);
+    printf("bench_noc_shm: 2 processes, %ld CPUs online, mailbox messages of %u bytes\n",
+           sysconf(_SC_NPROCESSORS_ONLN), (unsigned)NOC_MAILBOX_MSG_SIZE);
+
+    run(NOC_SHM_COPY_AUTO, 1, &median, &p99, direct);
+    run(NOC_SHM_COPY_BOUNCE, 0, &median, &p99, bounce);
+    for (j = 0; j < NSIZES; j++) {
+        (void)memcpy_rate(sizes[j], reps(sizes[j]) / 10 + 1, a, b);
+        mc[j] = memcpy_rate(sizes[j], reps(sizes[j]), a, b);
+    }
+
+    printf("\nmailbox round trip: median %.2f us, p99 %.2f us (%u trips)\n",
+           median * 1e6, p99 * 1e6, 20000u * (unsigned)scale);
+    printf("\nportal throughput, GB/s (receiver buffer: %s)\n", methods[0]);
+    for (j = 0; j < NSIZES; j++)
+        printf("  %-7s portal %7.2f   memcpy %7.2f\n", names[j], direct[0][j] / 1e9, mc[j] / 1e9);
+    printf("\nportal throughput by copy method, GB/s\n");
+    printf("  %-7s %12s %12s %12s\n", "size", "process_vm", "arena", "bounce");
+    for (j = 0; j < NSIZES; j++)
+        printf("  %-7s %12.2f %12.2f %12.2f\n", names[j], direct[0][j] / 1e9, direct[1][j] / 1e9,
+               bounce[0][j] / 1e9);
+
+    printf("\nratios (portal / memcpy, same size, same run)\n");
+    for (j = 0; j < NSIZES; j++)
+        printf("  %-7s %s %.2f   arena %.2f   bounce %.2f%s\n", names[j], "process_vm",
+               direct[0][j] / mc[j], direct[1][j] / mc[j], bounce[0][j] / mc[j],
+               j == NSIZES - 1 ? "   (goal: >= 0.70)" : "");
+    printf("  mailbox round trip median %.2f us (goal: < 10 us): %s\n", median * 1e6,
+           median < 10e-6 ? "met" : "missed");
+    for (j = 0; j < 2; j++) {
+        double r = direct[j][NSIZES - 1] / mc[NSIZES - 1];
+        printf("  1 MiB portal / memcpy, %s: %.2f (goal: >= 0.70): %s\n", methods[j], r,
+               r >= 0.7 ? "met" : "missed");
+    }
+    free(private_buf);
+    free(a);
+    free(b);
+    return 0;
+}

@@ -1,0 +1,467 @@
+/* The shared-memory transport, two or three nodes attached in this one
+ * process: every operation and every error of noc/noc.h, and the decisions
+ * of noc_shm.h (allow, cancel, bounce ring). Concurrency is in
+ * test_shm_proc.c. */
+#define UAREA_IMPLEMENTATION
+#include <uarea_posix/noc_shm.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static noc_shm shm;
+static noc_shm_node nd[3];
+static noc_transport t[3];
+
+static void setup_n(int nodes, int copy)
+{
+    noc_shm_desc d;
+    int i;
+    memset(&d, 0, sizeof d);
+    d.nodes = nodes;
+    d.copy = copy;
+    cr_assert_eq(noc_shm_create(&shm, &d), 0);
+    for (i = 0; i < nodes; i++) cr_assert_eq(noc_shm_attach(&shm, i, &nd[i], &t[i]), 0);
+}
+
+static void setup(void) { setup_n(2, 0); }
+static void setup3(void) { setup_n(3, 0); }
+static void setup_bounce(void) { setup_n(2, NOC_SHM_COPY_BOUNCE); }
+
+static void teardown(void)
+{
+    int i;
+    for (i = 0; i < shm.nodes; i++)
+        if (nd[i].attached) cr_assert_eq(noc_shm_detach(&nd[i]), 0);
+    cr_assert_eq(noc_shm_destroy(&shm), 0);
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (unsigned char)((i * 131u + seed * 7u + (i >> 12)) & 0xffu);
+}
+
+TestSuite(shm, .init = setup, .fini = teardown);
+
+Test(shm, create_and_attach_check_their_arguments)
+{
+    noc_shm other;
+    noc_shm_node n;
+    noc_transport tt;
+    cr_assert_eq(noc_shm_create(NULL, NULL), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_create(&other, &(noc_shm_desc){ .nodes = NOC_NODES_MAX + 1 }), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_create(&other, &(noc_shm_desc){ .nodes = -1 }), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_create(&other, &(noc_shm_desc){ .copy = 7 }), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_create(&other, &(noc_shm_desc){ .shared_size = 10 }), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_attach(&shm, 2, &n, &tt), UAREA_EBADNODE);
+    cr_assert_eq(noc_shm_attach(&shm, -1, &n, &tt), UAREA_EBADNODE);
+    cr_assert_eq(noc_shm_attach(&shm, 0, &n, &tt), UAREA_EBUSY);   /* node 0 is alive */
+    cr_assert_eq(noc_shm_attach(&shm, 0, NULL, &tt), UAREA_EINVAL);
+    cr_assert_eq(noc_shm_detach(NULL), UAREA_EINVAL);
+    /* defaults: two nodes, no arena */
+    cr_assert_eq(noc_shm_create(&other, NULL), 0);
+    cr_assert_eq(other.nodes, 2);
+    cr_assert_null(noc_shm_arena(&other, NULL));
+    cr_assert_eq(noc_shm_destroy(&other), 0);
+    cr_assert_eq(noc_shm_destroy(&other), UAREA_EINVAL);
+}
+
+Test(shm, nodes_and_default_transport)
+{
+    cr_assert_eq(noc_self(&t[0]), 0);
+    cr_assert_eq(noc_self(&t[1]), 1);
+    cr_assert_eq(noc_count(&t[1]), 2);
+    noc_set_default(&t[1]);
+    cr_assert_eq(noc_node_self(), 1);
+    cr_assert_eq(noc_nodes(), 2);
+    noc_set_default(NULL);
+    cr_assert_eq(noc_node_self(), UAREA_ENOSYS);
+    cr_assert(noc_clock_ns(&t[0]) > 0);
+    cr_assert_eq(noc_shm_peer_state(&nd[0], 1), 1);
+    cr_assert_eq(noc_shm_peer_state(&nd[0], 2), UAREA_EBADNODE);
+}
+
+Test(shm, bad_node_and_bad_port)
+{
+    int in;
+    cr_assert_eq(noc_mailbox_open(&t[0], 2, 0), UAREA_EBADNODE);
+    cr_assert_eq(noc_mailbox_open(&t[0], -1, 0), UAREA_EBADNODE);
+    cr_assert_eq(noc_mailbox_open(&t[0], 1, NOC_PORTS_MAX), UAREA_EBADPORT);
+    cr_assert_eq(noc_mailbox_create(&t[0], -1), UAREA_EBADPORT);
+    cr_assert_eq(noc_portal_create(&t[0], NOC_PORTS_MAX), UAREA_EBADPORT);
+    cr_assert_eq(noc_portal_open(&t[0], 0, 5, 0), UAREA_EBADNODE);
+    cr_assert_eq(noc_portal_open(&t[0], NOC_PORTS_MAX, 1, 0), UAREA_EBADPORT);
+    cr_assert_eq(noc_portal_open(&t[0], 0, 1, -3), UAREA_EBADPORT);
+    in = noc_portal_create(&t[1], 0);
+    cr_assert_geq(in, 0);
+    cr_assert_eq(noc_portal_allow(&t[1], in, 9, 0), UAREA_EBADNODE);
+    cr_assert_eq(noc_portal_allow(&t[1], in, 0, 99), UAREA_EBADPORT);
+}
+
+Test(shm, port_in_use)
+{
+    int a, o;
+    a = noc_mailbox_create(&t[0], 3);
+    cr_assert_geq(a, 0);
+    cr_assert_eq(noc_mailbox_create(&t[0], 3), UAREA_EPORTINUSE);
+    cr_assert_geq(noc_mailbox_create(&t[1], 3), 0);          /* other node: its own port */
+    cr_assert_eq(noc_mailbox_unlink(&t[0], a), 0);
+    cr_assert_geq(noc_mailbox_create(&t[0], 3), 0);          /* free again */
+    a = noc_portal_create(&t[0], 4);
+    cr_assert_geq(a, 0);
+    cr_assert_eq(noc_portal_create(&t[0], 4), UAREA_EPORTINUSE);
+    o = noc_portal_open(&t[0], 1, 1, 2);
+    cr_assert_geq(o, 0);
+    cr_assert_eq(noc_portal_open(&t[0], 1, 1, 2), UAREA_EPORTINUSE);
+    cr_assert_geq(noc_portal_open(&t[0], 1, 1, 3), 0);       /* another target */
+    cr_assert_eq(noc_portal_close(&t[0], o), 0);
+    cr_assert_geq(noc_portal_open(&t[0], 1, 1, 2), 0);
+}
+
+Test(shm, too_many_open)
+{
+    int i, h[NOC_OPEN_MAX];
+    for (i = 0; i < NOC_OPEN_MAX; i++) {
+        h[i] = noc_mailbox_open(&t[0], 1, i % NOC_PORTS_MAX);
+        cr_assert_geq(h[i], 0);
+    }
+    cr_assert_eq(noc_mailbox_open(&t[0], 1, 0), UAREA_ETOOMANY);
+    cr_assert_eq(noc_mailbox_create(&t[0], 0), UAREA_ETOOMANY);
+    cr_assert_eq(noc_mailbox_close(&t[0], h[5]), 0);
+    cr_assert_geq(noc_mailbox_create(&t[0], 0), 0);
+    for (i = 0; i < NOC_OPEN_MAX; i++)
+        cr_assert_geq(noc_portal_open(&t[0], i % NOC_PORTS_MAX, 1, i / NOC_PORTS_MAX), 0);
+    cr_assert_eq(noc_portal_open(&t[0], 0, 1, 9), UAREA_ETOOMANY);
+    cr_assert_eq(noc_portal_create(&t[0], 0), UAREA_ETOOMANY);
+}
+
+Test(shm, message_sizes)
+{
+    unsigned char buf[NOC_MAILBOX_MSG_SIZE + 1] = { 0 };
+    static unsigned char big[NOC_PORTAL_MAX_SIZE + 1];
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, buf, 0, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, buf, NOC_MAILBOX_MSG_SIZE + 1, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, buf, 0, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, big, 0, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_write(&t[0], pout, big, sizeof big, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_read(&t[1], pin, big, sizeof big, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_read(&t[1], pin, big, 0, 0), UAREA_EMSGSIZE);
+    /* the largest sizes pass */
+    cr_assert_eq(noc_mailbox_write(&t[0], out, buf, NOC_MAILBOX_MSG_SIZE, 0), NOC_MAILBOX_MSG_SIZE);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, buf, NOC_MAILBOX_MSG_SIZE, 0), NOC_MAILBOX_MSG_SIZE);
+}
+
+Test(shm, mailbox_round_trip_and_small_buffer_keeps_the_message)
+{
+    unsigned char msg[100], got[100], small[10];
+    int in = noc_mailbox_create(&t[1], 7), out = noc_mailbox_open(&t[0], 1, 7);
+    cr_assert_geq(in, 0);
+    cr_assert_geq(out, 0);
+    fill(msg, sizeof msg, 1);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, msg, sizeof msg, NOC_FOREVER), 100);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, small, sizeof small, 0), UAREA_EMSGSIZE);
+    memset(got, 0, sizeof got);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, got, sizeof got, NOC_FOREVER), 100);
+    cr_assert_arr_eq(got, msg, sizeof msg);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, got, sizeof got, 0), UAREA_EAGAIN);
+    /* a node may write to its own mailbox */
+    out = noc_mailbox_open(&t[1], 1, 7);
+    cr_assert_eq(noc_mailbox_write(&t[1], out, "x", 1, 0), 1);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, got, sizeof got, 0), 1);
+    cr_assert_eq(got[0], 'x');
+}
+
+Test(shm, closed_unlinked_and_wrong_direction_handles)
+{
+    char b[8] = "abc";
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    cr_assert_eq(noc_mailbox_aread(&t[0], out, b, 8), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_awrite(&t[1], in, b, 3), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_close(&t[1], in), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_unlink(&t[0], out), UAREA_EDIRECTION);
+    cr_assert_eq(noc_portal_aread(&t[0], pout, b, 8), UAREA_EDIRECTION);
+    cr_assert_eq(noc_portal_awrite(&t[1], pin, b, 3), UAREA_EDIRECTION);
+    cr_assert_eq(noc_portal_allow(&t[0], pout, 1, 0), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_close(&t[0], out), 0);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 3, 0), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_mailbox_close(&t[0], out), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_mailbox_unlink(&t[1], in), 0);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, 8, 0), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_portal_unlink(&t[1], pin), 0);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_portal_close(&t[0], pout), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, b, 3, 0), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_mailbox_wait(&t[0], 40, 0), UAREA_EBADHANDLE);     /* never opened */
+    cr_assert_eq(noc_portal_cancel(&t[0], 63), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_portal_cancel(&t[0], NOC_OPEN_MAX), UAREA_EBADHANDLE);
+}
+
+Test(shm, timeouts_and_poll)
+{
+    char b[16];
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 0), UAREA_EAGAIN);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 2000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, b, sizeof b), 0);
+    cr_assert_eq(noc_mailbox_poll(&t[1], in), UAREA_EAGAIN);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, 1000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, -5), UAREA_EINVAL);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, "hello", 5, 0), 5);
+    cr_assert_eq(noc_mailbox_poll(&t[1], in), 5);               /* the posted read finished */
+    cr_assert_eq(memcmp(b, "hello", 5), 0);
+    /* portals: no allow, allow without read, longer timeout */
+    cr_assert_eq(noc_portal_read(&t[1], pin, b, sizeof b, 0), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_write(&t[0], pout, b, 4, 0), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_write(&t[0], pout, b, 4, 2000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, b, 4, 0), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_write(&t[0], pout, b, 4, 2000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_portal_read(&t[1], pin, b, sizeof b, 0), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_read(&t[1], pin, b, sizeof b, 1000000), UAREA_ETIMEDOUT);
+    /* a write to a mailbox that does not exist yet waits */
+    out = noc_mailbox_open(&t[0], 1, 9);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 4, 0), UAREA_EAGAIN);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 4, 1000000), UAREA_ETIMEDOUT);
+}
+
+Test(shm, busy_handles_and_no_operation)
+{
+    char b[16];
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, 0), UAREA_ESTATE);
+    cr_assert_eq(noc_mailbox_cancel(&t[1], in), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, 0), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_cancel(&t[0], pout), UAREA_ESTATE);
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, b, sizeof b), 0);
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, b, sizeof b), UAREA_EBUSY);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 0), UAREA_EBUSY);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, b, 4), 0);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, b, 4), UAREA_EBUSY);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, b, sizeof b), 0);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), UAREA_EBUSY);   /* read posted */
+    cr_assert_eq(noc_portal_aread(&t[1], pin, b, sizeof b), UAREA_EBUSY);
+    /* the write now finds the read */
+    cr_assert_eq(noc_portal_wait(&t[0], pout, NOC_FOREVER), 4);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), 4);
+    (void)out;
+}
+
+Test(shm, cancel)
+{
+    char b[16] = "payload";
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    int full = 0;
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, b, sizeof b), 0);
+    cr_assert_eq(noc_mailbox_cancel(&t[1], in), UAREA_EAGAIN);
+    cr_assert_eq(noc_mailbox_cancel(&t[1], in), UAREA_ESTATE);
+    /* a completed operation: cancel returns its result */
+    cr_assert_eq(noc_mailbox_awrite(&t[0], out, "abc", 3), 0);
+    cr_assert_eq(noc_mailbox_cancel(&t[0], out), 3);
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, b, sizeof b), 0);
+    cr_assert_eq(noc_mailbox_cancel(&t[1], in), 3);
+    cr_assert_eq(memcmp(b, "abc", 3), 0);
+    /* a mailbox write that cannot go (full): nothing queued */
+    while (noc_mailbox_write(&t[0], out, "f", 1, 0) == 1) full++;
+    cr_assert_eq(full, NOC_SHM_MAILBOX_SLOTS);
+    cr_assert_eq(noc_mailbox_awrite(&t[0], out, "g", 1), 0);
+    cr_assert_eq(noc_mailbox_cancel(&t[0], out), UAREA_EAGAIN);
+    while (noc_mailbox_read(&t[1], in, b, sizeof b, 0) == 1) full--;
+    cr_assert_eq(full, 0);
+    /* portal write: why it was pending */
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, "data", 4), 0);
+    cr_assert_eq(noc_portal_cancel(&t[0], pout), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, "data", 4), 0);
+    cr_assert_eq(noc_portal_cancel(&t[0], pout), UAREA_EAGAIN);
+    /* a posted read withdrawn keeps its allow: a later read still works */
+    cr_assert_eq(noc_portal_aread(&t[1], pin, b, sizeof b), 0);
+    cr_assert_eq(noc_portal_cancel(&t[1], pin), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, b, sizeof b), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, "DATA", 4, NOC_FOREVER), 4);
+    cr_assert_eq(noc_portal_cancel(&t[1], pin), 4);              /* completed meanwhile */
+    cr_assert_eq(memcmp(b, "DATA", 4), 0);
+}
+
+Test(shm, mailbox_full_then_room)
+{
+    unsigned char b[8];
+    unsigned i;
+    int in = noc_mailbox_create(&t[1], 1), out = noc_mailbox_open(&t[0], 1, 1);
+    for (i = 0; i < NOC_SHM_MAILBOX_SLOTS; i++) {
+        b[0] = (unsigned char)i;
+        cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 0), 1);
+    }
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 0), UAREA_EAGAIN);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 1000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 0), 1);
+    cr_assert_eq(b[0], 0);
+    b[0] = 99;
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 0), 1);
+    for (i = 1; i <= NOC_SHM_MAILBOX_SLOTS; i++) {
+        cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 0), 1);
+        cr_assert_eq(b[0], i == NOC_SHM_MAILBOX_SLOTS ? 99 : i);
+    }
+    /* unlink drops the queue: a new mailbox starts empty */
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 0), 1);
+    cr_assert_eq(noc_mailbox_unlink(&t[1], in), 0);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, b, 1, 0), UAREA_EAGAIN);
+    in = noc_mailbox_create(&t[1], 1);
+    cr_assert_eq(noc_mailbox_read(&t[1], in, b, sizeof b, 0), UAREA_EAGAIN);
+}
+
+Test(shm, portal_transfer_async_both_sides)
+{
+    static unsigned char src[NOC_PORTAL_MAX_SIZE], dst[NOC_PORTAL_MAX_SIZE + 1];
+    size_t sizes[] = { 1, NOC_PORTAL_CHUNK - 1, NOC_PORTAL_CHUNK + 1, NOC_PORTAL_MAX_SIZE };
+    unsigned i;
+    int pin = noc_portal_create(&t[1], 2), pout = noc_portal_open(&t[0], 5, 1, 2);
+    for (i = 0; i < 4; i++) {
+        fill(src, sizes[i], i);
+        memset(dst, 0, sizeof dst);
+        cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 5), 0);
+        cr_assert_eq(noc_portal_awrite(&t[0], pout, src, sizes[i]), 0);
+        cr_assert_eq(noc_portal_aread(&t[1], pin, dst, NOC_PORTAL_MAX_SIZE), 0);
+        cr_assert_eq(noc_portal_wait(&t[0], pout, NOC_FOREVER), (int)sizes[i]);
+        cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), (int)sizes[i]);
+        cr_assert_arr_eq(dst, src, sizes[i]);
+        cr_assert_eq(dst[sizes[i]], 0, "wrote past the transfer");
+    }
+}
+
+Test(shm, portal_write_larger_than_read_fails_both_sides)
+{
+    unsigned char src[64] = { 1 }, dst[32];
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, src, sizeof src, NOC_FOREVER), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), UAREA_EMSGSIZE);
+    /* the allow was used up by that read */
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), UAREA_ENOTALLOWED);
+}
+
+Test(shm, allow_names_one_sender_for_one_read, .init = setup3)
+{
+    char b[8];
+    int pin = noc_portal_create(&t[0], 0);
+    int from1 = noc_portal_open(&t[1], 4, 0, 0), from1b = noc_portal_open(&t[1], 5, 0, 0);
+    int from2 = noc_portal_open(&t[2], 4, 0, 0);
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 1, 4), 0);
+    cr_assert_eq(noc_portal_aread(&t[0], pin, b, sizeof b), 0);
+    cr_assert_eq(noc_portal_write(&t[2], from2, "two", 3, 0), UAREA_ENOTALLOWED);   /* node */
+    cr_assert_eq(noc_portal_write(&t[1], from1b, "one", 3, 0), UAREA_ENOTALLOWED);  /* port */
+    cr_assert_eq(noc_portal_write(&t[1], from1, "one", 3, 0), 3);
+    cr_assert_eq(noc_portal_wait(&t[0], pin, 0), 3);
+    cr_assert_eq(memcmp(b, "one", 3), 0);
+    /* consumed: a second write is not allowed until the next allow */
+    cr_assert_eq(noc_portal_write(&t[1], from1, "1", 1, 0), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_aread(&t[0], pin, b, sizeof b), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 2, 4), 0);
+    cr_assert_eq(noc_portal_awrite(&t[2], from2, "two", 3), 0);
+    cr_assert_eq(noc_portal_read(&t[0], pin, b, sizeof b, NOC_FOREVER), 3);
+    cr_assert_eq(noc_portal_wait(&t[2], from2, 0), 3);
+    cr_assert_eq(memcmp(b, "two", 3), 0);
+    /* a newer allow replaces an unused one */
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 2, 4), 0);
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 1, 4), 0);
+    cr_assert_eq(noc_portal_write(&t[2], from2, "x", 1, 0), UAREA_ENOTALLOWED);
+}
+
+Test(shm, peer_that_left_is_gone)
+{
+    char b[8];
+    int out = noc_mailbox_open(&t[0], 1, 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    int in = noc_mailbox_create(&t[0], 0), pin = noc_portal_create(&t[0], 0);
+    cr_assert_eq(noc_mailbox_open(&t[1], 0, 0) >= 0, 1);
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 1, 0), 0);
+    cr_assert_eq(noc_shm_detach(&nd[1]), 0);
+    cr_assert_eq(noc_shm_peer_state(&nd[0], 1), UAREA_EPEERGONE);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, "a", 1, NOC_FOREVER), UAREA_EPEERGONE);
+    cr_assert_eq(noc_portal_write(&t[0], pout, "a", 1, NOC_FOREVER), UAREA_EPEERGONE);
+    cr_assert_eq(noc_mailbox_open(&t[0], 1, 0), UAREA_EPEERGONE);
+    cr_assert_eq(noc_portal_open(&t[0], 0, 1, 1), UAREA_EPEERGONE);
+    /* its only opener left: a read cannot be satisfied */
+    cr_assert_eq(noc_mailbox_read(&t[0], in, b, sizeof b, NOC_FOREVER), UAREA_EPEERGONE);
+    /* the allowed sender left: the read fails instead of waiting */
+    cr_assert_eq(noc_portal_read(&t[0], pin, b, sizeof b, NOC_FOREVER), UAREA_EPEERGONE);
+    cr_assert_eq(noc_portal_allow(&t[0], pin, 1, 0), UAREA_EPEERGONE);
+    /* the node can come back */
+    cr_assert_eq(noc_shm_attach(&shm, 1, &nd[1], &t[1]), 0);
+    cr_assert_eq(noc_shm_peer_state(&nd[0], 1), 1);
+}
+
+Test(shm, arena_is_shared_and_sized)
+{
+    noc_shm s2;
+    size_t n = 0;
+    unsigned char *a;
+    cr_assert_eq(noc_shm_create(&s2, &(noc_shm_desc){ .nodes = 3, .arena_size = 100000 }), 0);
+    a = noc_shm_arena(&s2, &n);
+    cr_assert_not_null(a);
+    cr_assert_eq(n, 100000);
+    memset(a, 0xab, n);                     /* mapped and writable */
+    cr_assert_eq(noc_shm_destroy(&s2), 0);
+}
+
+TestSuite(shm_bounce, .init = setup_bounce, .fini = teardown);
+
+/* The bounce ring driven from one thread: each side's poll moves what it can. */
+Test(shm_bounce, pipelined_transfer)
+{
+    static unsigned char src[NOC_PORTAL_MAX_SIZE], dst[NOC_PORTAL_MAX_SIZE];
+    size_t sizes[] = { 1, NOC_PORTAL_CHUNK, 3 * NOC_PORTAL_CHUNK + 17, NOC_PORTAL_MAX_SIZE };
+    unsigned i;
+    int pin = noc_portal_create(&t[1], 2), pout = noc_portal_open(&t[0], 5, 1, 2);
+    for (i = 0; i < 4; i++) {
+        int rw = UAREA_EAGAIN, rr = UAREA_EAGAIN, rounds = 0;
+        fill(src, sizes[i], i + 10);
+        memset(dst, 0, sizeof dst);
+        cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 5), 0);
+        cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizes[i]), 0);
+        cr_assert_eq(noc_portal_awrite(&t[0], pout, src, sizes[i]), 0);
+        while (rw == UAREA_EAGAIN || rr == UAREA_EAGAIN) {
+            if (rr == UAREA_EAGAIN) rr = noc_portal_poll(&t[1], pin);
+            if (rw == UAREA_EAGAIN) rw = noc_portal_poll(&t[0], pout);
+            cr_assert_lt(++rounds, 100000);
+        }
+        cr_assert_eq(rw, (int)sizes[i]);
+        cr_assert_eq(rr, (int)sizes[i]);
+        cr_assert_arr_eq(dst, src, sizes[i]);
+        if (sizes[i] > NOC_SHM_BOUNCE_CHUNKS * NOC_PORTAL_CHUNK)
+            cr_assert_gt(rounds, 1, "a large transfer went through the ring in one go");
+    }
+}
+
+Test(shm_bounce, cancel_in_the_middle)
+{
+    static unsigned char src[NOC_PORTAL_MAX_SIZE], dst[NOC_PORTAL_MAX_SIZE];
+    int pin = noc_portal_create(&t[1], 0), pout = noc_portal_open(&t[0], 0, 1, 0);
+    /* sender cancels */
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, src, sizeof src), 0);
+    cr_assert_eq(noc_portal_poll(&t[1], pin), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_cancel(&t[0], pout), UAREA_ECANCELED);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), UAREA_ECANCELED);
+    /* receiver cancels */
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, src, sizeof src), 0);
+    cr_assert_eq(noc_portal_poll(&t[1], pin), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_cancel(&t[1], pin), UAREA_ECANCELED);
+    cr_assert_eq(noc_portal_wait(&t[0], pout, NOC_FOREVER), UAREA_ECANCELED);
+    /* and the portal works again afterwards */
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 0), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, 10), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, "0123456789", 10, NOC_FOREVER), 10);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), 10);
+    cr_assert_eq(memcmp(dst, "0123456789", 10), 0);
+}
