@@ -89,6 +89,10 @@ typedef struct uarea_posix_desc {
      * made, with its statistics (NULL: none). */
     void (*on_migration)(void *arg, const migrate_stats *st);
     void *arg;
+    /* Start from a checkpoint file (uarea_posix_checkpoint) instead of a new
+     * container: app_main is not called; the container resumes where it was
+     * written. NULL: a new container. */
+    const char *restore;
 } uarea_posix_desc;
 
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
@@ -98,6 +102,15 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
  * the heap is full. */
 UAREA_API void *uarea_malloc(size_t size);
 UAREA_API void uarea_free(void *ptr);
+
+/* Write the running container to a checkpoint file (called by a container
+ * thread): the container freezes, is written to `path`, and runs on. Returns
+ * 0 after writing, 1 when the container was restored from that file by a new
+ * run (uarea_posix_desc.restore), or a negative error. The program must be
+ * the same binary, linked at fixed addresses (-no-pie) so that a new run has
+ * the same addresses, and built without stack protector (the canary differs
+ * between runs); see docs/posix-port.md. */
+UAREA_API int uarea_posix_checkpoint(const char *path);
 
 /* Statistics of the container's last completed migration (callable from a
  * container thread right after migrate_to returned 0). UAREA_EAGAIN: none. */
@@ -136,6 +149,7 @@ UAREA_EXTERN_C_BEGIN
 #endif
 
 #define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
+#define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
 
 /* The user section: linker-made bounds (weak: a program may have none). */
 extern char __start_uarea_user[] __attribute__((weak));
@@ -171,6 +185,8 @@ typedef struct uarea__posix_node {
     struct uarea *ua;
     migrate_region user[1];
     uint32_t n_user;
+    int ckpt_core;            /* board of a checkpoint being taken, -1: none */
+    int restored;             /* the container came from a checkpoint file */
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
@@ -189,10 +205,12 @@ UAREA_API void uarea_free(void *ptr)
     if (ua && ptr) (void)uarea_heap_free(ua, ptr);
 }
 
-/* migrate_to: post the request on the caller's core board, then wait (at
- * scheduling points, where the freeze parks it) for the outcome the daemon
- * writes into the board: on the destination 0, on the source the error. */
-int migrate_to(int node)
+/* A call to the master through the caller's core board: post it, wake the
+ * master, then wait — at scheduling points, where a freeze parks the thread —
+ * for the outcome the master writes into the board. The board is in the
+ * UArea, so a call outlives a migration or a checkpoint: the master of the
+ * node where the container is when the call ends answers it. */
+static int uarea__posix_call(uint32_t number, uintptr_t arg)
 {
     struct uarea *ua = uarea_current();
     unsigned core = UAREA_PORT_CORE_ID();
@@ -202,10 +220,10 @@ int migrate_to(int node)
     if (ua == NULL) return UAREA_ENOTUSER;
     b = uarea_board(ua, core);
     if (b == NULL) return UAREA_ENOTUSER;
-    if (!__atomic_compare_exchange_n(&b->number, &expect, UAREA__POSIX_SYS_MIGRATE, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (!__atomic_compare_exchange_n(&b->number, &expect, number, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
         return UAREA_EBUSY;
-    b->args[0] = (uintptr_t)(intptr_t)node;
+    b->args[0] = arg;
     __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
     __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
     uarea__posix_resched(0);
@@ -213,6 +231,17 @@ int migrate_to(int node)
         (void)uarea_thread_yield();
     __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
     return (int)ret;
+}
+
+int migrate_to(int node)
+{
+    return uarea__posix_call(UAREA__POSIX_SYS_MIGRATE, (uintptr_t)(intptr_t)node);
+}
+
+UAREA_API int uarea_posix_checkpoint(const char *path)
+{
+    if (path == NULL) return UAREA_EINVAL;
+    return uarea__posix_call(UAREA__POSIX_SYS_CKPT, (uintptr_t)path);
 }
 
 int kmigrate_to(int node) { return migrate_to(node); }
@@ -286,7 +315,26 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
     if (!migrate_node_present(&n->mn) || ua == NULL) return;
     for (c = 0; c < UAREA_CORES_MAX; c++) {
         struct uarea_board *b = &ua->board[c];
-        if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != UAREA__POSIX_SYS_MIGRATE) continue;
+        uint32_t num = __atomic_load_n(&b->number, __ATOMIC_ACQUIRE);
+        if (num == UAREA__POSIX_SYS_CKPT) {
+            if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
+                int rc;
+                __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
+                if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->mn.d)) {
+                    __atomic_store_n(&b->ret, (intptr_t)UAREA_EBUSY, __ATOMIC_RELEASE);
+                    continue;
+                }
+                rc = migrate_freeze_begin(ua);
+                if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+                else n->ckpt_core = (int)c;
+            } else if ((int)c != n->ckpt_core && n->restored &&
+                       __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
+                /* this checkpoint is the one the run restored from */
+                __atomic_store_n(&b->ret, (intptr_t)1, __ATOMIC_RELEASE);
+            }
+            continue;
+        }
+        if (num != UAREA__POSIX_SYS_MIGRATE) continue;
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE); /* captured */
@@ -302,6 +350,42 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
     }
 }
 
+static int uarea__posix_sink(void *ctx, const void *buf, size_t len)
+{
+    return fwrite(buf, 1, len, (FILE *)ctx) == len ? 0 : UAREA_EIO;
+}
+
+static long uarea__posix_source(void *ctx, void *buf, size_t cap)
+{
+    size_t n = fread(buf, 1, cap, (FILE *)ctx);
+    return ferror((FILE *)ctx) ? UAREA_EIO : (long)n;
+}
+
+/* A checkpoint asked for: once frozen, write it and let the container run. */
+static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, size_t cap)
+{
+    struct uarea_board *b;
+    FILE *f;
+    int rc;
+    if (n->ckpt_core < 0) return;
+    rc = migrate_freeze_poll(n->ua);
+    if (rc == UAREA_EAGAIN) return;
+    b = &n->ua->board[n->ckpt_core];
+    if (rc == 0) {
+        f = fopen((const char *)b->args[0], "wb");
+        if (f == NULL) {
+            rc = UAREA_EIO;
+        } else {
+            rc = migrate_checkpoint(n->ua, n->user, n->n_user, uarea__posix_fp, uarea__posix_sink,
+                                    f, buf, cap, NULL);
+            if (fclose(f) != 0 && rc == 0) rc = UAREA_EIO;
+        }
+    }
+    (void)migrate_unfreeze(n->ua);
+    n->ckpt_core = -1;
+    __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+}
+
 static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
                                   unsigned char *block, size_t block_size)
 {
@@ -314,6 +398,7 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     int was_present = 0, rc;
     memset(n, 0, sizeof *n);
     n->self = self;
+    n->ckpt_core = -1;
     uarea__posix_me = n;
     rc = noc_shm_attach(shm, self, &me, &t);
     if (rc < 0) return rc;
@@ -343,7 +428,26 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     nd.arg = n;
     rc = migrate_node_init(&n->mn, &nd);
     if (rc < 0) return rc;
-    if (self == 0) {
+    if (self == 0 && d->restore != NULL) {
+        struct uarea *ua = NULL;
+        FILE *f = fopen(d->restore, "rb");
+        if (f == NULL) return UAREA_EIO;
+        rc = migrate_restore(region, UAREA_CONTAINER_SIZE, n->user, n->n_user, uarea__posix_fp,
+                             uarea__posix_source, f, block, block_size, NULL, &ua);
+        fclose(f);
+        if (rc == 0) rc = migrate_node_adopt(&n->mn);
+        if (rc < 0) {
+            uarea__posix_sh->exit_code = rc;     /* the run's result: why */
+            __atomic_store_n(&uarea__posix_sh->done, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            return 0;
+        }
+        n->ua = ua;
+        n->restored = 1;
+        uarea__posix_boards(n, 0);      /* the checkpoint call returns 1 */
+        (void)migrate_unfreeze(ua);
+        uarea__posix_start_cores(n, ua);
+    } else if (self == 0) {
         struct uarea *ua;
         uarea_tid_t t0;
         rc = uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua);
@@ -368,13 +472,15 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
             }
         }
         uarea__posix_boards(n, arrived);
+        if (present) uarea__posix_ckpt_step(n, block, block_size);
         was_present = present;
         if (present && __atomic_load_n(&uarea__posix_sh->done, __ATOMIC_ACQUIRE)) {
             uarea__posix_stop_cores(n, n->ua);
             __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
             break;
         }
-        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0)
+        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0 &&
+            n->ckpt_core < 0)
             (void)migrate_daemon_wait(&n->mn.d, 1000000); /* a message wakes it */
     }
     if (n->running) {

@@ -1,0 +1,128 @@
+/* checkpoint_restart: a multi-threaded computation is written to a file in
+ * the middle of its run, the process exits, and a second run restores it
+ * from the file and finishes with the same result as an uninterrupted run.
+ *
+ *   checkpoint_restart FILE             run, checkpoint at half way, stop
+ *   checkpoint_restart --restore FILE   resume from FILE and finish
+ *
+ * Built at fixed addresses (-no-pie) and without stack protector, so that a
+ * second run of the same binary has the addresses the first one had. */
+#define UAREA_IMPLEMENTATION
+#include <uarea_posix.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORKERS 3
+#define SLICE 2048u
+#define ROUNDS 600u
+
+static UAREA_USER volatile unsigned progress;
+static UAREA_USER uint64_t *array;
+static UAREA_USER uint64_t digest[WORKERS];
+static UAREA_USER char path[256];
+
+static void say(const char *fmt, ...)
+{
+    char line[300];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 31; x *= 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29; x *= 0xbf58476d1ce4e5b9ull;
+    return x ^ (x >> 32);
+}
+
+static uint64_t work(uint64_t *a, unsigned id, int yield)
+{
+    uint64_t h = 7 * id + 3;
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        for (unsigned i = 0; i < SLICE; i++) {
+            a[i] = mix(a[i] ^ (h + i));
+            h += a[i];
+        }
+        if (yield) {
+            __atomic_add_fetch(&progress, 1u, __ATOMIC_RELAXED);
+            uarea_thread_yield();
+        }
+    }
+    return h;
+}
+
+static void *worker(void *arg)
+{
+    unsigned id = (unsigned)(uintptr_t)arg;
+    digest[id] = work(array + (size_t)id * SLICE, id, 1);
+    return NULL;
+}
+
+static unsigned percent(void)
+{
+    return __atomic_load_n(&progress, __ATOMIC_RELAXED) * 100u / (WORKERS * ROUNDS);
+}
+
+static int app_main(int argc, char **argv)
+{
+    uarea_tid_t t[WORKERS];
+    (void)argc; (void)argv;
+    array = uarea_malloc(sizeof(uint64_t) * SLICE * WORKERS);
+    if (array == NULL) return 2;
+    memset(array, 0, sizeof(uint64_t) * SLICE * WORKERS);
+    for (unsigned w = 0; w < WORKERS; w++)
+        if (uarea_thread_create(&t[w], worker, (void *)(uintptr_t)w) != 0) return 3;
+    while (__atomic_load_n(&progress, __ATOMIC_RELAXED) < WORKERS * ROUNDS / 2)
+        uarea_thread_yield();
+    int rc = uarea_posix_checkpoint(path);
+    if (rc == 0) {
+        say("checkpoint written to %s; this run stops here, at %u%% of the work\n", path,
+            percent());
+        return 10;
+    }
+    if (rc != 1) {
+        say("checkpoint failed: %s\n", uarea_strerror(rc));
+        return 4;
+    }
+    say("restored from %s at %u%% of the work on node %d\n", path, percent(), noc_node_self());
+    for (unsigned w = 0; w < WORKERS; w++)
+        if (uarea_thread_join(t[w], NULL) != 0) return 5;
+    uint64_t got = 0, want = 0;
+    for (unsigned w = 0; w < WORKERS; w++) got ^= mix(digest[w] + w);
+    uint64_t *ref = uarea_malloc(sizeof(uint64_t) * SLICE);
+    if (ref == NULL) return 6;
+    for (unsigned w = 0; w < WORKERS; w++) {
+        memset(ref, 0, sizeof(uint64_t) * SLICE);
+        want ^= mix(work(ref, w, 0) + w);
+    }
+    say("result %016llx, uninterrupted %016llx: %s\n", (unsigned long long)got,
+        (unsigned long long)want, got == want ? "match" : "MISMATCH");
+    return got == want ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    uarea_posix_desc d = {0};
+    const char *file = NULL;
+    d.nodes = 2;
+    if (argc == 3 && strcmp(argv[1], "--restore") == 0) {
+        d.restore = file = argv[2];
+    } else if (argc == 2) {
+        file = argv[1];
+    } else {
+        fprintf(stderr, "usage: %s FILE | --restore FILE\n", argv[0]);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s", file);
+    int rc = uarea_posix_run(&d, app_main, argc, argv);
+    if (rc < 0) {
+        fprintf(stderr, "checkpoint_restart: %s\n", uarea_strerror(rc));
+        return 1;
+    }
+    return d.restore ? rc : (rc == 10 ? 0 : 1);
+}
