@@ -148,6 +148,11 @@ UAREA_EXTERN_C_BEGIN
 #  endif
 #endif
 
+#ifndef UAREA_POSIX_BLOCK
+#  define UAREA_POSIX_BLOCK (256u * 1024u)     /* portal transfer block per node */
+#endif
+UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one portal transfer");
+
 #define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
 #define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
 
@@ -512,7 +517,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     void *region;
     pid_t pids[NOC_NODES_MAX];
     int i, rc, result;
-    static unsigned char block[NOC_PORTAL_MAX_SIZE];
+    unsigned char *arena;
     if (app_main == NULL) return UAREA_EINVAL;
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
@@ -542,12 +547,16 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
         return UAREA_ENOMEM;
     }
     memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
-    rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes});
+    /* Each node's portal block lies in the transport's shared arena: a
+     * portal transfer into it is one memcpy (docs/posix-noc.md). */
+    rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes,
+                                              .arena_size = (size_t)d.nodes * UAREA_POSIX_BLOCK});
     if (rc < 0) {
         munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
         munmap(region, UAREA_CONTAINER_SIZE);
         return rc;
     }
+    arena = (unsigned char *)noc_shm_arena(&shm, NULL);
     fflush(NULL);
     for (i = 0; i < d.nodes; i++) {
         pids[i] = fork();
@@ -557,7 +566,8 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
             break;
         }
         if (pids[i] == 0) {
-            int r = uarea__posix_node_main(&shm, i, region, &d, block, sizeof block);
+            int r = uarea__posix_node_main(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,
+                                           UAREA_POSIX_BLOCK);
             fflush(NULL);
             _exit(r < 0 ? 1 : 0);
         }
