@@ -663,6 +663,8 @@ static int migrate__dst_step(migrate_daemon *d)
     }
 }
 
+static int migrate__pump_outbox(migrate_daemon *d);
+
 /* ---- incoming messages ---- */
 static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
 {
@@ -696,16 +698,30 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         }
         return;
     case MIGRATE_OP_VERIFIED:
+        if (d->state == MIGRATE_S_SEND && m->mid == d->mid && m->from == d->peer &&
+            d->inflight != 0 && d->done + d->inflight >= d->size) {
+            /* The destination verified the whole image before this side saw
+             * its last write end (on a transport where the reader finishes a
+             * transfer, it can): the write is over. */
+            migrate__cancel_portal(d, d->out_portal);
+            d->done = d->size;
+            d->state = MIGRATE_S_VERIFY;
+        }
         if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
             migrate_msg c;
-            /* the commit point: the destination holds a verified copy */
-            (void)d->ops->drop(d->ctx);
+            /* The commit point: the destination holds a verified copy. From
+             * here the source never runs the container again; COMMIT goes
+             * out first and the source's copy is dropped while it travels
+             * (dropping — stopping the cores, wiping the region — is not
+             * part of the downtime). */
             d->cur.transfer_ns = migrate__now(d) - d->t_first;
             if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
             UAREA_MEMSET(&c, 0, sizeof c);
             c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
             c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
             (void)migrate__send(d, d->peer, &c);
+            (void)migrate__pump_outbox(d);
+            (void)d->ops->drop(d->ctx);
             migrate__finish(d, 0, 0);
         } else if (migrate__recall(d, m->mid, m->from, 0, &res)) {
             if (res == 0) {
