@@ -487,6 +487,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0 &&
             n->ckpt_core < 0)
             (void)migrate_daemon_wait(&n->mn.d, 1000000); /* a message wakes it */
+        else if (did == 0)
+            sched_yield(); /* waiting on the peer: let it have the CPU */
     }
     if (n->running) {
         /* another node ended the run while the container was here */
