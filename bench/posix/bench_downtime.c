@@ -1,0 +1,186 @@
+/* bench_downtime: migration downtime and total time on the POSIX port, versus
+ * the number of threads and of heap pages (the Nanvix papers' second
+ * question), beside the memcpy floor for the same bytes, measured in the same
+ * run. Every container carries 342.8 KB of user data (the papers' workload:
+ * 342.8 KB of code and data, a 2 KB UArea, 8 KB stacks).
+ *
+ *   bench_downtime [migrations per point] [out.csv]
+ *
+ * Prints a table and the ratios last; writes the CSV (default
+ * bench/results/downtime.csv when run from the source tree's root, else
+ * ./downtime.csv). bench/posix/plot.sh draws it with gnuplot. */
+#define UAREA_HEAP_PAGES 512u
+#define UAREA_IMPLEMENTATION
+#include <uarea_posix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define USER_BYTES 351027u            /* 342.8 KB */
+#define MAX_MIG 64
+
+static UAREA_USER unsigned char user_data[USER_BYTES];
+static UAREA_USER volatile int stop;
+static UAREA_USER int cfg_threads, cfg_pages, cfg_migrations;
+/* Total times go out through a pipe every node inherited from the launcher
+ * (the same descriptor number in every node process). */
+static int total_fd = -1;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *idler(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) uarea_thread_yield();
+    return NULL;
+}
+
+static int app(int argc, char **argv)
+{
+    uarea_tid_t t[UAREA_THREADS_MAX];
+    (void)argc; (void)argv;
+    for (unsigned i = 0; i < USER_BYTES; i++) user_data[i] = (unsigned char)(i * 7 + 1);
+    for (int p = 0; p < cfg_pages; p++) {
+        unsigned char *pg = uarea_malloc(UAREA_PAGE_SIZE - 16);
+        if (pg == NULL) return 2;
+        memset(pg, p + 1, UAREA_PAGE_SIZE - 16);
+    }
+    for (int i = 1; i < cfg_threads; i++)
+        if (uarea_thread_create(&t[i], idler, NULL) != 0) return 3;
+    for (int m = 0; m < cfg_migrations; m++) {
+        uint64_t t0 = now_ns();
+        if (migrate_to(noc_node_self() == 0 ? 1 : 0) != 0) return 4;
+        uint64_t total = now_ns() - t0;    /* migrate_to called -> returned there */
+        if (write(total_fd, &total, sizeof total) != sizeof total) return 6;
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    for (int i = 1; i < cfg_threads; i++)
+        if (uarea_thread_join(t[i], NULL) != 0) return 5;
+    return 0;
+}
+
+typedef struct point { migrate_stats st[MAX_MIG]; int n; } point;
+
+static void on_migration(void *arg, const migrate_stats *st)
+{
+    point *p = arg;
+    if (p->n < MAX_MIG) p->st[p->n++] = *st;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+/* The floor: copying the same bytes once, in this process, best of 20. */
+static uint64_t memcpy_ns(size_t bytes)
+{
+    static unsigned char *a, *b;
+    static size_t cap;
+    uint64_t best = UINT64_MAX;
+    if (bytes > cap) {
+        free(a); free(b);
+        a = malloc(bytes); b = malloc(bytes);
+        if (!a || !b) abort();
+        memset(a, 1, bytes); memset(b, 2, bytes);
+        cap = bytes;
+    }
+    for (int r = 0; r < 20; r++) {
+        uint64_t t0 = now_ns();
+        memcpy(b, a, bytes);
+        __asm__ volatile("" : : "r"(b) : "memory");
+        uint64_t t = now_ns() - t0;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int migs = argc > 1 ? atoi(argv[1]) : 10;
+    const char *csv = argc > 2 ? argv[2] : NULL;
+    static const int threads[] = {1, 2, 4, 8, 12, 17};
+    static const int pages[] = {0, 8, 16, 32};
+    struct { int t, p; } pts[64];
+    int npts = 0;
+    if (migs < 1) migs = 1;
+    if (migs > MAX_MIG) migs = MAX_MIG;
+    for (unsigned i = 0; i < sizeof threads / sizeof *threads; i++)
+        for (unsigned j = 0; j < sizeof pages / sizeof *pages; j++) {
+            pts[npts].t = threads[i];
+            pts[npts++].p = pages[j];
+        }
+    pts[npts].t = 1; pts[npts++].p = 192;   /* containers of 1 MiB and more */
+    pts[npts].t = 1; pts[npts++].p = 448;
+    if (csv == NULL) {
+        FILE *probe = fopen("bench/results", "r");
+        csv = probe ? "bench/results/downtime.csv" : "downtime.csv";
+        if (probe) fclose(probe);
+    }
+    FILE *out = fopen(csv, "w");
+    if (out == NULL) { perror(csv); return 1; }
+    fprintf(out, "threads,heap_pages,bytes,zero_pages,downtime_us,total_us,memcpy_us,"
+                 "downtime_over_memcpy\n");
+    printf("bench_downtime: 2 node processes, 2 cores each, %d migrations per point, "
+           "342.8 KB user data in every container\n\n", migs);
+    printf("%7s %6s %10s %13s %13s %11s %9s\n", "threads", "pages", "bytes", "downtime us",
+           "total us", "memcpy us", "dt/memcpy");
+    double paper_dt = 0, big_ratio_worst = 0;
+    uint64_t paper_bytes = 0;
+    for (int k = 0; k < npts; k++) {
+        static point p;
+        uint64_t dt[MAX_MIG], tot[MAX_MIG], bytes = 0;
+        memset(&p, 0, sizeof p);
+        cfg_threads = pts[k].t;
+        cfg_pages = pts[k].p;
+        cfg_migrations = migs;
+        int fds[2];
+        if (pipe(fds) != 0) { perror("pipe"); return 1; }
+        total_fd = fds[1];
+        uarea_posix_desc d = {.nodes = 2, .cores = 2, .on_migration = on_migration, .arg = &p};
+        int rc = uarea_posix_run(&d, app, argc, argv);
+        if (rc != 0 || p.n != migs) {
+            fprintf(stderr, "point %d/%d: run failed (%d, %d migrations)\n", pts[k].t, pts[k].p,
+                    rc, p.n);
+            return 1;
+        }
+        close(fds[1]);
+        for (int m = 0; m < p.n; m++) {
+            dt[m] = p.st[m].downtime_ns;
+            if (read(fds[0], &tot[m], sizeof tot[m]) != sizeof tot[m]) tot[m] = 0;
+            if (p.st[m].bytes > bytes) bytes = p.st[m].bytes;
+        }
+        close(fds[0]);
+
+        uint64_t mdt = median(dt, p.n), mtot = median(tot, p.n), floor = memcpy_ns(bytes);
+        double ratio = (double)mdt / (double)(floor ? floor : 1);
+        printf("%7d %6d %10llu %13.1f %13.1f %11.1f %9.1f\n", pts[k].t, pts[k].p,
+               (unsigned long long)bytes, mdt / 1e3, mtot / 1e3, floor / 1e3, ratio);
+        fprintf(out, "%d,%d,%llu,%u,%.1f,%.1f,%.2f,%.2f\n", pts[k].t, pts[k].p,
+                (unsigned long long)bytes, p.st[0].zero_pages, mdt / 1e3, mtot / 1e3,
+                floor / 1e3, ratio);
+        if (pts[k].t == 1 && pts[k].p == 0) { paper_dt = mdt / 1e3; paper_bytes = bytes; }
+        if (bytes >= (1u << 20) && ratio > big_ratio_worst) big_ratio_worst = ratio;
+    }
+    fclose(out);
+    printf("\nCSV: %s\n\nratios\n", csv);
+    printf("  papers' workload (1 thread, 0 pages, %llu bytes): downtime %.1f us "
+           "(goal < 1000 us: %s; the papers report 19000-113000 us on the chip)\n",
+           (unsigned long long)paper_bytes, paper_dt, paper_dt < 1000 ? "met" : "missed");
+    printf("  containers of 1 MiB and more: worst downtime / memcpy floor %.1fx "
+           "(goal <= 3x: %s)\n", big_ratio_worst, big_ratio_worst <= 3 ? "met" : "missed");
+    return 0;
+}
