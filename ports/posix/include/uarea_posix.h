@@ -93,6 +93,11 @@ typedef struct uarea_posix_desc {
      * container: app_main is not called; the container resumes where it was
      * written. NULL: a new container. */
     const char *restore;
+    /* Containers at the start: container i starts on node i, each running
+     * app_main as its thread 0 (uarea_posix_container() tells which it is).
+     * The run ends when every container's app_main has returned; it returns
+     * the first non-zero value. 0: one. At most `nodes`. */
+    int containers;
 } uarea_posix_desc;
 
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
@@ -111,6 +116,9 @@ UAREA_API void uarea_free(void *ptr);
  * the same addresses, and built without stack protector (the canary differs
  * between runs); see docs/posix-port.md. */
 UAREA_API int uarea_posix_checkpoint(const char *path);
+
+/* Which container the calling thread belongs to (0 .. containers - 1). */
+UAREA_API int uarea_posix_container(void);
 
 /* Statistics of the container's last completed migration (callable from a
  * container thread right after migrate_to returned 0). UAREA_EAGAIN: none. */
@@ -166,10 +174,12 @@ extern char etext[] __attribute__((weak));
 /* State shared by the launcher and every node (MAP_SHARED, same address). */
 struct uarea__posix_shared {
     int stop;                 /* every node: leave */
-    int done;                 /* the container's thread 0 returned */
-    int exit_code;            /* app_main's value */
-    int holder;               /* node that runs the container now */
-    int lost;                 /* the holder died */
+    int containers;           /* containers of the run */
+    int done_count;           /* containers whose thread 0 returned */
+    int done[NOC_NODES_MAX];  /* per container */
+    int exit_code[NOC_NODES_MAX]; /* app_main's value, per container */
+    int holder[NOC_NODES_MAX];    /* node that runs each container now */
+    int lost;                 /* a holder died */
     uint32_t nstats;          /* migrations recorded */
     migrate_stats stats[256];
 };
@@ -179,6 +189,8 @@ static int (*uarea__posix_app)(int, char **);
 static int uarea__posix_argc;
 static char **uarea__posix_argv;
 static uint64_t uarea__posix_fp;
+/* The container's own index: in the user section, so it travels with it. */
+static int uarea__posix_cid __attribute__((section("uarea_user"), used));
 
 /* ---- node-local ---- */
 typedef struct uarea__posix_node {
@@ -197,6 +209,8 @@ typedef struct uarea__posix_node {
 static uarea__posix_node *uarea__posix_me;
 
 UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
+
+UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
 
 UAREA_API void *uarea_malloc(size_t size)
 {
@@ -286,7 +300,7 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
         }
     }
     n->running = 1;
-    __atomic_store_n(&uarea__posix_sh->holder, n->self, __ATOMIC_RELEASE);
+    __atomic_store_n(&uarea__posix_sh->holder[uarea__posix_cid], n->self, __ATOMIC_RELEASE);
 }
 
 static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
@@ -306,8 +320,8 @@ static void *uarea__posix_main(void *arg)
     int rc;
     (void)arg;
     rc = uarea__posix_app(uarea__posix_argc, uarea__posix_argv);
-    uarea__posix_sh->exit_code = rc;
-    __atomic_store_n(&uarea__posix_sh->done, 1, __ATOMIC_RELEASE);
+    uarea__posix_sh->exit_code[uarea__posix_cid] = rc;
+    __atomic_store_n(&uarea__posix_sh->done[uarea__posix_cid], 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -442,8 +456,10 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         fclose(f);
         if (rc == 0) rc = migrate_node_adopt(&n->mn);
         if (rc < 0) {
-            uarea__posix_sh->exit_code = rc;     /* the run's result: why */
-            __atomic_store_n(&uarea__posix_sh->done, 1, __ATOMIC_RELEASE);
+            uarea__posix_sh->exit_code[0] = rc;  /* the run's result: why */
+            __atomic_store_n(&uarea__posix_sh->done[0], 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&uarea__posix_sh->done_count, uarea__posix_sh->containers,
+                             __ATOMIC_RELEASE);
             __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
             return 0;
         }
@@ -452,9 +468,10 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         uarea__posix_boards(n, 0);      /* the checkpoint call returns 1 */
         (void)migrate_unfreeze(ua);
         uarea__posix_start_cores(n, ua);
-    } else if (self == 0) {
+    } else if (self < uarea__posix_sh->containers) {
         struct uarea *ua;
         uarea_tid_t t0;
+        uarea__posix_cid = self;
         rc = uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua);
         if (rc == 0) rc = uarea_create(ua, &t0, uarea__posix_main, NULL);
         if (rc == 0) rc = migrate_node_adopt(&n->mn);
@@ -479,10 +496,16 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         uarea__posix_boards(n, arrived);
         if (present) uarea__posix_ckpt_step(n, block, block_size);
         was_present = present;
-        if (present && __atomic_load_n(&uarea__posix_sh->done, __ATOMIC_ACQUIRE)) {
+        if (present && n->running &&
+            __atomic_load_n(&uarea__posix_sh->done[uarea__posix_cid], __ATOMIC_ACQUIRE)) {
+            /* this node's container finished; the run ends with the last one */
+            (void)uarea_release(n->ua);
             uarea__posix_stop_cores(n, n->ua);
-            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-            break;
+            if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
+                uarea__posix_sh->containers) {
+                __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+                break;
+            }
         }
         if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0 &&
             n->ckpt_core < 0)
@@ -526,6 +549,9 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     if (d.nodes == 0) d.nodes = 4;
     if (d.cores == 0) d.cores = 2;
     if (d.nodes < 1 || d.nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
+    if (d.containers == 0) d.containers = 1;
+    if (d.containers < 1 || d.containers > d.nodes) return UAREA_EINVAL;
+    if (d.restore != NULL && d.containers != 1) return UAREA_EINVAL;
     if (d.cores < 1 || d.cores > UAREA_CORES_MAX) return UAREA_EINVAL;
     uarea__posix_app = app_main;
     uarea__posix_argc = argc;
@@ -549,6 +575,8 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
         return UAREA_ENOMEM;
     }
     memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
+    uarea__posix_sh->containers = d.containers;
+    for (i = 0; i < NOC_NODES_MAX; i++) uarea__posix_sh->holder[i] = i < d.containers ? i : -1;
     /* Each node's portal block lies in the transport's shared arena: a
      * portal transfer into it is one memcpy (docs/posix-noc.md). */
     rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes,
@@ -587,11 +615,12 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
         for (i = 0; i < d.nodes; i++) {
             if (pids[i] != p) continue;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                if (!__atomic_load_n(&uarea__posix_sh->done, __ATOMIC_ACQUIRE) &&
-                    __atomic_load_n(&uarea__posix_sh->holder, __ATOMIC_ACQUIRE) == i) {
-                    uarea__posix_sh->lost = 1;
-                    __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-                }
+                for (int c = 0; c < d.containers; c++)
+                    if (!__atomic_load_n(&uarea__posix_sh->done[c], __ATOMIC_ACQUIRE) &&
+                        __atomic_load_n(&uarea__posix_sh->holder[c], __ATOMIC_ACQUIRE) == i) {
+                        uarea__posix_sh->lost = 1;   /* a container died with its node */
+                        __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+                    }
                 if (result == 0) result = -1;
             }
         }
@@ -602,9 +631,17 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
             m = sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0];
         for (k = 0; k < m; k++) d.on_migration(d.arg, &uarea__posix_sh->stats[k]);
     }
-    if (uarea__posix_sh->lost) result = UAREA_EPEERGONE;
-    else if (uarea__posix_sh->done) result = uarea__posix_sh->exit_code;
-    else if (result == 0) result = UAREA_EABORTED;
+    if (uarea__posix_sh->lost) {
+        result = UAREA_EPEERGONE;
+    } else {
+        int all = 1, first = 0;
+        for (i = 0; i < d.containers; i++) {
+            if (!uarea__posix_sh->done[i]) all = 0;
+            else if (first == 0) first = uarea__posix_sh->exit_code[i];
+        }
+        if (all) result = first;
+        else if (result == 0) result = UAREA_EABORTED;
+    }
     noc_shm_destroy(&shm);
     munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
     uarea__posix_sh = NULL;
