@@ -117,6 +117,10 @@ UAREA_API void uarea_free(void *ptr);
  * between runs); see docs/posix-port.md. */
 UAREA_API int uarea_posix_checkpoint(const char *path);
 
+/* The process id of node `node` of the current run (tests kill nodes with it);
+ * -1 when there is no such node. */
+UAREA_API long uarea_posix_node_pid(int node);
+
 /* Which container the calling thread belongs to (0 .. containers - 1). */
 UAREA_API int uarea_posix_container(void);
 
@@ -180,6 +184,8 @@ struct uarea__posix_shared {
     int exit_code[NOC_NODES_MAX]; /* app_main's value, per container */
     int holder[NOC_NODES_MAX];    /* node that runs each container now */
     int lost;                 /* a holder died */
+    int nodes;
+    long pid[NOC_NODES_MAX];  /* node processes */
     uint32_t nstats;          /* migrations recorded */
     migrate_stats stats[256];
 };
@@ -211,6 +217,12 @@ static uarea__posix_node *uarea__posix_me;
 UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
 
 UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
+
+UAREA_API long uarea_posix_node_pid(int node)
+{
+    if (uarea__posix_sh == NULL || node < 0 || node >= uarea__posix_sh->nodes) return -1;
+    return __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
+}
 
 UAREA_API void *uarea_malloc(size_t size)
 {
@@ -576,6 +588,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     }
     memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
     uarea__posix_sh->containers = d.containers;
+    uarea__posix_sh->nodes = d.nodes;
     for (i = 0; i < NOC_NODES_MAX; i++) uarea__posix_sh->holder[i] = i < d.containers ? i : -1;
     /* Each node's portal block lies in the transport's shared arena: a
      * portal transfer into it is one memcpy (docs/posix-noc.md). */
@@ -595,7 +608,9 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
             d.nodes = i;
             break;
         }
+        if (pids[i] > 0) __atomic_store_n(&uarea__posix_sh->pid[i], (long)pids[i], __ATOMIC_RELEASE);
         if (pids[i] == 0) {
+            __atomic_store_n(&uarea__posix_sh->pid[i], (long)getpid(), __ATOMIC_RELEASE);
             int r = uarea__posix_node_main(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,
                                            UAREA_POSIX_BLOCK);
             fflush(NULL);
