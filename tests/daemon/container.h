@@ -28,6 +28,7 @@ struct ct_user {
     uint64_t total;
     uint64_t *heap_acc;                 /* points into the container heap */
     int done;
+    int hold;                           /* workers wait halfway while set */
 };
 static struct ct_user ct_user __attribute__((aligned(64)));
 static const migrate_region ct_user_sections[1] = {
@@ -60,6 +61,12 @@ static void *ct_worker(void *arg)
         ct_user.heap_acc[id] = x;       /* and in the container heap */
         __atomic_add_fetch(&ct_user.progress, 1, __ATOMIC_RELAXED);
         if (i % 16 == 15) uarea_thread_yield();
+        /* A test that moves the container mid-computation holds the workers
+         * here so that, however the host schedules it, none has finished
+         * when the container is frozen. They keep yielding: a held worker
+         * is a running thread, not a blocked one. */
+        while (i == CT_STEPS / 2 && __atomic_load_n(&ct_user.hold, __ATOMIC_ACQUIRE))
+            uarea_thread_yield();
     }
     ct_user.result[id] = x;
     return (void *)(uintptr_t)(x + id);

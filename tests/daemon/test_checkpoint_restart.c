@@ -23,6 +23,7 @@ static int checkpoint_in_child(void *region, int fd)
         ct_cores c;
         migrate_image_stats st;
         FILE *f;
+        ct_user.hold = 1;
         if (uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua) != 0) _exit(10);
         if (uarea_create(ua, &t0, ct_main, NULL) != 0) _exit(11);
         ct_cores_start(&c, ua);
@@ -85,6 +86,8 @@ Test(daemon, checkpoint_restart_resumes_running_threads)
     cr_assert(uarea_frozen(ua), "a restored container waits frozen");
     cr_assert_eq(uarea_threads_active(ua), CT_WORKERS + 1);
 
+    cr_assert_eq(ct_user.hold, 1, "the user section came back");
+    __atomic_store_n(&ct_user.hold, 0, __ATOMIC_RELEASE);
     cr_assert_eq(migrate_unfreeze(ua), 0);
     ct_cores_start(&c, ua);
     ct_cores_join(&c);

@@ -27,10 +27,13 @@ struct shared {
 static struct shared *sh;
 static ct_cores cores;
 static int cores_running;
+static int node_self;
 
 static void on_activate(void *arg, struct uarea *ua)
 {
     (void)arg;
+    /* the container arrived: let its held workers finish */
+    if (node_self == 1) __atomic_store_n(&ct_user.hold, 0, __ATOMIC_RELEASE);
     ct_cores_start(&cores, ua);
     cores_running = 1;
 }
@@ -68,6 +71,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     migrate_config cfg = {.timeout_ns = 2000000000};
     int started = 0;
     uint64_t deadline = now_ns() + 30ull * 1000000000ull;
+    node_self = self;
     if (noc_shm_attach(shm, self, &me, &t) != 0) _exit(20);
     d.t = &t;
     d.region = region;
@@ -84,6 +88,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     if (self == 0) {
         struct uarea *ua;
         uarea_tid_t t0;
+        ct_user.hold = 1; /* the workers wait halfway until the move is over */
         if (uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua) != 0) _exit(22);
         if (uarea_create(ua, &t0, ct_main, NULL) != 0) _exit(23);
         if (migrate_node_adopt(&n) != 0) _exit(24);
@@ -102,9 +107,8 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
             sh->moved = 1;
             sh->region0_wiped = all_zero(region, UAREA_CONTAINER_SIZE) &&
                                 all_zero(&ct_user, sizeof ct_user);
-            if (sh->result0 != 0) {
-                /* refused: the container runs on here; let it finish */
-            }
+            if (sh->result0 != 0) /* refused: the container runs on here; let it finish */
+                __atomic_store_n(&ct_user.hold, 0, __ATOMIC_RELEASE);
         }
         if (migrate_node_present(&n) && ct_user.done && !sh->finished && !migrate_daemon_busy(&n.d) &&
             (self != 0 || sh->moved)) {
