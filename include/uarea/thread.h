@@ -428,8 +428,11 @@ UAREA_UNUSED static void uarea__thread_start(void)
 
 UAREA_API struct uarea *uarea_current(void)
 {
+    uintptr_t crit = UAREA_PORT_CRIT_ENTER();
     unsigned id = uarea__core_id();
-    return id < UAREA_CORES_MAX ? uarea__cores[id].ua : NULL;
+    struct uarea *ua = id < UAREA_CORES_MAX ? uarea__cores[id].ua : NULL;
+    UAREA_PORT_CRIT_LEAVE(crit);
+    return ua;
 }
 
 /* The calling core's container and running slot, or NULL. */
@@ -440,6 +443,20 @@ static struct uarea__core *uarea__user(void)
     if (id >= UAREA_CORES_MAX) return NULL;
     c = &uarea__cores[id];
     return (c->ua != NULL && c->cur >= 0) ? c : NULL;
+}
+
+/* uarea__user() read inside the port's critical section, which the caller
+ * then holds (*crit: the state to restore). A port that preempts may move a
+ * thread to another core at any instruction outside it, so per-core state
+ * read before entering could be the old core's. NULL (and the section left)
+ * outside a container thread. */
+static struct uarea__core *uarea__user_enter(uintptr_t *crit)
+{
+    struct uarea__core *c;
+    *crit = UAREA_PORT_CRIT_ENTER();
+    c = uarea__user();
+    if (c == NULL) UAREA_PORT_CRIT_LEAVE(*crit);
+    return c;
 }
 
 UAREA_API int uarea_create(struct uarea *ua, uarea_tid_t *tid, void *(*start)(void *), void *arg)
@@ -498,9 +515,13 @@ UAREA_API int uarea_create(struct uarea *ua, uarea_tid_t *tid, void *(*start)(vo
 
 UAREA_API int uarea_thread_create(uarea_tid_t *tid, void *(*start)(void *), void *arg)
 {
-    struct uarea__core *c = uarea__user();
+    uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
+    struct uarea *ua;
     if (c == NULL) return UAREA_ENOTUSER;
-    return uarea_create(c->ua, tid, start, arg);
+    ua = c->ua;
+    UAREA_PORT_CRIT_LEAVE(crit);
+    return uarea_create(ua, tid, start, arg);
 }
 
 /* Take tid's record from the exit ring; false when it is not there. The
@@ -548,14 +569,13 @@ static int uarea__join_lookup(struct uarea *ua, uarea_tid_t self, uarea_tid_t ti
 
 UAREA_API int uarea_thread_join(uarea_tid_t tid, void **retval)
 {
-    struct uarea__core *c = uarea__user();
+    uintptr_t crit, val = 0;
+    struct uarea__core *c = uarea__user_enter(&crit);
     struct uarea *ua;
     struct uarea_thread *me;
-    uintptr_t crit, val = 0;
     int rc = 0, slot = -1, found;
     if (c == NULL) return UAREA_ENOTUSER;
     ua = c->ua;
-    crit = UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     me = &ua->threads[c->cur];
     found = uarea__join_lookup(ua, me->tid, tid, &slot, &val, &rc);
@@ -584,12 +604,13 @@ UAREA_API int uarea_thread_join(uarea_tid_t tid, void **retval)
 
 UAREA_API int uarea_try_join(struct uarea *ua, uarea_tid_t tid, void **retval)
 {
-    struct uarea__core *c = uarea__user();
+    struct uarea__core *c;
     uarea_tid_t self = -1;
     uintptr_t crit, val = 0;
     int rc = 0, slot = -1, found;
     if (ua == NULL) return UAREA_EINVAL;
     crit = UAREA_PORT_CRIT_ENTER();
+    c = uarea__user();
     uarea__lock(ua);
     if (c != NULL && c->ua == ua) self = ua->threads[c->cur].tid;
     found = uarea__join_lookup(ua, self, tid, &slot, &val, &rc);
@@ -604,14 +625,14 @@ UAREA_API int uarea_try_join(struct uarea *ua, uarea_tid_t tid, void **retval)
 
 UAREA_NORETURN UAREA_API void uarea_thread_exit(void *retval)
 {
-    struct uarea__core *c = uarea__user();
+    uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
     struct uarea *ua;
     if (c == NULL) {
         UAREA_PORT_LOG(0, "uarea: uarea_thread_exit outside a container thread");
         __builtin_trap();
     }
     ua = c->ua;
-    (void)UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
     uarea__die(ua, c, (uintptr_t)retval, 0);
@@ -619,12 +640,11 @@ UAREA_NORETURN UAREA_API void uarea_thread_exit(void *retval)
 
 UAREA_API int uarea_thread_yield(void)
 {
-    struct uarea__core *c = uarea__user();
-    struct uarea *ua;
     uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
+    struct uarea *ua;
     if (c == NULL) return UAREA_ENOTUSER;
     ua = c->ua;
-    crit = UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
     if (ua->ready_count > 0 || __atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN) {
@@ -639,9 +659,13 @@ UAREA_API int uarea_thread_yield(void)
 
 UAREA_API uarea_tid_t uarea_thread_self(void)
 {
-    struct uarea__core *c = uarea__user();
+    uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
+    uarea_tid_t tid;
     if (c == NULL) return UAREA_ENOTUSER;
-    return c->ua->threads[c->cur].tid;
+    tid = c->ua->threads[c->cur].tid;
+    UAREA_PORT_CRIT_LEAVE(crit);
+    return tid;
 }
 
 UAREA_API int uarea_threads_active(const struct uarea *ua)

@@ -76,3 +76,37 @@ Test(posix_run, dead_holder_loses_the_container, .timeout = 60)
     cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_dies, 0, NULL),
                  UAREA_EPEERGONE);
 }
+
+/* A thread that never yields must not hold a freeze off: the port preempts
+ * it at a safe point (it spins in the program's own code). */
+static UAREA_USER volatile int spin_stop;
+static UAREA_USER volatile unsigned long spins;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!spin_stop) spins++;
+    return NULL;
+}
+
+static int app_spinner(int argc, char **argv)
+{
+    uarea_tid_t t;
+    (void)argc; (void)argv;
+    if (uarea_thread_create(&t, spinner, NULL) != 0) return 1;
+    while (spins < 100000) uarea_thread_yield();
+    if (migrate_to(1) != 0) return 2;        /* freezes the spinner too */
+    if (noc_node_self() != 1) return 3;
+    unsigned long before = spins;
+    while (spins == before) uarea_thread_yield();  /* it runs on here */
+    spin_stop = 1;
+    if (uarea_thread_join(t, NULL) != 0) return 4;
+    return 0;
+}
+
+Test(posix_run, spinning_thread_is_preempted_for_a_freeze, .timeout = 60)
+{
+    /* one core: without preemption the spinner would never let thread 0 run */
+    uarea_posix_desc d = {.nodes = 2, .cores = 1, .timeout_ns = 2000000000};
+    cr_assert_eq(uarea_posix_run(&d, app_spinner, 0, NULL), 0);
+}

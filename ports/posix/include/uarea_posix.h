@@ -147,6 +147,7 @@ UAREA_EXTERN_C_END
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 
 UAREA_EXTERN_C_BEGIN
 
@@ -164,6 +165,13 @@ UAREA_EXTERN_C_BEGIN
 #  define UAREA_POSIX_BLOCK (256u * 1024u)     /* portal transfer block per node */
 #endif
 UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one portal transfer");
+
+#ifndef UAREA_POSIX_QUANTUM_NS
+#  define UAREA_POSIX_QUANTUM_NS 2000000       /* preemption tick of a core, ns; 0: none */
+#endif
+#ifndef UAREA_POSIX_PREEMPT_SIG
+#  define UAREA_POSIX_PREEMPT_SIG SIGURG
+#endif
 
 #define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
 #define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
@@ -244,19 +252,26 @@ UAREA_API void uarea_free(void *ptr)
 static int uarea__posix_call(uint32_t number, uintptr_t arg)
 {
     struct uarea *ua = uarea_current();
-    unsigned core = UAREA_PORT_CORE_ID();
+    unsigned core;
     struct uarea_board *b;
     uint32_t expect = 0;
     intptr_t ret;
+    uintptr_t crit;
     if (ua == NULL) return UAREA_ENOTUSER;
+    /* posting is not a safe point: no tick may move the thread off this core
+     * between taking the board and raising its pending flag */
+    crit = UAREA_PORT_CRIT_ENTER();
+    core = UAREA_PORT_CORE_ID();
     b = uarea_board(ua, core);
-    if (b == NULL) return UAREA_ENOTUSER;
-    if (!__atomic_compare_exchange_n(&b->number, &expect, number, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE))
-        return UAREA_EBUSY;
+    if (b == NULL || !__atomic_compare_exchange_n(&b->number, &expect, number, false,
+                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        UAREA_PORT_CRIT_LEAVE(crit);
+        return b == NULL ? UAREA_ENOTUSER : UAREA_EBUSY;
+    }
     b->args[0] = arg;
     __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
     __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
+    UAREA_PORT_CRIT_LEAVE(crit);
     uarea__posix_resched(0);
     while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN)
         (void)uarea_thread_yield();
@@ -290,11 +305,103 @@ UAREA_API int uarea_posix_last_migration(migrate_stats *st)
 }
 
 /* ---- cores ---- */
+/* ---- preemption at safe points ----
+ * Each core thread has a timer that sends it UAREA_POSIX_PREEMPT_SIG every
+ * UAREA_POSIX_QUANTUM_NS. The handler turns the tick into a yield, on the
+ * interrupted thread's own stack (the signal frame migrates with it), only at
+ * a safe point: a user thread of the container is running, the core is not
+ * inside the library's critical section (the runtime code that user threads
+ * run, scheduler, allocator, syscall boards, holds it), and the interrupted
+ * instruction is in the program's own code, [__executable_start, etext):
+ * never libc or another shared object. Else the tick is ignored and the next
+ * one tries again. */
+static uintptr_t uarea__posix_text_lo, uarea__posix_text_hi;
+
+static uintptr_t uarea__posix_pc(const void *ucv)
+{
+    const ucontext_t *uc = (const ucontext_t *)ucv;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#elif defined(__riscv)
+    return (uintptr_t)uc->uc_mcontext.__gregs[REG_PC];
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* errno of the core thread the caller runs on now. Out of line and called
+ * through a volatile pointer: the handler may resume on another core thread,
+ * or in another process after a migration, so the address of errno taken
+ * before the yield (the compiler may keep it, __errno_location is const) would
+ * be another thread's. */
+static void uarea__posix_errno_set(int v) { errno = v; }
+static int uarea__posix_errno_get(void) { return errno; }
+static void (*volatile uarea__posix_errno_setp)(int) = uarea__posix_errno_set;
+static int (*volatile uarea__posix_errno_getp)(void) = uarea__posix_errno_get;
+
+/* Yield from the handler. The thread may come back on another core thread, or
+ * in another process after a migration: when it returns from the handler, the
+ * kernel installs the signal mask and the alternate signal stack saved in the
+ * frame, which were the interrupted core thread's. Make them this thread's,
+ * or a core thread would leave with another's alternate stack (sanitizers give
+ * every thread one and unmap it when the thread ends). */
+static void uarea__posix_preempt_yield(ucontext_t *uc)
+{
+    (void)uarea_thread_yield();
+    (void)sigaltstack(NULL, &uc->uc_stack);
+    (void)pthread_sigmask(SIG_BLOCK, NULL, &uc->uc_sigmask);
+}
+
+static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
+{
+    int saved = uarea__posix_errno_getp();
+    uintptr_t pc = uarea__posix_pc(uc);
+    (void)sig; (void)si;
+    if (uarea__posix_core != UINT_MAX && !uarea__posix_crit && pc >= uarea__posix_text_lo &&
+        pc < uarea__posix_text_hi && uarea_current() != NULL && uarea_thread_self() >= 0)
+        uarea__posix_preempt_yield((ucontext_t *)uc);
+    uarea__posix_errno_setp(saved);
+}
+
+static void uarea__posix_install_preemption(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = uarea__posix_preempt;
+    /* NODEFER: a thread switched to from inside the handler stays preemptible */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(UAREA_POSIX_PREEMPT_SIG, &sa, NULL);
+    uarea__posix_text_lo = (uintptr_t)__executable_start;
+    uarea__posix_text_hi = (uintptr_t)etext;
+}
+
 static void *uarea__posix_core_main(void *arg)
 {
     unsigned id = *(unsigned *)arg;
+    timer_t timer;
+    struct sigevent ev;
+    int armed = 0;
+    memset(&timer, 0, sizeof timer);
     uarea__posix_core = id;
+    if (UAREA_POSIX_QUANTUM_NS > 0 && uarea__posix_text_hi > uarea__posix_text_lo) {
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_signo = UAREA_POSIX_PREEMPT_SIG;
+        ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+        if (timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0) {
+            struct itimerspec it;
+            it.it_value.tv_sec = it.it_interval.tv_sec = UAREA_POSIX_QUANTUM_NS / 1000000000;
+            it.it_value.tv_nsec = it.it_interval.tv_nsec = UAREA_POSIX_QUANTUM_NS % 1000000000;
+            armed = timer_settime(timer, 0, &it, NULL) == 0;
+            if (!armed) timer_delete(timer);
+        }
+    }
     (void)uarea_core_run(uarea__posix_me->ua);
+    if (armed) timer_delete(timer);
     return NULL;
 }
 
@@ -570,6 +677,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     uarea__posix_argv = argv;
     uarea__posix_ncores = (unsigned)d.cores;
     uarea__posix_fp = uarea__posix_fingerprint();
+    uarea__posix_install_preemption();
     region = mmap((void *)(uintptr_t)UAREA_POSIX_REGION_ADDR, UAREA_CONTAINER_SIZE,
                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (region == MAP_FAILED) return UAREA_ENOMEM;
