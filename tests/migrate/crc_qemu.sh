@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs crc_cross.c, the aarch64 CRC32C instruction path against the table,
+# cross-compiled statically (-march=armv8-a+crc) and run under qemu-user.
+# Skips (77) when aarch64-linux-gnu-gcc, its static libc or qemu-aarch64 is
+# missing, unless UAREA_REQUIRE_QEMU=1.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+out=${UAREA_BINARY_DIR:-$(mktemp -d)}
+mkdir -p "$out"
+need() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    if [ "${UAREA_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 not installed"; exit 1; fi
+    echo "SKIP: $1 not installed"; exit 77
+}
+cc=aarch64-linux-gnu-gcc
+need "$cc"; need qemu-aarch64
+if ! echo 'int main(void){return 0;}' | "$cc" -x c -static - -o "$out/probe" 2>/dev/null; then
+    need "static-libc-for-$cc"
+fi
+"$cc" -std=c11 -O2 -static -march=armv8-a+crc -Wall -Wextra -Wpedantic -Werror \
+    -I"$src/include" "$here/crc_cross.c" -o "$out/crc_cross_aarch64" || { echo "FAIL: build"; exit 1; }
+qemu-aarch64 "$out/crc_cross_aarch64"
