@@ -312,10 +312,13 @@ UAREA_API int uarea_posix_last_migration(migrate_stats *st)
  * a safe point: a user thread of the container is running, the core is not
  * inside the library's critical section (the runtime code that user threads
  * run, scheduler, allocator, syscall boards, holds it), and the interrupted
- * instruction is in the program's own code, [__executable_start, etext):
- * never libc or another shared object. Else the tick is ignored and the next
- * one tries again. */
+ * instruction is in the program's own code: the application's objects when
+ * it is linked with the CMake helper uarea_posix_application() (its section
+ * uarea_text), else [__executable_start, etext); never libc or another shared
+ * object. Else the tick is ignored and the next one tries again. */
 static uintptr_t uarea__posix_text_lo, uarea__posix_text_hi;
+extern const char __uarea_app_text_start[] __attribute__((weak));
+extern const char __uarea_app_text_end[] __attribute__((weak));
 
 static uintptr_t uarea__posix_pc(const void *ucv)
 {
@@ -375,8 +378,14 @@ static void uarea__posix_install_preemption(void)
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     (void)sigaction(UAREA_POSIX_PREEMPT_SIG, &sa, NULL);
-    uarea__posix_text_lo = (uintptr_t)__executable_start;
-    uarea__posix_text_hi = (uintptr_t)etext;
+    if (__uarea_app_text_start != NULL &&
+        (uintptr_t)__uarea_app_text_end > (uintptr_t)__uarea_app_text_start) {
+        uarea__posix_text_lo = (uintptr_t)__uarea_app_text_start;
+        uarea__posix_text_hi = (uintptr_t)__uarea_app_text_end;
+    } else {
+        uarea__posix_text_lo = (uintptr_t)__executable_start;
+        uarea__posix_text_hi = (uintptr_t)etext;
+    }
 }
 
 static void *uarea__posix_core_main(void *arg)
@@ -547,6 +556,12 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
             n->user[0].addr = lo;
             n->user[0].len = (size_t)(hi - lo);
             n->n_user = 1;
+#ifdef UAREA__ASAN
+            /* The section moves as a whole: AddressSanitizer's redzones
+             * between the globals of uarea_posix_application()'s objects
+             * would stop the image writer's copy and CRC. */
+            __asan_unpoison_memory_region((void *)lo, (size_t)(hi - lo));
+#endif
         }
     }
     memset(&cfg, 0, sizeof cfg);

@@ -30,13 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Node-local state of the port (each node process has its own). */
-static _Thread_local unsigned uarea__posix_core = UINT_MAX;
-static _Thread_local volatile uintptr_t uarea__posix_crit;
-static unsigned uarea__posix_ncores = 1;
-static uint32_t uarea__posix_kick;
-static void *uarea__posix_region;
-static size_t uarea__posix_region_size;
+/* Node-local state of the port (each node process has its own). Only the
+ * translation unit with UAREA_IMPLEMENTATION uses it; in the others it is
+ * declared, unused. */
+#define UAREA__POSIX_STATE static __attribute__((unused))
+UAREA__POSIX_STATE _Thread_local unsigned uarea__posix_core = UINT_MAX;
+UAREA__POSIX_STATE _Thread_local volatile uintptr_t uarea__posix_crit;
+UAREA__POSIX_STATE unsigned uarea__posix_ncores = 1;
+UAREA__POSIX_STATE uint32_t uarea__posix_kick;
+UAREA__POSIX_STATE void *uarea__posix_region;
+UAREA__POSIX_STATE size_t uarea__posix_region_size;
 
 static inline uint64_t uarea__posix_now(void)
 {
