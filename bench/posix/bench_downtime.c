@@ -1,14 +1,16 @@
 /* bench_downtime: migration downtime and total time on the POSIX port, versus
  * the number of threads and of heap pages (the Nanvix papers' second
  * question), beside the memcpy floor for the same bytes, measured in the same
- * run. Every container carries 342.8 KB of user data (the papers' workload:
+ * run; then versus 1, 2, 4, 8 containers migrating at once between disjoint
+ * pairs of nodes (the third question), beside the memcpy floor for all their
+ * bytes. Every container carries 342.8 KB of user data (the papers' workload:
  * 342.8 KB of code and data, a 2 KB UArea, 8 KB stacks).
  *
- *   bench_downtime [migrations per point] [out.csv]
+ *   bench_downtime [migrations per point] [out.csv] [parallel.csv]
  *
- * Prints a table and the ratios last; writes the CSV (default
- * bench/results/downtime.csv when run from the source tree's root, else
- * ./downtime.csv). bench/posix/plot.sh draws it with gnuplot. */
+ * Prints tables and the ratios last; writes the CSVs (default
+ * bench/results/downtime.csv and parallel.csv when run from the source tree's
+ * root, else ./). bench/posix/plot.sh draws them with gnuplot. */
 #define UAREA_HEAP_PAGES 512u
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
@@ -18,11 +20,11 @@
 #include <time.h>
 
 #define USER_BYTES 351027u            /* 342.8 KB */
-#define MAX_MIG 64
+#define MAX_MIG 256
 
 static UAREA_USER unsigned char user_data[USER_BYTES];
 static UAREA_USER volatile int stop;
-static UAREA_USER int cfg_threads, cfg_pages, cfg_migrations;
+static UAREA_USER int cfg_threads, cfg_pages, cfg_migrations, cfg_k;
 /* Total times go out through a pipe every node inherited from the launcher
  * (the same descriptor number in every node process). */
 static int total_fd = -1;
@@ -55,7 +57,9 @@ static int app(int argc, char **argv)
         if (uarea_thread_create(&t[i], idler, NULL) != 0) return 3;
     for (int m = 0; m < cfg_migrations; m++) {
         uint64_t t0 = now_ns();
-        if (migrate_to(noc_node_self() == 0 ? 1 : 0) != 0) return 4;
+        /* container c moves between nodes c and c + K (K containers) */
+        int home = uarea_posix_container(), away = home + cfg_k;
+        if (migrate_to(noc_node_self() == home ? away : home) != 0) return 4;
         uint64_t total = now_ns() - t0;    /* migrate_to called -> returned there */
         if (write(total_fd, &total, sizeof total) != sizeof total) return 6;
     }
@@ -112,6 +116,7 @@ int main(int argc, char **argv)
 {
     int migs = argc > 1 ? atoi(argv[1]) : 10;
     const char *csv = argc > 2 ? argv[2] : NULL;
+    const char *pcsv = argc > 3 ? argv[3] : NULL;
     static const int threads[] = {1, 2, 4, 8, 12, 17};
     static const int pages[] = {0, 8, 16, 32};
     struct { int t, p; } pts[64];
@@ -125,9 +130,10 @@ int main(int argc, char **argv)
         }
     pts[npts].t = 1; pts[npts++].p = 192;   /* containers of 1 MiB and more */
     pts[npts].t = 1; pts[npts++].p = 448;
-    if (csv == NULL) {
+    {
         FILE *probe = fopen("bench/results", "r");
-        csv = probe ? "bench/results/downtime.csv" : "downtime.csv";
+        if (csv == NULL) csv = probe ? "bench/results/downtime.csv" : "downtime.csv";
+        if (pcsv == NULL) pcsv = probe ? "bench/results/parallel.csv" : "parallel.csv";
         if (probe) fclose(probe);
     }
     FILE *out = fopen(csv, "w");
@@ -147,6 +153,7 @@ int main(int argc, char **argv)
         cfg_threads = pts[k].t;
         cfg_pages = pts[k].p;
         cfg_migrations = migs;
+        cfg_k = 1;
         int fds[2];
         if (pipe(fds) != 0) { perror("pipe"); return 1; }
         total_fd = fds[1];
@@ -176,11 +183,66 @@ int main(int argc, char **argv)
         if (bytes >= (1u << 20) && ratio > big_ratio_worst) big_ratio_worst = ratio;
     }
     fclose(out);
-    printf("\nCSV: %s\n\nratios\n", csv);
+    printf("\nCSV: %s\n", csv);
+
+    /* K containers at once, container c between nodes c and K + c. */
+    out = fopen(pcsv, "w");
+    if (out == NULL) { perror(pcsv); return 1; }
+    fprintf(out, "containers,nodes,bytes_each,downtime_med_us,downtime_max_us,total_med_us,"
+                 "memcpy_all_us,downtime_over_memcpy\n");
+    printf("\nparallel migrations: K containers (1 thread, 0 heap pages) moving between nodes c "
+           "and K + c at once\n%4s %6s %11s %13s %13s %13s %15s %9s\n", "K", "nodes",
+           "bytes each", "downtime us", "max us", "total us", "memcpy K*bytes", "dt/memcpy");
+    double par_ratio_worst = 0, par_dt1 = 0, par_dt8 = 0;
+    for (int K = 1; K <= 8; K *= 2) {
+        static point p;
+        static uint64_t dt[MAX_MIG], tot[MAX_MIG];
+        uint64_t bytes = 0, mx = 0;
+        int per = migs * K > MAX_MIG ? MAX_MIG / K : migs, n = 0;
+        memset(&p, 0, sizeof p);
+        cfg_threads = 1;
+        cfg_pages = 0;
+        cfg_migrations = per;
+        cfg_k = K;
+        int fds[2];
+        if (pipe(fds) != 0) { perror("pipe"); return 1; }
+        total_fd = fds[1];
+        uarea_posix_desc d = {.nodes = 2 * K, .cores = 2, .containers = K,
+                              .on_migration = on_migration, .arg = &p};
+        int rc = uarea_posix_run(&d, app, argc, argv);
+        if (rc != 0 || p.n != per * K) {
+            fprintf(stderr, "K=%d: run failed (%d, %d migrations)\n", K, rc, p.n);
+            return 1;
+        }
+        close(fds[1]);
+        for (int m = 0; m < p.n; m++) {
+            dt[m] = p.st[m].downtime_ns;
+            if (dt[m] > mx) mx = dt[m];
+            if (p.st[m].bytes > bytes) bytes = p.st[m].bytes;
+        }
+        while (n < p.n && read(fds[0], &tot[n], sizeof tot[n]) == sizeof tot[n]) n++;
+        close(fds[0]);
+        uint64_t mdt = median(dt, p.n), mtot = n ? median(tot, n) : 0;
+        uint64_t floor = memcpy_ns(bytes * (uint64_t)K);
+        double ratio = (double)mdt / (double)(floor ? floor : 1);
+        printf("%4d %6d %11llu %13.1f %13.1f %13.1f %15.1f %9.1f\n", K, 2 * K,
+               (unsigned long long)bytes, mdt / 1e3, mx / 1e3, mtot / 1e3, floor / 1e3, ratio);
+        fprintf(out, "%d,%d,%llu,%.1f,%.1f,%.1f,%.2f,%.2f\n", K, 2 * K,
+                (unsigned long long)bytes, mdt / 1e3, mx / 1e3, mtot / 1e3, floor / 1e3, ratio);
+        if (ratio > par_ratio_worst) par_ratio_worst = ratio;
+        if (K == 1) par_dt1 = mdt / 1e3;
+        if (K == 8) par_dt8 = mdt / 1e3;
+    }
+    fclose(out);
+    printf("\nCSV: %s\n\nratios\n", pcsv);
     printf("  papers' workload (1 thread, 0 pages, %llu bytes): downtime %.1f us "
            "(goal < 1000 us: %s; the papers report 19000-113000 us on the chip)\n",
            (unsigned long long)paper_bytes, paper_dt, paper_dt < 1000 ? "met" : "missed");
     printf("  containers of 1 MiB and more: worst downtime / memcpy floor %.1fx "
            "(goal <= 3x: %s)\n", big_ratio_worst, big_ratio_worst <= 3 ? "met" : "missed");
+    printf("  parallel migrations: median downtime with 8 at once / with 1: %.2fx "
+           "(%d CPUs for %d node processes); worst downtime / memcpy of all bytes %.1fx\n",
+           par_dt1 > 0 ? par_dt8 / par_dt1 : 0.0, (int)sysconf(_SC_NPROCESSORS_ONLN), 16,
+           par_ratio_worst);
     return 0;
 }

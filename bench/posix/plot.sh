@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Draws bench/results/downtime.csv (from bench_downtime) as PNG plots in the
-# manner of the Nanvix papers' Figure 4: downtime versus threads, one line per
-# heap page count, and downtime versus container size beside the memcpy floor.
-# Usage: bench/posix/plot.sh [csv] [out-dir]
+# Draws bench/results/downtime.csv and parallel.csv (from bench_downtime) as
+# PNG plots in the manner of the Nanvix papers' Figures 4 and 5: downtime
+# versus threads, one line per heap page count; downtime versus container size
+# beside the memcpy floor; downtime versus parallel migrations beside the
+# memcpy floor of all their bytes.
+# Usage: bench/posix/plot.sh [csv] [out-dir] [parallel-csv]
 set -euo pipefail
 csv=${1:-bench/results/downtime.csv}
 out=${2:-$(dirname "$csv")}
+pcsv=${3:-$(dirname "$csv")/parallel.csv}
 command -v gnuplot >/dev/null || { echo "gnuplot is not installed (apt-get install gnuplot-nox)"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for p in 0 8 16 32; do awk -F, -v p=$p 'NR > 1 && $2 == p' "$csv" > "$tmp/p$p.csv"; done
@@ -21,5 +24,12 @@ set title "Migration downtime vs container size, beside the memcpy floor"
 set xlabel "container image (KB)"; set ylabel "time (us)"; set logscale y
 plot "$csv" using (\$3/1000):5 skip 1 with points pt 7 title "downtime (median)", \
      "$csv" using (\$3/1000):7 skip 1 with points pt 5 title "memcpy of the same bytes"
+set output "$out/downtime_parallel.png"
+set title "Migration downtime vs parallel migrations (K containers, 2K node processes)"
+set xlabel "migrations at once"; set ylabel "time (us)"; set logscale y; set logscale x 2
+set xtics (1, 2, 4, 8); set xrange [0.8:10]
+plot "$pcsv" using 1:4 skip 1 with linespoints pt 7 title "downtime (median)", \
+     "$pcsv" using 1:5 skip 1 with linespoints pt 9 title "downtime (max)", \
+     "$pcsv" using 1:7 skip 1 with linespoints pt 5 title "memcpy of all containers' bytes"
 GP
-echo "wrote $out/downtime_threads.png $out/downtime_size.png"
+echo "wrote $out/downtime_threads.png $out/downtime_size.png $out/downtime_parallel.png"
