@@ -110,3 +110,57 @@ Test(posix_run, spinning_thread_is_preempted_for_a_freeze, .timeout = 60)
     uarea_posix_desc d = {.nodes = 2, .cores = 1, .timeout_ns = 2000000000};
     cr_assert_eq(uarea_posix_run(&d, app_spinner, 0, NULL), 0);
 }
+
+/* desc.scheduler: node 0's master may look where containers are and move
+ * them; every bad request gets its own error. */
+struct sched_log {
+    int calls, bad_container, bad_node, same_node, busy_node, moved, result;
+};
+static struct sched_log *slog;   /* MAP_SHARED: written in node 0's process */
+
+static void sched_move_container(void *arg)
+{
+    (void)arg;
+    if (slog->calls++ == 0) {
+        slog->bad_container = uarea_posix_move(7, 1);
+        slog->bad_node = uarea_posix_move(0, 9);
+        slog->same_node = uarea_posix_move(0, uarea_posix_where(0));
+        slog->busy_node = uarea_posix_move(0, uarea_posix_where(1));
+        slog->result = uarea_posix_move_result();     /* none asked yet */
+        slog->moved = uarea_posix_move(0, 2);
+        return;
+    }
+    int rc = uarea_posix_move_result();
+    if (rc != UAREA_EAGAIN && slog->result == UAREA_ESTATE) slog->result = rc;
+}
+
+static int app_until_moved(int argc, char **argv)
+{
+    (void)argc; (void)argv;
+    if (uarea_posix_container() == 1) return 0;       /* the other container just ends */
+    if (uarea_posix_move(0, 1) != UAREA_ESTATE) return 10;  /* not the scheduler */
+    if (uarea_posix_where(2) != UAREA_EINVAL) return 11;    /* no container 2 */
+    while (noc_node_self() != 2) uarea_thread_yield();
+    /* the scheduler hears the outcome at its next call */
+    while (__atomic_load_n(&slog->result, __ATOMIC_ACQUIRE) == UAREA_ESTATE) uarea_thread_yield();
+    return uarea_posix_where(0) == 2 ? 0 : 12;
+}
+
+Test(posix_run, scheduler_moves_a_container, .timeout = 60)
+{
+    slog = mmap(NULL, sizeof *slog, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(slog, MAP_FAILED);
+    memset(slog, 0, sizeof *slog);
+    uarea_posix_desc d = {.nodes = 3, .containers = 2, .scheduler = sched_move_container,
+                          .scheduler_period_ns = 2000000};
+    cr_assert_eq(uarea_posix_run(&d, app_until_moved, 0, NULL), 0);
+    cr_assert_gt(slog->calls, 1);
+    cr_assert_eq(slog->bad_container, UAREA_EINVAL);
+    cr_assert_eq(slog->bad_node, UAREA_EBADNODE);
+    cr_assert_eq(slog->same_node, UAREA_ESAMENODE);
+    cr_assert_eq(slog->busy_node, UAREA_EBUSY);
+    cr_assert_eq(slog->moved, 0);
+    cr_assert_eq(slog->result, 0, "move result: %s", uarea_strerror(slog->result));
+    cr_assert_eq(uarea_posix_where(0), UAREA_ESTATE, "no run any more");
+    munmap(slog, sizeof *slog);
+}

@@ -98,6 +98,13 @@ typedef struct uarea_posix_desc {
      * The run ends when every container's app_main has returned; it returns
      * the first non-zero value. 0: one. At most `nodes`. */
     int containers;
+    /* A process scheduler: node 0's master calls it about every
+     * scheduler_period_ns (0: 1 ms) while the run lasts, in node 0's process
+     * (arg is the same pointer; what it writes there stays in that process).
+     * It may look where containers are (uarea_posix_where) and move them
+     * (uarea_posix_move), through node 0's migration daemon. NULL: none. */
+    void (*scheduler)(void *arg);
+    int64_t scheduler_period_ns;
 } uarea_posix_desc;
 
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
@@ -130,6 +137,21 @@ UAREA_API int uarea_posix_last_migration(migrate_stats *st);
 
 /* The fingerprint this binary's images carry (its code bytes, CRC32C). */
 UAREA_API uint64_t uarea_posix_binary_fp(void);
+
+/* The node that holds container `container` now (any process of a run may
+ * ask); UAREA_EINVAL for no such container, UAREA_ESTATE outside a run. */
+UAREA_API int uarea_posix_where(int container);
+/* From desc.scheduler only: asks the node holding `container` to move it to
+ * `node` (a controller request of the migration protocol). 0 when the
+ * request is under way; its outcome comes from uarea_posix_move_result().
+ * UAREA_ESTATE outside the scheduler, UAREA_EINVAL no such container,
+ * UAREA_EBADNODE, UAREA_ESAMENODE (it is there), UAREA_EBUSY (the node
+ * holds another container, or a request is still under way). */
+UAREA_API int uarea_posix_move(int container, int node);
+/* The outcome of the scheduler's last move: 0 moved, a negative error why
+ * not, UAREA_EAGAIN while under way, UAREA_ESTATE when none was asked or
+ * outside the scheduler. */
+UAREA_API int uarea_posix_move_result(void);
 
 UAREA_EXTERN_C_END
 
@@ -221,6 +243,7 @@ typedef struct uarea__posix_node {
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
+static int uarea__posix_in_scheduler; /* node 0's master is in desc.scheduler */
 
 UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
 
@@ -230,6 +253,33 @@ UAREA_API long uarea_posix_node_pid(int node)
 {
     if (uarea__posix_sh == NULL || node < 0 || node >= uarea__posix_sh->nodes) return -1;
     return __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
+}
+
+UAREA_API int uarea_posix_where(int container)
+{
+    if (uarea__posix_sh == NULL) return UAREA_ESTATE;
+    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
+    return __atomic_load_n(&uarea__posix_sh->holder[container], __ATOMIC_ACQUIRE);
+}
+
+UAREA_API int uarea_posix_move(int container, int node)
+{
+    int from, c;
+    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
+    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
+    if (node < 0 || node >= uarea__posix_sh->nodes) return UAREA_EBADNODE;
+    from = uarea_posix_where(container);
+    if (from < 0) return UAREA_ENOCONTAINER;
+    if (from == node) return UAREA_ESAMENODE;
+    for (c = 0; c < uarea__posix_sh->containers; c++)
+        if (uarea_posix_where(c) == node) return UAREA_EBUSY;
+    return migrate_daemon_request(&uarea__posix_me->mn.d, from, node);
+}
+
+UAREA_API int uarea_posix_move_result(void)
+{
+    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
+    return migrate_daemon_ctrl_result(&uarea__posix_me->mn.d, NULL);
 }
 
 UAREA_API void *uarea_malloc(size_t size)
@@ -543,6 +593,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     migrate_config cfg;
     uarea__posix_node *n = &node;
     int was_present = 0, rc;
+    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
+    uint64_t next_tick = uarea__posix_now();
     memset(n, 0, sizeof *n);
     n->self = self;
     n->ckpt_core = -1;
@@ -629,6 +681,13 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         }
         uarea__posix_boards(n, arrived);
         if (present) uarea__posix_ckpt_step(n, block, block_size);
+        if (self == 0 && d->scheduler != NULL && uarea__posix_now() >= next_tick) {
+            uarea__posix_in_scheduler = 1;
+            d->scheduler(d->arg);
+            uarea__posix_in_scheduler = 0;
+            next_tick = uarea__posix_now() + (uint64_t)period;
+            did = 1;
+        }
         was_present = present;
         if (present && n->running &&
             __atomic_load_n(&uarea__posix_sh->done[uarea__posix_cid], __ATOMIC_ACQUIRE)) {
@@ -643,7 +702,7 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         }
         if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0 &&
             n->ckpt_core < 0)
-            (void)migrate_daemon_wait(&n->mn.d, 1000000); /* a message wakes it */
+            (void)migrate_daemon_wait(&n->mn.d, period < 1000000 ? period : 1000000);
         else if (did == 0)
             sched_yield(); /* waiting on the peer: let it have the CPU */
     }
