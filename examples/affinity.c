@@ -136,14 +136,16 @@ static int client(void)
     }
     send_msg(&board->to_server, CLIENT, SERVER, 0); /* the server stops */
     int end = hops(uarea_posix_where(CLIENT), uarea_posix_where(SERVER));
+    int moves = __atomic_load_n(&board->moves, __ATOMIC_ACQUIRE);
+    int batch_moved = __atomic_load_n(&board->batch_moved, __ATOMIC_ACQUIRE);
     board->first_hops = at_first;
-    board->last_hops = end;
+    __atomic_store_n(&board->last_hops, end, __ATOMIC_RELEASE);
     say("client and server: %d hop(s) apart at first, %d at the end; round trip %.2f us (first "
         "%d) -> %.2f us (last %d); %d answers in order; the scheduler made %d move(s); the batch "
         "job %s\n",
-        at_first, end, first_rtt / 1e3, first, last_rtt / 1e3, batch, rounds, board->moves,
-        board->batch_moved ? "MOVED" : "stayed");
-    return end == 1 && !board->batch_moved && board->moves >= 1 ? 0 : 3;
+        at_first, end, first_rtt / 1e3, first, last_rtt / 1e3, batch, rounds, moves,
+        batch_moved ? "MOVED" : "stayed");
+    return end == 1 && !batch_moved && moves >= 1 ? 0 : 3;
 }
 
 static int server(void)
@@ -200,8 +202,8 @@ static void scheduler(void *arg)
         say("scheduler: container %d %s\n", waiting,
             rc == 0 ? "moved" : uarea_strerror(rc));
         if (rc == 0) {
-            __atomic_add_fetch(&board->moves, 1, __ATOMIC_RELAXED);
-            if (waiting == BATCH) board->batch_moved = 1;
+            if (waiting == BATCH) __atomic_store_n(&board->batch_moved, 1, __ATOMIC_RELEASE);
+            __atomic_add_fetch(&board->moves, 1, __ATOMIC_RELEASE);
         }
         waiting = -1;
     }

@@ -88,7 +88,10 @@ static int app_main(int argc, char **argv)
             say("hop %d: migrate_to(%d) failed: %s\n", hop, to, uarea_strerror(rc));
             return 4;
         }
-        if (noc_node_self() != to) { say("hop %d: not on node %d\n", hop, to); return 5; }
+        if (noc_node_self() != to) {
+            say("hop %d: on node %d, not on node %d\n", hop, noc_node_self(), to);
+            return 5;
+        }
         if (uarea_posix_last_migration(&st) != 0) return 6;
         say("%-4d %-5d %-5d %10llu %10u %12.3f %9u%%\n", hop, from, to,
             (unsigned long long)st.bytes, st.zero_pages, st.downtime_ns / 1e6,

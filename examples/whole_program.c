@@ -23,7 +23,7 @@
 static unsigned steps = STEPS;            /* .data */
 static const char *labels[WORKERS] = { "yields", "yields", "spins" };
 static uint64_t results[WORKERS];         /* .bss */
-static volatile unsigned progress[WORKERS];
+static unsigned progress[WORKERS];
 static uint64_t *scratch;                 /* points into the container heap */
 static int hops;
 
@@ -53,7 +53,7 @@ static uint64_t compute(unsigned id, int yield)
         x = step(x, i);
         scratch[id] = x;
         if ((i & 1023u) == 1023u) {
-            progress[id] = i;
+            __atomic_store_n(&progress[id], i, __ATOMIC_RELAXED);
             /* the last worker never yields: only preemption moves it */
             if (yield && id != WORKERS - 1) uarea_thread_yield();
         }
@@ -65,8 +65,13 @@ static void *worker(void *arg)
 {
     unsigned id = (unsigned)(uintptr_t)arg;
     results[id] = compute(id, 1);
-    progress[id] = steps;
+    __atomic_store_n(&progress[id], steps, __ATOMIC_RELAXED);
     return NULL;
+}
+
+static unsigned seen(unsigned w)
+{
+    return __atomic_load_n(&progress[w], __ATOMIC_RELAXED) / (steps / 100);
 }
 
 static int in_container(const void *p)
@@ -93,7 +98,8 @@ static int app_main(int argc, char **argv)
         int from = noc_node_self(), to = (from + 1) % nodes;
         unsigned goal = steps / (unsigned)(nodes + 1) * (unsigned)hop;
         migrate_stats st;
-        while (progress[WORKERS - 1] < goal) uarea_thread_yield();
+        while (__atomic_load_n(&progress[WORKERS - 1], __ATOMIC_RELAXED) < goal)
+            uarea_thread_yield();
         int rc = migrate_to(to);
         if (rc != 0) {
             say("hop %d: migrate_to(%d) failed: %s\n", hop, to, uarea_strerror(rc));
@@ -102,8 +108,7 @@ static int app_main(int argc, char **argv)
         hops++;
         if (noc_node_self() != to || uarea_posix_last_migration(&st) != 0) return 6;
         say("%-4d %-5d %-5d %10llu %12.3f  %u%% %u%% %u%%\n", hop, from, to,
-            (unsigned long long)st.bytes, st.downtime_ns / 1e6, progress[0] / (steps / 100),
-            progress[1] / (steps / 100), progress[2] / (steps / 100));
+            (unsigned long long)st.bytes, st.downtime_ns / 1e6, seen(0), seen(1), seen(2));
     }
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_join(t[w], NULL) != 0) return 7;

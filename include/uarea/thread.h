@@ -150,6 +150,7 @@ void *__tsan_get_current_fiber(void);
 void *__tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+void __tsan_func_entry(void *call_pc);
 #endif
 
 /* Node-local state of one core: never part of a container. */
@@ -166,10 +167,20 @@ struct uarea__core {
 #ifdef UAREA__TSAN
     void *tsan_sched;
     void *tsan_dead;
+    int tsan_fresh;             /* switched to a fiber just made */
 #endif
 };
 
 static struct uarea__core uarea__cores[UAREA_CORES_MAX]; /* .cur set by uarea_core_step */
+
+#ifdef UAREA__TSAN
+/* Shadow call stack entries given to a fiber made for a thread that may
+ * already have frames (see uarea__after_switch): deeper than any frozen call
+ * chain. */
+#  define UAREA__TSAN_RESTORED_FRAMES 256u
+/* What those entries name in ThreadSanitizer's reports. */
+UAREA_UNUSED static void uarea__frame_from_image(void) {}
+#endif
 static uint32_t uarea__idle_count;              /* cores waiting in UAREA_PORT_IDLE */
 static uint32_t uarea__idle[UAREA_CORES_MAX];   /* which ones */
 
@@ -283,6 +294,16 @@ static void uarea__after_switch(void *fake)
         __tsan_destroy_fiber(c->tsan_dead);
         c->tsan_dead = NULL;
     }
+    if (c->tsan_fresh) {
+        /* A new fiber has an empty shadow call stack, but the thread it
+         * stands for may have frames already: it was restored from an image,
+         * written in another process. Each of them calls __tsan_func_exit on
+         * its way out; give them entries to pop. */
+        unsigned k;
+        c->tsan_fresh = 0;
+        for (k = 0; k < UAREA__TSAN_RESTORED_FRAMES; k++)
+            __tsan_func_entry((void *)(uintptr_t)uarea__frame_from_image);
+    }
 #endif
 }
 
@@ -308,8 +329,10 @@ static void uarea__switch(struct uarea *ua, struct uarea__core *c, uarea_ctx *fr
     {
         void *fiber = c->tsan_sched;
         if (to >= 0) {
-            if (ua->threads[to].san == 0)
+            if (ua->threads[to].san == 0) {
                 ua->threads[to].san = (uintptr_t)__tsan_create_fiber(0);
+                c->tsan_fresh = 1;
+            }
             fiber = (void *)ua->threads[to].san;
         }
         __tsan_switch_to_fiber(fiber, 0);

@@ -189,7 +189,14 @@ UAREA_EXTERN_C_BEGIN
 UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one portal transfer");
 
 #ifndef UAREA_POSIX_QUANTUM_NS
-#  define UAREA_POSIX_QUANTUM_NS 2000000       /* preemption tick of a core, ns; 0: none */
+#  ifdef UAREA__TSAN
+/* ThreadSanitizer defers signals to its own safe points and delivers them in
+ * the state of the fiber that was current, which a yield from the handler
+ * then carries to another core: no preemption under TSan. */
+#    define UAREA_POSIX_QUANTUM_NS 0
+#  else
+#    define UAREA_POSIX_QUANTUM_NS 2000000     /* preemption tick of a core, ns; 0: none */
+#  endif
 #endif
 #ifndef UAREA_POSIX_PREEMPT_SIG
 #  define UAREA_POSIX_PREEMPT_SIG SIGURG
@@ -216,6 +223,7 @@ struct uarea__posix_shared {
     int lost;                 /* a holder died */
     int nodes;
     long pid[NOC_NODES_MAX];  /* node processes */
+    int forked;               /* every node process exists (the launcher) */
     uint32_t nstats;          /* migrations recorded */
     migrate_stats stats[256];
 };
@@ -240,10 +248,13 @@ typedef struct uarea__posix_node {
     uint32_t n_user;
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
     int restored;             /* the container came from a checkpoint file */
+    /* migrate_to calls this node's daemon took from each board and has not
+     * answered: only those may be answered from the daemon's last result */
+    unsigned char captured[UAREA_CORES_MAX];
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
-static int uarea__posix_in_scheduler; /* node 0's master is in desc.scheduler */
+static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
 UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
 
@@ -252,7 +263,8 @@ UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
 UAREA_API long uarea_posix_node_pid(int node)
 {
     if (uarea__posix_sh == NULL || node < 0 || node >= uarea__posix_sh->nodes) return -1;
-    return __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
+    long pid = __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
+    return pid > 0 ? pid : -1;
 }
 
 UAREA_API int uarea_posix_where(int container)
@@ -509,7 +521,10 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
 {
     struct uarea *ua = n->ua;
     unsigned c;
-    if (!migrate_node_present(&n->mn) || ua == NULL) return;
+    if (!migrate_node_present(&n->mn) || ua == NULL) {
+        memset(n->captured, 0, sizeof n->captured); /* the calls left with it */
+        return;
+    }
     for (c = 0; c < UAREA_CORES_MAX; c++) {
         struct uarea_board *b = &ua->board[c];
         uint32_t num = __atomic_load_n(&b->number, __ATOMIC_ACQUIRE);
@@ -537,11 +552,16 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE); /* captured */
             rc = migrate_daemon_start(&n->mn.d, (int)(intptr_t)b->args[0]);
             if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-        } else if (__atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
+            else n->captured[c] = 1;
+        } else if ((arrived || n->captured[c]) &&
+                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
                    !migrate_daemon_busy(&n->mn.d)) {
-            /* the migration ended: here after an arrival, or back home */
+            /* the migration ended: here after an arrival, or back home. A
+             * call being posted (ret set, pending not yet) is neither: it
+             * must not take the last migration's result for its own. */
             int rc = arrived ? 0 : migrate_daemon_last(&n->mn.d, NULL);
             if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
+            n->captured[c] = 0;
             __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
         }
     }
@@ -599,6 +619,10 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     n->self = self;
     n->ckpt_core = -1;
     uarea__posix_me = n;
+    /* containers start once every node process exists (and has a pid) */
+    while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
+        usleep(50);
     rc = noc_shm_attach(shm, self, &me, &t);
     if (rc < 0) return rc;
     noc_set_default(&t);
@@ -799,6 +823,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
             _exit(r < 0 ? 1 : 0);
         }
     }
+    __atomic_store_n(&uarea__posix_sh->forked, 1, __ATOMIC_RELEASE);
     /* The launcher: reap the nodes, notice a death. */
     result = 0;
     for (int left = d.nodes; left > 0;) {

@@ -62,7 +62,24 @@ static inline void uarea__posix_idle(unsigned core, uint32_t seen)
     syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }
 
-static inline uintptr_t uarea__posix_crit_enter(void)
+/* The flag belongs to the core thread, and only the context that runs on
+ * that core touches it. ThreadSanitizer sees each user thread as a fiber of
+ * its own and may not see every switch that orders two of them on one core
+ * (a fiber made for a thread restored from an image): its accesses are not
+ * instrumented. */
+#if defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define UAREA__POSIX_NO_TSAN __attribute__((no_sanitize("thread")))
+#  endif
+#endif
+#if !defined(UAREA__POSIX_NO_TSAN) && defined(__SANITIZE_THREAD__)
+#  define UAREA__POSIX_NO_TSAN __attribute__((no_sanitize_thread))
+#endif
+#ifndef UAREA__POSIX_NO_TSAN
+#  define UAREA__POSIX_NO_TSAN
+#endif
+
+UAREA__POSIX_NO_TSAN static inline uintptr_t uarea__posix_crit_enter(void)
 {
     uintptr_t old = uarea__posix_crit;
     uarea__posix_crit = 1;
@@ -70,7 +87,7 @@ static inline uintptr_t uarea__posix_crit_enter(void)
     return old;
 }
 
-static inline void uarea__posix_crit_leave(uintptr_t old)
+UAREA__POSIX_NO_TSAN static inline void uarea__posix_crit_leave(uintptr_t old)
 {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     uarea__posix_crit = old;
