@@ -15,6 +15,21 @@ static int app_value(int argc, char **argv)
     return 42;
 }
 
+/* A run inside a run is refused: its nodes would fork copies of this node. */
+static int app_nested(int argc, char **argv)
+{
+    (void)argc; (void)argv;
+    return uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_value, 0, NULL) ==
+                   UAREA_ESTATE ? 0 : 1;
+}
+
+Test(posix_run, nested_run_is_refused)
+{
+    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_nested, 0, NULL), 0);
+    /* and the refusal left nothing behind: the next run works */
+    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_value, 0, NULL), 42);
+}
+
 Test(posix_run, returns_app_main_value)
 {
     cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_value, 0, NULL), 42);

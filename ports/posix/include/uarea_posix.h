@@ -24,7 +24,8 @@
  * migration daemon (migrate/daemon.h). app_main runs as thread 0 of a
  * container that starts on node 0. When it returns, every node shuts down and
  * uarea_posix_run() returns its value in the launching process. If the node
- * holding the container dies, uarea_posix_run() returns UAREA_EPEERGONE.
+ * holding the container dies, uarea_posix_run() returns UAREA_EPEERGONE. A
+ * run may not start inside a run (UAREA_ESTATE).
  *
  * What moves with the container: the UArea, the thread stacks, the heap of
  * uarea_malloc() and every global marked UAREA_USER. Everything else of a node
@@ -761,6 +762,9 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     int i, rc, result;
     unsigned char *arena;
     if (app_main == NULL) return UAREA_EINVAL;
+    /* a container thread, the scheduler or a node may not start a run of
+     * its own: its nodes would fork copies of this node */
+    if (uarea__posix_sh != NULL) return UAREA_ESTATE;
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
     if (d.nodes == 0) d.nodes = 4;
@@ -789,6 +793,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
                                                          PROT_READ | PROT_WRITE,
                                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (uarea__posix_sh == MAP_FAILED) {
+        uarea__posix_sh = NULL;
         munmap(region, UAREA_CONTAINER_SIZE);
         return UAREA_ENOMEM;
     }
@@ -802,6 +807,7 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
                                               .arena_size = (size_t)d.nodes * UAREA_POSIX_BLOCK});
     if (rc < 0) {
         munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
+        uarea__posix_sh = NULL;
         munmap(region, UAREA_CONTAINER_SIZE);
         return rc;
     }
