@@ -22,6 +22,8 @@ static UAREA_USER volatile unsigned progress;
 static UAREA_USER uint64_t *array;
 static UAREA_USER uint64_t digest[WORKERS];
 static UAREA_USER char path[256];
+static UAREA_USER unsigned long spins;
+static UAREA_USER int stop_spinning;
 
 static void say(const char *fmt, ...)
 {
@@ -63,6 +65,16 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Never yields: when the checkpoint is taken, it was preempted (in the
+ * preemption tick's handler), and the restored run returns from there. */
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop_spinning, __ATOMIC_RELAXED))
+        __atomic_add_fetch(&spins, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
 static unsigned percent(void)
 {
     return __atomic_load_n(&progress, __ATOMIC_RELAXED) * 100u / (WORKERS * ROUNDS);
@@ -70,13 +82,14 @@ static unsigned percent(void)
 
 static int app_main(int argc, char **argv)
 {
-    uarea_tid_t t[WORKERS];
+    uarea_tid_t t[WORKERS], spin;
     (void)argc; (void)argv;
     array = uarea_malloc(sizeof(uint64_t) * SLICE * WORKERS);
     if (array == NULL) return 2;
     memset(array, 0, sizeof(uint64_t) * SLICE * WORKERS);
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_create(&t[w], worker, (void *)(uintptr_t)w) != 0) return 3;
+    if (uarea_thread_create(&spin, spinner, NULL) != 0) return 3;
     while (__atomic_load_n(&progress, __ATOMIC_RELAXED) < WORKERS * ROUNDS / 2)
         uarea_thread_yield();
     int rc = uarea_posix_checkpoint(path);
@@ -92,6 +105,10 @@ static int app_main(int argc, char **argv)
     say("restored from %s at %u%% of the work on node %d\n", path, percent(), noc_node_self());
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_join(t[w], NULL) != 0) return 5;
+    unsigned long before = __atomic_load_n(&spins, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&spins, __ATOMIC_RELAXED) == before) uarea_thread_yield();
+    __atomic_store_n(&stop_spinning, 1, __ATOMIC_RELAXED);
+    if (uarea_thread_join(spin, NULL) != 0) return 5;   /* it spun on after the restore */
     uint64_t got = 0, want = 0;
     for (unsigned w = 0; w < WORKERS; w++) got ^= mix(digest[w] + w);
     uint64_t *ref = uarea_malloc(sizeof(uint64_t) * SLICE);

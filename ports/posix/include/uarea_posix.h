@@ -432,15 +432,56 @@ static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
     uarea__posix_errno_setp(saved);
 }
 
+/* The way back from the handler. A thread preempted in the handler and then
+ * written to a checkpoint returns from it in another run of the program,
+ * where libc, whose restorer the kernel would return through, sits at another
+ * address: the restorer is the program's own (x86_64, aarch64). */
+#if defined(__x86_64__) || defined(__aarch64__)
+#  define UAREA__POSIX_OWN_RESTORER 1
+void uarea__posix_sigreturn(void);
+__asm__(".text\n"
+        ".weak uarea__posix_sigreturn\n"
+        ".type uarea__posix_sigreturn, @function\n"
+        ".p2align 4\n"
+        "uarea__posix_sigreturn:\n"
+#  if defined(__x86_64__)
+        "    movq $15, %rax\n"      /* rt_sigreturn */
+        "    syscall\n"
+#  else
+        "    mov x8, #139\n"        /* rt_sigreturn */
+        "    svc #0\n"
+#  endif
+        ".size uarea__posix_sigreturn, .-uarea__posix_sigreturn\n");
+#  ifndef SA_RESTORER
+#    define SA_RESTORER 0x04000000
+#  endif
+#endif
+
 static void uarea__posix_install_preemption(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = uarea__posix_preempt;
     /* NODEFER: a thread switched to from inside the handler stays preemptible */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    (void)sigaction(UAREA_POSIX_PREEMPT_SIG, &sa, NULL);
+    unsigned long flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+#ifdef UAREA__POSIX_OWN_RESTORER
+    struct {
+        void (*handler)(int, siginfo_t *, void *);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+    } ksa;
+    memset(&ksa, 0, sizeof ksa);
+    ksa.handler = uarea__posix_preempt;
+    ksa.flags = flags | SA_RESTORER;
+    ksa.restorer = uarea__posix_sigreturn;
+    if (syscall(SYS_rt_sigaction, UAREA_POSIX_PREEMPT_SIG, &ksa, NULL, sizeof ksa.mask) != 0)
+#endif
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = uarea__posix_preempt;
+        sa.sa_flags = (int)flags;
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(UAREA_POSIX_PREEMPT_SIG, &sa, NULL);
+    }
     if (__uarea_app_text_start != NULL &&
         (uintptr_t)__uarea_app_text_end > (uintptr_t)__uarea_app_text_start) {
         uarea__posix_text_lo = (uintptr_t)__uarea_app_text_start;
