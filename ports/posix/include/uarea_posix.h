@@ -524,6 +524,8 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     unsigned i;
     if (n->running) return;
     n->ua = ua;
+    /* before its threads run: they may ask where they are */
+    __atomic_store_n(&uarea__posix_sh->holder[uarea__posix_cid], n->self, __ATOMIC_RELEASE);
     for (i = 0; i < uarea__posix_ncores; i++) {
         n->ids[i] = i;
         if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
@@ -532,7 +534,6 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
         }
     }
     n->running = 1;
-    __atomic_store_n(&uarea__posix_sh->holder[uarea__posix_cid], n->self, __ATOMIC_RELEASE);
 }
 
 static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
