@@ -71,6 +71,9 @@ UAREA_EXTERN_C_BEGIN
 #ifndef MIGRATE_PORTAL_OUT_PORT
 #  define MIGRATE_PORTAL_OUT_PORT 2     /* local port of outgoing portals */
 #endif
+#ifndef MIGRATE_SPLIT_MIN
+#  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
+#endif
 #ifndef MIGRATE_TIMEOUT_NS
 #  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
 #endif
@@ -162,6 +165,15 @@ typedef struct migrate_daemon {
     int self, nodes;
     uint8_t *block;           /* portal transfer buffer (caller's memory) */
     size_t block_size;
+    /* The block as two halves (from 2 * MIGRATE_SPLIT_MIN bytes on): the
+     * source fills one while the other is being written, the destination
+     * posts its next read into one while it feeds the other, so that the two
+     * sides work at the same time. Else one buffer, one thing at a time. */
+    size_t half;              /* bytes of a portal transfer */
+    unsigned split;           /* 1: two halves */
+    unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
+    size_t ready;             /* source: image bytes filled in half ready_buf */
+    unsigned ready_buf;
     int in_mbx, in_portal, out_portal;
     int out_mbx[NOC_NODES_MAX];
     uint8_t in_buf[NOC_MAILBOX_MSG_SIZE];
@@ -193,7 +205,9 @@ typedef struct migrate_daemon {
 
 /* Sets up the daemon of node `t`: creates its request mailbox and data portal.
  * `block` is the portal transfer buffer (block_size bytes, at most
- * NOC_PORTAL_MAX_SIZE). cfg may be NULL (defaults). */
+ * NOC_PORTAL_MAX_SIZE); from 2 * MIGRATE_SPLIT_MIN bytes on it is used as two
+ * halves and the image moves in transfers of block_size / 2, so both ends of
+ * a migration must use the same block_size. cfg may be NULL (defaults). */
 UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
                                   const migrate_container_ops *ops, void *ctx,
                                   const migrate_config *cfg, void *block, size_t block_size);
@@ -453,6 +467,8 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     d->tries = 0;
     d->done = 0;
     d->inflight = 0;
+    d->ready = 0;
+    d->wbuf = 0;
     migrate__begin_stats(d, d->self, dst);
     d->state = MIGRATE_S_FREEZE;
     migrate__arm(d);
@@ -468,6 +484,24 @@ static void migrate__send_request(migrate_daemon *d)
     m.size = d->offer.size; m.layout_fp = d->offer.layout_fp; m.binary_fp = d->offer.binary_fp;
     (void)migrate__send(d, d->peer, &m);
     migrate__arm(d);
+}
+
+/* Source: fill the next transfer's half with image bytes, unless one is
+ * already filled, the image is all out, or (one buffer) a write is out.
+ * 1 filled, 0 nothing to do, or an error. */
+static int migrate__src_fill(migrate_daemon *d)
+{
+    uint64_t produced = d->done + d->inflight + d->ready;
+    size_t want = d->half;
+    long n;
+    if (d->ready != 0 || produced >= d->size || (d->inflight && !d->split)) return 0;
+    if ((uint64_t)want > d->size - produced) want = (size_t)(d->size - produced);
+    d->ready_buf = d->inflight ? d->wbuf ^ 1u : 0u;
+    n = d->ops->image_produce(d->ctx, d->block + (size_t)d->ready_buf * d->half, want);
+    if (n < 0) return (int)n;
+    if ((size_t)n != want) return UAREA_EIMGTRUNC;
+    d->ready = want;
+    return 1;
 }
 
 static int migrate__src_step(migrate_daemon *d)
@@ -502,6 +536,10 @@ static int migrate__src_step(migrate_daemon *d)
         if (d->inflight) {
             rc = noc_portal_poll(d->t, d->out_portal);
             if (rc == UAREA_EAGAIN) {
+                /* while the write is out, fill the other half */
+                rc = migrate__src_fill(d);
+                if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+                if (rc > 0) return 1;
                 if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
                 return 0;
             }
@@ -521,18 +559,15 @@ static int migrate__src_step(migrate_daemon *d)
                           (uint64_t)d->cfg.timeout_ns * (uint64_t)(d->cfg.retries + 1);
             return 1;
         }
-        {
-            size_t want = d->block_size;
-            long n;
-            if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
-            n = d->ops->image_produce(d->ctx, d->block, want);
-            if (n < 0) { migrate__src_abort(d, (int)n, 0); return 1; }
-            if ((size_t)n != want) { migrate__src_abort(d, UAREA_EIMGTRUNC, 0); return 1; }
-            rc = noc_portal_awrite(d->t, d->out_portal, d->block, want);
-            if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-            d->inflight = want;
-            migrate__arm(d);
-        }
+        rc = migrate__src_fill(d);
+        if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+        rc = noc_portal_awrite(d->t, d->out_portal, d->block + (size_t)d->ready_buf * d->half,
+                               d->ready);
+        if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+        d->wbuf = d->ready_buf;
+        d->inflight = d->ready;
+        d->ready = 0;
+        migrate__arm(d);
         return 1;
     case MIGRATE_S_VERIFY:
         if (!migrate__expired(d)) return 0;
@@ -551,12 +586,12 @@ static int migrate__src_step(migrate_daemon *d)
 /* ---- destination role ---- */
 static int migrate__post_read(migrate_daemon *d)
 {
-    size_t want = d->block_size;
+    size_t want = d->half;
     int rc;
     if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
     rc = noc_portal_allow(d->t, d->in_portal, d->peer, d->cfg.portal_out_port);
     if (rc < 0) return rc;
-    rc = noc_portal_aread(d->t, d->in_portal, d->block, want);
+    rc = noc_portal_aread(d->t, d->in_portal, d->block + (size_t)d->rbuf * d->half, want);
     if (rc < 0) return rc;
     d->inflight = want;
     migrate__arm(d);
@@ -587,6 +622,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     d->size = m->size;
     d->done = 0;
     d->inflight = 0;
+    d->rbuf = 0;
     UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
     d->offer.src = m->src; d->offer.mid = m->mid; d->offer.size = m->size;
     d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
@@ -639,12 +675,23 @@ static int migrate__dst_step(migrate_daemon *d)
             migrate__dst_fail(d, UAREA_EPROTO, 1);
             return 1;
         }
-        rc = d->ops->restore_feed(d->ctx, d->block, n);
-        if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
-        d->done += n;
+        {
+            const uint8_t *got = d->block + (size_t)d->rbuf * d->half;
+            d->done += n;
+            if (d->split && d->done < d->size) {
+                /* the next transfer lands in the other half while this one is fed */
+                d->rbuf ^= 1u;
+                rc = migrate__post_read(d);
+                if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+            }
+            rc = d->ops->restore_feed(d->ctx, got, n);
+            if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+        }
         if (d->done < d->size) {
-            rc = migrate__post_read(d);
-            if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            if (!d->split) {
+                rc = migrate__post_read(d);
+                if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            }
             return 1;
         }
         rc = d->ops->restore_end(d->ctx);
@@ -872,6 +919,8 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     if (d->cfg.portal_out_port <= 0) d->cfg.portal_out_port = MIGRATE_PORTAL_OUT_PORT;
     d->block = (uint8_t *)block;
     d->block_size = block_size;
+    d->split = block_size >= 2u * MIGRATE_SPLIT_MIN;
+    d->half = d->split ? block_size / 2u : block_size;
     d->self = noc_self(t);
     if (d->self < 0) return d->self;
     d->nodes = noc_count(t);
