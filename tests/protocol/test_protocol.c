@@ -38,6 +38,37 @@ Test(protocol, moves_container_and_reports_stats)
     w_free(w);
 }
 
+/* The block is used as two halves: while a portal write is out, the source
+ * has already written the next image bytes into the other half, and the
+ * image moves in transfers of half a block. */
+Test(protocol, source_fills_the_next_half_while_a_write_is_out)
+{
+    world *w = w_new(2, NULL);
+    int overlapped = 0, steps = 0;
+    size_t biggest = 0;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(w->d[0].half, W_BLOCK / 2);
+    cr_assert_eq(w->d[0].split, 1u);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    while (migrate_daemon_busy(&w->d[0]) || migrate_daemon_busy(&w->d[1])) {
+        cr_assert_lt(++steps, 100000, "the migration does not end");
+        (void)migrate_daemon_step(&w->d[0]);
+        if (w->d[0].inflight > biggest) biggest = w->d[0].inflight;
+        if (w->d[0].state == MIGRATE_S_SEND && w->d[0].inflight != 0 &&
+            w->f[0].off > w->d[0].done + w->d[0].inflight)
+            overlapped = 1;
+        (void)migrate_daemon_step(&w->d[1]);
+        if (noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert(overlapped, "the source never filled a half while a write was out");
+    cr_assert_eq(biggest, W_BLOCK / 2, "transfers of half a block");
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    w_free(w);
+}
+
 Test(protocol, container_hops_around_a_ring)
 {
     world *w = w_new(4, NULL);
