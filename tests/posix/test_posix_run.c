@@ -74,7 +74,7 @@ static int app_errors(int argc, char **argv)
 
 Test(posix_run, dead_destination_leaves_container_running, .timeout = 60)
 {
-    uarea_posix_desc d = {.nodes = 3, .timeout_ns = 200000000};
+    uarea_posix_desc d = {.nodes = 3};
     int rc = uarea_posix_run(&d, app_errors, 0, NULL);
     cr_assert_eq(rc, 0, "app_main returned %d (%s)", rc, rc < 0 ? uarea_strerror(rc) : "step");
 }
@@ -183,22 +183,33 @@ Test(posix_run, scheduler_moves_a_container, .timeout = 60)
     munmap(slog, sizeof *slog);
 }
 
-/* Many migrate_to calls in a row, each checked where it lands: a call being
- * posted must never take the previous migration's result for its own (it
- * would return 0 on the node it tried to leave). */
+/* Many migrate_to calls in a row, each checked where it lands: 0 means the
+ * thread runs on the destination, an error means it still runs where it was;
+ * a call being posted must never take the previous migration's result for
+ * its own. On a loaded host a migration may time out and abort: that is an
+ * honest answer too, but most must go through. */
 static int app_ping_pong(int argc, char **argv)
 {
+    int moved = 0;
     (void)argc; (void)argv;
     for (int i = 0; i < 200; i++) {
-        int to = noc_node_self() == 0 ? 1 : 0;
+        int from = noc_node_self(), to = from == 0 ? 1 : 0;
         int rc = migrate_to(to);
-        if (rc != 0) return 100 + i;
-        if (noc_node_self() != to) return 1;
+        if (rc == 0 && noc_node_self() != to) return 1;         /* said moved, did not */
+        if (rc != 0 && noc_node_self() != from) return 2;       /* said failed, moved */
+        if (rc != 0 && rc != UAREA_ETIMEDOUT && rc != UAREA_EABORTED) return 1000 * -rc + i;
+        moved += rc == 0;
     }
-    return 0;
+    return moved >= 150 ? 0 : 3;
 }
 
 Test(posix_run, every_migrate_to_lands_where_it_said, .timeout = 120)
 {
-    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_ping_pong, 0, NULL), 0);
+    uarea_posix_desc d = {.nodes = 2, .timeout_ns = 5000000000};
+    int rc = uarea_posix_run(&d, app_ping_pong, 0, NULL);
+    cr_assert_eq(rc, 0, "run: %d (%s)", rc,
+                 rc == 1 ? "a call said it moved and did not" :
+                 rc == 2 ? "a call said it failed and moved" :
+                 rc == 3 ? "fewer than 150 of 200 moves went through" :
+                 rc >= 1000 ? uarea_strerror(-(rc / 1000)) : "?");
 }
