@@ -320,6 +320,7 @@ static int uarea__posix_call(uint32_t number, uintptr_t arg)
     uint32_t expect = 0;
     intptr_t ret;
     uintptr_t crit;
+    unsigned spins = 0;
     if (ua == NULL) return UAREA_ENOTUSER;
     /* posting is not a safe point: no tick may move the thread off this core
      * between taking the board and raising its pending flag */
@@ -336,8 +337,12 @@ static int uarea__posix_call(uint32_t number, uintptr_t arg)
     __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
     UAREA_PORT_CRIT_LEAVE(crit);
     uarea__posix_resched(0);
-    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN)
+    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN) {
         (void)uarea_thread_yield();
+        /* with nothing else ready the yield returns at once: give the host
+         * CPU back now and then, the master answering the call needs it */
+        if ((++spins & 63u) == 0) sched_yield();
+    }
     __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
     return (int)ret;
 }
