@@ -8,16 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 out=${UAREA_BINARY_DIR:-$(mktemp -d)}
 mkdir -p "$out"
-need() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    if [ "${UAREA_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 not installed"; exit 1; fi
-    echo "SKIP: $1 not installed"; exit 77
-}
+# shellcheck source=../qemu.sh
+. "$here/../qemu.sh"
 cc=aarch64-linux-gnu-gcc
 need "$cc"; need qemu-aarch64
-if ! echo 'int main(void){return 0;}' | "$cc" -x c -static - -o "$out/probe" 2>/dev/null; then
-    need "static-libc-for-$cc"
-fi
+need_static_libc "$cc" "$out"
 "$cc" -std=c11 -O2 -static -march=armv8-a+crc -Wall -Wextra -Wpedantic -Werror \
     -I"$src/include" "$here/crc_cross.c" -o "$out/crc_cross_aarch64" || { echo "FAIL: build"; exit 1; }
 qemu-aarch64 "$out/crc_cross_aarch64"

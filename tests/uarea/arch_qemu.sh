@@ -9,19 +9,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 out=${UAREA_BINARY_DIR:-$(mktemp -d)}
 mkdir -p "$out"
-need() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    if [ "${UAREA_REQUIRE_QEMU:-0}" = 1 ]; then echo "FAIL: $1 not installed"; exit 1; fi
-    echo "SKIP: $1 not installed"; exit 77
-}
+# shellcheck source=../qemu.sh
+. "$here/../qemu.sh"
 fails=0
 for pair in "aarch64-linux-gnu-gcc qemu-aarch64" "riscv64-linux-gnu-gcc qemu-riscv64"; do
     read -r cc qemu <<<"$pair"
     need "$cc"; need "$qemu"
     bin="$out/arch_smoke_${cc%%-*}"
-    if ! echo 'int main(void){return 0;}' | "$cc" -x c -static - -o "$bin.probe" 2>/dev/null; then
-        need "static-libc-for-$cc"
-    fi
+    need_static_libc "$cc" "$out"
     if ! "$cc" -std=c11 -O2 -static -Wall -Wextra -Werror -I"$src/include" -I"$here" \
             "$here/arch_smoke.c" -o "$bin" -pthread; then
         echo "FAIL: $cc build"; fails=$((fails + 1)); continue
