@@ -169,6 +169,11 @@ struct uarea__core {
     void *tsan_dead;
     int tsan_fresh;             /* switched to a fiber just made */
 #endif
+    /* The container this core is stepping: set before uarea_core_step reads
+     * the freeze flag, cleared once it has let the lock go. A freezer waits
+     * for no core to step its container, so that a core that read "run" just
+     * before the freeze cannot take the lock while the UArea is copied. */
+    const struct uarea *stepping;
 };
 
 static struct uarea__core uarea__cores[UAREA_CORES_MAX]; /* .cur set by uarea_core_step */
@@ -713,12 +718,18 @@ UAREA_API int uarea_core_step(struct uarea *ua)
 #ifdef UAREA__TSAN
     c->tsan_sched = __tsan_get_current_fiber();
 #endif
-    if (__atomic_load_n(&ua->freeze, __ATOMIC_ACQUIRE) != UAREA_RUN) return 0;
+    /* seq_cst with the freezer's flag store and its read of `stepping` */
+    __atomic_store_n(&c->stepping, ua, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ua->freeze, __ATOMIC_SEQ_CST) != UAREA_RUN) {
+        __atomic_store_n(&c->stepping, NULL, __ATOMIC_RELEASE);
+        return 0;
+    }
     crit = UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     if (__atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN || ua->ready_count == 0) {
         uarea__unlock(ua);
         UAREA_PORT_CRIT_LEAVE(crit);
+        __atomic_store_n(&c->stepping, NULL, __ATOMIC_RELEASE);
         return 0;
     }
     slot = uarea__ready_pop(ua);
@@ -730,6 +741,7 @@ UAREA_API int uarea_core_step(struct uarea *ua)
     /* back on this core's scheduler, lock held by the context that left */
     uarea__unlock(ua);
     UAREA_PORT_CRIT_LEAVE(crit);
+    __atomic_store_n(&c->stepping, NULL, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -753,7 +765,7 @@ UAREA_API int uarea_freeze(struct uarea *ua)
 {
     uint32_t expect = UAREA_RUN;
     if (ua == NULL) return UAREA_EINVAL;
-    if (!__atomic_compare_exchange_n(&ua->freeze, &expect, UAREA_FREEZE, false, __ATOMIC_ACQ_REL,
+    if (!__atomic_compare_exchange_n(&ua->freeze, &expect, UAREA_FREEZE, false, __ATOMIC_SEQ_CST,
                                      __ATOMIC_ACQUIRE) &&
         expect == UAREA_RELEASED)
         return UAREA_ESTATE;
@@ -769,8 +781,10 @@ UAREA_API bool uarea_frozen(const struct uarea *ua)
     /* A core that switched back from the last thread still holds the lock for
      * a moment: frozen means it let go too (the UArea is then still). */
     if (__atomic_load_n(&ua->lock, __ATOMIC_ACQUIRE) != 0) return false;
-    for (i = 0; i < UAREA_CORES_MAX; i++)
+    for (i = 0; i < UAREA_CORES_MAX; i++) {
+        if (__atomic_load_n(&uarea__cores[i].stepping, __ATOMIC_SEQ_CST) == ua) return false;
         if (__atomic_load_n(&ua->board[i].pending, __ATOMIC_ACQUIRE) != 0) return false;
+    }
     return true;
 }
 
