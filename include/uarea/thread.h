@@ -718,7 +718,11 @@ UAREA_API int uarea_core_step(struct uarea *ua)
 #ifdef UAREA__TSAN
     c->tsan_sched = __tsan_get_current_fiber();
 #endif
-    /* seq_cst with the freezer's flag store and its read of `stepping` */
+    /* A core that finds the container frozen leaves it alone (and does not
+     * mark it: a frozen container stays frozen for a freezer that looks
+     * again). Else mark, then look again: seq_cst with the freezer's flag
+     * store and its read of `stepping`. */
+    if (__atomic_load_n(&ua->freeze, __ATOMIC_ACQUIRE) != UAREA_RUN) return 0;
     __atomic_store_n(&c->stepping, ua, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&ua->freeze, __ATOMIC_SEQ_CST) != UAREA_RUN) {
         __atomic_store_n(&c->stepping, NULL, __ATOMIC_RELEASE);
