@@ -216,21 +216,27 @@ static inline struct uarea__core *uarea__core_self(void)
 
 static inline uintptr_t *uarea__canary(struct uarea *ua, unsigned slot)
 {
-    return (uintptr_t *)uarea_stack_base(ua, slot);
+    return (uintptr_t *)((unsigned char *)ua + UAREA_STACKS_OFFSET + (size_t)slot * UAREA_STACK_STRIDE);
 }
+
+UAREA_STATIC_ASSERT(UAREA_CANARY_BYTES % (4 * sizeof(uintptr_t)) == 0,
+                    "the canary check reads four words per step");
 
 /* The calling thread's stack is sound: its canary holds, and the caller's
  * frame is above it (a frame that jumped over the canary without writing it
- * is caught here). Called by the thread that runs in slot `slot`. */
+ * is caught here). Called by the thread that runs in slot `slot`, at every
+ * switch: four words per step, one test for the frame's range. */
 static bool uarea__canary_ok(struct uarea *ua, unsigned slot)
 {
     const uintptr_t *w = uarea__canary(ua, slot);
+    const uintptr_t k = UAREA_CANARY_WORD;
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-    unsigned i;
     uintptr_t bad = 0;
-    for (i = 0; i < UAREA_CANARY_BYTES / sizeof(uintptr_t); i++) bad |= w[i] ^ UAREA_CANARY_WORD;
-    return bad == 0 && fp >= (uintptr_t)w + UAREA_CANARY_BYTES &&
-           fp <= (uintptr_t)w + UAREA_STACK_SIZE;
+    unsigned i;
+    for (i = 0; i < UAREA_CANARY_BYTES / sizeof(uintptr_t); i += 4)
+        bad |= (w[i] ^ k) | (w[i + 1] ^ k) | (w[i + 2] ^ k) | (w[i + 3] ^ k);
+    /* fp in [w + CANARY_BYTES, w + STACK_SIZE], as one unsigned compare */
+    return bad == 0 && fp - ((uintptr_t)w + UAREA_CANARY_BYTES) <= UAREA_STACK_SIZE - UAREA_CANARY_BYTES;
 }
 
 static int uarea__find(const struct uarea *ua, uarea_tid_t tid)
@@ -675,7 +681,18 @@ UAREA_API int uarea_thread_yield(void)
     ua = c->ua;
     uarea__lock(ua);
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
-    if (ua->ready_count > 0 || __atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN) {
+    if (ua->ready_count > 0 && __atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) == UAREA_RUN) {
+        /* The common case, straight line: hand the core to the head of the
+         * ready queue and queue the caller behind the others. */
+        int me = c->cur, next = uarea__ready_pop(ua);
+        uarea__ready_push(ua, (unsigned)me);
+        ua->threads[me].state = UAREA_THREAD_READY;
+        ua->threads[next].state = UAREA_THREAD_RUNNING;
+        ua->threads[next].core = (uint8_t)c->id;
+        c->cur = next;
+        uarea__switch(ua, c, &ua->threads[me].ctx, next, false);
+    } else if (__atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN) {
+        /* freezing: park at this safe point */
         ua->threads[c->cur].state = UAREA_THREAD_READY;
         uarea__ready_push(ua, (unsigned)c->cur);
         uarea__resched(ua, c, false);
