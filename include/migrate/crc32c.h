@@ -32,9 +32,9 @@
  * SSE4.2 crc32 instruction, chosen at run time by cpuid (checked once,
  * cached); on aarch64 crc32cx/crc32cb when the compiler targets the CRC
  * extension (__ARM_FEATURE_CRC32, e.g. -march=armv8-a+crc). Both give the
- * table's result bit for bit. Buffers of 24 KiB and more run three
- * independent instruction streams on x86_64 and join them with
- * migrate_crc32c_combine()'s arithmetic.
+ * table's result bit for bit. From 768 bytes on, the instruction paths run
+ * three independent streams over adjacent blocks and join them (below), so a
+ * 4 KiB heap page is checksummed at about three times one stream's speed.
  *
  * Configuration:
  *   MIGRATE_CRC32C_HW  1 (default): use the CRC32C instructions when present;
@@ -531,6 +531,78 @@ static UAREA_UNUSED uint32_t migrate__crc32c_xpow8n(uint64_t n)
  * (whatever MIGRATE_CRC32C_HW says, so tests can compare both paths) and
  * falls back to the table when the CPU lacks them. MIGRATE__CRC32C_HAVE_HW
  * says whether it exists. */
+#if (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__x86_64__) || (defined(__aarch64__) && defined(__ARM_FEATURE_CRC32)))
+/* Three streams. The crc32 instruction's latency is three times its issue
+ * interval, so the instruction paths checksum three adjacent blocks A, B, C
+ * of L bytes at once and join them:
+ *   CRC(s, A|B|C) = shift_L(shift_L(CRC(s, A)) ^ CRC(0, B)) ^ CRC(0, C)
+ * where shift_L appends L zero bytes: multiplication by x^(8L) mod P, linear
+ * in the state, so four lookups in a table of that L. Block sizes, largest
+ * first: 4096 (12 KiB steps for big buffers), 1360 (three of them fill a
+ * 4 KiB page but 16 bytes) and 256; the rest goes as one stream. The tables
+ * (12 KiB) are built once per process by the first thread that needs them;
+ * a thread that finds them being built runs one stream meanwhile. */
+#define MIGRATE__CRC32C_LEVELS 3u
+static const uint32_t migrate__crc32c_block[MIGRATE__CRC32C_LEVELS] = {4096u, 1360u, 256u};
+static uint32_t migrate__crc32c_shift_tab[MIGRATE__CRC32C_LEVELS][4][256];
+static int migrate__crc32c_shift_state;   /* 0 not built, 1 being built, 2 built */
+
+static bool migrate__crc32c_shift_ready(void)
+{
+    int s = __atomic_load_n(&migrate__crc32c_shift_state, __ATOMIC_ACQUIRE);
+    unsigned lv, i, j, b;
+    if (s == 2) return true;
+    if (s != 0 || !__atomic_compare_exchange_n(&migrate__crc32c_shift_state, &s, 1, false,
+                                               __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return false;
+    for (lv = 0; lv < MIGRATE__CRC32C_LEVELS; lv++) {
+        uint32_t k = migrate__crc32c_xpow8n(migrate__crc32c_block[lv]);
+        for (i = 0; i < 4; i++) {
+            uint32_t *t = migrate__crc32c_shift_tab[lv][i];
+            t[0] = 0;
+            for (j = 0; j < 8; j++) t[1u << j] = migrate__crc32c_mul(k, 1u << (8u * i + j));
+            for (b = 3; b < 256; b++)          /* linear: split off the lowest bit */
+                if ((b & (b - 1u)) != 0) t[b] = t[b & (b - 1u)] ^ t[b & (0u - b)];
+        }
+    }
+    __atomic_store_n(&migrate__crc32c_shift_state, 2, __ATOMIC_RELEASE);
+    return true;
+}
+
+static inline uint32_t migrate__crc32c_shift(unsigned lv, uint32_t c)
+{
+    return migrate__crc32c_shift_tab[lv][0][c & 0xffu] ^
+           migrate__crc32c_shift_tab[lv][1][(c >> 8) & 0xffu] ^
+           migrate__crc32c_shift_tab[lv][2][(c >> 16) & 0xffu] ^
+           migrate__crc32c_shift_tab[lv][3][c >> 24];
+}
+
+/* The three-stream part of an instruction path: STEP(state, p) folds the 8
+ * bytes at p into state (a variable of type T). Leaves c, p and len at what
+ * is left for one stream. */
+#define MIGRATE__CRC32C_STREAMS(T, c, p, len, STEP)                                        \
+    do {                                                                                   \
+        unsigned lv_;                                                                      \
+        if ((len) < 3u * 256u || !migrate__crc32c_shift_ready()) break;                   \
+        for (lv_ = 0; lv_ < MIGRATE__CRC32C_LEVELS; lv_++) {                               \
+            size_t l_ = migrate__crc32c_block[lv_], i_;                                    \
+            while ((len) >= 3u * l_) {                                                     \
+                T c1_ = 0, c2_ = 0;                                                        \
+                for (i_ = 0; i_ < l_; i_ += 8) {                                           \
+                    STEP(c, (p) + i_);                                                     \
+                    STEP(c1_, (p) + l_ + i_);                                              \
+                    STEP(c2_, (p) + 2u * l_ + i_);                                         \
+                }                                                                          \
+                c = migrate__crc32c_shift(lv_, (uint32_t)(c)) ^ (uint32_t)c1_;             \
+                c = migrate__crc32c_shift(lv_, (uint32_t)(c)) ^ (uint32_t)c2_;             \
+                (p) += 3u * l_;                                                            \
+                (len) -= 3u * l_;                                                          \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+#endif
+
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define MIGRATE__CRC32C_HAVE_HW 1
 
@@ -562,9 +634,7 @@ static inline uint64_t migrate__crc32c_load64(const unsigned char *p)
     return v;
 }
 
-/* Three streams from 3 * 8 KiB on: the crc32 instruction's latency is three
- * times its issue interval. */
-#define MIGRATE__CRC32C_3WAY_MIN 24576u
+#define MIGRATE__CRC32C_STEP_X86(st, q) (st) = __builtin_ia32_crc32di((st), migrate__crc32c_load64(q))
 
 __attribute__((target("sse4.2")))
 static uint32_t migrate__crc32c_sse42(uint32_t state, const unsigned char *p, size_t len)
@@ -574,24 +644,7 @@ static uint32_t migrate__crc32c_sse42(uint32_t state, const unsigned char *p, si
         c = __builtin_ia32_crc32qi((unsigned int)c, *p++);
         len--;
     }
-    if (len >= MIGRATE__CRC32C_3WAY_MIN) {
-        /* A | B | C, each n bytes: CRC(s, A|B|C) =
-         * (CRC(s, A) * x^8n ^ CRC(0, B)) * x^8n ^ CRC(0, C). */
-        size_t n = (len / 3u) & ~(size_t)7u, i;
-        unsigned long long c1 = 0, c2 = 0;
-        const unsigned char *p1 = p + n, *p2 = p + 2u * n;
-        uint32_t k;
-        for (i = 0; i < n; i += 8) {
-            c = __builtin_ia32_crc32di(c, migrate__crc32c_load64(p + i));
-            c1 = __builtin_ia32_crc32di(c1, migrate__crc32c_load64(p1 + i));
-            c2 = __builtin_ia32_crc32di(c2, migrate__crc32c_load64(p2 + i));
-        }
-        k = migrate__crc32c_xpow8n(n);
-        c = migrate__crc32c_mul(k, (uint32_t)c) ^ (uint32_t)c1;
-        c = migrate__crc32c_mul(k, (uint32_t)c) ^ (uint32_t)c2;
-        p += 3u * n;
-        len -= 3u * n;
-    }
+    MIGRATE__CRC32C_STREAMS(unsigned long long, c, p, len, MIGRATE__CRC32C_STEP_X86);
     while (len >= 8) {
         c = __builtin_ia32_crc32di(c, migrate__crc32c_load64(p));
         p += 8;
@@ -616,6 +669,24 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
     defined(__ARM_FEATURE_CRC32)
 #define MIGRATE__CRC32C_HAVE_HW 1
 
+/* Fold the 8 bytes at q into st (the instruction takes them in LE order). */
+#if defined(__AARCH64EB__)
+#  define migrate__crc32c_step_a64(st, q)                                                 \
+    do {                                                                                  \
+        uint64_t v_;                                                                      \
+        __builtin_memcpy(&v_, (q), 8);                                                    \
+        v_ = __builtin_bswap64(v_);                                                       \
+        __asm__("crc32cx %w0, %w0, %x1" : "+r"(st) : "r"(v_));                            \
+    } while (0)
+#else
+#  define migrate__crc32c_step_a64(st, q)                                                 \
+    do {                                                                                  \
+        uint64_t v_;                                                                      \
+        __builtin_memcpy(&v_, (q), 8);                                                    \
+        __asm__("crc32cx %w0, %w0, %x1" : "+r"(st) : "r"(v_));                            \
+    } while (0)
+#endif
+
 static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const void *buf,
                                                        size_t len)
 {
@@ -627,13 +698,9 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
         p++;
         len--;
     }
+    MIGRATE__CRC32C_STREAMS(uint32_t, c, p, len, migrate__crc32c_step_a64);
     while (len >= 8) {
-        uint64_t v;
-        __builtin_memcpy(&v, p, 8);
-#if defined(__AARCH64EB__)
-        v = __builtin_bswap64(v); /* the instruction takes bytes in LE order */
-#endif
-        __asm__("crc32cx %w0, %w0, %x1" : "+r"(c) : "r"(v));
+        migrate__crc32c_step_a64(c, p);
         p += 8;
         len -= 8;
     }

@@ -51,16 +51,17 @@ Test(crc32c_table, every_length_odd_alignments)
     free(buf);
 }
 
-/* Lengths around and far above the three-stream threshold, odd offsets,
- * split at random points. */
+/* Lengths around and far above the three-stream block sizes (3 x 256,
+ * 3 x 1360, 3 x 4096 and multiples), odd offsets, split at random points. */
 Test(crc32c_table, large_buffers)
 {
     enum { MAX = 3 * 65536 + 64 };
     unsigned char *buf = malloc(MAX);
     cr_assert_not_null(buf);
     for (size_t i = 0; i < MAX; i++) buf[i] = next_byte();
-    static const size_t lens[] = {24575, 24576, 24577, 24583, 24600, 32768,
-                                  65536, 100003, 3 * 65536 + 7};
+    static const size_t lens[] = {767,   768,   769,   4079,  4080,  4081,  4096,  4848,
+                                  12287, 12288, 12289, 16368, 24575, 24576, 24577, 24583,
+                                  24600, 32768, 65536, 100003, 3 * 65536 + 7};
     for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
         for (size_t off = 0; off < 16; off += 5) {
             uint32_t t = migrate_crc32c_update(0xFFFFFFFFu, buf + off, lens[k]);
