@@ -7,6 +7,7 @@
  * (sender role) or takes one in (receiver role):
  *
  *   source                                    destination
+ *   PREPARE (advisory)                ----->  poll, do not sleep
  *   freeze ........................................................
  *   REQUEST(mid, size, fingerprints)  ----->  accept? (busy, fits, same build)
  *                                     <-----  ACCEPT  | REJECT(err)
@@ -40,6 +41,11 @@
  * right now). A port calls it from its master thread (POSIX) or master core
  * (MPPA-256); tests call it in turn for every node of a loopback transport.
  * Timeouts use the transport's clock (virtual on the loopback).
+ *
+ * PREPARE goes out when a migration starts, before the freeze: it only tells
+ * the destination to poll instead of sleeping for MIGRATE_ALERT_NS
+ * (migrate_daemon_alert()), so that a destination whose thread sleeps is
+ * awake when REQUEST comes; nothing depends on it arriving.
  *
  * At most one migration per node at a time (either role); a second request is
  * answered with UAREA_EBUSY. Migrations between disjoint pairs of nodes run at
@@ -76,6 +82,9 @@ UAREA_EXTERN_C_BEGIN
 #endif
 #ifndef MIGRATE_TIMEOUT_NS
 #  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
+#endif
+#ifndef MIGRATE_ALERT_NS
+#  define MIGRATE_ALERT_NS INT64_C(2000000) /* a destination polls this long after PREPARE */
 #endif
 #ifndef MIGRATE_RETRIES
 #  define MIGRATE_RETRIES 4             /* REQUEST retransmissions */
@@ -190,6 +199,7 @@ typedef struct migrate_daemon {
     uint64_t size, done;
     size_t inflight;          /* bytes of the portal op in flight, 0 if none */
     uint64_t t_request, t_frozen, t_first, t_freeze_src;
+    uint64_t alert_until;     /* a PREPARE came: poll until then */
     int abort_err;            /* why the source is aborting (S_ABORT) */
     migrate_offer offer;
     migrate_stats cur, last;
@@ -236,13 +246,18 @@ UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st);
 /* 1 while a migration is in progress on this node. */
 UAREA_API int migrate_daemon_busy(const migrate_daemon *d);
 
+/* 1 while an idle daemon expects a REQUEST (a PREPARE came less than
+ * MIGRATE_ALERT_NS ago): its driver should keep stepping rather than sleep
+ * in migrate_daemon_wait(). 0 otherwise. */
+UAREA_API int migrate_daemon_alert(const migrate_daemon *d);
+
 /* Message codec, public for tests and tools. */
 #define MIGRATE_MSG_SIZE 64u
 UAREA_STATIC_ASSERT(MIGRATE_MSG_SIZE <= NOC_MAILBOX_MSG_SIZE, "messages must fit a mailbox");
 enum {
     MIGRATE_OP_REQUEST = 1, MIGRATE_OP_ACCEPT, MIGRATE_OP_REJECT, MIGRATE_OP_VERIFIED,
     MIGRATE_OP_NACK, MIGRATE_OP_COMMIT, MIGRATE_OP_ABORT, MIGRATE_OP_MOVE,
-    MIGRATE_OP_RESULT
+    MIGRATE_OP_RESULT, MIGRATE_OP_PREPARE
 };
 UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE]);
 /* UAREA_EPROTO if the bytes are not a valid message (magic, version, CRC). */
@@ -314,7 +329,7 @@ UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
     if (len < MIGRATE_MSG_SIZE) return UAREA_EPROTO;
     if (migrate__get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
     if (migrate__get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
-    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_RESULT) return UAREA_EPROTO;
+    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_PREPARE) return UAREA_EPROTO;
     m->op = in[5];
     m->from = migrate__node16(migrate__get16(in + 6));
     m->mid = migrate__get32(in + 8);
@@ -472,6 +487,8 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__begin_stats(d, d->self, dst);
     d->state = MIGRATE_S_FREEZE;
     migrate__arm(d);
+    /* wake the destination while this side freezes */
+    migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mid, d->self, dst, 0);
     return 0;
 }
 
@@ -619,6 +636,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     d->mid = m->mid;
     d->peer = m->from;
     d->ctrl = -1;
+    d->alert_until = 0;
     d->size = m->size;
     d->done = 0;
     d->inflight = 0;
@@ -798,6 +816,10 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             /* nothing of it here (any more): confirm, so the source may run */
             migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
         }
+        return;
+    case MIGRATE_OP_PREPARE:
+        if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self)
+            d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
         return;
     case MIGRATE_OP_MOVE: {
         int rc = migrate__start(d, m->dst, m->from);
@@ -1050,6 +1072,12 @@ UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st)
 UAREA_API int migrate_daemon_busy(const migrate_daemon *d)
 {
     return d != NULL && d->state != MIGRATE_IDLE;
+}
+
+UAREA_API int migrate_daemon_alert(const migrate_daemon *d)
+{
+    return d != NULL && d->t != NULL && d->state == MIGRATE_IDLE && d->alert_until != 0 &&
+           noc_clock_ns(d->t) < d->alert_until;
 }
 
 UAREA_EXTERN_C_END

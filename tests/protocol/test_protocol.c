@@ -38,6 +38,56 @@ Test(protocol, moves_container_and_reports_stats)
     w_free(w);
 }
 
+/* PREPARE goes out before the freeze: the destination, still idle, polls
+ * (migrate_daemon_alert) for MIGRATE_ALERT_NS, then stops; a migration that
+ * reaches it clears the alert. A PREPARE that names another node is ignored. */
+Test(protocol, prepare_alerts_the_destination_before_the_freeze)
+{
+    world *w = w_new(3, NULL);
+    w_fill(w, 0, LEN, SEED);
+    w->f[0].freeze_polls = 1000000;          /* the freeze does not end here */
+    cr_assert_eq(migrate_daemon_alert(&w->d[1]), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 100 && !migrate_daemon_alert(&w->d[1]); i++) {
+        migrate_daemon_step(&w->d[0]);
+        (void)noc_loopback_step(&w->lb);
+        migrate_daemon_step(&w->d[1]);
+    }
+    cr_assert_eq(migrate_daemon_alert(&w->d[1]), 1, "PREPARE reached the destination");
+    cr_assert_eq(migrate_daemon_busy(&w->d[1]), 0, "it is advice: no migration yet");
+    cr_assert_eq(w->d[0].state, MIGRATE_S_FREEZE, "before the freeze ended");
+    cr_assert_eq(migrate_daemon_alert(&w->d[2]), 0);
+    cr_assert_eq(migrate_daemon_alert(&w->d[0]), 0);
+    noc_loopback_advance(&w->lb, (uint64_t)MIGRATE_ALERT_NS);
+    cr_assert_eq(migrate_daemon_alert(&w->d[1]), 0, "the alert lasts MIGRATE_ALERT_NS");
+
+    /* a forged PREPARE for node 2, sent to node 1, changes nothing */
+    {
+        uint8_t buf[MIGRATE_MSG_SIZE];
+        migrate_msg m;
+        memset(&m, 0, sizeof m);
+        m.op = MIGRATE_OP_PREPARE; m.from = 0; m.src = 0; m.dst = 2; m.ctrl = -1; m.mid = 99;
+        migrate_msg_encode(&m, buf);
+        int h = noc_mailbox_open(&w->t[0], 1, MIGRATE_MAILBOX_PORT);
+        cr_assert_geq(h, 0);
+        cr_assert_eq(noc_mailbox_write(&w->t[0], h, buf, sizeof buf, 0), (int)sizeof buf);
+        for (int i = 0; i < 10; i++) {
+            (void)noc_loopback_step(&w->lb);
+            migrate_daemon_step(&w->d[1]);
+        }
+        cr_assert_eq(migrate_daemon_alert(&w->d[1]), 0);
+        cr_assert_eq(noc_mailbox_close(&w->t[0], h), 0);
+    }
+
+    w->f[0].freeze_polls = 0;
+    cr_assert(w_run(w, 1000000000ull));
+    int where = -1;
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert_eq(migrate_daemon_alert(&w->d[1]), 0);
+    w_free(w);
+}
+
 /* The block is used as two halves: while a portal write is out, the source
  * has already written the next image bytes into the other half, and the
  * image moves in transfers of half a block. */

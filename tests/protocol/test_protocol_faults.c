@@ -199,8 +199,8 @@ static world *late_last_chunk(void)
     w_fill(w, 0, LEN, SEED);
     cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DELAY, NOC_LB_CHUNK, 0, 1, c01,
                                       10000000 /* 10 ms, past the 2 ms timeout */), 0);
-    /* messages 0 -> 1: REQUEST, then ABORT */
-    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, 2, 0), 0);
+    /* messages 0 -> 1: PREPARE, REQUEST, then ABORT */
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, 3, 0), 0);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     for (int i = 0; i < 1000000 && w->d[1].state != MIGRATE_R_COMMIT; i++) {
         /* time passes in small steps (noc_loopback_step would jump straight

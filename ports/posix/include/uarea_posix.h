@@ -772,8 +772,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
                 break;
             }
         }
-        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && n->mn.d.out_count == 0 &&
-            n->ckpt_core < 0)
+        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && !migrate_daemon_alert(&n->mn.d) &&
+            n->mn.d.out_count == 0 && n->ckpt_core < 0)
             (void)migrate_daemon_wait(&n->mn.d, period < 1000000 ? period : 1000000);
         else if (did == 0)
             sched_yield(); /* waiting on the peer: let it have the CPU */
