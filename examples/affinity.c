@@ -19,6 +19,7 @@
  *   affinity [round trips]     (default 30000) */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,16 +62,6 @@ struct board {
 static struct board *board;         /* set before uarea_posix_run, never changed */
 
 static UAREA_USER uint64_t batch_sum;
-
-static void say(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static uint64_t now_ns(void)
 {

@@ -9,6 +9,7 @@
  * second run of the same binary has the addresses the first one had. */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +25,6 @@ static UAREA_USER uint64_t digest[WORKERS];
 static UAREA_USER char path[256];
 static UAREA_USER unsigned long spins;
 static UAREA_USER int stop_spinning;
-
-static void say(const char *fmt, ...)
-{
-    char line[300];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static uint64_t mix(uint64_t x)
 {

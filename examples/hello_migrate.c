@@ -9,6 +9,7 @@
  *   hello_migrate [nodes]      (default 4) */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,6 @@
 static UAREA_USER volatile unsigned progress;     /* rounds done, all workers */
 static UAREA_USER uint64_t *array;                /* on the container heap */
 static UAREA_USER uint64_t digest[WORKERS];
-
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static uint64_t mix(uint64_t x)
 {

@@ -7,6 +7,7 @@
  *   parallel_migrations [max K]     (default 8: 16 node processes) */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +21,6 @@ static UAREA_USER volatile unsigned progress;
 static UAREA_USER uint64_t *array;
 static UAREA_USER uint64_t digest[WORKERS];
 static int k_now;   /* containers of this run (set before the nodes fork) */
-
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static uint64_t mix(uint64_t x)
 {

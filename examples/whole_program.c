@@ -11,6 +11,7 @@
  * The runtime is compiled by the helper: this file includes <uarea_posix.h>
  * without UAREA_IMPLEMENTATION. */
 #include <uarea_posix.h>
+#include "say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +29,6 @@ static uint64_t *scratch;                 /* points into the container heap */
 static int hops;
 
 extern char __start_uarea_user[], __stop_uarea_user[];
-
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static uint64_t step(uint64_t x, uint64_t i)
 {

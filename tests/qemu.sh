@@ -1,6 +1,11 @@
 # Shared by the scripts that cross-compile a program and run it under
 # qemu-user (tests/uarea/arch_qemu.sh, tests/migrate/crc_qemu.sh). Sourced,
-# not run.
+# not run. Sets src (the source root) and out (where binaries go:
+# UAREA_BINARY_DIR, else a new temporary directory).
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${UAREA_BINARY_DIR:-$(mktemp -d)}
+mkdir -p "$out"
 
 # need TOOL: exit 77 (ctest: skipped) when TOOL is missing, unless
 # UAREA_REQUIRE_QEMU=1, which makes it a failure.

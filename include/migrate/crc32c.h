@@ -669,23 +669,20 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
     defined(__ARM_FEATURE_CRC32)
 #define MIGRATE__CRC32C_HAVE_HW 1
 
-/* Fold the 8 bytes at q into st (the instruction takes them in LE order). */
+/* The 8 bytes at q in the order the instruction takes them (LE). */
+static inline uint64_t migrate__crc32c_a64_load(const unsigned char *q)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, q, 8);
 #if defined(__AARCH64EB__)
-#  define migrate__crc32c_step_a64(st, q)                                                 \
-    do {                                                                                  \
-        uint64_t v_;                                                                      \
-        __builtin_memcpy(&v_, (q), 8);                                                    \
-        v_ = __builtin_bswap64(v_);                                                       \
-        __asm__("crc32cx %w0, %w0, %x1" : "+r"(st) : "r"(v_));                            \
-    } while (0)
-#else
-#  define migrate__crc32c_step_a64(st, q)                                                 \
-    do {                                                                                  \
-        uint64_t v_;                                                                      \
-        __builtin_memcpy(&v_, (q), 8);                                                    \
-        __asm__("crc32cx %w0, %w0, %x1" : "+r"(st) : "r"(v_));                            \
-    } while (0)
+    v = __builtin_bswap64(v);
 #endif
+    return v;
+}
+
+/* Fold the 8 bytes at q into st. */
+#define migrate__crc32c_step_a64(st, q)                                                   \
+    __asm__("crc32cx %w0, %w0, %x1" : "+r"(st) : "r"(migrate__crc32c_a64_load(q)))
 
 static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const void *buf,
                                                        size_t len)

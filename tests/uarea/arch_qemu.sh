@@ -6,9 +6,6 @@
 # UAREA_REQUIRE_QEMU=1.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/../.." && pwd)
-out=${UAREA_BINARY_DIR:-$(mktemp -d)}
-mkdir -p "$out"
 # shellcheck source=../qemu.sh
 . "$here/../qemu.sh"
 fails=0
