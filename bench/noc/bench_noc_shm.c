@@ -7,6 +7,12 @@
  * process_vm_writev/readv; a buffer in the shared arena: memcpy; the bounce
  * ring: two copies); the ratios come last.
  *
+ * Each throughput is measured in ROUNDS rounds, and each round measures the
+ * memcpy baseline right after the portal transfers, so that a ratio compares
+ * figures taken moments apart (these machines are shared, and their speed
+ * drifts); the medians over the rounds are printed, and each ratio is the
+ * median of the per-round ratios, with its smallest and largest.
+ *
  *     bench_noc_shm [scale]     scale (default 1) multiplies the repetitions
  *
  * Goals: 1 MiB portal throughput at least 0.7x memcpy; mailbox round trip
@@ -28,6 +34,7 @@ static const char *const names[NSIZES] = { "4 KiB", "64 KiB", "1 MiB" };
 static const char *const methods[3] = { "private buffer (process_vm)", "shared arena (memcpy)",
                                         "bounce ring (two copies)" };
 
+#define ROUNDS 9
 static int scale = 1;
 static volatile unsigned char sink;
 
@@ -49,8 +56,8 @@ static void die(const char *what, int rc)
 
 static unsigned reps(size_t size)
 {
-    /* about 256 MiB per measurement, at least 200 transfers */
-    size_t n = (256u * KIB * KIB) / size;
+    /* about 64 MiB per measurement, at least 200 transfers */
+    size_t n = (64u * KIB * KIB) / size;
     if (n < 200) n = 200;
     if (n > 20000) n = 20000;
     return (unsigned)n * (unsigned)scale;
@@ -168,14 +175,18 @@ static double memcpy_rate(size_t size, unsigned count, unsigned char *src, unsig
     return (double)size * count / (now_s() - t0);
 }
 
-/* One run of node 1 on a fresh transport; fills what was asked. */
-static void run(int copy, int with_rtt, double *median, double *p99, double portal[2][NSIZES])
+static unsigned char *mc_a, *mc_b;       /* memcpy baseline buffers */
+
+/* One run of node 1 on a fresh transport: for each size, ROUNDS rounds of
+ * (portal transfers, then memcpy of the same size) per receiver buffer. */
+static void run(int copy, int with_rtt, double *median, double *p99,
+                double portal[2][NSIZES][ROUNDS], double mc[2][NSIZES][ROUNDS])
 {
     noc_shm shm;
     noc_shm_desc d;
     unsigned char *src = (unsigned char *)malloc(BIG);
     pid_t pid;
-    int rc, st, j, w;
+    int rc, st, j, w, r;
     if (src == NULL) die("malloc", 0);
     memset(src, 0xa5, BIG);
     memset(&d, 0, sizeof d);
@@ -195,17 +206,23 @@ static void run(int copy, int with_rtt, double *median, double *p99, double port
         mailbox_rtt(2000, median, p99);                     /* warm-up */
         mailbox_rtt(20000u * (unsigned)scale, median, p99);
     }
-    for (w = 0; w < 2; w++) {
-        if (copy == NOC_SHM_COPY_BOUNCE && w == 1) break;
-        /* the arena case keeps both buffers in the arena: memcpy whichever
-         * side copies */
-        unsigned char *from = w == 1 ? (unsigned char *)noc_shm_arena(&shm, NULL) : src;
-        if (w == 1) memset(from, 0xa5, BIG);
-        for (j = 0; j < NSIZES; j++) {
-            (void)portal_rate(w, sizes[j], reps(sizes[j]) / 10 + 1, from);  /* warm-up */
-            portal[w][j] = portal_rate(w, sizes[j], reps(sizes[j]), from);
-        }
-    }
+    /* the arena case keeps both buffers in the arena: memcpy whichever side
+     * copies */
+    memset(noc_shm_arena(&shm, NULL), 0xa5, BIG);
+    for (j = 0; j < NSIZES; j++)
+        for (r = -1; r < ROUNDS; r++)                        /* round -1: warm-up */
+            for (w = 0; w < 2; w++) {
+                unsigned char *from = w == 1 ? (unsigned char *)noc_shm_arena(&shm, NULL) : src;
+                unsigned n = r < 0 ? reps(sizes[j]) / 10 + 1 : reps(sizes[j]);
+                double pr, mr;
+                if (copy == NOC_SHM_COPY_BOUNCE && w == 1) break;
+                pr = portal_rate(w, sizes[j], n, from);
+                mr = memcpy_rate(sizes[j], n, mc_a, mc_b);
+                if (r >= 0) {
+                    portal[w][j][r] = pr;
+                    mc[w][j][r] = mr;
+                }
+            }
     send_cmd(CMD_QUIT, 0, 0, 0);
     if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) die("node 1 exit", 0);
     noc_shm_detach(&me);
@@ -213,54 +230,83 @@ static void run(int copy, int with_rtt, double *median, double *p99, double port
     free(src);
 }
 
+static double median_of(const double *v, int n)
+{
+    double t[ROUNDS * 2];
+    int i;
+    for (i = 0; i < n; i++) t[i] = v[i];
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* The per-round ratios portal/memcpy: median, smallest, largest. */
+static double ratio(const double *portal, const double *mc, double *lo, double *hi)
+{
+    double q[ROUNDS];
+    int r;
+    *lo = 1e300;
+    *hi = 0;
+    for (r = 0; r < ROUNDS; r++) {
+        q[r] = portal[r] / mc[r];
+        if (q[r] < *lo) *lo = q[r];
+        if (q[r] > *hi) *hi = q[r];
+    }
+    return median_of(q, ROUNDS);
+}
+
 int main(int argc, char **argv)
 {
-    double median = 0, p99 = 0, direct[2][NSIZES], bounce[2][NSIZES], mc[NSIZES];
-    unsigned char *a, *b;
-    int j;
+    static double direct[2][NSIZES][ROUNDS], bounce[2][NSIZES][ROUNDS];
+    static double mc_direct[2][NSIZES][ROUNDS], mc_bounce[2][NSIZES][ROUNDS];
+    double median = 0, p99 = 0, lo, hi, q;
+    int j, w;
     if (argc > 1) scale = atoi(argv[1]) > 0 ? atoi(argv[1]) : 1;
     private_buf = (unsigned char *)malloc(BIG);
-    a = (unsigned char *)malloc(BIG);
-    b = (unsigned char *)malloc(BIG);
-    if (private_buf == NULL || a == NULL || b == NULL) die("malloc", 0);
+    mc_a = (unsigned char *)malloc(BIG);
+    mc_b = (unsigned char *)malloc(BIG);
+    if (private_buf == NULL || mc_a == NULL || mc_b == NULL) die("malloc", 0);
     memset(private_buf, 0, BIG);
-    memset(a, 1, BIG);
-    memset(b, 2, BIG);
-    printf("bench_noc_shm: 2 processes, %ld CPUs online, mailbox messages of %u bytes\n",
-           sysconf(_SC_NPROCESSORS_ONLN), (unsigned)NOC_MAILBOX_MSG_SIZE);
+    memset(mc_a, 1, BIG);
+    memset(mc_b, 2, BIG);
+    printf("bench_noc_shm: 2 processes, %ld CPUs online, mailbox messages of %u bytes, "
+           "medians of %d rounds\n",
+           sysconf(_SC_NPROCESSORS_ONLN), (unsigned)NOC_MAILBOX_MSG_SIZE, ROUNDS);
 
-    run(NOC_SHM_COPY_AUTO, 1, &median, &p99, direct);
-    run(NOC_SHM_COPY_BOUNCE, 0, &median, &p99, bounce);
-    for (j = 0; j < NSIZES; j++) {
-        (void)memcpy_rate(sizes[j], reps(sizes[j]) / 10 + 1, a, b);
-        mc[j] = memcpy_rate(sizes[j], reps(sizes[j]), a, b);
-    }
+    run(NOC_SHM_COPY_AUTO, 1, &median, &p99, direct, mc_direct);
+    run(NOC_SHM_COPY_BOUNCE, 0, &median, &p99, bounce, mc_bounce);
 
     printf("\nmailbox round trip: median %.2f us, p99 %.2f us (%u trips)\n",
            median * 1e6, p99 * 1e6, 20000u * (unsigned)scale);
     printf("\nportal throughput, GB/s (receiver buffer: %s)\n", methods[0]);
     for (j = 0; j < NSIZES; j++)
-        printf("  %-7s portal %7.2f   memcpy %7.2f\n", names[j], direct[0][j] / 1e9, mc[j] / 1e9);
+        printf("  %-7s portal %7.2f   memcpy %7.2f\n", names[j],
+               median_of(direct[0][j], ROUNDS) / 1e9, median_of(mc_direct[0][j], ROUNDS) / 1e9);
     printf("\nportal throughput by copy method, GB/s\n");
     printf("  %-7s %12s %12s %12s\n", "size", "process_vm", "arena", "bounce");
     for (j = 0; j < NSIZES; j++)
-        printf("  %-7s %12.2f %12.2f %12.2f\n", names[j], direct[0][j] / 1e9, direct[1][j] / 1e9,
-               bounce[0][j] / 1e9);
+        printf("  %-7s %12.2f %12.2f %12.2f\n", names[j], median_of(direct[0][j], ROUNDS) / 1e9,
+               median_of(direct[1][j], ROUNDS) / 1e9, median_of(bounce[0][j], ROUNDS) / 1e9);
 
-    printf("\nratios (portal / memcpy, same size, same run)\n");
-    for (j = 0; j < NSIZES; j++)
-        printf("  %-7s %s %.2f   arena %.2f   bounce %.2f%s\n", names[j], "process_vm",
-               direct[0][j] / mc[j], direct[1][j] / mc[j], bounce[0][j] / mc[j],
-               j == NSIZES - 1 ? "   (goal: >= 0.70)" : "");
+    printf("\nratios (portal / memcpy of the same size measured right after it; median of %d "
+           "rounds, [smallest, largest])\n", ROUNDS);
+    for (j = 0; j < NSIZES; j++) {
+        printf("  %-7s", names[j]);
+        q = ratio(direct[0][j], mc_direct[0][j], &lo, &hi);
+        printf(" process_vm %.2f [%.2f, %.2f]", q, lo, hi);
+        q = ratio(direct[1][j], mc_direct[1][j], &lo, &hi);
+        printf("   arena %.2f [%.2f, %.2f]", q, lo, hi);
+        q = ratio(bounce[0][j], mc_bounce[0][j], &lo, &hi);
+        printf("   bounce %.2f [%.2f, %.2f]\n", q, lo, hi);
+    }
     printf("  mailbox round trip median %.2f us (goal: < 10 us): %s\n", median * 1e6,
            median < 10e-6 ? "met" : "missed");
-    for (j = 0; j < 2; j++) {
-        double r = direct[j][NSIZES - 1] / mc[NSIZES - 1];
-        printf("  1 MiB portal / memcpy, %s: %.2f (goal: >= 0.70): %s\n", methods[j], r,
-               r >= 0.7 ? "met" : "missed");
+    for (w = 0; w < 2; w++) {
+        q = ratio(direct[w][NSIZES - 1], mc_direct[w][NSIZES - 1], &lo, &hi);
+        printf("  1 MiB portal / memcpy, %s: %.2f (goal: >= 0.70): %s\n", methods[w], q,
+               q >= 0.7 ? "met" : "missed");
     }
     free(private_buf);
-    free(a);
-    free(b);
+    free(mc_a);
+    free(mc_b);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIG NOC_PORTAL_MAX_SIZE
@@ -298,6 +299,69 @@ Test(shm_procs, sizes_process_vm) { each_size(NOC_SHM_COPY_VM, 0); }
 Test(shm_procs, sizes_shared_window) { each_size(NOC_SHM_COPY_VM, 1); }
 Test(shm_procs, sizes_bounce) { each_size(NOC_SHM_COPY_BOUNCE, 0); }
 
+/* ---- waiting on a copying peer ----------------------------------------- */
+/* Node 1: once told that the read is posted, writes BIG bytes of pattern 5
+ * (so it pushes); the progress hook set by the test may stall or kill it
+ * in the middle. */
+static int go_sender(noc_transport *t, void *arg)
+{
+    static unsigned char src[BIG];
+    unsigned char go;
+    int ctl = noc_mailbox_create(t, 0), pout = noc_portal_open(t, 0, 0, 0);
+    (void)arg;
+    CHECK(ctl >= 0 && pout >= 0);
+    CHECK(noc_mailbox_read(t, ctl, &go, 1, WAIT_NS) == 1);   /* the read is posted */
+    pattern(src, BIG, 5);
+    CHECK(noc_portal_write(t, pout, src, BIG, WAIT_NS) == (int)BIG);
+    return 0;
+}
+
+#define STALL_MS 300
+
+/* Node 1 stops for STALL_MS after the first piece it sends. */
+static void stall_midway(void *arg, int node, size_t done, size_t total)
+{
+    (void)arg;
+    if (node == 1 && done == NOC_SHM_PIECE && done < total) usleep(STALL_MS * 1000);
+}
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* A waiter spins while its peer copies the transfer, but only for
+ * NOC_SHM_BUSY_NS: a peer that stalls in the middle of the copy (descheduled,
+ * stopped) does not make the waiter burn its CPU until the copy ends. */
+Test(shm_wait, a_stalled_copy_puts_the_waiter_to_sleep_after_the_busy_spin)
+{
+    static unsigned char dst[BIG];
+    double cpu;
+    pid_t pid;
+    int pin, ctl;
+    cr_assert_lt(NOC_SHM_BUSY_NS, STALL_MS * INT64_C(1000000) / 4);
+    create_shm(2, NOC_SHM_COPY_AUTO, 0);
+    shm.desc.progress = stall_midway;
+    attach_parent();
+    pin = noc_portal_create(&mt, 0);
+    pid = spawn(1, go_sender, NULL);
+    ctl = noc_mailbox_open(&mt, 1, 0);
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    cr_assert_eq(noc_portal_aread(&mt, pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_mailbox_write(&mt, ctl, "g", 1, WAIT_NS), 1);
+    cpu = thread_cpu_ms();
+    cr_assert_eq(noc_portal_wait(&mt, pin, WAIT_NS), (int)BIG);
+    cpu = thread_cpu_ms() - cpu;
+    cr_assert(matches(dst, BIG, 5));
+    reap_ok(pid);
+    /* the busy spin (NOC_SHM_BUSY_NS) plus wake-ups; never the whole stall */
+    cr_assert_lt(cpu, (double)STALL_MS / 2, "the waiter used %.1f ms of CPU in a %d ms stall",
+                 cpu, STALL_MS);
+    finish_parent();
+}
+
 /* ---- peer death --------------------------------------------------------- */
 static pid_t victim;
 
@@ -319,18 +383,6 @@ static void kill_receiver_midway(void *arg, int node, size_t done, size_t total)
     victim = 0;
 }
 
-static int dying_sender(noc_transport *t, void *arg)
-{
-    static unsigned char src[BIG];
-    unsigned char go;
-    int ctl = noc_mailbox_create(t, 0), pout = noc_portal_open(t, 0, 0, 0);
-    (void)arg;
-    CHECK(ctl >= 0 && pout >= 0);
-    CHECK(noc_mailbox_read(t, ctl, &go, 1, WAIT_NS) == 1);   /* the read is posted */
-    pattern(src, BIG, 5);
-    noc_portal_write(t, pout, src, BIG, WAIT_NS);            /* dies inside */
-    return 1;
-}
 
 Test(shm_death, sender_killed_in_the_middle_of_a_portal_transfer)
 {
@@ -341,7 +393,7 @@ Test(shm_death, sender_killed_in_the_middle_of_a_portal_transfer)
     shm.desc.progress = die_midway;             /* before fork: every node sees it */
     attach_parent();
     pin = noc_portal_create(&mt, 0);
-    pid = spawn(1, dying_sender, NULL);
+    pid = spawn(1, go_sender, NULL);    /* dies inside its write */
     ctl = noc_mailbox_open(&mt, 1, 0);
     cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
     cr_assert_eq(noc_portal_aread(&mt, pin, dst, sizeof dst), 0);

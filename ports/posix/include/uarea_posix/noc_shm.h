@@ -63,7 +63,10 @@
  *
  * Waiting spins for NOC_SHM_SPIN_NS (yielding the CPU after NOC_SHM_YIELD_NS,
  * in case the peer shares it), then sleeps on a futex, so an idle node uses
- * no CPU. A sleeper wakes at least every NOC_SHM_CHECK_NS to check the
+ * no CPU. A portal call whose peer is copying this very transfer (it took
+ * our offer, or claimed our posted read) keeps spinning, for up to
+ * NOC_SHM_BUSY_NS: the copy ends soon, and a futex wake-up would add its
+ * latency to every transfer longer than the spin. A sleeper wakes at least every NOC_SHM_CHECK_NS to check the
  * peers the call involves: a node that detached, or whose process died (seen
  * through a pidfd, so even an unreaped zombie counts), makes the call return
  * UAREA_EPEERGONE: a mailbox write to it, a portal write to it, a portal read
@@ -80,6 +83,9 @@
  *   NOC_SHM_MAILBOX_SLOTS  16        messages a mailbox holds (power of two)
  *   NOC_SHM_SPIN_NS        20000     spin before sleeping, ns
  *   NOC_SHM_YIELD_NS       5000      within the spin, sched_yield() after this, ns
+ *   NOC_SHM_BUSY_NS        10000000  spin while the peer copies our transfer, ns
+ *   NOC_SHM_PULL_NS        2000      a posted read lets the receiver pull for this
+ *                                    long before the sender pushes, ns
  *   NOC_SHM_CHECK_NS       10000000  liveness check period while asleep, ns
  *   NOC_SHM_PROBE_NS       1000000   a peer probed alive is not probed again
  *                                    (system calls) for this long, ns
@@ -109,6 +115,12 @@ UAREA_EXTERN_C_BEGIN
 #endif
 #ifndef NOC_SHM_YIELD_NS
 #  define NOC_SHM_YIELD_NS 5000
+#endif
+#ifndef NOC_SHM_PULL_NS
+#  define NOC_SHM_PULL_NS 2000
+#endif
+#ifndef NOC_SHM_BUSY_NS
+#  define NOC_SHM_BUSY_NS 10000000
 #endif
 #ifndef NOC_SHM_CHECK_NS
 #  define NOC_SHM_CHECK_NS 10000000
@@ -240,7 +252,7 @@ UAREA_EXTERN_C_END
 UAREA_EXTERN_C_BEGIN
 
 #define NOC__SHM_MAGIC 0x4e4f4353u      /* "NOCS" */
-#define NOC__SHM_VERSION 1u
+#define NOC__SHM_VERSION 2u
 #define NOC__SHM_SEQ __ATOMIC_SEQ_CST
 #define NOC__SHM_ACQ __ATOMIC_ACQUIRE
 #define NOC__SHM_REL __ATOMIC_RELEASE
@@ -309,6 +321,7 @@ struct noc__shm_ptl {
     uint32_t writer;                    /* the claiming sender's id */
     int32_t result;
     int32_t rpid;                       /* the receiver's pid */
+    uint64_t pull_until;                /* the receiver pulls offers until then, ns */
     uint64_t buf;                       /* the posted read */
     uint64_t size;
     uint64_t total;                     /* bounce transfer */
@@ -659,6 +672,22 @@ static int noc__shm_mbx_awrite(void *ctx, int mbx, const void *buf, size_t size)
     return 0;
 }
 
+/* A receiver promises to pull the allowed sender's offer until `until`
+ * (0: no promise): a sender then lets it pull instead of pushing. No promise
+ * when this node's kernel refused a cross-process copy (it may not be able
+ * to pull), nor on the bounce ring. Ending a promise early wakes a sender
+ * that sleeps waiting for the pull, so that it pushes. */
+static void noc__shm_promise(noc_shm_node *s, struct noc__shm_ptl *p, uint64_t until)
+{
+    if (s->vm_denied || s->shm->desc.copy == NOC_SHM_COPY_BOUNCE) until = 0;
+    if (until != 0) {
+        __atomic_store_n(&p->pull_until, until, NOC__SHM_SEQ);
+    } else if (__atomic_load_n(&p->pull_until, NOC__SHM_RLX) != 0) {
+        __atomic_store_n(&p->pull_until, (uint64_t)0, NOC__SHM_SEQ);
+        noc__shm_notify(&p->ev);
+    }
+}
+
 /* ---- portals ---- */
 static uint32_t noc__shm_state(struct noc__shm_ptl *p)
 {
@@ -995,6 +1024,16 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
         noc__shm_offer(s, h, p, o, me);
         return;
     }
+    /* The receiver has promised to pull offers for a while (it just posted
+     * the read, or it spins in a wait for it): let it pull, so that the data
+     * lands in the cache of the core that reads it next, and the same side
+     * copies every time. When the promise ends (it sleeps, or its time is
+     * up) we push. */
+    if (__atomic_load_n(&p->pull_until, NOC__SHM_ACQ) > noc__shm_now() &&
+        s->shm->desc.copy != NOC_SHM_COPY_BOUNCE && !s->vm_denied) {
+        noc__shm_offer(s, h, p, o, me);
+        return;
+    }
     /* Push. Our offer is withdrawn first, so the receiver cannot pull at the
      * same time. */
     if (!noc__shm_withdraw(h, o)) return;
@@ -1061,6 +1100,8 @@ static int noc__shm_ptl_aread(void *ctx, int portal, void *buf, size_t size)
     __atomic_store_n(&p->buf, (uint64_t)(uintptr_t)buf, NOC__SHM_RLX);
     __atomic_store_n(&p->size, (uint64_t)size, NOC__SHM_RLX);
     __atomic_store_n(&p->rpid, s->pid, NOC__SHM_RLX);
+    /* a read is usually waited for at once: promise to pull meanwhile */
+    noc__shm_promise(s, p, noc__shm_now() + NOC_SHM_PULL_NS);
     __atomic_store_n(&p->state, (uint32_t)NOC__SHM_POSTED, NOC__SHM_SEQ);
     noc__shm_notify(&p->ev);
     return 0;
@@ -1139,9 +1180,41 @@ static void noc__shm_progress(noc_shm_node *s, noc__shm_handle *h, int portal)
     else noc__shm_mbx_progress(s, h);
 }
 
-static int noc__shm_wait(noc_shm_node *s, noc__shm_handle *h, int portal, int64_t timeout_ns)
+/* Is the peer copying this portal transfer right now (it took our offer, or
+ * claimed our posted read and pushes)? */
+static int noc__shm_peer_copies(noc_shm_node *s, noc__shm_handle *h, int portal)
 {
-    uint64_t start, now, deadline, spin_end;
+    struct noc__shm_ptl *p;
+    if (!portal) return 0;
+    if (h->out) {
+        p = noc__shm_ptl(s, h->node, h->port);
+        return h->offered && !h->streaming &&
+               __atomic_load_n(&p->offer[s->self].state, NOC__SHM_RLX) == NOC__SHM_OFFER_TAKEN;
+    }
+    p = noc__shm_ptl(s, s->self, h->port);
+    return noc__shm_state(p) == NOC__SHM_CLAIMED;
+}
+
+static void noc__shm_reader_promise(noc_shm_node *s, noc__shm_handle *h, int portal, uint64_t until)
+{
+    if (portal && !h->out && h->op == NOC__SHM_OP_READ)
+        noc__shm_promise(s, noc__shm_ptl(s, s->self, h->port), until);
+}
+
+/* A sender that sleeps while the receiver promised to pull wakes when the
+ * promise ends: cap its nap there. */
+static uint64_t noc__shm_nap(noc_shm_node *s, noc__shm_handle *h, int portal, uint64_t now, uint64_t nap)
+{
+    uint64_t until;
+    if (!portal || !h->out) return nap;
+    until = __atomic_load_n(&noc__shm_ptl(s, h->node, h->port)->pull_until, NOC__SHM_ACQ);
+    return until > now && until - now < nap ? until - now : nap;
+}
+
+static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, int64_t timeout_ns)
+{
+    uint64_t start, now, deadline, spin_end, busy_end = 0;
+    int promised = 0;
     if (h->op == NOC__SHM_OP_NONE) return UAREA_ESTATE;
     noc__shm_progress(s, h, portal);
     if (h->done) return noc__shm_take(h);
@@ -1159,6 +1232,8 @@ static int noc__shm_wait(noc_shm_node *s, noc__shm_handle *h, int portal, int64_
         now = noc__shm_now();
         if (now >= deadline) return UAREA_ETIMEDOUT;
         if (now < spin_end) {
+            if (!promised) noc__shm_reader_promise(s, h, portal, spin_end);
+            promised = 1;
             /* Past the first quarter of the spin, yield: when the peer
              * shares this CPU, it runs instead of waiting for our sleep. */
             if (now - start >= (uint64_t)NOC_SHM_YIELD_NS) sched_yield();
@@ -1167,19 +1242,41 @@ static int noc__shm_wait(noc_shm_node *s, noc__shm_handle *h, int portal, int64_
             if (h->done) return noc__shm_take(h);
             continue;
         }
+        if (promised) noc__shm_reader_promise(s, h, portal, 0);
+        promised = 0;
         if (noc__shm_check_peers(s, h, portal)) return noc__shm_take(h);
+        /* The peer is copying our transfer: it finishes soon, keep spinning
+         * (yielding; the peer checks above are rate-limited by
+         * NOC_SHM_PROBE_NS), for at most NOC_SHM_BUSY_NS in all. */
+        if (noc__shm_peer_copies(s, h, portal)) {
+            if (busy_end == 0) busy_end = now + NOC_SHM_BUSY_NS;
+            if (now < busy_end) {
+                sched_yield();
+                noc__shm_progress(s, h, portal);
+                if (h->done) return noc__shm_take(h);
+                continue;
+            }
+        }
         e = noc__shm_event_of(s, h, portal);
         seen = __atomic_load_n(&e->seq, NOC__SHM_SEQ);
         __atomic_add_fetch(&e->waiters, 1u, NOC__SHM_SEQ);
         noc__shm_progress(s, h, portal);
         if (!h->done) {
             nap = deadline - now < (uint64_t)NOC_SHM_CHECK_NS ? deadline - now : NOC_SHM_CHECK_NS;
-            noc__shm_sleep(e, seen, nap);
+            noc__shm_sleep(e, seen, noc__shm_nap(s, h, portal, now, nap));
             noc__shm_progress(s, h, portal);
         }
         __atomic_sub_fetch(&e->waiters, 1u, NOC__SHM_SEQ);
         if (h->done) return noc__shm_take(h);
     }
+}
+
+static int noc__shm_wait(noc_shm_node *s, noc__shm_handle *h, int portal, int64_t timeout_ns)
+{
+    int rc, reader = portal && !h->out && h->op == NOC__SHM_OP_READ;
+    rc = noc__shm_wait_for(s, h, portal, timeout_ns);
+    if (reader) noc__shm_promise(s, noc__shm_ptl(s, s->self, h->port), 0);   /* h is taken */
+    return rc;
 }
 
 static int noc__shm_mbx_wait(void *ctx, int mbx, int64_t timeout_ns)
