@@ -362,6 +362,43 @@ Test(shm_wait, a_stalled_copy_puts_the_waiter_to_sleep_after_the_busy_spin)
     finish_parent();
 }
 
+/* Node 1 posts a read and then makes no NoC call for a while: the sender
+ * may not wait for it to pull (its promise to pull lasts NOC_SHM_PULL_NS),
+ * it pushes. */
+static int absent_receiver(noc_transport *t, void *arg)
+{
+    static unsigned char dst[BIG];
+    int pin = noc_portal_create(t, 0), ready = noc_mailbox_open(t, 0, 0);
+    (void)arg;
+    CHECK(pin >= 0 && ready >= 0);
+    CHECK(noc_portal_allow(t, pin, 0, 0) == 0);
+    CHECK(noc_portal_aread(t, pin, dst, sizeof dst) == 0);
+    CHECK(noc_mailbox_write(t, ready, "r", 1, WAIT_NS) == 1);
+    usleep(STALL_MS * 1000);                    /* no NoC call meanwhile */
+    CHECK(noc_portal_wait(t, pin, 0) == (int)BIG);
+    CHECK(matches(dst, BIG, 7));
+    return 0;
+}
+
+Test(shm_wait, a_read_posted_without_a_wait_is_pushed)
+{
+    static unsigned char src[BIG];
+    unsigned char c;
+    pid_t pid;
+    int in, pout;
+    create_shm(2, NOC_SHM_COPY_AUTO, 0);
+    attach_parent();
+    in = noc_mailbox_create(&mt, 0);
+    pid = spawn(1, absent_receiver, NULL);
+    pout = noc_portal_open(&mt, 0, 1, 0);
+    cr_assert_eq(noc_mailbox_read(&mt, in, &c, 1, WAIT_NS), 1);  /* its read is posted */
+    pattern(src, BIG, 7);
+    /* well before the receiver calls the NoC again */
+    cr_assert_eq(noc_portal_write(&mt, pout, src, BIG, STALL_MS * INT64_C(1000000) / 3), (int)BIG);
+    reap_ok(pid);
+    finish_parent();
+}
+
 /* ---- peer death --------------------------------------------------------- */
 static pid_t victim;
 

@@ -66,8 +66,8 @@
  * no CPU. A portal call whose peer is copying this very transfer (it took
  * our offer, or claimed our posted read) keeps spinning, for up to
  * NOC_SHM_BUSY_NS: the copy ends soon, and a futex wake-up would add its
- * latency to every transfer longer than the spin. A sleeper wakes at least every NOC_SHM_CHECK_NS to check the
- * peers the call involves: a node that detached, or whose process died (seen
+ * latency to every transfer longer than the spin. A sleeper wakes at least
+ * every NOC_SHM_CHECK_NS to check the peers the call involves: a node that detached, or whose process died (seen
  * through a pidfd, so even an unreaped zombie counts), makes the call return
  * UAREA_EPEERGONE: a mailbox write to it, a portal write to it, a portal read
  * that allowed it, a mailbox read whose every other opener is gone, and a
