@@ -6,6 +6,12 @@
  * bytes. Every container carries 342.8 KB of user data (the papers' workload:
  * 342.8 KB of code and data, a 2 KB UArea, 8 KB stacks).
  *
+ * Each point runs twice: stop and copy (the whole container moves while it is
+ * frozen) and pre-copy (the runtime's default: heap and user data go while it
+ * runs, the freeze moves what was written since). "bytes" is the container's
+ * whole image, the memcpy floor is for those bytes; "frozen" is what the
+ * pre-copy moved during the freeze. The ratios use the pre-copy downtime.
+ *
  *   bench_downtime [migrations per point] [out.csv] [parallel.csv]
  *
  * Prints tables and the ratios last; writes the CSVs (default
@@ -139,11 +145,11 @@ int main(int argc, char **argv)
     FILE *out = fopen(csv, "w");
     if (out == NULL) { perror(csv); return 1; }
     fprintf(out, "threads,heap_pages,bytes,zero_pages,downtime_us,total_us,memcpy_us,"
-                 "downtime_over_memcpy\n");
+                 "downtime_over_memcpy,stopcopy_downtime_us,stopcopy_total_us,frozen_bytes\n");
     printf("bench_downtime: 2 node processes, 2 cores each, %d migrations per point, "
            "342.8 KB user data in every container\n\n", migs);
-    printf("%7s %6s %10s %13s %13s %11s %9s\n", "threads", "pages", "bytes", "downtime us",
-           "total us", "memcpy us", "dt/memcpy");
+    printf("%7s %6s %10s %11s %11s %9s %11s %11s %9s %9s\n", "threads", "pages", "bytes",
+           "s&c dt us", "pre dt us", "frozen", "pre tot us", "memcpy us", "dt/memcpy", "s&c/mcpy");
     double paper_dt = 0, big_ratio_worst = 0;
     uint64_t paper_bytes = 0;
     for (int k = 0; k < npts; k++) {
@@ -157,28 +163,44 @@ int main(int argc, char **argv)
         int fds[2];
         if (pipe(fds) != 0) { perror("pipe"); return 1; }
         total_fd = fds[1];
-        uarea_posix_desc d = {.nodes = 2, .cores = 2, .on_migration = on_migration, .arg = &p};
-        int rc = uarea_posix_run(&d, app, argc, argv);
-        if (rc != 0 || p.n != migs) {
-            fprintf(stderr, "point %d/%d: run failed (%d, %d migrations)\n", pts[k].t, pts[k].p,
-                    rc, p.n);
-            return 1;
+        uint64_t sc_dt = 0, sc_tot = 0, frozen = 0;
+        uint32_t zero = 0;
+        for (int pre = 0; pre < 2; pre++) {
+            uarea_posix_desc d = {.nodes = 2, .cores = 2, .on_migration = on_migration,
+                                  .arg = &p, .no_precopy = !pre};
+            p.n = 0;
+            if (pre && pipe(fds) != 0) { perror("pipe"); return 1; }
+            total_fd = fds[1];
+            int rc = uarea_posix_run(&d, app, argc, argv);
+            if (rc != 0 || p.n != migs) {
+                fprintf(stderr, "point %d/%d: run failed (%d, %d migrations)\n", pts[k].t,
+                        pts[k].p, rc, p.n);
+                return 1;
+            }
+            close(fds[1]);
+            for (int m = 0; m < p.n; m++) {
+                dt[m] = p.st[m].downtime_ns;
+                if (read(fds[0], &tot[m], sizeof tot[m]) != sizeof tot[m]) tot[m] = 0;
+                if (!pre && p.st[m].bytes > bytes) bytes = p.st[m].bytes;
+                if (pre && p.st[m].bytes > frozen) frozen = p.st[m].bytes;
+            }
+            close(fds[0]);
+            if (!pre) {
+                sc_dt = median(dt, p.n);
+                sc_tot = median(tot, p.n);
+                zero = p.st[0].zero_pages;
+            }
         }
-        close(fds[1]);
-        for (int m = 0; m < p.n; m++) {
-            dt[m] = p.st[m].downtime_ns;
-            if (read(fds[0], &tot[m], sizeof tot[m]) != sizeof tot[m]) tot[m] = 0;
-            if (p.st[m].bytes > bytes) bytes = p.st[m].bytes;
-        }
-        close(fds[0]);
 
         uint64_t mdt = median(dt, p.n), mtot = median(tot, p.n), floor = memcpy_ns(bytes);
         double ratio = (double)mdt / (double)(floor ? floor : 1);
-        printf("%7d %6d %10llu %13.1f %13.1f %11.1f %9.1f\n", pts[k].t, pts[k].p,
-               (unsigned long long)bytes, mdt / 1e3, mtot / 1e3, floor / 1e3, ratio);
-        fprintf(out, "%d,%d,%llu,%u,%.1f,%.1f,%.2f,%.2f\n", pts[k].t, pts[k].p,
-                (unsigned long long)bytes, p.st[0].zero_pages, mdt / 1e3, mtot / 1e3,
-                floor / 1e3, ratio);
+        double sc_ratio = (double)sc_dt / (double)(floor ? floor : 1);
+        printf("%7d %6d %10llu %11.1f %11.1f %9llu %11.1f %11.1f %9.1f %9.1f\n", pts[k].t,
+               pts[k].p, (unsigned long long)bytes, sc_dt / 1e3, mdt / 1e3,
+               (unsigned long long)frozen, mtot / 1e3, floor / 1e3, ratio, sc_ratio);
+        fprintf(out, "%d,%d,%llu,%u,%.1f,%.1f,%.2f,%.2f,%.1f,%.1f,%llu\n", pts[k].t, pts[k].p,
+                (unsigned long long)bytes, zero, mdt / 1e3, mtot / 1e3, floor / 1e3, ratio,
+                sc_dt / 1e3, sc_tot / 1e3, (unsigned long long)frozen);
         if (pts[k].t == 1 && pts[k].p == 0) { paper_dt = mdt / 1e3; paper_bytes = bytes; }
         if (bytes >= (1u << 20) && ratio > big_ratio_worst) big_ratio_worst = ratio;
     }
@@ -218,7 +240,9 @@ int main(int argc, char **argv)
         for (int m = 0; m < p.n; m++) {
             dt[m] = p.st[m].downtime_ns;
             if (dt[m] > mx) mx = dt[m];
-            if (p.st[m].bytes > bytes) bytes = p.st[m].bytes;
+            /* the container's bytes: what went before the freeze and during it */
+            if (p.st[m].bytes + p.st[m].precopy_bytes > bytes)
+                bytes = p.st[m].bytes + p.st[m].precopy_bytes;
         }
         while (n < p.n && read(fds[0], &tot[n], sizeof tot[n]) == sizeof tot[n]) n++;
         close(fds[0]);

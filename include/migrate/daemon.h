@@ -61,6 +61,14 @@ UAREA_EXTERN_C_BEGIN
 /* Stack sections of a container: per used stack, its guard words at the base
  * (checked at every switch) and its live part up to the top. */
 #define MIGRATE_STACK_SECTIONS (2 * UAREA_THREADS_MAX)
+/* User-section pieces a pre-copy delta may carry; more written runs than
+ * this and the delta carries the whole user sections again. */
+#ifndef MIGRATE_DELTA_RUNS_MAX
+#  define MIGRATE_DELTA_RUNS_MAX 32
+#endif
+
+/* Reports one written range (dirty_collect). */
+typedef void (*migrate_dirty_fn)(void *ctx, uintptr_t addr, size_t len);
 
 typedef struct migrate_node_desc {
     noc_transport *t;             /* this node's transport */
@@ -78,6 +86,12 @@ typedef struct migrate_node_desc {
     /* The container left (or is about to be wiped): stop running its threads;
      * return only when no core runs it any more. */
     void (*on_release)(void *arg, struct uarea *ua);
+    /* Optional: dirty-page tracking, which turns on pre-copy (both or
+     * neither). dirty_begin starts a round over the container region and the
+     * user sections; dirty_collect reports through mark every range written
+     * since (whole pages, any order) and returns 0 or a negative error. */
+    int (*dirty_begin)(void *arg);
+    int (*dirty_collect)(void *arg, migrate_dirty_fn mark, void *ctx);
     void *arg;
 } migrate_node_desc;
 
@@ -93,6 +107,17 @@ typedef struct migrate_node {
     migrate_image_writer w;
     migrate_image_reader r;
     uint32_t zero_pages;
+    /* pre-copy, source: a pre-copy image went out (its heap pages in sent[]);
+     * the delta sends what the tracker saw written since */
+    int pre;
+    uint8_t sent[UAREA_HEAP_PAGES], dirty[UAREA_HEAP_PAGES];
+    migrate_page dpages[UAREA_HEAP_PAGES];
+    migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
+    uint32_t n_runs;
+    int runs_overflow;
+    /* pre-copy, destination: 1 while a staged pre-copy image sits in the
+     * region (a discard then wipes it all); 2 while its reader runs */
+    int staged;
 } migrate_node;
 
 /* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,
@@ -271,13 +296,141 @@ static int migrate__n_unfreeze(void *ctx)
     return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
 }
 
+/* dirty_collect's report: heap pages into dirty[], user-section runs into
+ * runs[] (clipped to the sections); the rest of the region (UArea, stacks)
+ * always goes whole. */
+static void migrate__n_mark(void *ctx, uintptr_t addr, size_t len)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uintptr_t heap = (uintptr_t)n->desc.region + UAREA_HEAP_OFFSET, end = addr + len;
+    uint32_t i;
+    if (end > heap && addr < heap + (uintptr_t)UAREA_HEAP_BYTES) {
+        uintptr_t a = addr > heap ? addr : heap;
+        uintptr_t e = end < heap + (uintptr_t)UAREA_HEAP_BYTES ? end : heap + (uintptr_t)UAREA_HEAP_BYTES;
+        for (i = (uint32_t)((a - heap) / UAREA_PAGE_SIZE);
+             (uintptr_t)i * UAREA_PAGE_SIZE < e - heap; i++)
+            n->dirty[i] = 1;
+    }
+    for (i = 0; i < n->desc.n_user; i++) {
+        uintptr_t lo = n->user[i].addr, hi = lo + n->user[i].len;
+        uintptr_t a = addr > lo ? addr : lo, e = end < hi ? end : hi;
+        if (a >= e) continue;
+        if (n->n_runs > 0 && n->runs[n->n_runs - 1].addr + n->runs[n->n_runs - 1].len == a) {
+            n->runs[n->n_runs - 1].len += (size_t)(e - a);
+        } else if (n->n_runs < MIGRATE_DELTA_RUNS_MAX) {
+            n->runs[n->n_runs].addr = a;
+            n->runs[n->n_runs].len = (size_t)(e - a);
+            n->n_runs++;
+        } else {
+            n->runs_overflow = 1;
+        }
+    }
+}
+
+/* Sort the runs by address (the image wants user sections in order; the
+ * tracker reports in order already, this is cheap insurance). */
+static void migrate__n_sort_runs(migrate_node *n)
+{
+    uint32_t i, j;
+    for (i = 1; i < n->n_runs; i++) {
+        migrate_region r = n->runs[i];
+        for (j = i; j > 0 && n->runs[j - 1].addr > r.addr; j--) n->runs[j] = n->runs[j - 1];
+        n->runs[j] = r;
+    }
+}
+
+/* The pre-copy image of the running container: the user sections and the
+ * heap pages present now, read while the threads run. A page written during
+ * or after its copy was written after dirty_begin, so the delta sends it
+ * again; the image's CRCs cover the bytes as copied, so a torn page still
+ * verifies (and is then overwritten by the delta). */
+static int migrate__n_precopy(void *ctx, migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uint32_t i, np = 0;
+    int rc;
+    n->pre = 0;
+    if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->desc.dirty_begin == NULL || n->desc.dirty_collect == NULL) return UAREA_ENOSYS;
+    rc = n->desc.dirty_begin(n->desc.arg);
+    if (rc < 0) return rc;
+    UAREA_MEMSET(&n->c, 0, sizeof n->c);
+    n->c.layout_fp = n->ua->hdr.fingerprint;
+    n->c.binary_fp = n->desc.binary_fp;
+    n->c.page_size = UAREA_PAGE_SIZE;
+    n->c.user = n->user;
+    n->c.n_user = n->desc.n_user;
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        unsigned f = __atomic_load_n(&n->ua->pages[i], __ATOMIC_RELAXED);
+        n->sent[i] = 0;
+        if (!(f & UAREA_PAGE_PRESENT)) continue;
+        n->pages[np].addr = (uintptr_t)uarea_page_addr(n->ua, i);
+        n->pages[np].flags = MIGRATE_PAGE_PRESENT;
+        n->sent[i] = 1;
+        np++;
+    }
+    (void)migrate_pages_mark_zero(n->pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    n->c.pages = n->pages;
+    n->c.n_pages = np;
+    rc = migrate_image_writer_init(&n->w, &n->c);
+    if (rc < 0) return rc;
+    offer->size = migrate_image_writer_size(&n->w);
+    offer->layout_fp = n->c.layout_fp;
+    offer->binary_fp = n->c.binary_fp;
+    n->zero_pages = 0;
+    n->pre = 1;
+    return 0;
+}
+
+/* The delta after a pre-copy, of the frozen container: the UArea and the
+ * stacks whole, the heap pages written since the pre-copy or not sent in
+ * it, zero records for pages sent then and gone now (the destination holds
+ * what they held then), and the written runs of the user sections. */
+static int migrate__n_delta(migrate_node *n)
+{
+    uint32_t i, k = 0, out = 0, np = n->c.n_pages;
+    int rc;
+    UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
+    n->n_runs = 0;
+    n->runs_overflow = 0;
+    rc = n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
+    if (rc < 0) return rc;
+    /* n->pages: the pages present now, in address order (migrate_describe) */
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        uintptr_t a = (uintptr_t)uarea_page_addr(n->ua, i);
+        if (k < np && n->pages[k].addr == a) {
+            if (n->dirty[i] || !n->sent[i]) n->dpages[out++] = n->pages[k];
+            k++;
+        } else if (n->sent[i]) {
+            n->dpages[out].addr = a;
+            n->dpages[out].flags = MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO;
+            out++;
+        }
+    }
+    n->c.pages = n->dpages;
+    n->c.n_pages = out;
+    if (!n->runs_overflow) {
+        migrate__n_sort_runs(n);
+        n->c.user = n->runs;
+        n->c.n_user = n->n_runs;
+    }
+    return 0;
+}
+
 static int migrate__n_begin(void *ctx, migrate_offer *offer)
 {
     migrate_node *n = (migrate_node *)ctx;
-    int rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
-                              n->pages, &n->c);
+    int rc, pre = n->pre;
     uint32_t i;
+    n->pre = 0;
+    if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
+    rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
+                          n->pages, &n->c);
     if (rc < 0) return rc;
+    if (offer->flags & MIGRATE_OFFER_DELTA) {
+        rc = migrate__n_delta(n);
+        if (rc < 0) return rc;
+    }
     n->zero_pages = 0;
     for (i = 0; i < n->c.n_pages; i++)
         if (n->pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
@@ -312,10 +465,15 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     if (n->present) return UAREA_EBUSY;
     if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
     if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
+    /* a delta lands on the staged pre-copy image, nothing else does */
+    if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != 1 : n->staged != 0)
+        return UAREA_ESTATE;
     rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
                          n->desc.binary_fp);
     if (rc < 0) return rc;
-    return migrate_image_reader_init(&n->r, &t, 0);
+    rc = migrate_image_reader_init(&n->r, &t, 0);
+    if (rc == 0 && (offer->flags & MIGRATE_OFFER_PRE)) n->staged = 2;
+    return rc;
 }
 
 static int migrate__n_feed(void *ctx, const void *buf, size_t len)
@@ -329,6 +487,11 @@ static int migrate__n_end(void *ctx)
     migrate_node *n = (migrate_node *)ctx;
     int rc = migrate_image_finish(&n->r);
     if (rc < 0) return rc;
+    if (n->staged == 2) {               /* the pre-copy image: staged, not run */
+        n->staged = 1;
+        return 0;
+    }
+    n->staged = 0;
     rc = uarea_attach((struct uarea *)n->desc.region);
     if (rc < 0) {
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
@@ -342,6 +505,10 @@ static int migrate__n_discard(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     (void)migrate_image_discard(&n->r);
+    if (n->staged) {                    /* a staged pre-copy image: all of it */
+        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+        n->staged = 0;
+    }
     return 0;
 }
 
@@ -362,6 +529,7 @@ static const migrate_container_ops migrate__node_ops = {
     migrate__n_has, migrate__n_freeze, migrate__n_unfreeze, migrate__n_begin,
     migrate__n_produce, migrate__n_drop, migrate__n_accept, migrate__n_feed,
     migrate__n_end, migrate__n_discard, migrate__n_activate, migrate__n_zero,
+    migrate__n_precopy,
 };
 
 UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
@@ -370,6 +538,7 @@ UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
     if (n == NULL || desc == NULL || desc->t == NULL || desc->region == NULL ||
         desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
         return UAREA_EINVAL;
+    if ((desc->dirty_begin == NULL) != (desc->dirty_collect == NULL)) return UAREA_EINVAL;
     if (desc->region_size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
     UAREA_MEMSET(n, 0, sizeof *n);
     n->desc = *desc;

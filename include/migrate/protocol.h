@@ -103,7 +103,13 @@ typedef struct migrate_offer {
     uint64_t size;            /* image bytes */
     uint64_t layout_fp;       /* UArea layout fingerprint of the source */
     uint64_t binary_fp;       /* binary fingerprint of the source */
+    uint32_t flags;           /* MIGRATE_OFFER_*: which image this is */
 } migrate_offer;
+
+/* Pre-copy (see docs/protocol.md): the first image is sent while the
+ * container runs, the second, during the freeze, carries what changed. */
+#define MIGRATE_OFFER_PRE 1u      /* a pre-copy image: stage it, do not run it */
+#define MIGRATE_OFFER_DELTA 2u    /* completes the staged pre-copy image */
 
 typedef struct migrate_container_ops {
     /* Source side. */
@@ -121,6 +127,12 @@ typedef struct migrate_container_ops {
     int (*activate)(void *ctx);                     /* unfreeze: run here */
     /* Optional: zero pages the image skipped (for statistics). */
     uint32_t (*zero_pages)(void *ctx);
+    /* Optional, source side: start a pre-copy of the running container (dirty
+     * tracking on, describe what can be sent before the freeze): fill the
+     * offer like image_begin; image_produce then produces that image, and the
+     * next image_begin (after the freeze) describes only what changed.
+     * UAREA_ENOSYS (or any error): no pre-copy this time. */
+    int (*precopy_begin)(void *ctx, migrate_offer *offer);
 } migrate_container_ops;
 
 /* ---- Statistics of one migration ------------------------------------------ */
@@ -134,6 +146,7 @@ typedef struct migrate_stats {
     uint64_t transfer_ns;     /* first byte -> verified */
     uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
     uint64_t total_ns;        /* request -> commit or abort */
+    uint64_t precopy_bytes;   /* image bytes sent before the freeze (0: no pre-copy) */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -146,7 +159,9 @@ typedef enum migrate_state {
     MIGRATE_S_ABORT,          /* source: gave up, waiting for the destination
                                  to confirm it discarded (NACK) or to die */
     MIGRATE_R_RECV,           /* destination: receiving the image */
-    MIGRATE_R_COMMIT          /* destination: verified, waiting for COMMIT */
+    MIGRATE_R_COMMIT,         /* destination: verified, waiting for COMMIT */
+    MIGRATE_R_STAGED          /* destination: pre-copy image verified, waiting
+                                 for the REQUEST of the delta */
 } migrate_state;
 
 typedef struct migrate_msg {
@@ -156,6 +171,7 @@ typedef struct migrate_msg {
     int32_t status;
     uint64_t size, layout_fp, binary_fp, stamp;
     uint32_t zero_pages;
+    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_* */
 } migrate_msg;
 
 typedef struct migrate_config {
@@ -164,6 +180,7 @@ typedef struct migrate_config {
     int mailbox_port;         /* 0: MIGRATE_MAILBOX_PORT */
     int portal_port;          /* 0: MIGRATE_PORTAL_PORT */
     int portal_out_port;      /* 0: MIGRATE_PORTAL_OUT_PORT */
+    int no_precopy;           /* 1: never pre-copy, even when the ops can */
 } migrate_config;
 
 typedef struct migrate_daemon {
@@ -201,6 +218,7 @@ typedef struct migrate_daemon {
     uint64_t t_request, t_frozen, t_first, t_freeze_src;
     uint64_t alert_until;     /* a PREPARE came: poll until then */
     int abort_err;            /* why the source is aborting (S_ABORT) */
+    int phase;                /* 0 one image; 1 pre-copy image; 2 the delta */
     migrate_offer offer;
     migrate_stats cur, last;
     int have_last;
@@ -300,7 +318,7 @@ static int migrate__node16(uint32_t v) { return v == 0xffffu ? -1 : (int)v; }
 
 /* Wire layout (little-endian, 64 bytes):
  *  0 magic u32 | 4 version u8 | 5 op u8 | 6 from u16 | 8 mid u32 | 12 src u16
- * 14 dst u16 | 16 ctrl u16 | 18 reserved u16 | 20 status i32 | 24 size u64
+ * 14 dst u16 | 16 ctrl u16 | 18 flags u16 | 20 status i32 | 24 size u64
  * 32 layout_fp u64 | 40 binary_fp u64 | 48 stamp u64 | 56 zero_pages u32
  * 60 crc32c of bytes 0..59 */
 UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE])
@@ -314,6 +332,7 @@ UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_
     migrate__put16(out + 12, (uint32_t)m->src & 0xffffu);
     migrate__put16(out + 14, (uint32_t)m->dst & 0xffffu);
     migrate__put16(out + 16, (uint32_t)m->ctrl & 0xffffu);
+    migrate__put16(out + 18, m->flags);
     migrate__put32(out + 20, (uint32_t)m->status);
     migrate__put64(out + 24, m->size);
     migrate__put64(out + 32, m->layout_fp);
@@ -336,6 +355,7 @@ UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
     m->src = migrate__node16(migrate__get16(in + 12));
     m->dst = migrate__node16(migrate__get16(in + 14));
     m->ctrl = migrate__node16(migrate__get16(in + 16));
+    m->flags = (uint16_t)migrate__get16(in + 18);
     m->status = (int32_t)migrate__get32(in + 20);
     m->size = migrate__get64(in + 24);
     m->layout_fp = migrate__get64(in + 32);
@@ -425,6 +445,7 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     }
     d->state = MIGRATE_IDLE;
     d->inflight = 0;
+    d->phase = 0;
 }
 
 /* Source gives up: the destination discards, the source runs on. Once image
@@ -435,7 +456,10 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
  * ABORT until the destination confirms with NACK or is known dead. */
 static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
 {
-    int told = d->state != MIGRATE_S_FREEZE;  /* the destination knows of it */
+    int told = d->state != MIGRATE_S_FREEZE || d->phase == 2; /* the destination knows */
+    /* A staged pre-copy image never runs without the delta and COMMIT: the
+     * destination's copy cannot be complete, nothing to wait for. */
+    if (d->phase == 1) confirmed = 1;
     migrate__cancel_portal(d, d->out_portal);
     if (err >= 0) err = UAREA_EABORTED;
     if (!confirmed && (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY)) {
@@ -470,6 +494,8 @@ static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
 }
 
 /* ---- source role ---- */
+static void migrate__send_request(migrate_daemon *d);
+
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
 {
     if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
@@ -486,10 +512,43 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     d->wbuf = 0;
     migrate__begin_stats(d, d->self, dst);
     d->state = MIGRATE_S_FREEZE;
+    d->phase = 0;
     migrate__arm(d);
     /* wake the destination while this side freezes */
     migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mid, d->self, dst, 0);
+    if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy) {
+        /* Pre-copy: the first image goes out while the container runs. */
+        UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
+        d->offer.src = d->self;
+        d->offer.mid = d->mid;
+        d->offer.flags = MIGRATE_OFFER_PRE;
+        if (d->ops->precopy_begin(d->ctx, &d->offer) == 0 && d->offer.size != 0) {
+            d->phase = 1;
+            d->size = d->offer.size;
+            d->state = MIGRATE_S_REQUEST;
+            migrate__send_request(d);
+        }
+    }
     return 0;
+}
+
+/* Source: the destination staged the pre-copy image; now freeze and send
+ * what changed. */
+static void migrate__src_delta(migrate_daemon *d)
+{
+    d->cur.precopy_bytes = d->size;
+    if (d->out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->out_portal);
+        d->out_portal = -1;
+    }
+    d->phase = 2;
+    d->state = MIGRATE_S_FREEZE;
+    d->tries = 0;
+    d->done = 0;
+    d->inflight = 0;
+    d->ready = 0;
+    d->wbuf = 0;
+    migrate__arm(d);
 }
 
 static void migrate__send_request(migrate_daemon *d)
@@ -499,6 +558,7 @@ static void migrate__send_request(migrate_daemon *d)
     m.op = MIGRATE_OP_REQUEST;
     m.mid = d->mid; m.src = d->self; m.dst = d->peer; m.ctrl = -1;
     m.size = d->offer.size; m.layout_fp = d->offer.layout_fp; m.binary_fp = d->offer.binary_fp;
+    m.flags = (uint16_t)d->offer.flags;
     (void)migrate__send(d, d->peer, &m);
     migrate__arm(d);
 }
@@ -537,6 +597,7 @@ static int migrate__src_step(migrate_daemon *d)
         UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
         d->offer.src = d->self;
         d->offer.mid = d->mid;
+        d->offer.flags = d->phase == 2 ? MIGRATE_OFFER_DELTA : 0u;
         rc = d->ops->image_begin(d->ctx, &d->offer);
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->size = d->offer.size;
@@ -618,6 +679,33 @@ static int migrate__post_read(migrate_daemon *d)
 static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
 {
     int rc, res;
+    if (d->state == MIGRATE_R_STAGED && d->mid == m->mid && d->peer == m->from &&
+        (m->flags & MIGRATE_OFFER_DELTA)) {
+        /* the delta of the staged pre-copy image */
+        d->cur.precopy_bytes = d->size;
+        d->size = m->size;
+        d->done = 0;
+        d->inflight = 0;
+        d->rbuf = 0;
+        d->cur.bytes = m->size;
+        d->offer.size = m->size;
+        d->offer.flags = MIGRATE_OFFER_DELTA;
+        d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
+        rc = m->size == 0 ? UAREA_EIMGTRUNC : d->ops->accept(d->ctx, &d->offer);
+        if (rc < 0) {
+            migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
+            (void)d->ops->discard(d->ctx);
+            migrate__finish(d, 1, rc);
+            return;
+        }
+        d->phase = 2;
+        d->state = MIGRATE_R_RECV;
+        d->t_first = migrate__now(d);
+        rc = migrate__post_read(d);
+        if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
+        migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+        return;
+    }
     if (d->state != MIGRATE_IDLE) {
         if (d->mid == m->mid && d->peer == m->from) {
             /* duplicate of the current request: repeat the answer */
@@ -644,10 +732,13 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
     d->offer.src = m->src; d->offer.mid = m->mid; d->offer.size = m->size;
     d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
+    d->offer.flags = m->flags & MIGRATE_OFFER_PRE;
+    d->phase = (m->flags & MIGRATE_OFFER_PRE) ? 1 : 0;
     migrate__begin_stats(d, m->src, d->self);
     d->cur.bytes = m->size;
     if (d->ops->has_container(d->ctx)) rc = UAREA_EBUSY;
     else if (m->size == 0) rc = UAREA_EIMGTRUNC;
+    else if (m->flags & MIGRATE_OFFER_DELTA) rc = UAREA_EPROTO;   /* no staged image */
     else rc = d->ops->accept(d->ctx, &d->offer);
     if (rc < 0) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
@@ -661,9 +752,15 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
 }
 
+/* VERIFIED of a staged pre-copy image carries MIGRATE_OFFER_PRE: a late
+ * copy of it must never pass for the verification of the delta. */
 static void migrate__send_verified(migrate_daemon *d)
 {
-    migrate__reply(d, d->peer, MIGRATE_OP_VERIFIED, d->mid, d->peer, d->self, 0);
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_VERIFIED; m.mid = d->mid; m.src = d->peer; m.dst = d->self; m.ctrl = -1;
+    m.flags = d->state == MIGRATE_R_STAGED ? (uint16_t)MIGRATE_OFFER_PRE : (uint16_t)0;
+    (void)migrate__send(d, d->peer, &m);
     migrate__arm(d);
 }
 
@@ -715,13 +812,25 @@ static int migrate__dst_step(migrate_daemon *d)
         rc = d->ops->restore_end(d->ctx);
         if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
         d->cur.transfer_ns = migrate__now(d) - d->t_first;
-        d->state = MIGRATE_R_COMMIT;
+        /* a staged pre-copy image waits for its delta; else for COMMIT */
+        d->state = d->phase == 1 ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
+        d->tries = 0;
         migrate__send_verified(d);
         return 1;
     }
     case MIGRATE_R_COMMIT:
         if (!migrate__expired(d)) return 0;
         migrate__send_verified(d);     /* lost VERIFIED or COMMIT: ask again */
+        return 1;
+    case MIGRATE_R_STAGED:
+        if (!migrate__expired(d)) return 0;
+        /* Lost VERIFIED or REQUEST: ask again. A source that never comes
+         * back (it gave up and its ABORT was lost, say) answers a VERIFIED
+         * of a finished migration with ABORT; one that cannot be reached is
+         * seen gone by the transport. The source may take a freeze timeout
+         * and its retries to come back: wait that long, then give up. */
+        if (++d->tries > 2 * (d->cfg.retries + 1)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+        migrate__send_verified(d);
         return 1;
     default:
         return 0;
@@ -763,6 +872,9 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         }
         return;
     case MIGRATE_OP_VERIFIED:
+        if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == 1) &&
+            m->mid == d->mid && m->from == d->peer && d->state != MIGRATE_IDLE)
+            return;                    /* of the other phase: stale */
         if (d->state == MIGRATE_S_SEND && m->mid == d->mid && m->from == d->peer &&
             d->inflight != 0 && d->done + d->inflight >= d->size) {
             /* The destination verified the whole image before this side saw
@@ -772,7 +884,10 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             d->done = d->size;
             d->state = MIGRATE_S_VERIFY;
         }
-        if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
+        if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer &&
+            d->phase == 1) {
+            migrate__src_delta(d);     /* the pre-copy image is staged there */
+        } else if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
             migrate_msg c;
             /* The commit point: the destination holds a verified copy. From
              * here the source never runs the container again; COMMIT goes
@@ -807,7 +922,8 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         }
         return;
     case MIGRATE_OP_ABORT:
-        if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT) &&
+        if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT ||
+             d->state == MIGRATE_R_STAGED) &&
             m->mid == d->mid && m->from == d->peer) {
             migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
             migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
@@ -876,7 +992,8 @@ static int migrate__pump_outbox(migrate_daemon *d)
         did++;
         if (rc == UAREA_EPEERGONE && node == d->peer) {
             if (d->state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
-            else if (d->state == MIGRATE_R_RECV) migrate__dst_fail(d, rc, 0);
+            else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_STAGED)
+                migrate__dst_fail(d, rc, 0);
             else if (d->state >= MIGRATE_S_REQUEST && d->state <= MIGRATE_S_VERIFY)
                 migrate__src_abort(d, rc, 1);
             else if (d->state == MIGRATE_S_ABORT) { /* dead: it holds nothing */
@@ -975,7 +1092,7 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d)
     if (d == NULL || d->t == NULL) return UAREA_EINVAL;
     if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT)
         migrate__src_abort(d, UAREA_ECANCELED, 1);
-    else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT)
+    else if (d->state >= MIGRATE_R_RECV)
         migrate__dst_fail(d, UAREA_ECANCELED, 1);
     (void)migrate__pump_outbox(d);
     (void)noc_mailbox_cancel(d->t, d->in_mbx);
@@ -1002,7 +1119,7 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
             did += rc;
             if (d->state != MIGRATE_S_SEND) break;
         }
-    } else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT) {
+    } else if (d->state >= MIGRATE_R_RECV) {
         while ((rc = migrate__dst_step(d)) > 0) {
             did += rc;
             if (d->state != MIGRATE_R_RECV) break;

@@ -25,6 +25,7 @@
 struct ct_user {
     volatile uint64_t progress;         /* steps done, all workers */
     uint64_t result[CT_WORKERS];
+    uint64_t step[CT_WORKERS];          /* each worker's loop counter */
     uint64_t total;
     uint64_t *heap_acc;                 /* points into the container heap */
     int done;
@@ -55,10 +56,16 @@ static uint64_t ct_expected(void)
 static void *ct_worker(void *arg)
 {
     uint64_t id = (uint64_t)(uintptr_t)arg;
-    uint64_t x = id;                    /* lives on the container stack */
-    for (uint64_t i = 0; i < CT_STEPS; i++) {
-        x = ct_step(x, i, id);
-        ct_user.heap_acc[id] = x;       /* and in the container heap */
+    uint64_t x;
+    /* The state lives in all three places a container keeps memory: the
+     * loop counter in the user section, the value in the heap, a copy of
+     * each on the stack. A piece that did not move (or moved stale) gives a
+     * wrong result. */
+    ct_user.heap_acc[id] = id;
+    for (ct_user.step[id] = 0; ct_user.step[id] < CT_STEPS; ct_user.step[id]++) {
+        uint64_t i = ct_user.step[id];
+        x = ct_step(ct_user.heap_acc[id], i, id);
+        ct_user.heap_acc[id] = x;
         __atomic_add_fetch(&ct_user.progress, 1, __ATOMIC_RELAXED);
         if (i % 16 == 15) uarea_thread_yield();
         /* A test that moves the container mid-computation holds the workers
@@ -68,6 +75,7 @@ static void *ct_worker(void *arg)
         while (i == CT_STEPS / 2 && __atomic_load_n(&ct_user.hold, __ATOMIC_ACQUIRE))
             uarea_thread_yield();
     }
+    x = ct_user.heap_acc[id];
     ct_user.result[id] = x;
     return (void *)(uintptr_t)(x + id);
 }

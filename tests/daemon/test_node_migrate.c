@@ -1,9 +1,12 @@
 /* A running multi-threaded container moves between two node processes that
  * talk over the shared-memory NoC: node 0 starts it, moves it to node 1 in
- * the middle of the computation, node 1 finishes it. Then a move that node 1
- * refuses (another build) leaves it running on node 0. */
+ * the middle of the computation, node 1 finishes it; once by stop and copy,
+ * once with pre-copy (the workers keep writing their heap and user data
+ * while the first image goes out). Then a move that node 1 refuses (another
+ * build) leaves it running on node 0. */
 #include "container.h"
 #include <uarea_posix/noc_shm.h>
+#include <uarea_posix/dirty.h>
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,7 +21,8 @@ struct shared {
     int result0, result1;       /* migrate_daemon_last on each node */
     uint64_t progress_at_move;
     uint64_t total;
-    uint64_t bytes, downtime_ns;
+    uint64_t bytes, downtime_ns, precopy_bytes;
+    uint64_t progress_at_freeze;        /* node 0: when the delta began */
     uint32_t zero_pages;
     int region0_wiped;
     int stop;
@@ -61,6 +65,26 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Pre-copy's dirty-page hooks: the POSIX tracker over the region and over
+ * the pages of the user section. */
+static uarea_posix_dirty trk[2];
+
+static int dirty_begin(void *arg)
+{
+    (void)arg;
+    if (uarea_posix_dirty_begin(&trk[0]) != 0) return UAREA_EIO;
+    return uarea_posix_dirty_begin(&trk[1]);
+}
+
+static int dirty_collect(void *arg, migrate_dirty_fn mark, void *ctx)
+{
+    (void)arg;
+    if (uarea_posix_dirty_collect(&trk[0], mark, ctx) < 0) return UAREA_EIO;
+    return uarea_posix_dirty_collect(&trk[1], mark, ctx) < 0 ? UAREA_EIO : 0;
+}
+
+static int precopy;
+
 static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
 {
     static unsigned char block[64 * 1024];
@@ -84,6 +108,15 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     d.cfg = &cfg;
     d.on_activate = on_activate;
     d.on_release = on_release;
+    if (precopy) {
+        uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)&ct_user & ~(ps - 1);
+        uintptr_t hi = ((uintptr_t)&ct_user + sizeof ct_user + ps - 1) & ~(ps - 1);
+        if (uarea_posix_dirty_open(&trk[0], region, UAREA_CONTAINER_SIZE) != 0 ||
+            uarea_posix_dirty_open(&trk[1], (void *)lo, hi - lo) != 0)
+            _exit(26);
+        d.dirty_begin = dirty_begin;
+        d.dirty_collect = dirty_collect;
+    }
     if (migrate_node_init(&n, &d) != 0) _exit(21);
     if (self == 0) {
         struct uarea *ua;
@@ -96,6 +129,8 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     }
     while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) && now_ns() < deadline) {
         int did = migrate_node_step(&n);
+        if (self == 0 && n.d.phase == 2 && sh->progress_at_freeze == 0)
+            sh->progress_at_freeze = ct_user.progress;
         if (self == 0 && !started && ct_user.progress >= CT_WORKERS * CT_STEPS / 4) {
             sh->progress_at_move = ct_user.progress;
             if (migrate_daemon_start(&n.d, 1) != 0) _exit(25);
@@ -121,6 +156,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
                 sh->bytes = st.bytes;
                 sh->downtime_ns = st.downtime_ns;
                 sh->zero_pages = st.zero_pages;
+                sh->precopy_bytes = st.precopy_bytes;
             }
             __atomic_store_n(&sh->finished, self + 1, __ATOMIC_RELEASE);
             __atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
@@ -132,7 +168,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     _exit(0);
 }
 
-static void two_nodes(uint64_t fp1)
+static void two_nodes(uint64_t fp1, int pre)
 {
     noc_shm shm;
     void *region = ct_map_region();
@@ -144,7 +180,10 @@ static void two_nodes(uint64_t fp1)
     for (int i = 0; i < 2; i++) {
         pid[i] = fork();
         cr_assert_neq(pid[i], -1);
-        if (pid[i] == 0) run_node(&shm, i, region, i == 0 ? BINARY_FP : fp1);
+        if (pid[i] == 0) {
+            precopy = pre;
+            run_node(&shm, i, region, i == 0 ? BINARY_FP : fp1);
+        }
     }
     for (int i = 0; i < 2; i++) {
         int status = 0;
@@ -157,7 +196,7 @@ static void two_nodes(uint64_t fp1)
 
 Test(daemon, running_container_moves_to_another_process)
 {
-    two_nodes(BINARY_FP);
+    two_nodes(BINARY_FP, 0);
     cr_assert_eq(sh->moved, 1);
     cr_assert_eq(sh->result0, 0, "source: %s", uarea_strerror(sh->result0));
     cr_assert_eq(sh->finished, 2, "node 1 must finish the computation");
@@ -168,13 +207,39 @@ Test(daemon, running_container_moves_to_another_process)
     cr_assert_gt(sh->bytes, sizeof(struct uarea));
 
     cr_assert_gt(sh->downtime_ns, 0);
+    cr_assert_eq(sh->precopy_bytes, 0, "no tracker, no pre-copy");
     cr_log_info("moved %llu bytes, %u zero pages, downtime %.3f ms",
                 (unsigned long long)sh->bytes, sh->zero_pages, sh->downtime_ns / 1e6);
 }
 
+Test(daemon, running_container_moves_with_precopy)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    void *probe = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int rc = uarea_posix_dirty_open(&trk[0], probe, ps);       /* can the kernel track? */
+    uarea_posix_dirty_close(&trk[0]);
+    munmap(probe, ps);
+    if (rc == UAREA_ENOSYS) cr_skip_test("the kernel cannot track written pages");
+    two_nodes(BINARY_FP, 1);
+    cr_assert_eq(sh->result0, 0, "source: %s", uarea_strerror(sh->result0));
+    cr_assert_eq(sh->finished, 2, "node 1 must finish the computation");
+    cr_assert_eq(sh->result1, 0);
+    cr_assert(sh->region0_wiped, "the source kept a copy");
+    cr_assert_lt(sh->progress_at_move, CT_WORKERS * CT_STEPS, "moved mid-computation");
+    cr_assert_gt(sh->precopy_bytes, sizeof(struct uarea), "the first image went before the freeze");
+    cr_assert_gt(sh->bytes, sizeof(struct uarea), "the delta carries the UArea at least");
+    /* the workers kept writing while the first image went out: what the
+     * destination finished with came partly from the delta */
+    cr_assert_eq(sh->total, ct_expected(), "the moved computation is wrong");
+    cr_log_info("pre-copied %llu bytes, then %llu frozen (progress %llu -> %llu), downtime %.3f ms",
+                (unsigned long long)sh->precopy_bytes, (unsigned long long)sh->bytes,
+                (unsigned long long)sh->progress_at_move,
+                (unsigned long long)sh->progress_at_freeze, sh->downtime_ns / 1e6);
+}
+
 Test(daemon, move_to_another_build_is_refused_and_source_runs_on)
 {
-    two_nodes(BINARY_FP + 1);
+    two_nodes(BINARY_FP + 1, 0);
     cr_assert_eq(sh->moved, 1, "finished %d result0 %d progress %llu", sh->finished, sh->result0,
                  (unsigned long long)sh->progress_at_move);
     cr_assert_eq(sh->result0, UAREA_EIMGBINARY);

@@ -64,6 +64,7 @@
 #endif
 
 #include <uarea_posix/noc_shm.h>
+#include <uarea_posix/dirty.h>
 #include <uarea/thread.h>
 #include <migrate/migrate.h>
 #include <migrate/daemon.h>
@@ -106,6 +107,10 @@ typedef struct uarea_posix_desc {
      * (uarea_posix_move), through node 0's migration daemon. NULL: none. */
     void (*scheduler)(void *arg);
     int64_t scheduler_period_ns;
+    /* 1: never pre-copy (stop and copy: the whole container moves during
+     * the freeze). 0: pre-copy where the kernel can track written pages
+     * (UAREA_POSIX_PRECOPY builds). */
+    int no_precopy;
 } uarea_posix_desc;
 
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
@@ -187,6 +192,19 @@ UAREA_EXTERN_C_BEGIN
 #ifndef UAREA_POSIX_BLOCK
 #  define UAREA_POSIX_BLOCK (256u * 1024u)     /* portal transfer block per node */
 #endif
+
+/* Pre-copy (docs/posix-port.md): 1 sends a migrating container's heap and
+ * user sections while it runs, then during the freeze only what was written
+ * since, when the kernel can track written pages (uarea_posix/dirty.h).
+ * Off under ThreadSanitizer: the pre-copy reads memory that threads are
+ * writing, by design (such pages are sent again), which TSan reports. */
+#ifndef UAREA_POSIX_PRECOPY
+#  ifdef UAREA__TSAN
+#    define UAREA_POSIX_PRECOPY 0
+#  else
+#    define UAREA_POSIX_PRECOPY 1
+#  endif
+#endif
 UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one portal transfer");
 
 #ifndef UAREA_POSIX_QUANTUM_NS
@@ -247,6 +265,7 @@ typedef struct uarea__posix_node {
     struct uarea *ua;
     migrate_region user[1];
     uint32_t n_user;
+    uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
     int restored;             /* the container came from a checkpoint file */
     /* migrate_to calls this node's daemon took from each board and has not
@@ -651,6 +670,45 @@ static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, siz
     __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
 }
 
+/* The pre-copy's dirty-page hooks (migrate_node_desc): one tracker over the
+ * container region, one over the pages of the user section. */
+static int uarea__posix_dirty_begin(void *arg)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    int rc = uarea_posix_dirty_begin(&n->dirty_region);
+    if (rc == 0 && n->dirty_user.uffd >= 0) rc = uarea_posix_dirty_begin(&n->dirty_user);
+    return rc;
+}
+
+static int uarea__posix_dirty_collect(void *arg, migrate_dirty_fn mark, void *ctx)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    long rc = uarea_posix_dirty_collect(&n->dirty_region, mark, ctx);
+    if (rc >= 0 && n->dirty_user.uffd >= 0) rc = uarea_posix_dirty_collect(&n->dirty_user, mark, ctx);
+    return rc < 0 ? (int)rc : 0;
+}
+
+/* 1 when both trackers could be set up (else no pre-copy on this node). */
+static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
+{
+#if UAREA_POSIX_PRECOPY
+    if (uarea_posix_dirty_open(&n->dirty_region, region, UAREA_CONTAINER_SIZE) < 0) return 0;
+    if (n->n_user) {
+        uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t lo = n->user[0].addr & ~(ps - 1u);
+        uintptr_t hi = (n->user[0].addr + n->user[0].len + ps - 1u) & ~(ps - 1u);
+        if (uarea_posix_dirty_open(&n->dirty_user, (void *)lo, (size_t)(hi - lo)) < 0) {
+            uarea_posix_dirty_close(&n->dirty_region);
+            return 0;
+        }
+    }
+    return 1;
+#else
+    (void)region;
+    return 0;
+#endif
+}
+
 static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
                                   unsigned char *block, size_t block_size)
 {
@@ -664,6 +722,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
     uint64_t next_tick = uarea__posix_now();
     memset(n, 0, sizeof *n);
+    n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
+    n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
     n->self = self;
     n->ckpt_core = -1;
     uarea__posix_me = n;
@@ -702,6 +762,10 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     nd.cfg = &cfg;
     nd.on_activate = uarea__posix_start_cores;
     nd.on_release = uarea__posix_stop_cores;
+    if (!d->no_precopy && uarea__posix_dirty_open(n, region)) {
+        nd.dirty_begin = uarea__posix_dirty_begin;
+        nd.dirty_collect = uarea__posix_dirty_collect;
+    }
     nd.arg = n;
     rc = migrate_node_init(&n->mn, &nd);
     if (rc < 0) return rc;
@@ -784,6 +848,8 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         uarea__posix_stop_cores(n, n->ua);
     }
     (void)migrate_node_fini(&n->mn);
+    uarea_posix_dirty_close(&n->dirty_region);
+    uarea_posix_dirty_close(&n->dirty_user);
     (void)noc_shm_detach(&me);
     return 0;
 }
