@@ -4,7 +4,14 @@
  * The fake container is a byte array. Its image is [u32 length][u32 CRC32C]
  * followed by the bytes, so the destination can verify it like a real image.
  * A copy is "live" when a node holds it and it is not frozen. The test driver
- * steps every live node's daemon and the fabric until everything is quiet. */
+ * steps every live node's daemon and the fabric until everything is quiet.
+ *
+ * Pre-copy (a fake with `precopy` set): the first image is the same as the
+ * full one, produced while the container "runs"; at its first freeze poll
+ * the container "writes" bytes [W_MUT_LO, W_MUT_HI) (as a running program
+ * would have meanwhile), and the delta image is [length][CRC of the whole
+ * data][offset][count][the written bytes]: the destination patches its
+ * staged copy and checks the CRC of the result. */
 #ifndef TESTS_PROTOCOL_WORLD_H
 #define TESTS_PROTOCOL_WORLD_H
 
@@ -20,6 +27,8 @@
 #define W_BLOCK (4 * NOC_PORTAL_CHUNK)
 #define W_LAYOUT_FP 0x1111222233334444ull
 #define W_BINARY_FP 0x5555666677778888ull
+#define W_MUT_LO 1000u
+#define W_MUT_HI 5096u
 
 typedef struct fake {
     int node;
@@ -28,9 +37,16 @@ typedef struct fake {
     int polls;
     uint8_t data[W_DATA_MAX];
     uint32_t len;
-    /* image production */
-    uint8_t hdr[8];
-    uint64_t off;
+    /* image production: the image, built at image_begin */
+    uint8_t out[W_DATA_MAX + 16];
+    uint64_t out_len, off;
+    int precopy;                /* offer pre-copy */
+    int pre;                    /* a pre-copy image went out */
+    int mutated;                /* the "program" wrote while it ran */
+    int staged;                 /* destination: a pre-copy image is staged */
+    int delta;                  /* destination: the image coming is a delta */
+    int staging;                /* destination: the image coming is a pre-copy */
+    uint8_t dstage[W_DATA_MAX + 16];
     /* restore */
     uint8_t stage[W_DATA_MAX + 8];
     uint64_t got, expect;
@@ -56,6 +72,11 @@ static int f_freeze(void *c)
 {
     fake *f = c;
     if (!f->has) return UAREA_ENOCONTAINER;
+    if (f->pre && !f->mutated) {
+        /* written while the pre-copy image was out */
+        for (uint32_t i = W_MUT_LO; i < W_MUT_HI && i < f->len; i++) f->data[i] ^= 0xa5;
+        f->mutated = 1;
+    }
     if (f->polls++ < f->freeze_polls) return UAREA_EAGAIN;
     f->frozen = 1;
     return 0;
@@ -72,23 +93,42 @@ static int f_image_begin(void *c, migrate_offer *o)
 {
     fake *f = c;
     uint32_t crc = migrate_crc32c(0, f->data, f->len);
-    memcpy(f->hdr, &f->len, 4);
-    memcpy(f->hdr + 4, &crc, 4);
+    memcpy(f->out, &f->len, 4);
+    memcpy(f->out + 4, &crc, 4);
+    if (o->flags & MIGRATE_OFFER_DELTA) {
+        uint32_t lo = W_MUT_LO < f->len ? W_MUT_LO : f->len;
+        uint32_t n = (W_MUT_HI < f->len ? W_MUT_HI : f->len) - lo;
+        if (!f->pre) return UAREA_ESTATE;
+        memcpy(f->out + 8, &lo, 4);
+        memcpy(f->out + 12, &n, 4);
+        memcpy(f->out + 16, f->data + lo, n);
+        f->out_len = 16 + (uint64_t)n;
+    } else {
+        memcpy(f->out + 8, f->data, f->len);
+        f->out_len = 8 + (uint64_t)f->len;
+    }
+    f->pre = 0;
     f->off = 0;
-    o->size = 8 + (uint64_t)f->len;
+    o->size = f->out_len;
     o->layout_fp = W_LAYOUT_FP;
     o->binary_fp = f->binary_fp;
     return 0;
 }
+static int f_precopy(void *c, migrate_offer *o)
+{
+    fake *f = c;
+    int rc;
+    if (!f->precopy) return UAREA_ENOSYS;
+    rc = f_image_begin(c, o);
+    f->pre = rc == 0;
+    return rc;
+}
 static long f_produce(void *c, void *buf, size_t cap)
 {
     fake *f = c;
-    uint8_t *out = buf;
-    size_t n = 0;
-    while (n < cap && f->off < 8 + (uint64_t)f->len) {
-        out[n++] = f->off < 8 ? f->hdr[f->off] : f->data[f->off - 8];
-        f->off++;
-    }
+    size_t n = f->out_len - f->off < cap ? (size_t)(f->out_len - f->off) : cap;
+    memcpy(buf, f->out + f->off, n);
+    f->off += n;
     return (long)n;
 }
 static int f_drop(void *c)
@@ -107,6 +147,10 @@ static int f_accept(void *c, const migrate_offer *o)
     if (o->layout_fp != W_LAYOUT_FP) return UAREA_EIMGLAYOUT;
     if (o->binary_fp != f->binary_fp) return UAREA_EIMGBINARY;
     if (o->size > sizeof f->stage) return UAREA_EIMGTOOBIG;
+    /* a delta goes onto a staged pre-copy image, nothing else does */
+    if ((o->flags & MIGRATE_OFFER_DELTA) ? !f->staged : f->staged) return UAREA_ESTATE;
+    f->delta = (o->flags & MIGRATE_OFFER_DELTA) != 0;
+    f->staging = (o->flags & MIGRATE_OFFER_PRE) != 0;
     f->expect = o->size;
     f->got = 0;
     return 0;
@@ -115,26 +159,48 @@ static int f_feed(void *c, const void *buf, size_t len)
 {
     fake *f = c;
     if (f->got + len > f->expect) return UAREA_EIMGFORMAT;
-    memcpy(f->stage + f->got, buf, len);
+    memcpy((f->delta ? f->dstage : f->stage) + f->got, buf, len);
     f->got += len;
     return 0;
 }
 static int f_end(void *c)
 {
     fake *f = c;
-    uint32_t len, crc;
+    uint32_t len, crc, lo, n;
     if (f->got != f->expect || f->got < 8) return UAREA_EIMGTRUNC;
-    memcpy(&len, f->stage, 4);
-    memcpy(&crc, f->stage + 4, 4);
-    if ((uint64_t)len + 8 != f->got) return UAREA_EIMGFORMAT;
+    if (f->delta) {
+        memcpy(&len, f->dstage, 4);
+        memcpy(&crc, f->dstage + 4, 4);
+        memcpy(&lo, f->dstage + 8, 4);
+        memcpy(&n, f->dstage + 12, 4);
+        if (f->got != 16 + (uint64_t)n || (uint64_t)lo + n > len || len + 8 > sizeof f->stage)
+            return UAREA_EIMGFORMAT;
+        memcpy(f->stage + 8 + lo, f->dstage + 16, n);
+        memset(f->dstage, 0, sizeof f->dstage);
+        memcpy(f->stage, &len, 4);
+        memcpy(f->stage + 4, &crc, 4);
+        f->got = 8 + (uint64_t)len;
+        f->delta = 0;
+        f->staged = 0;
+    } else {
+        memcpy(&len, f->stage, 4);
+        memcpy(&crc, f->stage + 4, 4);
+        if ((uint64_t)len + 8 != f->got) return UAREA_EIMGFORMAT;
+    }
     if (migrate_crc32c(0, f->stage + 8, len) != crc) return UAREA_EIMGCRC;
+    if (f->staging) {                   /* staged: waits for its delta */
+        f->staging = 0;
+        f->staged = 1;
+    }
     return 0;
 }
 static int f_discard(void *c)
 {
     fake *f = c;
     memset(f->stage, 0, sizeof f->stage);
+    memset(f->dstage, 0, sizeof f->dstage);
     f->got = f->expect = 0;
+    f->staged = f->delta = f->staging = 0;
     f->discarded++;
     return 0;
 }
@@ -155,7 +221,7 @@ static const migrate_container_ops fake_ops = {
     .has_container = f_has, .freeze = f_freeze, .unfreeze = f_unfreeze,
     .image_begin = f_image_begin, .image_produce = f_produce, .drop = f_drop,
     .accept = f_accept, .restore_feed = f_feed, .restore_end = f_end,
-    .discard = f_discard, .activate = f_activate,
+    .discard = f_discard, .activate = f_activate, .precopy_begin = f_precopy,
 };
 
 /* The container contents every test starts from on `node`. */
