@@ -704,6 +704,7 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
     }
     return 1;
 #else
+    (void)n;
     (void)region;
     return 0;
 #endif
