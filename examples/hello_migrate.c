@@ -65,8 +65,9 @@ static int app_main(int argc, char **argv)
     memset(array, 0, sizeof(uint64_t) * SLICE * WORKERS);
     say("hello_migrate: %d workers on a %d-node ring, container starts on node %d\n",
         WORKERS, nodes, noc_node_self());
-    say("%-4s %-5s %-5s %10s %10s %12s %10s\n", "hop", "from", "to", "bytes", "zero pg",
-        "downtime ms", "progress");
+    /* bytes: moved while the container ran (pre-copy), then while frozen */
+    say("%-4s %-5s %-5s %10s %10s %10s %12s %10s\n", "hop", "from", "to", "pre bytes",
+        "frozen", "zero pg", "downtime ms", "progress");
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_create(&t[w], worker, (void *)(uintptr_t)w) != 0) return 3;
     for (int hop = 1; hop <= nodes; hop++) {
@@ -84,8 +85,9 @@ static int app_main(int argc, char **argv)
             return 5;
         }
         if (uarea_posix_last_migration(&st) != 0) return 6;
-        say("%-4d %-5d %-5d %10llu %10u %12.3f %9u%%\n", hop, from, to,
-            (unsigned long long)st.bytes, st.zero_pages, st.downtime_ns / 1e6,
+        say("%-4d %-5d %-5d %10llu %10llu %10u %12.3f %9u%%\n", hop, from, to,
+            (unsigned long long)st.precopy_bytes, (unsigned long long)st.bytes, st.zero_pages,
+            st.downtime_ns / 1e6,
             __atomic_load_n(&progress, __ATOMIC_RELAXED) * 100u / (WORKERS * ROUNDS));
     }
     for (unsigned w = 0; w < WORKERS; w++)
