@@ -348,6 +348,22 @@ Test(shm, portal_write_larger_than_read_fails_both_sides)
     cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), UAREA_ENOTALLOWED);
 }
 
+/* A receiver that posts a read promises to pull for a moment
+ * (NOC_SHM_PULL_NS); a write that cannot wait does not leave the copy to
+ * that promise: it completes at once. */
+Test(shm, a_nonblocking_write_to_a_posted_read_completes_at_once)
+{
+    char b[8];
+    int pin = noc_portal_create(&t[1], 3), pout = noc_portal_open(&t[0], 3, 1, 3);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 3), 0);
+        cr_assert_eq(noc_portal_aread(&t[1], pin, b, sizeof b), 0);
+        cr_assert_eq(noc_portal_write(&t[0], pout, "now", 3, 0), 3, "round %d", i);
+        cr_assert_eq(noc_portal_wait(&t[1], pin, 0), 3);
+        cr_assert_eq(memcmp(b, "now", 3), 0);
+    }
+}
+
 Test(shm, allow_names_one_sender_for_one_read, .init = setup3)
 {
     char b[8];

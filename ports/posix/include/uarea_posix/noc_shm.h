@@ -181,6 +181,7 @@ typedef struct noc__shm_handle {
     unsigned char used, out, op, done;  /* op: 0 none, 1 read, 2 write */
     unsigned char streaming;            /* portal write: bounce transfer started */
     unsigned char offered;              /* portal write: holds an offer */
+    unsigned char eager;                /* portal write: in a call that cannot wait */
     short node, port, lport;
     int result;
     void *buf;
@@ -1028,8 +1029,8 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
      * the read, or it spins in a wait for it): let it pull, so that the data
      * lands in the cache of the core that reads it next, and the same side
      * copies every time. When the promise ends (it sleeps, or its time is
-     * up) we push. */
-    if (__atomic_load_n(&p->pull_until, NOC__SHM_ACQ) > noc__shm_now() &&
+     * up) we push; a call of ours that cannot wait pushes at once. */
+    if (!h->eager && __atomic_load_n(&p->pull_until, NOC__SHM_ACQ) > noc__shm_now() &&
         s->shm->desc.copy != NOC_SHM_COPY_BOUNCE && !s->vm_denied) {
         noc__shm_offer(s, h, p, o, me);
         return;
@@ -1274,7 +1275,11 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
 static int noc__shm_wait(noc_shm_node *s, noc__shm_handle *h, int portal, int64_t timeout_ns)
 {
     int rc, reader = portal && !h->out && h->op == NOC__SHM_OP_READ;
+    /* A call that cannot wait (a poll, a non-blocking write) does not leave
+     * the copy to a receiver's promise: it pushes if it can. */
+    h->eager = timeout_ns == 0;
     rc = noc__shm_wait_for(s, h, portal, timeout_ns);
+    h->eager = 0;
     if (reader) noc__shm_promise(s, noc__shm_ptl(s, s->self, h->port), 0);   /* h is taken */
     return rc;
 }
