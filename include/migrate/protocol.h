@@ -496,6 +496,16 @@ static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
 /* ---- source role ---- */
 static void migrate__send_request(migrate_daemon *d);
 
+/* Source: a fresh image transfer (the first of a migration, or the delta). */
+static void migrate__src_reset(migrate_daemon *d)
+{
+    d->tries = 0;
+    d->done = 0;
+    d->inflight = 0;
+    d->ready = 0;
+    d->wbuf = 0;
+}
+
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
 {
     if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
@@ -505,11 +515,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     d->mid = ((uint32_t)(d->self & 0xff) << 24) | (++d->next_mid & 0xffffffu);
     d->peer = dst;
     d->ctrl = ctrl;
-    d->tries = 0;
-    d->done = 0;
-    d->inflight = 0;
-    d->ready = 0;
-    d->wbuf = 0;
+    migrate__src_reset(d);
     migrate__begin_stats(d, d->self, dst);
     d->state = MIGRATE_S_FREEZE;
     d->phase = 0;
@@ -543,11 +549,7 @@ static void migrate__src_delta(migrate_daemon *d)
     }
     d->phase = 2;
     d->state = MIGRATE_S_FREEZE;
-    d->tries = 0;
-    d->done = 0;
-    d->inflight = 0;
-    d->ready = 0;
-    d->wbuf = 0;
+    migrate__src_reset(d);
     migrate__arm(d);
 }
 

@@ -362,18 +362,28 @@ Test(shm_wait, a_stalled_copy_puts_the_waiter_to_sleep_after_the_busy_spin)
     finish_parent();
 }
 
+/* Node 1's side of the receiver tests: allow node 0, post a BIG read into
+ * dst (portal *pin), tell node 0 ("r" on its mailbox 0). 0, or 1 (CHECK). */
+static int post_read_and_tell(noc_transport *t, unsigned char *dst, int *pin)
+{
+    int ready = noc_mailbox_open(t, 0, 0);
+    *pin = noc_portal_create(t, 0);
+    CHECK(*pin >= 0 && ready >= 0);
+    CHECK(noc_portal_allow(t, *pin, 0, 0) == 0);
+    CHECK(noc_portal_aread(t, *pin, dst, BIG) == 0);
+    CHECK(noc_mailbox_write(t, ready, "r", 1, WAIT_NS) == 1);
+    return 0;
+}
+
 /* Node 1 posts a read and then makes no NoC call for a while: the sender
  * may not wait for it to pull (its promise to pull lasts NOC_SHM_PULL_NS),
  * it pushes. */
 static int absent_receiver(noc_transport *t, void *arg)
 {
     static unsigned char dst[BIG];
-    int pin = noc_portal_create(t, 0), ready = noc_mailbox_open(t, 0, 0);
+    int pin;
     (void)arg;
-    CHECK(pin >= 0 && ready >= 0);
-    CHECK(noc_portal_allow(t, pin, 0, 0) == 0);
-    CHECK(noc_portal_aread(t, pin, dst, sizeof dst) == 0);
-    CHECK(noc_mailbox_write(t, ready, "r", 1, WAIT_NS) == 1);
+    if (post_read_and_tell(t, dst, &pin) != 0) return 1;
     usleep(STALL_MS * 1000);                    /* no NoC call meanwhile */
     CHECK(noc_portal_wait(t, pin, 0) == (int)BIG);
     CHECK(matches(dst, BIG, 7));
@@ -449,12 +459,9 @@ Test(shm_death, sender_killed_in_the_middle_of_a_portal_transfer)
 static int doomed_receiver(noc_transport *t, void *arg)
 {
     static unsigned char dst[BIG];
-    int pin = noc_portal_create(t, 0), ready = noc_mailbox_open(t, 0, 0);
     (void)arg;
-    CHECK(pin >= 0 && ready >= 0);
-    CHECK(noc_portal_allow(t, pin, 0, 0) == 0);
-    CHECK(noc_portal_aread(t, pin, dst, sizeof dst) == 0);
-    CHECK(noc_mailbox_write(t, ready, "r", 1, WAIT_NS) == 1);
+    int pin;
+    if (post_read_and_tell(t, dst, &pin) != 0) return 1;
     for (;;) pause();                           /* killed by the sender's hook */
 }
 

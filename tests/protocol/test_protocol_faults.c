@@ -11,25 +11,6 @@
 #define SEED 11u
 #define LIMIT_NS 10000000000ull /* 10 s of virtual time */
 
-/* Packets node `src` sends to `dst` during a fault-free migration 0 -> 1. */
-static void clean_counts(uint32_t *msgs01, uint32_t *chunks01, uint32_t *msgs10,
-                         uint32_t *sends0, uint32_t *sends1)
-{
-    world *w = w_new(2, NULL);
-    noc_loopback_stats s0, s1;
-    w_fill(w, 0, LEN, SEED);
-    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    cr_assert(w_run(w, LIMIT_NS));
-    cr_assert_eq(noc_loopback_get_stats(&w->lb, 0, &s0), 0);
-    cr_assert_eq(noc_loopback_get_stats(&w->lb, 1, &s1), 0);
-    *msgs01 = (uint32_t)s0.msgs_sent;
-    *chunks01 = (uint32_t)s0.chunks_sent;
-    *msgs10 = (uint32_t)s1.msgs_sent;
-    *sends0 = (uint32_t)(s0.msgs_sent + s0.chunks_sent);
-    *sends1 = (uint32_t)s1.msgs_sent;
-    w_free(w);
-}
-
 /* The invariant after a migration settled, no node dead. */
 static void check_one_copy(world *w, const char *what)
 {
@@ -64,16 +45,15 @@ static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, 
 
 Test(protocol_faults, every_fault_on_every_packet)
 {
-    uint32_t m01, c01, m10, s0, s1;
     static const int faults[] = {NOC_LB_DROP, NOC_LB_DUP, NOC_LB_DELAY, NOC_LB_CORRUPT};
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
-    cr_assert_geq(m01, 2, "REQUEST and COMMIT at least");
-    cr_assert_geq(c01, 8, "the image takes several chunks");
-    cr_assert_geq(m10, 2, "ACCEPT and VERIFIED at least");
+    w_counts c = w_clean_counts(LEN, SEED, 0);
+    cr_assert_geq(c.m01, 2, "REQUEST and COMMIT at least");
+    cr_assert_geq(c.c01, 8, "the image takes several chunks");
+    cr_assert_geq(c.m10, 2, "ACCEPT and VERIFIED at least");
     for (unsigned f = 0; f < sizeof faults / sizeof faults[0]; f++) {
-        for (uint32_t n = 1; n <= m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
-        for (uint32_t n = 1; n <= m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
-        for (uint32_t n = 1; n <= c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
+        for (uint32_t n = 1; n <= c.m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
+        for (uint32_t n = 1; n <= c.m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
+        for (uint32_t n = 1; n <= c.c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
     }
 }
 
@@ -113,10 +93,9 @@ static void one_crash(int victim, uint32_t nth, uint32_t sends_of_victim)
 
 Test(protocol_faults, crash_of_either_side_at_each_send)
 {
-    uint32_t m01, c01, m10, s0, s1;
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
-    for (uint32_t n = 1; n <= s0; n++) one_crash(0, n, s0);
-    for (uint32_t n = 1; n <= s1; n++) one_crash(1, n, s1);
+    w_counts c = w_clean_counts(LEN, SEED, 0);
+    for (uint32_t n = 1; n <= c.s0; n++) one_crash(0, n, c.s0);
+    for (uint32_t n = 1; n <= c.s1; n++) one_crash(1, n, c.s1);
 }
 
 Test(protocol_faults, lost_commit_is_answered_from_history)
@@ -127,9 +106,8 @@ Test(protocol_faults, lost_commit_is_answered_from_history)
     /* COMMIT (the source's last message) is lost after the source dropped its
      * copy: the destination asks again (VERIFIED) and the source, which
      * remembers the outcome, answers with COMMIT. */
-    uint32_t m01, c01, m10, s0, s1;
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
-    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, m01, 0), 0);
+    w_counts c = w_clean_counts(LEN, SEED, 0);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, c.m01, 0), 0);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     /* run until the source committed */
     for (int i = 0; i < 100000 && migrate_daemon_last(&w->d[0], NULL) == UAREA_EAGAIN; i++) {
@@ -191,13 +169,12 @@ Test(protocol_faults, same_seed_same_trace)
  * source must stay frozen until the destination confirms it discarded. */
 static world *late_last_chunk(void)
 {
-    uint32_t m01, c01, m10, s0, s1;
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
+    w_counts c = w_clean_counts(LEN, SEED, 0);
     w_slow_nodes = 2; /* the destination waits longer than the source */
     world *w = w_new(2, NULL);
     w_slow_nodes = 0;
     w_fill(w, 0, LEN, SEED);
-    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DELAY, NOC_LB_CHUNK, 0, 1, c01,
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DELAY, NOC_LB_CHUNK, 0, 1, c.c01,
                                       10000000 /* 10 ms, past the 2 ms timeout */), 0);
     /* messages 0 -> 1: PREPARE, REQUEST, then ABORT */
     cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, 3, 0), 0);

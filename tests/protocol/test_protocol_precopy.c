@@ -100,23 +100,6 @@ Test(protocol_precopy, without_support_or_when_switched_off_one_image_moves)
     w_free(w);
 }
 
-/* Packets of a clean pre-copy migration 0 -> 1. */
-static void clean_counts(uint32_t *m01, uint32_t *c01, uint32_t *m10, uint32_t *s0, uint32_t *s1)
-{
-    world *w = pre_world(NULL);
-    noc_loopback_stats a, b;
-    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    cr_assert(w_run(w, LIMIT_NS));
-    cr_assert_eq(noc_loopback_get_stats(&w->lb, 0, &a), 0);
-    cr_assert_eq(noc_loopback_get_stats(&w->lb, 1, &b), 0);
-    *m01 = (uint32_t)a.msgs_sent;
-    *c01 = (uint32_t)a.chunks_sent;
-    *m10 = (uint32_t)b.msgs_sent;
-    *s0 = (uint32_t)(a.msgs_sent + a.chunks_sent);
-    *s1 = (uint32_t)b.msgs_sent;
-    w_free(w);
-}
-
 static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, uint64_t arg)
 {
     char what[96];
@@ -133,15 +116,14 @@ static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, 
 
 Test(protocol_precopy, every_fault_on_every_packet)
 {
-    uint32_t m01, c01, m10, s0, s1;
     static const int faults[] = {NOC_LB_DROP, NOC_LB_DUP, NOC_LB_DELAY, NOC_LB_CORRUPT};
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
-    cr_assert_geq(m01, 4, "PREPARE, two REQUESTs and COMMIT at least");
-    cr_assert_geq(m10, 4, "two ACCEPTs and two VERIFIEDs at least");
+    w_counts c = w_clean_counts(LEN, SEED, 1);
+    cr_assert_geq(c.m01, 4, "PREPARE, two REQUESTs and COMMIT at least");
+    cr_assert_geq(c.m10, 4, "two ACCEPTs and two VERIFIEDs at least");
     for (unsigned f = 0; f < sizeof faults / sizeof faults[0]; f++) {
-        for (uint32_t n = 1; n <= m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
-        for (uint32_t n = 1; n <= m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
-        for (uint32_t n = 1; n <= c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
+        for (uint32_t n = 1; n <= c.m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
+        for (uint32_t n = 1; n <= c.m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
+        for (uint32_t n = 1; n <= c.c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
     }
 }
 
@@ -179,10 +161,9 @@ static void one_crash(int victim, uint32_t nth, uint32_t sends_of_victim)
 
 Test(protocol_precopy, crash_of_either_side_at_each_send)
 {
-    uint32_t m01, c01, m10, s0, s1;
-    clean_counts(&m01, &c01, &m10, &s0, &s1);
-    for (uint32_t n = 1; n <= s0; n++) one_crash(0, n, s0);
-    for (uint32_t n = 1; n <= s1; n++) one_crash(1, n, s1);
+    w_counts c = w_clean_counts(LEN, SEED, 1);
+    for (uint32_t n = 1; n <= c.s0; n++) one_crash(0, n, c.s0);
+    for (uint32_t n = 1; n <= c.s1; n++) one_crash(1, n, c.s1);
 }
 
 Test(protocol_precopy, random_faults_over_many_seeds)
