@@ -38,6 +38,12 @@
  *             is known dead; then never_stale holds.
  *   MUTANT=n  a deliberately broken protocol; check.sh expects spin to find
  *             a violation in each (see the list at the end of this file).
+ *   PRECOPY   the pre-copy protocol: a first image of one block goes while
+ *             the container runs (REQ_PRE, ACCEPT, the block, VER_PRE: the
+ *             destination stages it, R_STAGED, resending VER_PRE on every
+ *             timeout up to RETRIES + 1 times), then the source freezes and
+ *             the one-image protocol above moves the delta. A staged image
+ *             never runs; a discard wipes it too.
  */
 
 #ifndef NBLOCKS
@@ -63,7 +69,7 @@
 #endif
 #define QLEN 2
 
-mtype = { REQUEST, ACCEPT, REJECT, VERIFIED, NACK, COMMIT, ABORT };
+mtype = { REQUEST, ACCEPT, REJECT, VERIFIED, NACK, COMMIT, ABORT, REQ_PRE, VER_PRE };
 
 chan s2d = [QLEN] of { mtype };   /* source -> destination mailbox */
 chan d2s = [QLEN] of { mtype };   /* destination -> source mailbox */
@@ -78,6 +84,9 @@ byte d_got = 0;       /* blocks the destination holds */
 bit d_bad = 0;        /* one of them was corrupted */
 bit d_verified = 0;   /* restore_end succeeded on them */
 bit d_run = 0;        /* the destination activated its copy */
+bit d_staged = 0;     /* PRECOPY: a verified pre-copy image is staged */
+bit d_staged_bad = 0; /* ... its block was corrupted */
+byte d_pre_got = 0;   /* PRECOPY: pre-copy blocks the destination holds */
 bit d_dead = 0;
 
 /* the portal: one block in flight from the source to the destination */
@@ -90,7 +99,7 @@ byte n_loss = 0, n_dup = 0, n_reorder = 0, n_corrupt = 0;
 
 /* states (for the LTL formulas and trails) */
 mtype = { S_IDLE, S_FREEZE, S_REQUEST, S_SEND, S_VERIFY, S_DONE_COMMIT, S_DONE_ABORT };
-mtype = { R_IDLE, R_RECV, R_COMMIT, R_DONE };
+mtype = { R_IDLE, R_RECV, R_COMMIT, R_DONE, R_STAGED };
 mtype s_state = S_IDLE;
 mtype d_state = R_IDLE;
 
@@ -99,7 +108,12 @@ mtype d_state = R_IDLE;
 /* (1) never two live copies; (2) a running destination copy is complete and
  * was verified intact */
 #define ONE_RUNS     (!(SRUN && DRUN))
+#ifdef PRECOPY
+#define VERIFIED_RUNS (!DRUN || (d_verified && d_got == NBLOCKS && !d_bad && d_staged && \
+                                 !d_staged_bad))
+#else
 #define VERIFIED_RUNS (!DRUN || (d_verified && d_got == NBLOCKS && !d_bad))
+#endif
 #define SAFE  (ONE_RUNS && VERIFIED_RUNS)
 
 #ifdef LIVE
@@ -147,12 +161,68 @@ proctype Source() {
     byte sent = 0;
     bit committed = 0;
     {
+#ifdef PRECOPY
+        /* phase 1: the pre-copy image, the container running */
+        s_state = S_REQUEST;
+        s_send(REQ_PRE);
+        if :: s_gone -> goto abort_pre :: else -> skip fi;
+        do
+        :: d2s ? m ->
+            if
+            :: m == ACCEPT -> break
+            :: m == REJECT || m == NACK -> goto abort_pre
+            :: else -> skip
+            fi
+        :: S_TIMEOUT ->
+            if
+            :: tries < RETRIES ->
+                tries++;
+                s_send(REQ_PRE);
+                if :: s_gone -> goto abort_pre :: else -> skip fi
+            :: else -> goto abort_pre
+            fi
+        od;
+        s_state = S_SEND;
+        if
+        :: d_dead -> goto abort_pre
+        :: else -> atomic { blk_done = 0; blk_pending = 1; blk_corrupt = 0 }
+        fi;
+        do
+        :: blk_done -> blk_done = 0; break
+        :: d_dead -> goto abort_pre
+#ifdef LIVE
+        :: atomic { !blk_done && nempty(d2s) -> d2s ? m };
+#else
+        :: d2s ? m ->
+#endif
+            if
+            :: m == REJECT || m == NACK -> goto abort_pre
+            :: else -> skip
+            fi
+        :: S_TIMEOUT && !blk_done -> goto abort_pre
+        od;
+        s_state = S_VERIFY;
+        do
+        :: d2s ? m ->
+            if
+            :: m == VER_PRE -> break
+            :: m == REJECT || m == NACK -> goto abort_pre
+            :: else -> skip
+            fi
+        :: S_TIMEOUT -> goto abort_pre
+        od;
+        tries = 0;
+#endif
         /* migrate__start, then S_FREEZE: freeze and image_begin succeed, or
          * the freeze times out / fails (unfreeze, nothing was sent) */
         s_state = S_FREEZE;
         if
         :: s_frozen = 1
+#ifdef PRECOPY
+        :: s_send(ABORT); goto abort_unsent   /* the destination staged: tell it */
+#else
         :: goto abort_unsent
+#endif
         fi;
         s_state = S_REQUEST;
         s_send(REQUEST);
@@ -202,6 +272,9 @@ proctype Source() {
         :: d2s ? m ->
             if
             :: m == VERIFIED -> break
+#if MUTANT == 6
+            :: m == VER_PRE -> break   /* takes a late VER_PRE for the delta's */
+#endif
             :: m == REJECT || m == NACK -> goto abort_told
             :: else -> skip
             fi
@@ -247,6 +320,13 @@ abort:  /* migrate__src_abort: the destination knows of the migration */
         :: else -> skip
         fi;
 #endif
+#ifdef PRECOPY
+        goto abort_unsent;
+abort_pre:      /* phase 1: nothing frozen, nothing runnable staged */
+        s_send(ABORT);
+        s_state = S_DONE_ABORT;
+        goto idle;
+#endif
 abort_unsent:
         s_frozen = 0;                  /* ops->unfreeze */
         s_resumed = (s_state != S_FREEZE);
@@ -263,6 +343,8 @@ end_idle:
             :: m == VERIFIED && committed -> s_send(COMMIT)
             :: m == VERIFIED && !committed -> s_send(ABORT)
 #endif
+            :: m == VER_PRE && committed -> s_send(COMMIT)
+            :: m == VER_PRE && !committed -> s_send(ABORT)
             :: m == ACCEPT && !committed -> s_send(ABORT)
             :: else -> skip
             fi
@@ -277,28 +359,87 @@ end_idle:
 #define ABORT_ACKED skip
 #endif
 inline discard() {
-    atomic { d_got = 0; d_bad = 0; d_verified = 0 }
+    atomic { d_got = 0; d_bad = 0; d_verified = 0; d_staged = 0; d_staged_bad = 0; d_pre_got = 0 }
 }
 
 proctype Dest() {
     mtype m;
     bit d_gone = 0;
+    byte d_tries = 0;
     {
 end_wait:   /* IDLE, before the REQUEST */
         do
         :: s2d ? m ->
             if
+#ifdef PRECOPY
+            :: m == REQ_PRE -> break
+#else
             :: m == REQUEST -> break
+#endif
 #ifdef ABORT_ACK
             :: m == ABORT -> d_send(NACK)
 #endif
             :: else -> skip            /* ABORT/COMMIT of an unknown migration */
             fi
         od;
-        /* accept (room, same build) or refuse */
+#ifdef PRECOPY
+        /* the pre-copy image: accept or refuse, receive, verify, stage */
         if
         :: skip
         :: d_send(REJECT); goto done
+        fi;
+        d_state = R_RECV;
+        d_send(ACCEPT);
+        if :: d_gone -> discard(); goto done :: else -> skip fi;
+        do
+        :: d_pre_got == 1 -> break
+        :: blk_pending ->
+            atomic {
+                blk_pending = 0;
+                d_pre_got++;
+                d_staged_bad = d_staged_bad || blk_corrupt;
+                blk_done = 1
+            }
+        :: s_dead -> discard(); goto done
+        :: s2d ? m ->
+            if
+            :: m == REQ_PRE && d_pre_got == 0 ->
+                d_send(ACCEPT);
+                if :: d_gone -> discard(); goto done :: else -> skip fi
+            :: m == ABORT -> discard(); ABORT_ACKED; goto done
+            :: else -> skip
+            fi
+        :: D_TIMEOUT -> discard(); d_send(NACK); goto done
+        od;
+        if
+        :: d_staged_bad -> discard(); d_send(NACK); goto done
+        :: else -> d_staged = 1
+        fi;
+        d_state = R_STAGED;
+        d_send(VER_PRE);
+        if :: d_gone -> discard(); goto done :: else -> skip fi;
+        do
+        :: s2d ? m ->
+            if
+            :: m == REQUEST -> break   /* the delta */
+            :: m == ABORT -> discard(); ABORT_ACKED; goto done
+            :: else -> skip
+            fi
+        :: D_TIMEOUT ->
+            if
+            :: d_tries <= RETRIES ->
+                d_tries++;
+                d_send(VER_PRE);
+                if :: d_gone -> discard(); goto done :: else -> skip fi
+            :: else -> discard(); d_send(NACK); goto done
+            fi
+        od;
+#endif
+        /* accept (room, same build) or refuse (a refused delta: the staged
+         * image is discarded, migrate__on_request) */
+        if
+        :: skip
+        :: discard(); d_send(REJECT); goto done
         fi;
         d_state = R_RECV;
         d_send(ACCEPT);
@@ -421,7 +562,7 @@ active proctype Settled() {
     timeout ->
     assert(ONE_RUNS);
     assert(VERIFIED_RUNS);
-    assert(d_dead || DRUN || d_got == 0);          /* destination wiped */
+    assert(d_dead || DRUN || (d_got == 0 && !d_staged)); /* destination wiped */
     assert(s_dead || !s_copy || !s_frozen);        /* source not left frozen */
     if
     :: !s_dead && !d_dead -> assert(SRUN != DRUN)
@@ -456,4 +597,6 @@ ltl settles { <> [] SETTLED }
  *   3 the destination activates when the source dies in R_RECV -> (2)
  *   4 the source commits on a timeout in S_VERIFY  -> (3) container lost
  *   5 the destination activates on a timeout in R_COMMIT -> (1) two copies
+ *   6 (PRECOPY) the source takes a late VER_PRE for the delta's VERIFIED
+ *                                                  -> (2) unverified copy runs
  */
