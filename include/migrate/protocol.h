@@ -678,34 +678,44 @@ static int migrate__post_read(migrate_daemon *d)
     return 0;
 }
 
+/* Destination: take the image that REQUEST m offers (d->offer and the
+ * statistics are set up; rc says why not before asking ops->accept, or 0)
+ * and post the first read, or refuse. A refused delta discards the staged
+ * image under it. */
+static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
+{
+    int staged = d->state == MIGRATE_R_STAGED;
+    d->size = m->size;
+    d->done = 0;
+    d->inflight = 0;
+    d->rbuf = 0;
+    d->cur.bytes = m->size;
+    d->offer.size = m->size;
+    d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
+    if (rc == 0) rc = d->ops->accept(d->ctx, &d->offer);
+    if (rc < 0) {
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
+        if (staged) (void)d->ops->discard(d->ctx);
+        migrate__finish(d, 1, rc);
+        return;
+    }
+    if (staged) d->phase = 2;
+    d->state = MIGRATE_R_RECV;
+    d->t_first = migrate__now(d);
+    rc = migrate__post_read(d);
+    if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
+    migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+}
+
 static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
 {
-    int rc, res;
+    int res;
     if (d->state == MIGRATE_R_STAGED && d->mid == m->mid && d->peer == m->from &&
         (m->flags & MIGRATE_OFFER_DELTA)) {
         /* the delta of the staged pre-copy image */
         d->cur.precopy_bytes = d->size;
-        d->size = m->size;
-        d->done = 0;
-        d->inflight = 0;
-        d->rbuf = 0;
-        d->cur.bytes = m->size;
-        d->offer.size = m->size;
         d->offer.flags = MIGRATE_OFFER_DELTA;
-        d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
-        rc = m->size == 0 ? UAREA_EIMGTRUNC : d->ops->accept(d->ctx, &d->offer);
-        if (rc < 0) {
-            migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
-            (void)d->ops->discard(d->ctx);
-            migrate__finish(d, 1, rc);
-            return;
-        }
-        d->phase = 2;
-        d->state = MIGRATE_R_RECV;
-        d->t_first = migrate__now(d);
-        rc = migrate__post_read(d);
-        if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
-        migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+        migrate__dst_take(d, m, m->size == 0 ? UAREA_EIMGTRUNC : 0);
         return;
     }
     if (d->state != MIGRATE_IDLE) {
@@ -727,31 +737,15 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     d->peer = m->from;
     d->ctrl = -1;
     d->alert_until = 0;
-    d->size = m->size;
-    d->done = 0;
-    d->inflight = 0;
-    d->rbuf = 0;
     UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
-    d->offer.src = m->src; d->offer.mid = m->mid; d->offer.size = m->size;
-    d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
+    d->offer.src = m->src; d->offer.mid = m->mid;
     d->offer.flags = m->flags & MIGRATE_OFFER_PRE;
     d->phase = (m->flags & MIGRATE_OFFER_PRE) ? 1 : 0;
     migrate__begin_stats(d, m->src, d->self);
-    d->cur.bytes = m->size;
-    if (d->ops->has_container(d->ctx)) rc = UAREA_EBUSY;
-    else if (m->size == 0) rc = UAREA_EIMGTRUNC;
-    else if (m->flags & MIGRATE_OFFER_DELTA) rc = UAREA_EPROTO;   /* no staged image */
-    else rc = d->ops->accept(d->ctx, &d->offer);
-    if (rc < 0) {
-        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
-        migrate__finish(d, 1, rc);
-        return;
-    }
-    d->state = MIGRATE_R_RECV;
-    d->t_first = migrate__now(d);
-    rc = migrate__post_read(d);
-    if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
-    migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+    migrate__dst_take(d, m, d->ops->has_container(d->ctx) ? UAREA_EBUSY
+                            : m->size == 0                 ? UAREA_EIMGTRUNC
+                            : (m->flags & MIGRATE_OFFER_DELTA) ? UAREA_EPROTO /* nothing staged */
+                                                           : 0);
 }
 
 /* VERIFIED of a staged pre-copy image carries MIGRATE_OFFER_PRE: a late

@@ -45,16 +45,11 @@ static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, 
 
 Test(protocol_faults, every_fault_on_every_packet)
 {
-    static const int faults[] = {NOC_LB_DROP, NOC_LB_DUP, NOC_LB_DELAY, NOC_LB_CORRUPT};
     w_counts c = w_clean_counts(LEN, SEED, 0);
     cr_assert_geq(c.m01, 2, "REQUEST and COMMIT at least");
     cr_assert_geq(c.c01, 8, "the image takes several chunks");
     cr_assert_geq(c.m10, 2, "ACCEPT and VERIFIED at least");
-    for (unsigned f = 0; f < sizeof faults / sizeof faults[0]; f++) {
-        for (uint32_t n = 1; n <= c.m01; n++) one_fault(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
-        for (uint32_t n = 1; n <= c.m10; n++) one_fault(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
-        for (uint32_t n = 1; n <= c.c01; n++) one_fault(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
-    }
+    w_every_fault(&c, one_fault);
 }
 
 static void one_crash(int victim, uint32_t nth, uint32_t sends_of_victim)
@@ -94,8 +89,7 @@ static void one_crash(int victim, uint32_t nth, uint32_t sends_of_victim)
 Test(protocol_faults, crash_of_either_side_at_each_send)
 {
     w_counts c = w_clean_counts(LEN, SEED, 0);
-    for (uint32_t n = 1; n <= c.s0; n++) one_crash(0, n, c.s0);
-    for (uint32_t n = 1; n <= c.s1; n++) one_crash(1, n, c.s1);
+    w_every_crash(&c, one_crash);
 }
 
 Test(protocol_faults, lost_commit_is_answered_from_history)

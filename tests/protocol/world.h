@@ -354,4 +354,26 @@ static UAREA_UNUSED w_counts w_clean_counts(uint32_t len, uint32_t seed, int pre
     return c;
 }
 
+/* Each fault kind on each packet of a clean migration (counts c), one run of
+ * `one` apiece: messages both ways, image chunks from the source. */
+typedef void (*w_fault_fn)(int fault, unsigned kind, int src, int dst, uint32_t nth, uint64_t arg);
+
+static UAREA_UNUSED void w_every_fault(const w_counts *c, w_fault_fn one)
+{
+    static const int faults[] = {NOC_LB_DROP, NOC_LB_DUP, NOC_LB_DELAY, NOC_LB_CORRUPT};
+    for (unsigned f = 0; f < sizeof faults / sizeof faults[0]; f++) {
+        for (uint32_t n = 1; n <= c->m01; n++) one(faults[f], NOC_LB_MAILBOX, 0, 1, n, 3);
+        for (uint32_t n = 1; n <= c->m10; n++) one(faults[f], NOC_LB_MAILBOX, 1, 0, n, 77);
+        for (uint32_t n = 1; n <= c->c01; n++) one(faults[f], NOC_LB_CHUNK, 0, 1, n, 4000);
+    }
+}
+
+/* A crash of either node at each of its sends, one run of `one` apiece
+ * (victim, send number, sends of the victim in a clean migration). */
+static UAREA_UNUSED void w_every_crash(const w_counts *c, void (*one)(int, uint32_t, uint32_t))
+{
+    for (uint32_t n = 1; n <= c->s0; n++) one(0, n, c->s0);
+    for (uint32_t n = 1; n <= c->s1; n++) one(1, n, c->s1);
+}
+
 #endif
