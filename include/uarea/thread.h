@@ -672,12 +672,14 @@ UAREA_NORETURN UAREA_API void uarea_thread_exit(void *retval)
     uarea__die(ua, c, (uintptr_t)retval, 0);
 }
 
-UAREA_API int uarea_thread_yield(void)
+/* uarea_thread_yield(); bit 32 of the result is set when the caller was
+ * switched out and has just been resumed (see uarea__arch_jret_call). */
+static uint64_t uarea__yield(void)
 {
     uintptr_t crit;
     struct uarea__core *c = uarea__user_enter(&crit);
     struct uarea *ua;
-    if (c == NULL) return UAREA_ENOTUSER;
+    if (c == NULL) return (uint32_t)UAREA_ENOTUSER;
     ua = c->ua;
     uarea__lock(ua);
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
@@ -691,7 +693,11 @@ UAREA_API int uarea_thread_yield(void)
         ua->threads[next].core = (uint8_t)c->id;
         c->cur = next;
         uarea__switch(ua, c, &ua->threads[me].ctx, next, false);
-    } else if (__atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN) {
+        uarea__unlock(ua);
+        UAREA_PORT_CRIT_LEAVE(crit);
+        return (uint64_t)1 << 32 | UAREA_OK;
+    }
+    if (__atomic_load_n(&ua->freeze, __ATOMIC_RELAXED) != UAREA_RUN) {
         /* freezing: park at this safe point */
         ua->threads[c->cur].state = UAREA_THREAD_READY;
         uarea__ready_push(ua, (unsigned)c->cur);
@@ -700,6 +706,16 @@ UAREA_API int uarea_thread_yield(void)
     uarea__unlock(ua);
     UAREA_PORT_CRIT_LEAVE(crit);
     return UAREA_OK;
+}
+
+UAREA_API int uarea_thread_yield(void)
+{
+#if defined(UAREA_ARCH_JRET)
+    return uarea__arch_jret_call(uarea__yield);
+#else
+    uint32_t u = (uint32_t)uarea__yield();   /* the int's bits; convert without overflow */
+    return u >= 0x80000000u ? (int)(u - 0x80000000u) - INT32_MAX - 1 : (int)u;
+#endif
 }
 
 UAREA_API uarea_tid_t uarea_thread_self(void)

@@ -1,5 +1,6 @@
 /* Threads on one core (the null port): lifecycle, exit values, every error
  * of create/join/self/yield, round-robin fairness of yield, the exit ring,
+ * yields at any call depth, each thread's rounding mode (x86_64),
  * stack overflow detection, freeze safe points, release, a restore of a
  * frozen container at the same address, and a move to another process. */
 #define _POSIX_C_SOURCE 200809L
@@ -10,11 +11,15 @@
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
 #include <criterion/criterion.h>
+#include <fenv.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#  include <xmmintrin.h>
+#endif
 
 static _Alignas(4096) unsigned char region[UAREA_CONTAINER_SIZE];
 static _Alignas(4096) unsigned char saved[UAREA_CONTAINER_SIZE];
@@ -347,6 +352,99 @@ Test(uarea_threads, yield_alone_returns_at_once)
 {
     cr_assert_eq(run_main(main_lone_yield, NULL), 0);
 }
+
+/* ---- a yield returns to its own caller, at any depth ----
+ * Threads recurse to different depths and yield on the way down and up; the
+ * result counts the levels that came back. On x86_64 a yield that switched
+ * returns by an indirect jump (uarea__arch_jret_call), one that did not by
+ * `ret`: the deepest thread ends alone, its last yields switch nothing. */
+__attribute__((noinline)) static int descend(int d)
+{
+    int r;
+    cr_assert_eq(uarea_thread_yield(), 0);
+    if (d == 0) return 1;
+    r = descend(d - 1);
+    cr_assert_eq(uarea_thread_yield(), 0);
+    return r + d;
+}
+
+static void *deep(void *arg) { return V(descend(I(arg))); }
+
+static void *main_deep(void *arg)
+{
+    static const int depth[] = {0, 3, 17, 60};
+    uarea_tid_t t[4];
+    void *r;
+    (void)arg;
+    for (int i = 0; i < 4; i++) cr_assert_eq(uarea_thread_create(&t[i], deep, V(depth[i])), 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(uarea_thread_join(t[i], &r), 0);
+        cr_assert_eq(I(r), 1 + depth[i] * (depth[i] + 1) / 2, "thread of depth %d", depth[i]);
+    }
+    return V(descend(5));
+}
+
+Test(uarea_threads, yield_returns_to_its_caller_at_any_depth)
+{
+    cr_assert_eq(run_main(main_deep, NULL), 16);
+}
+
+#if defined(__x86_64__)
+/* ---- the FP control state is each thread's own (x86_64: MXCSR, x87 CW) ----
+ * Four threads, four rounding modes; one also flushes denormals to zero.
+ * After every yield each checks that its division still rounds its way
+ * (SSE, MXCSR), that fegetround() (the x87 control word, in glibc) says so,
+ * and that its MXCSR control bits are intact. */
+static double divide(double a, double b)
+{
+    volatile double x = a, y = b;
+    return x / y;
+}
+
+static void *rounder(void *arg)
+{
+    static const int modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    int k = I(arg), mode = modes[k & 3];
+    double pos, neg;
+    unsigned ctl;
+    cr_assert_eq(fesetround(mode), 0);
+    if (k == 4) _mm_setcsr(_mm_getcsr() | 0x8040u);   /* FTZ and DAZ */
+    ctl = _mm_getcsr() & 0xffc0u;
+    pos = divide(1.0, 3.0);
+    neg = divide(-1.0, 3.0);
+    for (int i = 0; i < 40; i++) {
+        cr_assert_eq(uarea_thread_yield(), 0);
+        cr_assert_eq(_mm_getcsr() & 0xffc0u, ctl, "thread %d, yield %d", k, i);
+        cr_assert_eq(fegetround(), mode, "thread %d, yield %d", k, i);
+        cr_assert(divide(1.0, 3.0) == pos && divide(-1.0, 3.0) == neg, "thread %d, yield %d", k, i);
+    }
+    return V(k);
+}
+
+static void *main_rounding(void *arg)
+{
+    uarea_tid_t t[5];
+    void *r;
+    (void)arg;
+    for (int i = 0; i < 5; i++) cr_assert_eq(uarea_thread_create(&t[i], rounder, V(i)), 0);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(uarea_thread_join(t[i], &r), 0);
+        cr_assert_eq(I(r), i);
+    }
+    return NULL;
+}
+
+Test(uarea_threads, each_thread_keeps_its_rounding_mode)
+{
+    /* the modes differ where it shows: 1/3 rounds up or down, -1/3 too */
+    cr_assert_eq(fesetround(FE_UPWARD), 0);
+    double up = divide(1.0, 3.0), nup = divide(-1.0, 3.0);
+    cr_assert_eq(fesetround(FE_TONEAREST), 0);
+    cr_assert(up != divide(1.0, 3.0) || nup != divide(-1.0, 3.0));
+    run_main(main_rounding, NULL);
+    cr_assert_eq(fegetround(), FE_TONEAREST, "the core's own mode is back");
+}
+#endif
 
 /* ---- stack overflow ---- */
 static volatile int after_overflow;

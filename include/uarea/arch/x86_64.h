@@ -16,6 +16,22 @@
  * that frame-pointer walks stop there. The switch routine is a weak ELF
  * symbol, so every translation unit that compiles the implementation may
  * carry it (UAREA_STATIC builds).
+ *
+ * MXCSR is loaded only when its control bits (rounding, masks, DAZ, FTZ: the
+ * callee-saved part, per the ABI) differ from the running thread's: LDMXCSR
+ * costs about as much as the rest of the switch on recent Intel cores. The
+ * status flags (caller-saved, like the x87 status word, which is never
+ * switched) then stay as they are. A thread preempted by a signal gets its
+ * whole FP state back from the signal frame.
+ *
+ * uarea__arch_jret_call(fn) calls fn() and returns its low 32 bits; when bit
+ * 32 of fn's result is set (fn switched threads), it returns by an indirect
+ * jump instead of `ret`. After a switch, the CPU's return-stack prediction
+ * names the call site of the thread that left, so `ret` is mispredicted
+ * unless both threads called from the same place; an indirect jump is
+ * predicted from the branch history, which learns which thread follows
+ * which. The return-stack entry of the call is left behind: harmless, since
+ * every entry under it belongs to the other thread anyway.
  */
 #include "../config.h"
 
@@ -33,6 +49,9 @@
 UAREA_EXTERN_C_BEGIN
 /* Save the callee-saved state into from[], resume to[]. */
 void uarea__arch_switch(uintptr_t *from, const uintptr_t *to);
+/* fn(); return its low half, by an indirect jump if bit 32 is set. */
+#define UAREA_ARCH_JRET 1
+int uarea__arch_jret_call(uint64_t (*fn)(void));
 UAREA_EXTERN_C_END
 #endif
 
@@ -72,10 +91,44 @@ __asm__(
     "    movq 32(%rsi), %r13\n"
     "    movq 40(%rsi), %r14\n"
     "    movq 48(%rsi), %r15\n"
+    "    movl 56(%rsi), %eax\n"
+    "    xorl 56(%rdi), %eax\n"
+    "    testl $0xffc0, %eax\n"      /* MXCSR control bits */
+    "    jz 1f\n"
     "    ldmxcsr 56(%rsi)\n"
-    "    fldcw 60(%rsi)\n"
+    "1:  fldcw 60(%rsi)\n"
     "    ret\n"
     ".size uarea__arch_switch, .-uarea__arch_switch\n");
+
+#if defined(__CET__)
+#  define UAREA__X86_NOTRACK "notrack "
+#else
+#  define UAREA__X86_NOTRACK ""
+#endif
+
+__asm__(
+    ".text\n"
+    ".weak uarea__arch_jret_call\n"
+    ".type uarea__arch_jret_call, @function\n"
+    ".p2align 4\n"
+    "uarea__arch_jret_call:\n"
+    ".cfi_startproc\n"
+    UAREA__X86_ENDBR
+    "    subq $8, %rsp\n"            /* fn is entered with rsp + 8 16-aligned */
+    ".cfi_adjust_cfa_offset 8\n"
+    "    call *%rdi\n"
+    "    addq $8, %rsp\n"
+    ".cfi_adjust_cfa_offset -8\n"
+    "    btq $32, %rax\n"
+    "    jc 1f\n"
+    "    ret\n"
+    "1:  movl %eax, %eax\n"
+    "    popq %rcx\n"
+    ".cfi_adjust_cfa_offset -8\n"
+    ".cfi_register rip, rcx\n"
+    "    " UAREA__X86_NOTRACK "jmp *%rcx\n"
+    ".cfi_endproc\n"
+    ".size uarea__arch_jret_call, .-uarea__arch_jret_call\n");
 
 /* A fresh context that "returns" into entry() on the stack [lo, top). */
 static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*entry)(void))
