@@ -12,6 +12,13 @@
  *                          context that enters entry() on a stack ending at top
  *   uarea__arch_ctx_sp(ctx)            (implementation only) saved sp
  *
+ * and may define (x86_64 does):
+ *
+ *   UAREA_ARCH_JRET        1: uarea__arch_jret_call(fn) calls fn() and
+ *                          returns its low 32 bits, by an indirect jump
+ *                          when bit 32 of fn's result is set (fn switched
+ *                          threads: `ret` would be mispredicted)
+ *
  * A port for another CPU (the MPPA-256 port's k1b) supplies the same items in
  * its own header and names it with UAREA_ARCH_HEADER before the first
  * include. On a CPU without a switch the headers still compile: the context
