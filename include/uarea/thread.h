@@ -785,6 +785,7 @@ UAREA_API int uarea_core_step(struct uarea *ua)
 UAREA_API int uarea_core_run(struct uarea *ua)
 {
     unsigned id = uarea__core_id();
+    if (id >= UAREA_CORES_MAX) return UAREA_EINVAL;   /* as uarea_core_step would */
     for (;;) {
         int rc = uarea_core_step(ua);
         if (rc < 0) return rc;

@@ -39,7 +39,7 @@ static size_t section_offset(uint32_t i)
     size_t off = MIGRATE_IMAGE_HEADER_SIZE;
     for (uint32_t k = 0; k < i; k++) {
         migrate_image_section s;
-        migrate_image_section_decode(img + off, &s);
+        if (migrate_image_section_decode(img + off, &s) != 0) abort();
         off += MIGRATE_IMAGE_SECTION_SIZE + (size_t)migrate_image_section_stored(&s) + 4;
     }
     return off;

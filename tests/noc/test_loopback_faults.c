@@ -424,7 +424,7 @@ static void random_mailbox_run(uint64_t seed, int n, uint64_t *hash, noc_loopbac
         }
     }
     check_conservation(NOC_LB_MAILBOX);
-    noc_loopback_get_stats(&LB, 1, st);
+    cr_assert_eq(noc_loopback_get_stats(&LB, 1, st), 0);
     cr_assert_eq((int)st->corrupted, corrupted_seen, "every corruption is seen by the reader");
     cr_assert_eq(sent, n);
     *hash = noc_loopback_trace_hash(&LB);
