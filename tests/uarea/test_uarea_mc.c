@@ -2,7 +2,8 @@
  * (tests/uarea/port_pthread.h). A many-thread stress (nested creates, joins
  * across cores, yields) for K = 2, 3, 4, and a freeze while threads run on
  * every core: all cores park, nothing moves while frozen, and the threads
- * continue after the unfreeze. Labelled "threads": it also runs under TSan. */
+ * continue after the unfreeze; a thread that is no core cannot run threads.
+ * Labelled "threads": it also runs under TSan. */
 #define UAREA_PORT_HEADER "port_pthread.h"
 /* Criterion's assertions run inside container threads here; with ASan or
  * TSan their frames outgrow the 8 KiB default stack (the overflow check
@@ -215,3 +216,27 @@ static void freeze_on(unsigned k)
 
 Test(uarea_mc, freeze_2_cores) { freeze_on(2); }
 Test(uarea_mc, freeze_4_cores) { freeze_on(4); }
+
+/* ---- a thread that is no core cannot run the container ---- */
+static void *plus_one(void *arg) { return V(I(arg) + 1); }
+
+Test(uarea_mc, a_thread_that_is_no_core_cannot_run_threads)
+{
+    uarea_tid_t t;
+    void *r = NULL;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    cr_assert_eq(uarea_create(ua, &t, plus_one, V(41)), 0);
+    uarea_test_ncores = 2;
+    uarea_test_core_id = UINT_MAX;               /* the test's own thread */
+    cr_assert_eq(uarea_core_run(ua), UAREA_EINVAL);
+    cr_assert_eq(uarea_core_step(ua), UAREA_EINVAL);
+    uarea_test_core_id = 2;                      /* past the port's core count */
+    cr_assert_eq(uarea_core_run(ua), UAREA_EINVAL);
+    uarea_test_core_id = UINT_MAX;
+    cr_assert_eq(uarea_threads_active(ua), 1, "the thread is still there, not run");
+    cr_assert_eq(uarea_try_join(ua, t, &r), UAREA_EAGAIN);
+    start_cores(2);
+    join_cores();
+    cr_assert_eq(uarea_try_join(ua, t, &r), 0);
+    cr_assert_eq(I(r), 42);
+}
