@@ -3,7 +3,8 @@
  * across cores, yields) for K = 2, 3, 4, and a freeze while threads run on
  * every core: all cores park, nothing moves while frozen, and the threads
  * continue after the unfreeze; a thread that is no core cannot run threads.
- * Labelled "threads": it also runs under TSan. */
+ * Not run under TSan, where Criterion cannot start: test_uarea_smoke covers
+ * the same ground there (tests/uarea/CMakeLists.txt). */
 #define UAREA_PORT_HEADER "port_pthread.h"
 /* Criterion's assertions run inside container threads here; with ASan or
  * TSan their frames outgrow the 8 KiB default stack (the overflow check
