@@ -15,7 +15,7 @@ for pair in "aarch64-linux-gnu-gcc qemu-aarch64" "riscv64-linux-gnu-gcc qemu-ris
     bin="$out/arch_smoke_${cc%%-*}"
     need_static_libc "$cc" "$out"
     if ! "$cc" -std=c11 -O2 -static -Wall -Wextra -Werror -I"$src/include" -I"$here" \
-            "$here/arch_smoke.c" -o "$bin" -pthread; then
+            "$here/arch_smoke.c" -o "$bin" -pthread -lm; then
         echo "FAIL: $cc build"; fails=$((fails + 1)); continue
     fi
     if ! "$qemu" "$bin"; then echo "FAIL: $qemu run"; fails=$((fails + 1)); fi

@@ -1,7 +1,8 @@
 /* The context switches of include/uarea/arch/ on other CPUs: a plain C
  * program (Criterion is not available for cross targets) that arch_qemu.sh
  * cross-compiles for aarch64 and riscv64 and runs under qemu-user. It checks
- * callee-saved registers across switches (floating point included), exit
+ * callee-saved registers across switches (floating point included), each
+ * thread's rounding mode, exit
  * values, round-robin order, overflow detection, and a stress with joins
  * across 2, 3 and 4 cores plus a freeze. Exit status 0 when every check
  * holds. Built natively as well (test_uarea_smoke), where it is the
@@ -9,6 +10,7 @@
 #define UAREA_PORT_HEADER "port_pthread.h"
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,46 @@ static void *single(void *arg)
     return V(42);
 }
 
+/* Each thread keeps its own rounding mode across yields (MXCSR and the x87
+ * control word, FPCR, frm): four threads, four modes, 1/3 and -1/3 divided
+ * after every yield must round as they did before the first. */
+static double divide(double a, double b)
+{
+    volatile double x = a, y = b;
+    return x / y;
+}
+
+static void *rounder(void *arg)
+{
+    static const int modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    int mode = modes[I(arg)];
+    double pos, neg;
+    CHECK(fesetround(mode) == 0);
+    pos = divide(1.0, 3.0);
+    neg = divide(-1.0, 3.0);
+    for (int i = 0; i < 20; i++) {
+        CHECK(uarea_thread_yield() == 0);
+        CHECK(fegetround() == mode);
+        CHECK(divide(1.0, 3.0) == pos && divide(-1.0, 3.0) == neg);
+    }
+    return V(I(arg) + 1);
+}
+
+static void *rounding(void *arg)
+{
+    uarea_tid_t t[4];
+    void *r;
+    intptr_t sum = 0;
+    (void)arg;
+    for (int i = 0; i < 4; i++) CHECK(uarea_thread_create(&t[i], rounder, V(i)) == 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK(uarea_thread_join(t[i], &r) == 0);
+        sum += I(r);
+    }
+    CHECK(fegetround() == FE_TONEAREST);
+    return V(sum);
+}
+
 static void *leaf(void *arg)
 {
     intptr_t x = I(arg), acc = 0;
@@ -186,6 +228,16 @@ int main(void)
 {
     intptr_t expect = 0;
     CHECK(run(1, single, NULL, 0) == 42);
+    {   /* the modes differ where the test looks */
+        double up, down;
+        CHECK(fesetround(FE_UPWARD) == 0);
+        up = divide(1.0, 3.0);
+        CHECK(fesetround(FE_DOWNWARD) == 0);
+        down = divide(1.0, 3.0);
+        CHECK(fesetround(FE_TONEAREST) == 0);
+        CHECK(up != down);
+    }
+    CHECK(run(1, rounding, NULL, 0) == 10);
     for (int w = 0; w < 160; w++) {
         intptr_t acc = 0, leafacc = 0;
         for (int i = 0; i < 30; i++) acc += (intptr_t)w * i, leafacc += w + i;

@@ -3,14 +3,18 @@
  *
  * Included through uarea/arch/arch.h; on any other CPU this header defines
  * nothing. A saved context holds the callee-saved state only: x19-x28, the
- * frame pointer x29, the link register x30, sp, and the low halves d8-d15 of
- * v8-v15. Word layout (UAREA_ARCH_CTX_WORDS = 22):
+ * frame pointer x29, the link register x30, sp, the low halves d8-d15 of
+ * v8-v15, and FPCR (rounding mode, flush-to-zero, trap enables: each thread
+ * keeps its own, as threads of the OS do). Word layout
+ * (UAREA_ARCH_CTX_WORDS = 22):
  *
- *   [0..9] x19..x28  [10] x29  [11] x30  [12] sp  [13..20] d8..d15  [21] unused
+ *   [0..9] x19..x28  [10] x29  [11] x30  [12] sp  [13..20] d8..d15  [21] FPCR
  *
  * uarea__arch_switch(from, to) saves into `from`, loads `to` and returns to
- * to's x30. A new context has x30 = entry, x29 = 0 and sp 16-aligned at the
- * top of its stack. The routine is a weak ELF symbol (see x86_64.h).
+ * to's x30; it writes FPCR only when the two threads' values differ (a write
+ * may synchronise the FP unit). A new context has x30 = entry, x29 = 0, sp
+ * 16-aligned at the top of its stack and FPCR 0 (the default environment).
+ * The routine is a weak ELF symbol (see x86_64.h).
  */
 #include "../config.h"
 
@@ -56,6 +60,8 @@ __asm__(
     "    stp d10, d11, [x0, #120]\n"
     "    stp d12, d13, [x0, #136]\n"
     "    stp d14, d15, [x0, #152]\n"
+    "    mrs x9, fpcr\n"
+    "    str x9, [x0, #168]\n"
     "    ldp x19, x20, [x1, #0]\n"
     "    ldp x21, x22, [x1, #16]\n"
     "    ldp x23, x24, [x1, #32]\n"
@@ -68,7 +74,11 @@ __asm__(
     "    ldp d10, d11, [x1, #120]\n"
     "    ldp d12, d13, [x1, #136]\n"
     "    ldp d14, d15, [x1, #152]\n"
-    "    ret\n"
+    "    ldr x10, [x1, #168]\n"
+    "    cmp x9, x10\n"
+    "    b.eq 1f\n"
+    "    msr fpcr, x10\n"
+    "1:  ret\n"
     ".size uarea__arch_switch, .-uarea__arch_switch\n");
 
 static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*entry)(void))

@@ -3,11 +3,13 @@
  *
  * Included through uarea/arch/arch.h; on any other CPU this header defines
  * nothing. A saved context holds the callee-saved state only: ra, sp, s0-s11
- * and, when the ABI has hardware floating point, fs0-fs11. Word layout
- * (XLEN-sized words):
+ * and, when the ABI has hardware floating point, fs0-fs11 and the rounding
+ * mode frm (the psABI gives fcsr thread storage duration; frm is written only
+ * when the two threads' modes differ, the accrued flags are left alone).
+ * Word layout (XLEN-sized words):
  *
  *   [0] ra  [1] sp  [2..13] s0..s11  [14..] fs0..fs11 (8 bytes each with D,
- *   4 with F only)
+ *   4 with F only)  [UAREA_ARCH_CTX_WORDS - 1] frm
  *
  * UAREA_ARCH_CTX_WORDS is 28 on RV64 and 40 on RV32, whatever the float ABI,
  * so the layout depends on XLEN only. A new context has ra = entry, s0 = 0
@@ -49,12 +51,17 @@ UAREA_EXTERN_C_END
 #  define UAREA__RV_L "ld"
 #  define UAREA__RV_W(n) #n "*8"
 #  define UAREA__RV_FOFF 112
+#  define UAREA__RV_FRM_OFF 216     /* word 27 */
 #else
 #  define UAREA__RV_S "sw"
 #  define UAREA__RV_L "lw"
 #  define UAREA__RV_W(n) #n "*4"
 #  define UAREA__RV_FOFF 56
+#  define UAREA__RV_FRM_OFF 156     /* word 39 */
 #endif
+UAREA_STATIC_ASSERT(UAREA__RV_FRM_OFF == (UAREA_ARCH_CTX_WORDS - 1) * sizeof(uintptr_t) &&
+                        UAREA__RV_FOFF + 12 * 8 <= UAREA__RV_FRM_OFF,
+                    "frm has the last word of the context, after fs0-fs11");
 #define UAREA__RV_STR2(x) #x
 #define UAREA__RV_STR(x) UAREA__RV_STR2(x)
 #define UAREA__RV_SAVE(r, n) "    " UAREA__RV_S " " r ", " UAREA__RV_W(n) "(a0)\n"
@@ -69,6 +76,16 @@ UAREA_EXTERN_C_END
 #else
 #  define UAREA__RV_FS(r, n) ""
 #  define UAREA__RV_FL(r, n) ""
+#endif
+#if defined(__riscv_flen)
+#  define UAREA__RV_FRM_SAVE \
+    "    frrm t0\n    " UAREA__RV_S " t0, " UAREA__RV_STR(UAREA__RV_FRM_OFF) "(a0)\n"
+#  define UAREA__RV_FRM_LOAD                                                  \
+    "    " UAREA__RV_L " t1, " UAREA__RV_STR(UAREA__RV_FRM_OFF) "(a1)\n"         \
+    "    beq t0, t1, 1f\n    fsrm t1\n1:\n"
+#else
+#  define UAREA__RV_FRM_SAVE ""
+#  define UAREA__RV_FRM_LOAD ""
 #endif
 
 __asm__(
@@ -86,6 +103,7 @@ __asm__(
     UAREA__RV_FS("fs3", 3) UAREA__RV_FS("fs4", 4) UAREA__RV_FS("fs5", 5)
     UAREA__RV_FS("fs6", 6) UAREA__RV_FS("fs7", 7) UAREA__RV_FS("fs8", 8)
     UAREA__RV_FS("fs9", 9) UAREA__RV_FS("fs10", 10) UAREA__RV_FS("fs11", 11)
+    UAREA__RV_FRM_SAVE
     UAREA__RV_LOAD("ra", 0) UAREA__RV_LOAD("sp", 1)
     UAREA__RV_LOAD("s0", 2) UAREA__RV_LOAD("s1", 3) UAREA__RV_LOAD("s2", 4)
     UAREA__RV_LOAD("s3", 5) UAREA__RV_LOAD("s4", 6) UAREA__RV_LOAD("s5", 7)
@@ -95,6 +113,7 @@ __asm__(
     UAREA__RV_FL("fs3", 3) UAREA__RV_FL("fs4", 4) UAREA__RV_FL("fs5", 5)
     UAREA__RV_FL("fs6", 6) UAREA__RV_FL("fs7", 7) UAREA__RV_FL("fs8", 8)
     UAREA__RV_FL("fs9", 9) UAREA__RV_FL("fs10", 10) UAREA__RV_FL("fs11", 11)
+    UAREA__RV_FRM_LOAD
     "    ret\n"
     ".size uarea__arch_switch, .-uarea__arch_switch\n");
 
