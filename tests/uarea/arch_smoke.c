@@ -132,11 +132,18 @@ static void *single(void *arg)
 
 /* Each thread keeps its own rounding mode across yields (MXCSR and the x87
  * control word, FPCR, frm): four threads, four modes, 1/3 and -1/3 divided
- * after every yield must round as they did before the first. */
+ * after every yield must round as they did before the first; a thread each
+ * creates starts in its creator's mode. */
 static double divide(double a, double b)
 {
     volatile double x = a, y = b;
     return x / y;
+}
+
+static void *child_mode(void *arg)
+{
+    (void)arg;
+    return V(fegetround());
 }
 
 static void *rounder(void *arg)
@@ -144,9 +151,15 @@ static void *rounder(void *arg)
     static const int modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
     int mode = modes[I(arg)];
     double pos, neg;
+    uarea_tid_t child;
+    void *r = NULL;
     CHECK(fesetround(mode) == 0);
     pos = divide(1.0, 3.0);
     neg = divide(-1.0, 3.0);
+    /* a new thread inherits its creator's mode */
+    CHECK(uarea_thread_create(&child, child_mode, NULL) == 0);
+    CHECK(uarea_thread_join(child, &r) == 0);
+    CHECK(I(r) == mode);
     for (int i = 0; i < 20; i++) {
         CHECK(uarea_thread_yield() == 0);
         CHECK(fegetround() == mode);

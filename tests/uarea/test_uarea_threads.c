@@ -394,11 +394,18 @@ Test(uarea_threads, yield_returns_to_its_caller_at_any_depth)
  * Four threads, four rounding modes; one also flushes denormals to zero.
  * After every yield each checks that its division still rounds its way
  * (SSE, MXCSR), that fegetround() (the x87 control word, in glibc) says so,
- * and that its MXCSR control bits are intact. */
+ * and that its MXCSR control bits are intact. A thread each creates starts
+ * with its creator's control state. */
 static double divide(double a, double b)
 {
     volatile double x = a, y = b;
     return x / y;
+}
+
+static void *child_control(void *arg)
+{
+    (void)arg;
+    return V((int)(_mm_getcsr() & 0xffc0u) | fegetround() << 16);
 }
 
 static void *rounder(void *arg)
@@ -407,11 +414,17 @@ static void *rounder(void *arg)
     int k = I(arg), mode = modes[k & 3];
     double pos, neg;
     unsigned ctl;
+    uarea_tid_t child;
+    void *r = NULL;
     cr_assert_eq(fesetround(mode), 0);
     if (k == 4) _mm_setcsr(_mm_getcsr() | 0x8040u);   /* FTZ and DAZ */
     ctl = _mm_getcsr() & 0xffc0u;
     pos = divide(1.0, 3.0);
     neg = divide(-1.0, 3.0);
+    /* a new thread starts with its creator's control state */
+    cr_assert_eq(uarea_thread_create(&child, child_control, NULL), 0);
+    cr_assert_eq(uarea_thread_join(child, &r), 0);
+    cr_assert_eq(I(r), (int)ctl | mode << 16, "thread %d's child", k);
     for (int i = 0; i < 40; i++) {
         cr_assert_eq(uarea_thread_yield(), 0);
         cr_assert_eq(_mm_getcsr() & 0xffc0u, ctl, "thread %d, yield %d", k, i);

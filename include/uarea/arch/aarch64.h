@@ -13,7 +13,8 @@
  * uarea__arch_switch(from, to) saves into `from`, loads `to` and returns to
  * to's x30; it writes FPCR only when the two threads' values differ (a write
  * may synchronise the FP unit). A new context has x30 = entry, x29 = 0, sp
- * 16-aligned at the top of its stack and FPCR 0 (the default environment).
+ * 16-aligned at the top of its stack and its creator's FPCR (the C11 rule for
+ * a new thread's floating-point environment).
  * The routine is a weak ELF symbol (see x86_64.h).
  */
 #include "../config.h"
@@ -86,6 +87,7 @@ static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*en
     UAREA_MEMSET(ctx, 0, UAREA_ARCH_CTX_WORDS * sizeof(uintptr_t));
     ctx[11] = (uintptr_t)entry;
     ctx[12] = top & ~(uintptr_t)15;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(ctx[21]));   /* the creator's */
 }
 
 static inline uintptr_t uarea__arch_ctx_sp(const uintptr_t *ctx) { return ctx[12]; }

@@ -5,7 +5,8 @@
  * nothing. A saved context holds the callee-saved state only: ra, sp, s0-s11
  * and, when the ABI has hardware floating point, fs0-fs11 and the rounding
  * mode frm (the psABI gives fcsr thread storage duration; frm is written only
- * when the two threads' modes differ, the accrued flags are left alone).
+ * when the two threads' modes differ, the accrued flags are left alone; a new
+ * context starts with its creator's mode).
  * Word layout (XLEN-sized words):
  *
  *   [0] ra  [1] sp  [2..13] s0..s11  [14..] fs0..fs11 (8 bytes each with D,
@@ -122,6 +123,9 @@ static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*en
     UAREA_MEMSET(ctx, 0, UAREA_ARCH_CTX_WORDS * sizeof(uintptr_t));
     ctx[0] = (uintptr_t)entry;
     ctx[1] = top & ~(uintptr_t)15;
+#if defined(__riscv_flen)
+    __asm__ volatile("frrm %0" : "=r"(ctx[UAREA_ARCH_CTX_WORDS - 1]));   /* the creator's */
+#endif
 }
 
 static inline uintptr_t uarea__arch_ctx_sp(const uintptr_t *ctx) { return ctx[1]; }

@@ -17,6 +17,9 @@
  * symbol, so every translation unit that compiles the implementation may
  * carry it (UAREA_STATIC builds).
  *
+ * A new context starts with its creator's MXCSR control bits and x87 control
+ * word (the C11 rule for a new thread's floating-point environment).
+ *
  * MXCSR is loaded only when its control bits (rounding, masks, DAZ, FTZ: the
  * callee-saved part, per the ABI) differ from the running thread's: LDMXCSR
  * costs about as much as the rest of the switch on recent Intel cores. The
@@ -137,7 +140,14 @@ static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*en
     *(uintptr_t *)sp = (uintptr_t)entry;     /* popped by the switch's ret */
     UAREA_MEMSET(ctx, 0, UAREA_ARCH_CTX_WORDS * sizeof(uintptr_t));
     ctx[0] = sp;
-    ctx[7] = (uintptr_t)0x1f80u | ((uintptr_t)0x037fu << 32); /* default mxcsr, x87 cw */
+    {   /* the creator's MXCSR control bits and x87 control word, as a new
+         * OS thread inherits them */
+        uint32_t mxcsr;
+        uint16_t cw;
+        __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+        __asm__ volatile("fnstcw %0" : "=m"(cw));
+        ctx[7] = (uintptr_t)(mxcsr & 0xffc0u) | ((uintptr_t)cw << 32);
+    }
 }
 
 static inline uintptr_t uarea__arch_ctx_sp(const uintptr_t *ctx) { return ctx[0]; }
