@@ -672,9 +672,19 @@ UAREA_NORETURN UAREA_API void uarea_thread_exit(void *retval)
     uarea__die(ua, c, (uintptr_t)retval, 0);
 }
 
-/* uarea_thread_yield(); bit 32 of the result is set when the caller was
- * switched out and has just been resumed (see uarea__arch_jret_call). */
-static uint64_t uarea__yield(void)
+/* The body of uarea_thread_yield(); bit 32 of the result is set when the
+ * caller was switched out and has just been resumed. On x86_64 the entry
+ * point the application calls is UAREA__ARCH_JRET_ENTRY's (assembler, so it
+ * needs a fixed, global, hidden name for the body); UAREA_STATIC builds and
+ * other CPUs have a C wrapper and return with `ret`. */
+#if defined(UAREA_ARCH_JRET) && !defined(UAREA_STATIC)
+#  define UAREA__YIELD_JRET 1
+#  define UAREA__YIELD_BODY __attribute__((visibility("hidden"), used, noinline))
+UAREA__YIELD_BODY uint64_t uarea__yield_body(void);
+#else
+#  define UAREA__YIELD_BODY static
+#endif
+UAREA__YIELD_BODY uint64_t uarea__yield_body(void)
 {
     uintptr_t crit;
     struct uarea__core *c = uarea__user_enter(&crit);
@@ -708,15 +718,15 @@ static uint64_t uarea__yield(void)
     return UAREA_OK;
 }
 
+#ifdef UAREA__YIELD_JRET
+__asm__(UAREA__ARCH_JRET_ENTRY("uarea_thread_yield", "uarea__yield_body"));
+#else
 UAREA_API int uarea_thread_yield(void)
 {
-#if defined(UAREA_ARCH_JRET)
-    return uarea__arch_jret_call(uarea__yield);
-#else
-    uint32_t u = (uint32_t)uarea__yield();   /* the int's bits; convert without overflow */
+    uint32_t u = (uint32_t)uarea__yield_body();   /* the int's bits; convert without overflow */
     return u >= 0x80000000u ? (int)(u - 0x80000000u) - INT32_MAX - 1 : (int)u;
-#endif
 }
+#endif
 
 UAREA_API uarea_tid_t uarea_thread_self(void)
 {

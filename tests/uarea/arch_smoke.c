@@ -240,6 +240,7 @@ static void *unfreezer(void *arg)
 int main(void)
 {
     intptr_t expect = 0;
+    CHECK(uarea_thread_yield() == UAREA_ENOTUSER);   /* a negative result comes back whole */
     CHECK(run(1, single, NULL, 0) == 42);
     {   /* the modes differ where the test looks */
         double up, down;

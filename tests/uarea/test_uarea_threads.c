@@ -389,6 +389,27 @@ Test(uarea_threads, yield_returns_to_its_caller_at_any_depth)
     cr_assert_eq(run_main(main_deep, NULL), 16);
 }
 
+/* The body behind uarea_thread_yield says whether it switched (bit 32): the
+ * x86_64 entry returns by an indirect jump exactly then. */
+static void *nothing(void *arg) { return arg; }
+
+static void *main_body(void *arg)
+{
+    uarea_tid_t t;
+    (void)arg;
+    cr_assert_eq(uarea__yield_body(), 0, "nothing else ready: no switch");
+    cr_assert_eq(uarea_thread_create(&t, nothing, NULL), 0);
+    cr_assert_eq(uarea__yield_body(), (uint64_t)1 << 32, "switched, resumed, UAREA_OK");
+    cr_assert_eq(uarea_thread_join(t, NULL), 0);
+    return NULL;
+}
+
+Test(uarea_threads, the_yield_body_tells_whether_it_switched)
+{
+    run_main(main_body, NULL);
+    cr_assert_eq(uarea__yield_body(), (uint32_t)UAREA_ENOTUSER, "outside: the error, no switch");
+}
+
 #if defined(__x86_64__)
 /* ---- the FP control state is each thread's own (x86_64: MXCSR, x87 CW) ----
  * Four threads, four rounding modes; one also flushes denormals to zero.

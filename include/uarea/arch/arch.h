@@ -14,10 +14,12 @@
  *
  * and may define (x86_64 does):
  *
- *   UAREA_ARCH_JRET        1: uarea__arch_jret_call(fn) calls fn() and
- *                          returns its low 32 bits, by an indirect jump
- *                          when bit 32 of fn's result is set (fn switched
- *                          threads: `ret` would be mispredicted)
+ *   UAREA_ARCH_JRET        1: UAREA__ARCH_JRET_ENTRY(name, body)
+ *                          (implementation only) is the assembler text of a
+ *                          function `name` that returns body()'s low 32
+ *                          bits, by an indirect jump when bit 32 is set
+ *                          (body switched threads: `ret` would be
+ *                          mispredicted); uarea_thread_yield is made so
  *
  * A port for another CPU (the MPPA-256 port's k1b) supplies the same items in
  * its own header and names it with UAREA_ARCH_HEADER before the first

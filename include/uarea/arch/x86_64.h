@@ -27,14 +27,17 @@
  * switched) then stay as they are. A thread preempted by a signal gets its
  * whole FP state back from the signal frame.
  *
- * uarea__arch_jret_call(fn) calls fn() and returns its low 32 bits; when bit
- * 32 of fn's result is set (fn switched threads), it returns by an indirect
- * jump instead of `ret`. After a switch, the CPU's return-stack prediction
- * names the call site of the thread that left, so `ret` is mispredicted
- * unless both threads called from the same place; an indirect jump is
- * predicted from the branch history, which learns which thread follows
- * which. The return-stack entry of the call is left behind: harmless, since
- * every entry under it belongs to the other thread anyway.
+ * UAREA__ARCH_JRET_ENTRY(name, body) is the text of a global function `name`
+ * that calls body() and returns its low 32 bits; when bit 32 of body's result
+ * is set (body switched threads), it returns by an indirect jump instead of
+ * `ret`. After a switch, the CPU's return-stack prediction names the call
+ * site of the thread that left, so `ret` is mispredicted unless both threads
+ * called from the same place; an indirect jump is predicted from the branch
+ * history, which learns which thread follows which. The return-stack entry
+ * of the call is left behind: harmless, since every entry under it belongs
+ * to the other thread anyway. It must be the function the application calls
+ * (a C wrapper that does not tail-call it would return through the stale
+ * entry). Not for CET shadow stacks, which no switch here supports.
  */
 #include "../config.h"
 
@@ -52,9 +55,7 @@
 UAREA_EXTERN_C_BEGIN
 /* Save the callee-saved state into from[], resume to[]. */
 void uarea__arch_switch(uintptr_t *from, const uintptr_t *to);
-/* fn(); return its low half, by an indirect jump if bit 32 is set. */
-#define UAREA_ARCH_JRET 1
-int uarea__arch_jret_call(uint64_t (*fn)(void));
+#define UAREA_ARCH_JRET 1   /* UAREA__ARCH_JRET_ENTRY below */
 UAREA_EXTERN_C_END
 #endif
 
@@ -109,29 +110,29 @@ __asm__(
 #  define UAREA__X86_NOTRACK ""
 #endif
 
-__asm__(
-    ".text\n"
-    ".weak uarea__arch_jret_call\n"
-    ".type uarea__arch_jret_call, @function\n"
-    ".p2align 4\n"
-    "uarea__arch_jret_call:\n"
-    ".cfi_startproc\n"
-    UAREA__X86_ENDBR
-    "    subq $8, %rsp\n"            /* fn is entered with rsp + 8 16-aligned */
-    ".cfi_adjust_cfa_offset 8\n"
-    "    call *%rdi\n"
-    "    addq $8, %rsp\n"
-    ".cfi_adjust_cfa_offset -8\n"
-    "    btq $32, %rax\n"
-    "    jc 1f\n"
-    "    ret\n"
-    "1:  movl %eax, %eax\n"
-    "    popq %rcx\n"
-    ".cfi_adjust_cfa_offset -8\n"
-    ".cfi_register rip, rcx\n"
-    "    " UAREA__X86_NOTRACK "jmp *%rcx\n"
-    ".cfi_endproc\n"
-    ".size uarea__arch_jret_call, .-uarea__arch_jret_call\n");
+#define UAREA__ARCH_JRET_ENTRY(name, body)                                      \
+    ".text\n"                                                                  \
+    ".globl " name "\n"                                                        \
+    ".type " name ", @function\n"                                              \
+    ".p2align 4\n"                                                             \
+    name ":\n"                                                                 \
+    ".cfi_startproc\n"                                                         \
+    UAREA__X86_ENDBR                                                           \
+    "    subq $8, %rsp\n"          /* body is entered with rsp + 8 16-aligned */ \
+    ".cfi_adjust_cfa_offset 8\n"                                               \
+    "    call " body "\n"                                                      \
+    "    addq $8, %rsp\n"                                                      \
+    ".cfi_adjust_cfa_offset -8\n"                                              \
+    "    btq $32, %rax\n"                                                      \
+    "    jc 1f\n"                                                              \
+    "    ret\n"                                                                \
+    "1:  movl %eax, %eax\n"                                                    \
+    "    popq %rcx\n"                                                          \
+    ".cfi_adjust_cfa_offset -8\n"                                              \
+    ".cfi_register rip, rcx\n"                                                 \
+    "    " UAREA__X86_NOTRACK "jmp *%rcx\n"                                    \
+    ".cfi_endproc\n"                                                           \
+    ".size " name ", .-" name "\n"
 
 /* A fresh context that "returns" into entry() on the stack [lo, top). */
 static inline void uarea__arch_ctx_init(uintptr_t *ctx, uintptr_t top, void (*entry)(void))
