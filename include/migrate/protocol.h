@@ -207,6 +207,7 @@ typedef struct migrate_daemon {
     struct { int node; uint8_t buf[NOC_MAILBOX_MSG_SIZE]; } outbox[MIGRATE_OUTBOX];
     unsigned out_head, out_count;
     int out_busy;             /* an awrite is in flight for outbox[out_head] */
+    uint64_t out_since;       /* ... since then: after cfg.timeout_ns it is dropped */
     /* the migration in progress */
     migrate_state state;
     uint32_t mid, next_mid;
@@ -950,6 +951,22 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
 }
 
 /* ---- transport plumbing ---- */
+/* Drop every queued message to `node` (which took none for a whole timeout:
+ * the ones behind would wait as long each). The others keep their order. */
+static int migrate__drop_queued(migrate_daemon *d, int node)
+{
+    unsigned i, kept = 0, n = d->out_count;
+    for (i = 0; i < n; i++) {
+        unsigned from = (d->out_head + i) % MIGRATE_OUTBOX;
+        if (d->outbox[from].node == node) continue;
+        if (kept != i) d->outbox[(d->out_head + kept) % MIGRATE_OUTBOX] = d->outbox[from];
+        kept++;
+    }
+    d->out_count = kept;
+    d->msgs_dropped += n - kept;
+    return (int)(n - kept);
+}
+
 static int migrate__pump_outbox(migrate_daemon *d)
 {
     int did = 0;
@@ -969,9 +986,17 @@ static int migrate__pump_outbox(migrate_daemon *d)
             rc = noc_mailbox_awrite(d->t, h, d->outbox[d->out_head].buf, MIGRATE_MSG_SIZE);
             if (rc < 0) goto failed;
             d->out_busy = 1;
+            d->out_since = migrate__now(d);
         }
         rc = noc_mailbox_poll(d->t, h);
-        if (rc == UAREA_EAGAIN) return did;
+        if (rc == UAREA_EAGAIN) {
+            /* A peer that takes no message for a whole timeout (hung, full,
+             * or never started) would hold every later message, to any node,
+             * behind this one: drop it, as the network may. */
+            if (migrate__now(d) - d->out_since < (uint64_t)d->cfg.timeout_ns) return did;
+            rc = noc_mailbox_cancel(d->t, h);   /* >= 0: it went out meanwhile */
+            if (rc == UAREA_EAGAIN) rc = UAREA_ETIMEDOUT;
+        }
         d->out_busy = 0;
         if (rc < 0) goto failed;
         d->msgs_sent++;
@@ -1001,6 +1026,7 @@ static int migrate__pump_outbox(migrate_daemon *d)
             (void)noc_mailbox_close(d->t, d->out_mbx[node]);
             d->out_mbx[node] = -1;
         }
+        if (rc == UAREA_ETIMEDOUT) did += migrate__drop_queued(d, node);
     }
     return did;
 }

@@ -232,6 +232,55 @@ Test(protocol, verification_failure_keeps_source)
     w_free(w);
 }
 
+/* A destination that hangs (alive on the fabric, its daemon never runs)
+ * takes the messages it can hold and no more. The source's migration there
+ * times out; a message it cannot hand over within the protocol timeout is
+ * dropped, as if lost, so it does not hold up the source's next migration to
+ * a live node (it did: every later message queued behind it). */
+Test(protocol, a_hung_destination_does_not_block_the_next_migration)
+{
+    world *w = w_new(3, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    w->dead[2] = 1;
+    {   /* node 2's inbox fills up with what another node sends it */
+        uint8_t junk[MIGRATE_MSG_SIZE];
+        int h = noc_mailbox_open(&w->t[1], 2, MIGRATE_MAILBOX_PORT), n = 0;
+        cr_assert_geq(h, 0);
+        memset(junk, 0, sizeof junk);
+        while (n < 4 * NOC_LOOPBACK_MAILBOX_DEPTH &&
+               noc_mailbox_write(&w->t[1], h, junk, sizeof junk, 0) == (int)sizeof junk) {
+            (void)noc_loopback_run_until_idle(&w->lb, 100);
+            n++;
+        }
+        cr_assert_lt(n, 4 * NOC_LOOPBACK_MAILBOX_DEPTH, "the inbox is full");
+        cr_assert_eq(noc_mailbox_close(&w->t[1], h), 0);
+    }
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 2), 0);
+    for (int i = 0; i < 1000000 && migrate_daemon_busy(&w->d[0]); i++) {
+        if (migrate_daemon_step(&w->d[0]) <= 0 && noc_loopback_step(&w->lb) <= 0)
+            noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_ETIMEDOUT);
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0, "the container runs on at the source");
+    /* at once to node 1: its messages wait for one timeout at most */
+    uint64_t t0 = noc_loopback_now(&w->lb);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 1000000 && migrate_daemon_busy(&w->d[0]); i++) {
+        int did = migrate_daemon_step(&w->d[0]) + migrate_daemon_step(&w->d[1]);
+        if (did <= 0 && noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_lt(noc_loopback_now(&w->lb) - t0, 2 * 2000000ull, "took %llu ns",
+                 (unsigned long long)(noc_loopback_now(&w->lb) - t0));
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    w_free(w);
+}
+
 Test(protocol, disjoint_pairs_migrate_in_parallel)
 {
     world *w = w_new(8, NULL);
