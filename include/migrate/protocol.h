@@ -898,6 +898,9 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
             (void)migrate__send(d, d->peer, &c);
             (void)migrate__pump_outbox(d);
+            /* The pump learnt that the destination is gone (its copy with
+             * it): it aborted and the container runs here again. */
+            if (d->state != MIGRATE_S_VERIFY) return;
             (void)d->ops->drop(d->ctx);
             migrate__finish(d, 0, 0);
         } else if (migrate__recall(d, m->mid, m->from, 0, &res)) {

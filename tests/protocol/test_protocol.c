@@ -281,6 +281,31 @@ Test(protocol, a_hung_destination_does_not_block_the_next_migration)
     w_free(w);
 }
 
+/* The destination dies right after its VERIFIED left: sending COMMIT tells
+ * the source (peer gone), which aborts and runs the container again; it must
+ * not then drop it as if committed (it did: no copy left anywhere). */
+Test(protocol, destination_dead_after_verified_leaves_the_source_running)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 1000000; i++) {
+        int did = migrate_daemon_step(&w->d[0]) + migrate_daemon_step(&w->d[1]);
+        if (w->d[1].state == MIGRATE_R_COMMIT && w->d[1].out_count == 0) break;
+        if (did <= 0 && noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT, "VERIFIED is on the wire");
+    cr_assert_eq(noc_loopback_crash(&w->lb, 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EPEERGONE);
+    cr_assert_eq(w->f[0].dropped, 0, "the source kept its copy");
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0);
+    cr_assert(w_intact(w, 0, LEN, SEED));
+    w_free(w);
+}
+
 Test(protocol, disjoint_pairs_migrate_in_parallel)
 {
     world *w = w_new(8, NULL);
