@@ -729,7 +729,13 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EBUSY);
         return;
     }
-    if (migrate__recall(d, m->mid, m->from, 1, &res)) return; /* stale duplicate */
+    if (migrate__recall(d, m->mid, m->from, 1, &res)) {
+        /* A REQUEST this node has answered. Refused or failed: it holds
+         * nothing of that migration, so the answer may go again (the first
+         * may have been lost, and the source would wait out its retries). */
+        if (res < 0) migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, res);
+        return;
+    }
     if (m->src != m->from || m->dst != d->self) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EPROTO);
         return;

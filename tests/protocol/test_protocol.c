@@ -212,6 +212,26 @@ Test(protocol, other_binary_is_rejected_before_any_data)
     w_free(w);
 }
 
+/* A lost REJECT is sent again when the REQUEST comes again: the source
+ * learns the real reason at once instead of staying frozen through all its
+ * retries and ending with UAREA_ETIMEDOUT. */
+Test(protocol, a_lost_reject_is_answered_again)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    w->f[1].binary_fp = W_BINARY_FP + 1;
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 0, 1, 0), 0);
+    uint64_t t0 = noc_loopback_now(&w->lb);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EIMGBINARY);
+    cr_assert_lt(noc_loopback_now(&w->lb) - t0, 2 * 2000000ull, "one retry, not all of them");
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0);
+    w_free(w);
+}
+
 Test(protocol, verification_failure_keeps_source)
 {
     world *w = w_new(2, NULL);
