@@ -128,6 +128,7 @@ UAREA_EXTERN_C_BEGIN
 #ifndef NOC_SHM_PROBE_NS
 #  define NOC_SHM_PROBE_NS 1000000
 #endif
+#define NOC__SHM_CANCEL_LOOK_NS 1000000  /* a cancelled write whose offer is taken looks again */
 #ifndef NOC_SHM_PIECE
 #  define NOC_SHM_PIECE (64u * NOC_PORTAL_CHUNK)
 #endif
@@ -864,6 +865,9 @@ static int noc__shm_stream_in(noc_shm_node *s, noc__shm_handle *h, struct noc__s
     uint64_t cons = __atomic_load_n(&p->consumed, NOC__SHM_RLX);
     uint64_t prod = __atomic_load_n(&p->produced, NOC__SHM_ACQ);
     int moved = 0;
+    /* A sender of an earlier transfer that the reader withdrew may still
+     * publish its progress here: never copy past this read's end. */
+    if (prod > total) prod = total;
     while (cons < prod) {
         size_t len = (size_t)(prod - cons) < NOC_PORTAL_CHUNK ? (size_t)(prod - cons) : NOC_PORTAL_CHUNK;
         size_t at = (size_t)(cons % NOC__SHM_BOUNCE);
@@ -1042,8 +1046,17 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
         noc__shm_offer(s, h, p, o, me);
         return;
     }
+    /* The read we claimed may have been posted anew, for another sender,
+     * between our look at `allow` and the claim (the receiver cancelled,
+     * allowed someone else and posted again): give it back. Once claimed,
+     * allow cannot change until we finish. */
+    if (__atomic_load_n(&p->allow, NOC__SHM_ACQ) != me) {
+        (void)noc__shm_cas_state(p, NOC__SHM_CLAIMED, NOC__SHM_POSTED);
+        noc__shm_notify(&p->ev);
+        noc__shm_offer(s, h, p, o, me);
+        return;
+    }
     noc__shm_release(h, o);
-    /* allow cannot change while a read is posted: it names us */
     __atomic_store_n(&p->writer, me, NOC__SHM_RLX);
     dst = __atomic_load_n(&p->buf, NOC__SHM_RLX);
     cap = __atomic_load_n(&p->size, NOC__SHM_RLX);
@@ -1334,8 +1347,13 @@ static int noc__shm_ptl_cancel(void *ctx, int portal)
         }
         noc__shm_ptl_progress(s, h);                    /* collect a finished pull */
         if (h->done) return noc__shm_take(h);
-        if (!noc__shm_withdraw(h, &p->offer[s->self]))  /* being pulled: let it finish */
-            return noc__shm_wait(s, h, 1, NOC_FOREVER);
+        while (!noc__shm_withdraw(h, &p->offer[s->self])) {
+            /* Being pulled: let it finish. A pull may also give the offer
+             * back untouched (the read is for another port of this node, or
+             * was withdrawn), which ends no wait: look again now and then. */
+            int rc = noc__shm_wait(s, h, 1, NOC__SHM_CANCEL_LOOK_NS);
+            if (rc != UAREA_ETIMEDOUT) return rc;
+        }
         noc__shm_release(h, &p->offer[s->self]);
         noc__shm_finish(h, noc__shm_write_reason(s, h));
         return noc__shm_take(h);
