@@ -513,7 +513,8 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     if (dst == d->self) return UAREA_ESAMENODE;
     if (d->state != MIGRATE_IDLE) return UAREA_EBUSY;
     if (!d->ops->has_container(d->ctx)) return UAREA_ENOCONTAINER;
-    d->mid = ((uint32_t)(d->self & 0xff) << 24) | (++d->next_mid & 0xffffffu);
+    if ((++d->next_mid & 0xffffffu) == 0) d->next_mid++;   /* id 0 is never used */
+    d->mid = ((uint32_t)(d->self & 0xff) << 24) | (d->next_mid & 0xffffffu);
     d->peer = dst;
     d->ctrl = ctrl;
     migrate__src_reset(d);
@@ -1088,6 +1089,10 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     if (d->cfg.portal_port <= 0) d->cfg.portal_port = MIGRATE_PORTAL_PORT;
     if (d->cfg.portal_out_port <= 0) d->cfg.portal_out_port = MIGRATE_PORTAL_OUT_PORT;
     d->block = (uint8_t *)block;
+    /* Ids continue from the clock, not from 0: peers remember finished
+     * migrations by (id, node), and would take the first REQUEST of a
+     * daemon set up again (a restarted node) for a stale duplicate. */
+    d->next_mid = (uint32_t)(migrate__now(d) >> 10);
     d->block_size = block_size;
     d->split = block_size >= 2u * MIGRATE_SPLIT_MIN;
     d->half = d->split ? block_size / 2u : block_size;

@@ -326,6 +326,35 @@ Test(protocol, destination_dead_after_verified_leaves_the_source_running)
     w_free(w);
 }
 
+/* A daemon set up again (a restarted node) does not reuse the migration ids
+ * its peers remember: they took its first REQUEST for a stale duplicate of a
+ * finished migration and never answered. */
+Test(protocol, a_daemon_set_up_again_uses_new_ids)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    uint32_t first;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    first = w->d[0].mid;
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_start(&w->d[1], 0), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 0);
+    cr_assert_eq(migrate_daemon_fini(&w->d[0]), 0);
+    cr_assert_eq(migrate_daemon_init(&w->d[0], &w->t[0], &fake_ops, &w->f[0],
+                                     &(migrate_config){.timeout_ns = 2000000}, w->block[0],
+                                     sizeof w->block[0]), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert_neq(w->d[0].mid, first);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    w_free(w);
+}
+
 Test(protocol, disjoint_pairs_migrate_in_parallel)
 {
     world *w = w_new(8, NULL);
