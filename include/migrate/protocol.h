@@ -374,6 +374,14 @@ static void migrate__arm(migrate_daemon *d)
     d->deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
 }
 
+/* Deadline in as many timeouts as a peer's retries take (saturating). */
+static void migrate__arm_retries(migrate_daemon *d)
+{
+    uint64_t t = (uint64_t)d->cfg.timeout_ns, n = (uint64_t)d->cfg.retries + 1u;
+    uint64_t span = t > UINT64_MAX / n ? UINT64_MAX : t * n, now = migrate__now(d);
+    d->deadline = span > UINT64_MAX - now ? UINT64_MAX : now + span;
+}
+
 static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->deadline; }
 
 static int migrate__valid_node(const migrate_daemon *d, int n) { return n >= 0 && n < d->nodes; }
@@ -637,8 +645,7 @@ static int migrate__src_step(migrate_daemon *d)
             /* the destination verifies, then retransmits VERIFIED once per
              * timeout: leave room for several of them */
             d->state = MIGRATE_S_VERIFY;
-            d->deadline = migrate__now(d) +
-                          (uint64_t)d->cfg.timeout_ns * (uint64_t)(d->cfg.retries + 1);
+            migrate__arm_retries(d);
             return 1;
         }
         rc = migrate__src_fill(d);
@@ -706,6 +713,9 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     d->t_first = migrate__now(d);
     rc = migrate__post_read(d);
     if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
+    /* The first data may wait for the source's retries: a lost ACCEPT is
+     * repeated only when the REQUEST comes again, one timeout later. */
+    migrate__arm_retries(d);
     migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
 }
 

@@ -232,6 +232,25 @@ Test(protocol, a_lost_reject_is_answered_again)
     w_free(w);
 }
 
+/* One lost ACCEPT: the REQUEST comes again a timeout later and is answered
+ * again; the destination still waits for the data (it gave up one timeout
+ * after accepting, just before the repeated REQUEST, so that one loss failed
+ * the migration). */
+Test(protocol, a_lost_accept_is_recovered)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 0, 1, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    w_free(w);
+}
+
 Test(protocol, verification_failure_keeps_source)
 {
     world *w = w_new(2, NULL);
