@@ -240,7 +240,11 @@ typedef struct migrate_daemon {
 UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
                                   const migrate_container_ops *ops, void *ctx,
                                   const migrate_config *cfg, void *block, size_t block_size);
-/* Releases the daemon's ports. A migration in progress is aborted first. */
+/* Releases the daemon's ports. A migration in progress is aborted first,
+ * unless it is past the point where giving up alone could lose or duplicate
+ * the container (a source that has sent image bytes, a destination holding a
+ * verified copy): then UAREA_EBUSY and nothing changes; step the daemon until
+ * migrate_daemon_busy() is 0 and call again. */
 UAREA_API int migrate_daemon_fini(migrate_daemon *d);
 /* Advances the daemon without blocking. Returns the number of events handled
  * (0: idle), or a negative error if the transport itself failed. */
@@ -1136,6 +1140,12 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d)
 {
     int i;
     if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    /* Image bytes are out (the destination may verify them and wait for
+     * COMMIT), or this node holds a verified copy the source may already
+     * have committed to: only the protocol may end these. */
+    if (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY ||
+        d->state == MIGRATE_S_ABORT || d->state == MIGRATE_R_COMMIT)
+        return UAREA_EBUSY;
     if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT)
         migrate__src_abort(d, UAREA_ECANCELED, 1);
     else if (d->state >= MIGRATE_R_RECV)

@@ -374,6 +374,34 @@ Test(protocol, a_daemon_set_up_again_uses_new_ids)
     w_free(w);
 }
 
+/* fini on a destination holding a verified copy (the source has committed
+ * and dropped its own) would discard the only copy: refused until the
+ * protocol ends; then it releases. Same for a source that has sent bytes. */
+Test(protocol, fini_refuses_past_the_point_of_no_return)
+{
+    world *w = w_new(2, NULL);
+    int where = -1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 1000000 && w->d[0].state != MIGRATE_IDLE; i++) {
+        int did = migrate_daemon_step(&w->d[0]);
+        if (w->d[0].state == MIGRATE_S_SEND)
+            cr_assert_eq(migrate_daemon_fini(&w->d[0]), UAREA_EBUSY, "source sending");
+        if (w->d[0].state == MIGRATE_IDLE) break;          /* committed: COMMIT on its way */
+        did += migrate_daemon_step(&w->d[1]);
+        if (did <= 0 && noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
+    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT);
+    cr_assert_eq(migrate_daemon_fini(&w->d[1]), UAREA_EBUSY);
+    cr_assert_eq(w->f[1].discarded, 0, "the copy is kept");
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1);
+    cr_assert_eq(migrate_daemon_fini(&w->d[1]), 0, "idle: it releases");
+    w_free(w);
+}
+
 Test(protocol, disjoint_pairs_migrate_in_parallel)
 {
     world *w = w_new(8, NULL);
