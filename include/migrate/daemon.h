@@ -116,7 +116,9 @@ typedef struct migrate_node {
     uint32_t n_runs;
     int runs_overflow;
     /* pre-copy, destination: 1 while a staged pre-copy image sits in the
-     * region (a discard then wipes it all); 2 while its reader runs */
+     * region (a discard then wipes it all); 2 while its reader runs; 3 once
+     * the delta over it is verified, until activate (a discard still wipes
+     * it all: the delta's own span is only part of what is there) */
     int staged;
 } migrate_node;
 
@@ -491,12 +493,13 @@ static int migrate__n_end(void *ctx)
         n->staged = 1;
         return 0;
     }
-    n->staged = 0;
     rc = uarea_attach((struct uarea *)n->desc.region);
     if (rc < 0) {
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+        n->staged = 0;
         return rc;
     }
+    n->staged = n->staged == 1 ? 3 : 0;
     n->zero_pages = n->r.stats.zero_pages;
     return 0;
 }
@@ -516,6 +519,7 @@ static int migrate__n_activate(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     int rc;
+    n->staged = 0;
     n->ua = (struct uarea *)n->desc.region;
     n->present = 1;
     rc = migrate_unfreeze(n->ua);

@@ -1,0 +1,121 @@
+/* The node's container operations (include/migrate/daemon.h), called as the
+ * protocol calls them, in one process: a source node produces a pre-copy
+ * image and its delta from a container; a destination node at the same
+ * addresses (the region and the user section, wiped in between) stages the
+ * first, verifies the delta over it, and is then told to discard (an ABORT
+ * in R_COMMIT): nothing of either image may stay. It did: once the delta was
+ * verified, a discard wiped only the delta's own span, leaving the pre-copied
+ * user-section bytes the delta did not rewrite. */
+#define UAREA_IMPLEMENTATION
+#include <uarea/thread.h>
+#include <noc/loopback.h>
+#include <migrate/daemon.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define BINARY_FP 0xC0FFEE0000000003ull
+
+static _Alignas(4096) unsigned char region[UAREA_CONTAINER_SIZE];
+static _Alignas(4096) unsigned char user[4 * 4096];
+static unsigned char pre_img[UAREA_CONTAINER_SIZE + sizeof user + 65536];
+static unsigned char delta_img[UAREA_CONTAINER_SIZE + sizeof user + 65536];
+static unsigned char block[2][65536];
+static noc_loopback lb;
+static noc_transport t[2];
+static migrate_node src, dst;
+static const migrate_region sections[1] = {{(uintptr_t)user, sizeof user}};
+
+static int dirty_begin(void *arg) { (void)arg; return 0; }
+
+/* Since the pre-copy: one page of the user section was written. */
+static int dirty_collect(void *arg, migrate_dirty_fn mark, void *ctx)
+{
+    (void)arg;
+    mark(ctx, (uintptr_t)user + 4096, 4096);
+    return 0;
+}
+
+static void node(migrate_node *n, int self)
+{
+    migrate_node_desc d;
+    memset(&d, 0, sizeof d);
+    d.t = &t[self];
+    d.region = region;
+    d.region_size = sizeof region;
+    d.user = sections;
+    d.n_user = 1;
+    d.binary_fp = BINARY_FP;
+    d.block = block[self];
+    d.block_size = sizeof block[self];
+    d.dirty_begin = dirty_begin;
+    d.dirty_collect = dirty_collect;
+    cr_assert_eq(migrate_node_init(n, &d), 0);
+}
+
+static size_t produce(unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    long k;
+    while ((k = src.d.ops->image_produce(src.d.ctx, out + n, cap - n)) > 0) n += (size_t)k;
+    cr_assert_eq(k, 0);
+    return n;
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0) return 0;
+    return 1;
+}
+
+Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
+{
+    migrate_offer pre, delta;
+    struct uarea *ua;
+    size_t npre, ndelta;
+    const migrate_container_ops *ops;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+
+    /* the source: a container and its user section, pre-copy then delta */
+    node(&src, 0);
+    ops = src.d.ops;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0xa5, sizeof user);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    memset(&pre, 0, sizeof pre);
+    pre.flags = MIGRATE_OFFER_PRE;
+    cr_assert_eq(ops->precopy_begin(src.d.ctx, &pre), 0);
+    npre = produce(pre_img, sizeof pre_img);
+    cr_assert_eq(npre, pre.size);
+    memset(user + 4096, 0x5a, 4096);                   /* written meanwhile */
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(ops->freeze(src.d.ctx), 0);
+    memset(&delta, 0, sizeof delta);
+    delta.flags = MIGRATE_OFFER_DELTA;
+    cr_assert_eq(ops->image_begin(src.d.ctx, &delta), 0);
+    ndelta = produce(delta_img, sizeof delta_img);
+    cr_assert_eq(ndelta, delta.size);
+    cr_assert_lt(ndelta, npre, "the delta is the smaller image");
+
+    /* the destination, at the same addresses, starts empty */
+    memset(region, 0, sizeof region);
+    memset(user, 0, sizeof user);
+    src.present = 0;
+    node(&dst, 1);
+    cr_assert_eq(ops->accept(dst.d.ctx, &pre), 0);
+    cr_assert_eq(ops->restore_feed(dst.d.ctx, pre_img, npre), 0);
+    cr_assert_eq(ops->restore_end(dst.d.ctx), 0, "the pre-copy image verifies and is staged");
+    cr_assert_eq(user[0], 0xa5);
+    cr_assert_eq(ops->accept(dst.d.ctx, &delta), 0);
+    cr_assert_eq(ops->restore_feed(dst.d.ctx, delta_img, ndelta), 0);
+    cr_assert_eq(ops->restore_end(dst.d.ctx), 0, "the delta verifies");
+    cr_assert_eq(user[4096], 0x5a);
+    cr_assert_eq(user[0], 0xa5, "staged bytes the delta did not rewrite");
+
+    /* an ABORT in R_COMMIT */
+    cr_assert_eq(ops->discard(dst.d.ctx), 0);
+    cr_assert(all_zero(user, sizeof user), "nothing of the user section stays");
+    cr_assert(all_zero(region, sizeof region), "nothing of the region stays");
+    cr_assert_eq(ops->has_container(dst.d.ctx), 0);
+}
