@@ -570,3 +570,33 @@ Test(shm_death, portal_writer_waiting_for_an_allow_from_a_killed_receiver)
     reap_ok(k);
     finish_parent();
 }
+
+/* A node whose process dies before it attaches: once the launcher has
+ * announced the process (noc_shm_expect), peers waiting on the node learn of
+ * the death (unannounced, the node could still come: they time out). */
+Test(shm_death, a_node_that_dies_before_attaching_is_seen_dead_once_announced)
+{
+    unsigned char c = 0;
+    pid_t pid;
+    int out, in, st = 0;
+    create_shm(3, NOC_SHM_COPY_AUTO, 0);
+    attach_parent();
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) _exit(0);                     /* node 1 never attaches */
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    out = noc_mailbox_open(&mt, 2, 0);          /* node 2: nobody announced */
+    cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 50000000), UAREA_ETIMEDOUT);
+    cr_assert_eq(noc_mailbox_close(&mt, out), 0);
+    cr_assert_eq(noc_shm_expect(&shm, 1, (int)pid), 0);
+    cr_assert_eq(noc_shm_expect(&shm, 0, (int)getpid()), UAREA_ESTATE, "node 0 is attached");
+    cr_assert_eq(noc_shm_expect(&shm, 3, (int)pid), UAREA_EBADNODE);
+    cr_assert_eq(noc_shm_expect(NULL, 1, (int)pid), UAREA_EINVAL);
+    out = noc_mailbox_open(&mt, 1, 0);
+    cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, WAIT_NS), UAREA_EPEERGONE);
+    in = noc_portal_create(&mt, 0);
+    cr_assert_eq(noc_portal_allow(&mt, in, 1, 0), UAREA_EPEERGONE);
+    cr_assert_eq(noc_shm_peer_state(&me, 1), UAREA_EPEERGONE);
+    cr_assert_eq(noc_mailbox_close(&mt, out), 0);
+    finish_parent();
+}

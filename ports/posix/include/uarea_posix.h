@@ -934,7 +934,11 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
             d.nodes = i;
             break;
         }
-        if (pids[i] > 0) __atomic_store_n(&uarea__posix_sh->pid[i], (long)pids[i], __ATOMIC_RELEASE);
+        if (pids[i] > 0) {
+            __atomic_store_n(&uarea__posix_sh->pid[i], (long)pids[i], __ATOMIC_RELEASE);
+            /* a node that dies before it attaches is then seen dead */
+            (void)noc_shm_expect(&shm, i, (int)pids[i]);
+        }
         if (pids[i] == 0) {
             __atomic_store_n(&uarea__posix_sh->pid[i], (long)getpid(), __ATOMIC_RELEASE);
             int r = uarea__posix_node_main(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,

@@ -223,6 +223,12 @@ UAREA_API void *noc_shm_arena(noc_shm *shm, size_t *size);
 /* 1 when `node` is attached and its process alive, 0 when not attached yet,
  * UAREA_EPEERGONE when it left or died, UAREA_EBADNODE. */
 UAREA_API int noc_shm_peer_state(noc_shm_node *self, int node);
+/* The process `pid` will attach as `node` (a launcher calls it after the
+ * fork): until it attaches, peers waiting on the node probe that process,
+ * and its death ends their calls with UAREA_EPEERGONE (a node that dies
+ * before it attaches is otherwise indistinguishable from a slow one).
+ * UAREA_EINVAL, UAREA_EBADNODE, UAREA_ESTATE (the node is attached or gone). */
+UAREA_API int noc_shm_expect(noc_shm *shm, int node, int pid);
 /* The operations table (ctx: a noc_shm_node *). */
 UAREA_API const struct noc_ops *noc_shm_ops(void);
 
@@ -408,15 +414,18 @@ static unsigned char *noc__shm_bounce(noc_shm_node *s, int node, int port)
 }
 
 /* ---- liveness ---- */
-static int noc__shm_mark_dead(noc_shm_node *s, int node)
+/* `node`, seen in state `st` (alive, or not attached yet by an expected
+ * process), is dead. */
+static int noc__shm_mark_dead(noc_shm_node *s, int node, uint32_t st)
 {
-    uint32_t st = NOC__SHM_ALIVE;
     __atomic_compare_exchange_n(&s->shm->region->node[node].state, &st, NOC__SHM_DEAD, 0,
                                 NOC__SHM_SEQ, NOC__SHM_SEQ);
     return 1;
 }
 
-/* 1 when `node` left or died; 0 when alive or not attached yet. */
+/* 1 when `node` left or died; 0 when alive, or not attached yet and not
+ * known to be dead: a node that no process was announced for
+ * (noc_shm_expect) may still come. */
 static int noc__shm_gone(noc_shm_node *s, int node)
 {
     struct noc__shm_nodeinfo *ni = &s->shm->region->node[node];
@@ -424,8 +433,8 @@ static int noc__shm_gone(noc_shm_node *s, int node)
     uint64_t now;
     int pid, fd, dead = 0;
     if (st == NOC__SHM_LEFT || st == NOC__SHM_DEAD) return 1;
-    if (st == NOC__SHM_NONE) return 0;
     pid = __atomic_load_n(&ni->pid, NOC__SHM_RLX);
+    if (st == NOC__SHM_NONE && pid <= 0) return 0;
     if (pid == s->pid) return 0;
     now = noc__shm_now();
     noc__shm_lock(&s->lock);
@@ -455,7 +464,7 @@ static int noc__shm_gone(noc_shm_node *s, int node)
         dead = kill(pid, 0) != 0 && errno == ESRCH;
     }
     noc__shm_unlock(&s->lock);
-    return dead ? noc__shm_mark_dead(s, node) : 0;
+    return dead ? noc__shm_mark_dead(s, node, st) : 0;
 }
 
 /* Cheap form (no system call): the shared state word only. */
@@ -1591,6 +1600,17 @@ UAREA_API int noc_shm_detach(noc_shm_node *self)
     __atomic_store_n(&self->shm->region->node[self->self].state, (uint32_t)NOC__SHM_LEFT,
                      NOC__SHM_SEQ);
     self->attached = 0;
+    return 0;
+}
+
+UAREA_API int noc_shm_expect(noc_shm *shm, int node, int pid)
+{
+    struct noc__shm_nodeinfo *ni;
+    if (shm == NULL || shm->region == NULL || pid <= 0) return UAREA_EINVAL;
+    if (node < 0 || node >= shm->nodes) return UAREA_EBADNODE;
+    ni = &shm->region->node[node];
+    if (__atomic_load_n(&ni->state, NOC__SHM_ACQ) != NOC__SHM_NONE) return UAREA_ESTATE;
+    __atomic_store_n(&ni->pid, pid, NOC__SHM_SEQ);
     return 0;
 }
 
