@@ -228,6 +228,10 @@ typedef struct migrate_daemon {
     unsigned hist_next;
     /* answers to this node's controller requests */
     int ctrl_node, ctrl_status, ctrl_pending;
+    uint32_t ctrl_req, ctrl_next; /* controller: id of the MOVE out, last id */
+    uint64_t ctrl_deadline;       /* ... its RESULT is given up after this */
+    int move_from;                /* target: the controller of the last MOVE */
+    uint32_t move_req;            /* ... and its id (a duplicate is ignored) */
     /* counters */
     uint32_t msgs_sent, msgs_received, msgs_dropped;
 } migrate_daemon;
@@ -261,7 +265,9 @@ UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst);
  * a's answer arrives later: migrate_daemon_ctrl_result(). */
 UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b);
 /* The answer to this daemon's last controller request: 0 or an error from the
- * migration, UAREA_EAGAIN while it has not come, UAREA_ESTATE if none asked. */
+ * migration, UAREA_EAGAIN while it has not come, UAREA_ESTATE if none asked,
+ * UAREA_ETIMEDOUT when no answer came in 6 (retries + 1) timeouts (it was
+ * lost: whether the container moved is unknown; a new request may go). */
 UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node);
 /* Statistics of the last finished migration this node took part in
  * (UAREA_EAGAIN: none yet). Returns its result (0 or why it aborted). */
@@ -447,8 +453,8 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     d->last = d->cur;
     d->have_last = 1;
     migrate__remember(d, d->mid, d->peer, role, result);
-    if (role == 0 && d->ctrl >= 0 && d->ctrl != d->self)
-        migrate__reply(d, d->ctrl, MIGRATE_OP_RESULT, d->mid, d->self, d->peer, result);
+    if (role == 0 && d->ctrl >= 0 && d->ctrl != d->self)   /* RESULT names the MOVE */
+        migrate__reply(d, d->ctrl, MIGRATE_OP_RESULT, d->move_req, d->self, d->peer, result);
     else if (role == 0 && d->ctrl == d->self) {
         d->ctrl_status = result; d->ctrl_node = d->self; d->ctrl_pending = 0;
     }
@@ -959,12 +965,18 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
         return;
     case MIGRATE_OP_MOVE: {
-        int rc = migrate__start(d, m->dst, m->from);
-        if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, 0, d->self, m->dst, rc);
+        int rc;
+        /* a duplicate of the MOVE being (or last) served: its RESULT comes
+         * (came) from that migration, an EBUSY would pass for the outcome */
+        if (m->from == d->move_from && m->mid == d->move_req) return;
+        d->move_from = m->from;
+        d->move_req = m->mid;
+        rc = migrate__start(d, m->dst, m->from);
+        if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
         return;
     }
     case MIGRATE_OP_RESULT:
-        if (d->ctrl_pending && m->from == d->ctrl_node) {
+        if (d->ctrl_pending && m->from == d->ctrl_node && m->mid == d->ctrl_req) {
             d->ctrl_status = m->status;
             d->ctrl_pending = 0;
         }
@@ -1107,6 +1119,8 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
      * migrations by (id, node), and would take the first REQUEST of a
      * daemon set up again (a restarted node) for a stale duplicate. */
     d->next_mid = (uint32_t)(migrate__now(d) >> 10);
+    d->ctrl_next = d->next_mid;
+    d->move_from = -1;
     d->block_size = block_size;
     d->split = block_size >= 2u * MIGRATE_SPLIT_MIN;
     d->half = d->split ? block_size / 2u : block_size;
@@ -1218,10 +1232,18 @@ UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
         return 0;
     }
     UAREA_MEMSET(&m, 0, sizeof m);
-    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self;
+    if (++d->ctrl_next == 0) d->ctrl_next++;
+    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self; m.mid = d->ctrl_next;
     rc = migrate__send(d, a, &m);
     if (rc < 0) return rc;
-    d->ctrl_node = a; d->ctrl_pending = 1;
+    d->ctrl_node = a; d->ctrl_pending = 1; d->ctrl_req = d->ctrl_next;
+    /* The RESULT may be lost: give up after what a migration with all its
+     * retries can take (freeze, request, verification), twice over. */
+    {
+        uint64_t t = (uint64_t)d->cfg.timeout_ns, n = 6u * ((uint64_t)d->cfg.retries + 1u);
+        uint64_t span = t > UINT64_MAX / n ? UINT64_MAX : t * n, now = migrate__now(d);
+        d->ctrl_deadline = span > UINT64_MAX - now ? UINT64_MAX : now + span;
+    }
     return 0;
 }
 
@@ -1230,6 +1252,11 @@ UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node)
     if (d == NULL) return UAREA_EINVAL;
     if (d->ctrl_node < 0) return UAREA_ESTATE;
     if (node) *node = d->ctrl_node;
+    if (d->ctrl_pending && d->ctrl_node != d->self && d->t != NULL &&
+        migrate__now(d) >= d->ctrl_deadline) {
+        d->ctrl_pending = 0;                /* no RESULT came: the outcome is unknown */
+        d->ctrl_status = UAREA_ETIMEDOUT;
+    }
     if (d->ctrl_pending) return UAREA_EAGAIN;
     return d->ctrl_status;
 }

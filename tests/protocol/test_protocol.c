@@ -466,6 +466,34 @@ Test(protocol, controller_moves_a_container_between_other_nodes)
     w_free(w);
 }
 
+/* A duplicated MOVE is served once (its second copy got EBUSY, which the
+ * controller took for the outcome though the container moved); a lost RESULT
+ * ends the wait with UAREA_ETIMEDOUT (the controller stayed busy for good). */
+Test(protocol, controller_survives_a_duplicated_move_and_a_lost_result)
+{
+    world *w = w_new(3, NULL);
+    int node = -1;
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DUP, NOC_LB_MAILBOX, 2, 0, 1, 0), 0);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 0, 1), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], &node), 0, "the outcome, not the duplicate's");
+    cr_assert(w->f[1].has && w_intact(w, 1, LEN, SEED));
+    /* back to 0, its RESULT lost */
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 2, 1, 0), 0);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 1, 0), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert(w->f[0].has && w_intact(w, 0, LEN, SEED), "it moved");
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], NULL), UAREA_EAGAIN);
+    noc_loopback_advance(&w->lb, 6ull * (MIGRATE_RETRIES + 1) * 2000000ull);
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], &node), UAREA_ETIMEDOUT);
+    cr_assert_eq(node, 1);
+    cr_assert_eq(migrate_daemon_request(&w->d[2], 0, 1), 0, "not busy for good");
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[2], NULL), 0);
+    w_free(w);
+}
+
 Test(protocol, message_codec_round_trip_and_damage)
 {
     migrate_msg m = {0}, back;

@@ -156,7 +156,8 @@ UAREA_API int uarea_posix_where(int container);
 UAREA_API int uarea_posix_move(int container, int node);
 /* The outcome of the scheduler's last move: 0 moved, a negative error why
  * not, UAREA_EAGAIN while under way, UAREA_ESTATE when none was asked or
- * outside the scheduler. */
+ * outside the scheduler, UAREA_ETIMEDOUT when the answer was lost (look with
+ * uarea_posix_where() where the container is). */
 UAREA_API int uarea_posix_move_result(void);
 
 UAREA_EXTERN_C_END
