@@ -434,8 +434,8 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
         if (rc < 0) return rc;
     }
     n->zero_pages = 0;
-    for (i = 0; i < n->c.n_pages; i++)
-        if (n->pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
+    for (i = 0; i < n->c.n_pages; i++)   /* c.pages: the delta's own list after a pre-copy */
+        if (n->c.pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
     rc = migrate_image_writer_init(&n->w, &n->c);
     if (rc < 0) return rc;
     offer->size = migrate_image_writer_size(&n->w);

@@ -510,6 +510,7 @@ static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
     d->cur.src = src;
     d->cur.dst = dst;
     d->t_request = migrate__now(d);
+    d->t_freeze_src = d->t_request;        /* without pre-copy the freeze starts at once */
 }
 
 /* ---- source role ---- */
@@ -569,6 +570,7 @@ static void migrate__src_delta(migrate_daemon *d)
     }
     d->phase = 2;
     d->state = MIGRATE_S_FREEZE;
+    d->t_freeze_src = migrate__now(d);     /* the freeze starts now */
     migrate__src_reset(d);
     migrate__arm(d);
 }
@@ -615,7 +617,7 @@ static int migrate__src_step(migrate_daemon *d)
         }
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->t_frozen = migrate__now(d);
-        d->cur.freeze_ns = d->t_frozen - d->t_request;
+        d->cur.freeze_ns = d->t_frozen - d->t_freeze_src;
         UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
         d->offer.src = d->self;
         d->offer.mid = d->mid;

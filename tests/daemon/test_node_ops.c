@@ -5,7 +5,9 @@
  * first, verifies the delta over it, and is then told to discard (an ABORT
  * in R_COMMIT): nothing of either image may stay. It did: once the delta was
  * verified, a discard wiped only the delta's own span, leaving the pre-copied
- * user-section bytes the delta did not rewrite. */
+ * user-section bytes the delta did not rewrite. And the source's count of
+ * the zero pages it sent in the delta matches the destination's (it counted
+ * over the wrong page list). */
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
 #include <noc/loopback.h>
@@ -82,6 +84,7 @@ Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
     ops = src.d.ops;
     cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
     memset(user, 0xa5, sizeof user);
+    memset(uarea_heap_alloc(ua, 3 * 4096), 0x11, 3 * 4096);   /* heap pages, not zero */
     cr_assert_eq(migrate_node_adopt(&src), 0);
     memset(&pre, 0, sizeof pre);
     pre.flags = MIGRATE_OFFER_PRE;
@@ -89,6 +92,7 @@ Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
     npre = produce(pre_img, sizeof pre_img);
     cr_assert_eq(npre, pre.size);
     memset(user + 4096, 0x5a, 4096);                   /* written meanwhile */
+    cr_assert_not_null(uarea_heap_alloc(ua, 6 * 4096));  /* new pages, zero inside */
     cr_assert_eq(uarea_freeze(ua), 0);
     cr_assert_eq(ops->freeze(src.d.ctx), 0);
     memset(&delta, 0, sizeof delta);
@@ -112,6 +116,10 @@ Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
     cr_assert_eq(ops->restore_end(dst.d.ctx), 0, "the delta verifies");
     cr_assert_eq(user[4096], 0x5a);
     cr_assert_eq(user[0], 0xa5, "staged bytes the delta did not rewrite");
+    /* the source counts the zero pages of the image it sent (COMMIT carries
+     * the figure): as many as the destination read */
+    cr_assert_gt(dst.r.stats.zero_pages, 0);
+    cr_assert_eq(ops->zero_pages(src.d.ctx), dst.r.stats.zero_pages);
 
     /* an ABORT in R_COMMIT */
     cr_assert_eq(ops->discard(dst.d.ctx), 0);

@@ -76,6 +76,27 @@ Test(protocol_precopy, the_destination_runs_what_the_source_held_at_the_freeze)
     w_free(w);
 }
 
+/* The source's freeze time is the freeze's own (it counted from the start
+ * of the migration, so the whole first phase was in it): here the first
+ * phase lasts over a timeout (its VERIFIED is lost once), the freeze three
+ * polls. */
+Test(protocol_precopy, the_freeze_time_does_not_include_the_first_image)
+{
+    migrate_stats st;
+    world *w = pre_world(NULL);
+    w->f[0].freeze_polls = 3;
+    /* messages 1 -> 0: ACCEPT, then VERIFIED(PRE): lost */
+    cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 0, 2, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_eq(migrate_daemon_last(&w->d[0], &st), 0);
+    cr_assert_gt(st.precopy_bytes, 0);
+    cr_assert_gt(st.total_ns, 2000000u, "the first phase waited out a timeout");
+    cr_assert_gt(st.freeze_ns, 0);
+    cr_assert_lt(st.freeze_ns, 1000000u, "freeze %llu ns", (unsigned long long)st.freeze_ns);
+    w_free(w);
+}
+
 Test(protocol_precopy, without_support_or_when_switched_off_one_image_moves)
 {
     world *w = pre_world(NULL);
