@@ -5,6 +5,8 @@
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix/noc_shm.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -412,6 +414,41 @@ Test(shm, peer_that_left_is_gone)
     /* the node can come back */
     cr_assert_eq(noc_shm_attach(&shm, 1, &nd[1], &t[1]), 0);
     cr_assert_eq(noc_shm_peer_state(&nd[0], 1), 1);
+}
+
+/* Two attaches of one node at the same time: one wins, the other gets
+ * UAREA_EBUSY (both won when the node had never been attached). */
+static noc_shm race_shm;
+static noc_shm_node race_nd[2];
+static noc_transport race_t[2];
+static int race_rc[2];
+static volatile int race_go;
+
+static void *race_attach(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    while (!race_go) {}
+    race_rc[k] = noc_shm_attach(&race_shm, 1, &race_nd[k], &race_t[k]);
+    return NULL;
+}
+
+Test(shm, two_attaches_of_one_node_at_once_one_wins)
+{
+    for (int round = 0; round < 300; round++) {
+        pthread_t a, b;
+        cr_assert_eq(noc_shm_create(&race_shm, &(noc_shm_desc){.nodes = 2}), 0);
+        race_go = 0;
+        cr_assert_eq(pthread_create(&a, NULL, race_attach, (void *)0), 0);
+        cr_assert_eq(pthread_create(&b, NULL, race_attach, (void *)1), 0);
+        race_go = 1;
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        cr_assert_eq((race_rc[0] == 0) + (race_rc[1] == 0), 1, "round %d: %d and %d", round,
+                     race_rc[0], race_rc[1]);
+        cr_assert(race_rc[0] == UAREA_EBUSY || race_rc[1] == UAREA_EBUSY);
+        (void)noc_shm_detach(&race_nd[race_rc[0] == 0 ? 0 : 1]);
+        cr_assert_eq(noc_shm_destroy(&race_shm), 0);
+    }
 }
 
 Test(shm, arena_is_shared_and_sized)

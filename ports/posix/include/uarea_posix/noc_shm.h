@@ -269,7 +269,8 @@ UAREA_EXTERN_C_BEGIN
 #define NOC__SHM_BOUNCE (NOC_SHM_BOUNCE_CHUNKS * NOC_PORTAL_CHUNK)
 
 /* Node states */
-enum { NOC__SHM_NONE = 0, NOC__SHM_ALIVE = 1, NOC__SHM_LEFT = 2, NOC__SHM_DEAD = 3 };
+enum { NOC__SHM_NONE = 0, NOC__SHM_ALIVE = 1, NOC__SHM_LEFT = 2, NOC__SHM_DEAD = 3,
+       NOC__SHM_ATTACHING = 4 };
 /* Portal states */
 enum { NOC__SHM_IDLE = 0, NOC__SHM_POSTED = 1, NOC__SHM_CLAIMED = 2, NOC__SHM_STREAM = 3,
        NOC__SHM_DONE = 4 };
@@ -434,7 +435,7 @@ static int noc__shm_gone(noc_shm_node *s, int node)
     int pid, fd, dead = 0;
     if (st == NOC__SHM_LEFT || st == NOC__SHM_DEAD) return 1;
     pid = __atomic_load_n(&ni->pid, NOC__SHM_RLX);
-    if (st == NOC__SHM_NONE && pid <= 0) return 0;
+    if ((st == NOC__SHM_NONE || st == NOC__SHM_ATTACHING) && pid <= 0) return 0;
     if (pid == s->pid) return 0;
     now = noc__shm_now();
     noc__shm_lock(&s->lock);
@@ -1552,7 +1553,9 @@ UAREA_API int noc_shm_attach(noc_shm *shm, int node, noc_shm_node *self, noc_tra
         self->attached = 0;
         st = __atomic_load_n(&ni->state, NOC__SHM_ACQ);
     }
-    if (!__atomic_compare_exchange_n(&ni->state, &st, (uint32_t)NOC__SHM_NONE, 0,
+    /* One attacher wins; another one, at the same time, gets UAREA_EBUSY. */
+    if (st == NOC__SHM_ATTACHING ||
+        !__atomic_compare_exchange_n(&ni->state, &st, (uint32_t)NOC__SHM_ATTACHING, 0,
                                      NOC__SHM_SEQ, NOC__SHM_SEQ))
         return UAREA_EBUSY;
     /* A fresh start for this node's ports and its opener counts. */
@@ -1609,7 +1612,10 @@ UAREA_API int noc_shm_expect(noc_shm *shm, int node, int pid)
     if (shm == NULL || shm->region == NULL || pid <= 0) return UAREA_EINVAL;
     if (node < 0 || node >= shm->nodes) return UAREA_EBADNODE;
     ni = &shm->region->node[node];
-    if (__atomic_load_n(&ni->state, NOC__SHM_ACQ) != NOC__SHM_NONE) return UAREA_ESTATE;
+    {
+        uint32_t st = __atomic_load_n(&ni->state, NOC__SHM_ACQ);
+        if (st != NOC__SHM_NONE && st != NOC__SHM_ATTACHING) return UAREA_ESTATE;
+    }
     __atomic_store_n(&ni->pid, pid, NOC__SHM_SEQ);
     return 0;
 }
