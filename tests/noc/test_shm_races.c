@@ -13,19 +13,38 @@
  *   cancel: a sender's cancel that finds its offer taken by a pull that
  *           gives it back (the read is for another port of the node) must
  *           return (it waited forever, about once in 65,000 tries).
+ *   reattach: a liveness probe that finds a node's process dead must not
+ *           mark the node dead when a new process attached it meanwhile
+ *           (it did: the live node was gone for good for every peer).
  *
  * Exit status 0 when every check holds. */
 #define _GNU_SOURCE 1
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-static int armed_clock, armed_copy, in_hook, copies;
+static int armed_clock, armed_copy, armed_poll, in_hook, copies;
 static void on_clock(void);
 static void on_copy(void);
+static void on_poll(void);
+
+static int hooked_poll(struct pollfd *f, nfds_t n, int timeout)
+{
+    int r = poll(f, n, timeout);
+    if (armed_poll && !in_hook && r > 0) {   /* a probe just found a process dead */
+        in_hook = 1;
+        armed_poll = 0;
+        on_poll();
+        in_hook = 0;
+    }
+    return r;
+}
 
 static int hooked_clock_gettime(clockid_t c, struct timespec *ts)
 {
@@ -52,11 +71,13 @@ static void *hooked_memcpy(void *d, const void *s, size_t n)
 
 #define clock_gettime hooked_clock_gettime
 #define memcpy hooked_memcpy
+#define poll hooked_poll
 #define UAREA_POSIX_IMPLEMENTATION
 #define NOC_IMPLEMENTATION
 #include <uarea_posix/noc_shm.h>
 #undef clock_gettime
 #undef memcpy
+#undef poll
 
 static int failures;
 #define CHECK(c)                                                                    \
@@ -206,11 +227,63 @@ static void cancel(void)
     teardown(2);
 }
 
+/* ---- reattach ---- */
+static pid_t second;
+static int ready_pipe[2];
+
+static void on_poll(void)
+{
+    /* the probe saw node 1's first process dead; before it marks the node,
+     * a new process attaches node 1 */
+    char c;
+    CHECK(pipe(ready_pipe) == 0);
+    second = fork();
+    if (second == 0) {
+        noc_shm_node n;
+        noc_transport tt;
+        int rc = noc_shm_attach(&shm, 1, &n, &tt);
+        (void)!write(ready_pipe[1], rc == 0 ? "y" : "n", 1);
+        pause();
+        _exit(0);
+    }
+    CHECK(read(ready_pipe[0], &c, 1) == 1 && c == 'y');
+}
+
+static void reattach(void)
+{
+    pid_t first;
+    int st = 0;
+    CHECK(noc_shm_create(&shm, &(noc_shm_desc){.nodes = 2}) == 0);
+    first = fork();
+    if (first == 0) {
+        noc_shm_node n;
+        noc_transport tt;
+        _exit(noc_shm_attach(&shm, 1, &n, &tt) == 0 ? 0 : 1);   /* attaches, dies */
+    }
+    {   /* exited, not reaped: a zombie, whose pidfd reports it dead */
+        siginfo_t si;
+        CHECK(waitid(P_PID, (id_t)first, &si, WEXITED | WNOWAIT) == 0);
+    }
+    CHECK(noc_shm_attach(&shm, 0, &nd[0], &t[0]) == 0);
+    armed_poll = 1;
+    (void)noc_shm_peer_state(&nd[0], 1);
+    CHECK(!armed_poll);                  /* the interleaving happened */
+    CHECK(noc_shm_peer_state(&nd[0], 1) == 1);   /* the new process: alive */
+    CHECK(noc_mailbox_open(&t[0], 1, 0) >= 0);
+    if (second > 0) {
+        kill(second, SIGKILL);
+        waitpid(second, &st, 0);
+    }
+    CHECK(waitpid(first, &st, 0) == first && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    teardown(1);
+}
+
 int main(void)
 {
     claim();
     stream();
     cancel();
+    reattach();
     printf("shm races: %s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }

@@ -201,6 +201,7 @@ typedef struct noc_shm_node {
     int lock;                           /* guards the tables below */
     int pidfd[NOC_NODES_MAX];
     int pidfd_pid[NOC_NODES_MAX];
+    uint32_t pidfd_gen[NOC_NODES_MAX];  /* the incarnation its pidfd is of */
     uint64_t probed[NOC_NODES_MAX];     /* last liveness probe, ns */
     noc__shm_handle mbx[NOC_OPEN_MAX];
     noc__shm_handle ptl[NOC_OPEN_MAX];
@@ -432,22 +433,27 @@ static int noc__shm_gone(noc_shm_node *s, int node)
     struct noc__shm_nodeinfo *ni = &s->shm->region->node[node];
     uint32_t st = __atomic_load_n(&ni->state, NOC__SHM_ACQ);
     uint64_t now;
+    uint32_t gen;
     int pid, fd, dead = 0;
     if (st == NOC__SHM_LEFT || st == NOC__SHM_DEAD) return 1;
     pid = __atomic_load_n(&ni->pid, NOC__SHM_RLX);
+    gen = __atomic_load_n(&ni->gen, NOC__SHM_ACQ);
     if ((st == NOC__SHM_NONE || st == NOC__SHM_ATTACHING) && pid <= 0) return 0;
     if (pid == s->pid) return 0;
     now = noc__shm_now();
     noc__shm_lock(&s->lock);
-    if (s->pidfd_pid[node] == pid && now - s->probed[node] < (uint64_t)NOC_SHM_PROBE_NS) {
+    if (s->pidfd_pid[node] == pid && s->pidfd_gen[node] == gen &&
+        now - s->probed[node] < (uint64_t)NOC_SHM_PROBE_NS) {
         noc__shm_unlock(&s->lock);          /* probed alive a moment ago */
         return 0;
     }
     s->probed[node] = now;
-    if (s->pidfd_pid[node] != pid) {
+    /* The cached pidfd is of this incarnation's process (a pid can be reused). */
+    if (s->pidfd_pid[node] != pid || s->pidfd_gen[node] != gen) {
         if (s->pidfd[node] >= 0) close(s->pidfd[node]);
         s->pidfd[node] = -1;
         s->pidfd_pid[node] = pid;
+        s->pidfd_gen[node] = gen;
 #ifdef SYS_pidfd_open
         fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0 && errno == ESRCH) dead = 1;
@@ -465,6 +471,9 @@ static int noc__shm_gone(noc_shm_node *s, int node)
         dead = kill(pid, 0) != 0 && errno == ESRCH;
     }
     noc__shm_unlock(&s->lock);
+    /* A new incarnation attached while we probed the old one: it is not the
+     * process that died. */
+    if (dead && __atomic_load_n(&ni->gen, NOC__SHM_SEQ) != gen) return 0;
     return dead ? noc__shm_mark_dead(s, node, st) : 0;
 }
 
