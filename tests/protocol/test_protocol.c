@@ -7,6 +7,16 @@
 #define LEN 30000u
 #define SEED 7u
 
+/* The source's last migration ended with `result`, and the one running copy
+ * of the container is on `node`. */
+static void ends_with(world *w, int result, int node)
+{
+    int where = -1;
+    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), result);
+    cr_assert_eq(w_live(w, &where), 1, "one running copy");
+    cr_assert_eq(where, node);
+}
+
 Test(protocol, moves_container_and_reports_stats)
 {
     world *w = w_new(2, NULL);
@@ -218,17 +228,14 @@ Test(protocol, other_binary_is_rejected_before_any_data)
 Test(protocol, a_lost_reject_is_answered_again)
 {
     world *w = w_new(2, NULL);
-    int where = -1;
     w_fill(w, 0, LEN, SEED);
     w->f[1].binary_fp = W_BINARY_FP + 1;
     cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 0, 1, 0), 0);
     uint64_t t0 = noc_loopback_now(&w->lb);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     cr_assert(w_run(w, 1000000000ull));
-    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EIMGBINARY);
     cr_assert_lt(noc_loopback_now(&w->lb) - t0, 2 * 2000000ull, "one retry, not all of them");
-    cr_assert_eq(w_live(w, &where), 1);
-    cr_assert_eq(where, 0);
+    ends_with(w, UAREA_EIMGBINARY, 0);
     w_free(w);
 }
 
@@ -239,14 +246,11 @@ Test(protocol, a_lost_reject_is_answered_again)
 Test(protocol, a_lost_accept_is_recovered)
 {
     world *w = w_new(2, NULL);
-    int where = -1;
     w_fill(w, 0, LEN, SEED);
     cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 1, 0, 1, 0), 0);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     cr_assert(w_run(w, 1000000000ull));
-    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
-    cr_assert_eq(w_live(w, &where), 1);
-    cr_assert_eq(where, 1);
+    ends_with(w, 0, 1);
     cr_assert(w_intact(w, 1, LEN, SEED));
     w_free(w);
 }
@@ -313,9 +317,7 @@ Test(protocol, a_hung_destination_does_not_block_the_next_migration)
     cr_assert_lt(noc_loopback_now(&w->lb) - t0, 2 * 2000000ull, "took %llu ns",
                  (unsigned long long)(noc_loopback_now(&w->lb) - t0));
     cr_assert(w_run(w, 1000000000ull));
-    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
-    cr_assert_eq(w_live(w, &where), 1);
-    cr_assert_eq(where, 1);
+    ends_with(w, 0, 1);
     cr_assert(w_intact(w, 1, LEN, SEED));
     w_free(w);
 }
@@ -326,7 +328,6 @@ Test(protocol, a_hung_destination_does_not_block_the_next_migration)
 Test(protocol, destination_dead_after_verified_leaves_the_source_running)
 {
     world *w = w_new(2, NULL);
-    int where = -1;
     w_fill(w, 0, LEN, SEED);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     for (int i = 0; i < 1000000; i++) {
@@ -337,10 +338,8 @@ Test(protocol, destination_dead_after_verified_leaves_the_source_running)
     cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT, "VERIFIED is on the wire");
     cr_assert_eq(noc_loopback_crash(&w->lb, 1), 0);
     cr_assert(w_run(w, 1000000000ull));
-    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_EPEERGONE);
     cr_assert_eq(w->f[0].dropped, 0, "the source kept its copy");
-    cr_assert_eq(w_live(w, &where), 1);
-    cr_assert_eq(where, 0);
+    ends_with(w, UAREA_EPEERGONE, 0);
     cr_assert(w_intact(w, 0, LEN, SEED));
     w_free(w);
 }
@@ -368,9 +367,7 @@ Test(protocol, a_daemon_set_up_again_uses_new_ids)
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     cr_assert_neq(w->d[0].mid, first);
     cr_assert(w_run(w, 1000000000ull));
-    cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
-    cr_assert_eq(w_live(w, &where), 1);
-    cr_assert_eq(where, 1);
+    ends_with(w, 0, 1);
     w_free(w);
 }
 
