@@ -600,3 +600,25 @@ Test(shm_death, a_node_that_dies_before_attaching_is_seen_dead_once_announced)
     cr_assert_eq(noc_mailbox_close(&mt, out), 0);
     finish_parent();
 }
+
+/* A message to a node whose process died lands in its ring unnoticed while
+ * the ring is empty; once messages wait there unread, the next write probes
+ * the reader's process and fails (before, every write until the ring was full
+ * "succeeded": a migration to a dead node waited out all its retries). */
+Test(shm_death, a_write_behind_unread_messages_to_a_dead_node_fails)
+{
+    unsigned char c = 0;
+    pid_t pid;
+    int in, out;
+    create_shm(2, NOC_SHM_COPY_AUTO, 0);
+    attach_parent();
+    in = noc_mailbox_create(&mt, 0);
+    pid = spawn(1, mailbox_owner, NULL);        /* creates its inbox, says so */
+    cr_assert_eq(noc_mailbox_read(&mt, in, &c, 1, WAIT_NS), 1);
+    out = noc_mailbox_open(&mt, 1, 0);
+    kill(pid, SIGKILL);
+    reap_killed(pid);
+    cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 0), 1, "an empty ring takes it");
+    cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 0), UAREA_EPEERGONE);
+    finish_parent();
+}

@@ -441,19 +441,24 @@ static int noc__shm_gone(noc_shm_node *s, int node)
     if ((st == NOC__SHM_NONE || st == NOC__SHM_ATTACHING) && pid <= 0) return 0;
     if (pid == s->pid) return 0;
     now = noc__shm_now();
+    /* probed alive a moment ago (read without the lock: a hint, rechecked) */
+    if (__atomic_load_n(&s->pidfd_pid[node], NOC__SHM_RLX) == pid &&
+        __atomic_load_n(&s->pidfd_gen[node], NOC__SHM_RLX) == gen &&
+        now - __atomic_load_n(&s->probed[node], NOC__SHM_RLX) < (uint64_t)NOC_SHM_PROBE_NS)
+        return 0;
     noc__shm_lock(&s->lock);
     if (s->pidfd_pid[node] == pid && s->pidfd_gen[node] == gen &&
         now - s->probed[node] < (uint64_t)NOC_SHM_PROBE_NS) {
-        noc__shm_unlock(&s->lock);          /* probed alive a moment ago */
+        noc__shm_unlock(&s->lock);
         return 0;
     }
-    s->probed[node] = now;
+    __atomic_store_n(&s->probed[node], now, NOC__SHM_RLX);
     /* The cached pidfd is of this incarnation's process (a pid can be reused). */
     if (s->pidfd_pid[node] != pid || s->pidfd_gen[node] != gen) {
         if (s->pidfd[node] >= 0) close(s->pidfd[node]);
         s->pidfd[node] = -1;
-        s->pidfd_pid[node] = pid;
-        s->pidfd_gen[node] = gen;
+        __atomic_store_n(&s->pidfd_pid[node], pid, NOC__SHM_RLX);
+        __atomic_store_n(&s->pidfd_gen[node], gen, NOC__SHM_RLX);
 #ifdef SYS_pidfd_open
         fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0 && errno == ESRCH) dead = 1;
@@ -685,6 +690,15 @@ static int noc__shm_mbx_awrite(void *ctx, int mbx, const void *buf, size_t size)
     if (!h->out) return UAREA_EDIRECTION;
     if (h->op != NOC__SHM_OP_NONE) return UAREA_EBUSY;
     if (noc__shm_known_gone(s, h->node)) return UAREA_EPEERGONE;
+    {   /* Messages wait unread: is the reader's process still there (a probe
+         * at most once per NOC_SHM_PROBE_NS)? Else a message to a node that
+         * died lands in its ring unnoticed. A reader that keeps up costs no
+         * probe. */
+        struct noc__shm_mbx *m = noc__shm_mbx(s, h->node, h->port);
+        if (__atomic_load_n(&m->head, NOC__SHM_RLX) != __atomic_load_n(&m->tail, NOC__SHM_RLX) &&
+            noc__shm_gone(s, h->node))
+            return UAREA_EPEERGONE;
+    }
     h->op = NOC__SHM_OP_WRITE;
     h->done = 0;
     h->cbuf = buf;
