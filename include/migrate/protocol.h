@@ -384,13 +384,16 @@ static void migrate__arm(migrate_daemon *d)
     d->deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
 }
 
-/* Deadline in as many timeouts as a peer's retries take (saturating). */
-static void migrate__arm_retries(migrate_daemon *d)
+/* The time k (retries + 1) timeouts from now, saturating. */
+static uint64_t migrate__after_retries(migrate_daemon *d, unsigned k)
 {
-    uint64_t t = (uint64_t)d->cfg.timeout_ns, n = (uint64_t)d->cfg.retries + 1u;
+    uint64_t t = (uint64_t)d->cfg.timeout_ns, n = (uint64_t)k * ((uint64_t)d->cfg.retries + 1u);
     uint64_t span = t > UINT64_MAX / n ? UINT64_MAX : t * n, now = migrate__now(d);
-    d->deadline = span > UINT64_MAX - now ? UINT64_MAX : now + span;
+    return span > UINT64_MAX - now ? UINT64_MAX : now + span;
 }
+
+/* Deadline in as many timeouts as a peer's retries take. */
+static void migrate__arm_retries(migrate_daemon *d) { d->deadline = migrate__after_retries(d, 1); }
 
 static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->deadline; }
 
@@ -1241,11 +1244,7 @@ UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
     d->ctrl_node = a; d->ctrl_pending = 1; d->ctrl_req = d->ctrl_next;
     /* The RESULT may be lost: give up after what a migration with all its
      * retries can take (freeze, request, verification), twice over. */
-    {
-        uint64_t t = (uint64_t)d->cfg.timeout_ns, n = 6u * ((uint64_t)d->cfg.retries + 1u);
-        uint64_t span = t > UINT64_MAX / n ? UINT64_MAX : t * n, now = migrate__now(d);
-        d->ctrl_deadline = span > UINT64_MAX - now ? UINT64_MAX : now + span;
-    }
+    d->ctrl_deadline = migrate__after_retries(d, 6);
     return 0;
 }
 

@@ -441,17 +441,13 @@ static int noc__shm_gone(noc_shm_node *s, int node)
     if ((st == NOC__SHM_NONE || st == NOC__SHM_ATTACHING) && pid <= 0) return 0;
     if (pid == s->pid) return 0;
     now = noc__shm_now();
-    /* probed alive a moment ago (read without the lock: a hint, rechecked) */
+    /* probed alive a moment ago (read without the lock: two threads that
+     * race here at worst both probe) */
     if (__atomic_load_n(&s->pidfd_pid[node], NOC__SHM_RLX) == pid &&
         __atomic_load_n(&s->pidfd_gen[node], NOC__SHM_RLX) == gen &&
         now - __atomic_load_n(&s->probed[node], NOC__SHM_RLX) < (uint64_t)NOC_SHM_PROBE_NS)
         return 0;
     noc__shm_lock(&s->lock);
-    if (s->pidfd_pid[node] == pid && s->pidfd_gen[node] == gen &&
-        now - s->probed[node] < (uint64_t)NOC_SHM_PROBE_NS) {
-        noc__shm_unlock(&s->lock);
-        return 0;
-    }
     __atomic_store_n(&s->probed[node], now, NOC__SHM_RLX);
     /* The cached pidfd is of this incarnation's process (a pid can be reused). */
     if (s->pidfd_pid[node] != pid || s->pidfd_gen[node] != gen) {
