@@ -42,6 +42,19 @@
 #ifndef UAREA_CONFIG_H
 #define UAREA_CONFIG_H
 
+/* The port (uarea/port.h). Unless the program names one (UAREA_PORT_HEADER)
+ * or asks for the null port (UAREA_PORT_NULL), a <uarea_port.h> found on the
+ * include path selects it: a port may ship that file at the root of its
+ * include directory (the POSIX port does), so that the core headers and the
+ * port's may be included in any order. It is read here, before the first
+ * libc header, so that it can also set the libc feature macros its port
+ * needs. */
+#if !defined(UAREA_PORT_HEADER) && !defined(UAREA_PORT_NULL) && defined(__has_include)
+#  if __has_include(<uarea_port.h>)
+#    include <uarea_port.h>
+#  endif
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>

@@ -9,8 +9,10 @@
  *   #define UAREA_PORT_HEADER "my_port.h"     // or <uarea_posix/port.h>
  *   #include <uarea/thread.h>
  *
- * Without UAREA_PORT_HEADER the null port (one core) is used, so every header
- * compiles on its own. This header includes the selected port and stops the
+ * A port may also select itself: a <uarea_port.h> on the include path that
+ * defines UAREA_PORT_HEADER is read by uarea/config.h before anything else
+ * (UAREA_PORT_NULL skips it). Without either the null port (one core) is
+ * used, so every header compiles on its own. This header includes the selected port and stops the
  * build with #error naming the first missing item. Full text of the contract:
  * docs/port-contract.md.
  */

@@ -29,15 +29,19 @@
  */
 #include "../config.h"
 
-#ifndef UAREA_ARCH_ARCH_H
-#define UAREA_ARCH_ARCH_H
-
+/* Outside this file's guard: each CPU header has its own guard for its
+ * declarations and compiles its implementation part the first time it is
+ * included with UAREA_CORE_IMPLEMENTATION, even when arch.h was included
+ * before without it. */
 #if defined(UAREA_ARCH_HEADER)
 #  include UAREA_ARCH_HEADER
 #endif
 #include "x86_64.h"
 #include "aarch64.h"
 #include "riscv.h"
+
+#ifndef UAREA_ARCH_ARCH_H
+#define UAREA_ARCH_ARCH_H
 
 #ifndef UAREA_ARCH_CTX_WORDS
 #  define UAREA_ARCH_NAME "none"

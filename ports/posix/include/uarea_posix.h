@@ -3,7 +3,7 @@
  * multi-threaded program that migrates between them.
  *
  *   #define UAREA_IMPLEMENTATION          // in one C file of the program
- *   #include <uarea_posix.h>              // first, before other uarea headers
+ *   #include <uarea_posix.h>              // before or after the core headers
  *
  *   static int app_main(int argc, char **argv) {
  *       uarea_tid_t t;
@@ -54,13 +54,10 @@
 #endif
 
 #if defined(UAREA_PORT_H) && !defined(UAREA_POSIX_PORT_H)
-#  error "include <uarea_posix.h> before any other uarea header (it selects the port)"
+#  error "another uarea port was selected before <uarea_posix.h> (UAREA_PORT_HEADER or UAREA_PORT_NULL)"
 #endif
 #ifndef UAREA_PORT_HEADER
 #  define UAREA_PORT_HEADER <uarea_posix/port.h>
-#endif
-#ifndef UAREA_STACK_SIZE
-#  define UAREA_STACK_SIZE 65536u
 #endif
 
 #include <uarea_posix/noc_shm.h>
@@ -412,6 +409,9 @@ static uintptr_t uarea__posix_pc(const void *ucv)
 {
     const ucontext_t *uc = (const ucontext_t *)ucv;
 #if defined(__x86_64__)
+#  ifndef REG_RIP
+#    define REG_RIP 16                  /* <sys/ucontext.h> names it under _GNU_SOURCE only */
+#  endif
     return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 #elif defined(__aarch64__)
     return (uintptr_t)uc->uc_mcontext.pc;

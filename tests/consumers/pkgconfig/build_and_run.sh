@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds tests/consumers/main.c against an installed uarea found only through
-# pkg-config, as a Makefile user would, and runs it.
+# Builds tests/consumers/main.c (the core) and api_main.c (the POSIX port's
+# app-facing API, core headers first) against an installed uarea found only
+# through pkg-config, as a Makefile user would, and runs them.
 set -euo pipefail
 : "${UAREA_STAGE:?}" "${UAREA_SOURCE_DIR:?}" "${UAREA_BINARY_DIR:?}"
 cc=${UAREA_CC:-cc}
@@ -18,3 +19,11 @@ mkdir -p "$UAREA_BINARY_DIR"
 out=$("$UAREA_BINARY_DIR/consumer")
 echo "$out"
 case "$out" in *"consumed: peer node is gone"*) ;; *) exit 1;; esac
+# The POSIX port, in ISO C: what pkg-config gives must be enough.
+pflags=$(pkg-config --define-variable=prefix="$UAREA_STAGE" --cflags --libs uarea-posix)
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror $pflags \
+    "$UAREA_SOURCE_DIR/tests/consumers/api_main.c" -o "$UAREA_BINARY_DIR/api_consumer" $pflags
+out=$("$UAREA_BINARY_DIR/api_consumer")
+echo "$out"
+case "$out" in *"the container moved and came back"*) ;; *) exit 1;; esac

@@ -42,9 +42,7 @@
  * Implementation: define UAREA_POSIX_IMPLEMENTATION (or UAREA_IMPLEMENTATION)
  * in one C file. Linux only.
  */
-#if (defined(UAREA_POSIX_IMPLEMENTATION) || defined(UAREA_IMPLEMENTATION)) && !defined(_GNU_SOURCE)
-#  define _GNU_SOURCE 1 /* syscall(); takes effect when this header comes first */
-#endif
+#include "features.h"   /* first: the libc features the port needs */
 #ifndef UAREA_POSIX_DIRTY_H
 #define UAREA_POSIX_DIRTY_H
 

@@ -75,9 +75,9 @@
  *
  * Implementation: define UAREA_POSIX_IMPLEMENTATION (or UAREA_IMPLEMENTATION,
  * which also switches on the core modules; noc/noc.h's NOC_IMPLEMENTATION is
- * needed as well) in one C file, and include this header first in that file
- * or define _GNU_SOURCE yourself before any include (memfd, pidfd, futex,
- * process_vm_writev). Linux only.
+ * needed as well) in one C file. It uses Linux interfaces (memfd, pidfd,
+ * futex, process_vm_writev): uarea_posix/features.h says what that asks of
+ * the include order. Linux only.
  *
  * Configuration (#ifndef defaults; docs/configuration.md):
  *   NOC_SHM_MAILBOX_SLOTS  16        messages a mailbox holds (power of two)
@@ -92,9 +92,7 @@
  *   NOC_SHM_PIECE          262144    direct portal copy piece, bytes
  *   NOC_SHM_BOUNCE_CHUNKS  16        bounce ring per portal, in chunks
  */
-#if (defined(UAREA_POSIX_IMPLEMENTATION) || defined(UAREA_IMPLEMENTATION)) && !defined(_GNU_SOURCE)
-#  define _GNU_SOURCE 1 /* takes effect when this header comes first */
-#endif
+#include "features.h"   /* first: the libc features the port needs */
 #include <noc/noc.h>
 
 #if defined(UAREA_IMPLEMENTATION) && !defined(UAREA_POSIX_IMPLEMENTATION)

@@ -2,8 +2,9 @@
  * uarea_posix/port.h - the port contract (uarea/port.h) on Linux: a node is a
  * process, its cores are threads of it.
  *
- * Selected by <uarea_posix.h> (which defines UAREA_PORT_HEADER before any
- * uarea include); every item of uarea/port_null.h is bound here:
+ * Selected by <uarea_posix.h>, and by <uarea_port.h> (next to it) when
+ * the port's include directory is on the include path, whichever uarea header
+ * comes first; every item of uarea/port_null.h is bound here:
  *   cores       the node's core threads; UAREA_PORT_CORE_ID() is a
  *               thread-local set when a core thread starts (other threads:
  *               UINT_MAX, "not a core")
@@ -18,8 +19,14 @@
 #ifndef UAREA_POSIX_PORT_H
 #define UAREA_POSIX_PORT_H
 
-#ifndef _GNU_SOURCE
-#  define _GNU_SOURCE 1
+#include "features.h"
+
+/* Stacks: user code calls libc, whose stack needs exceed the MPPA-256's
+ * 8 KiB; only the used part of a stack migrates. Defined here, before
+ * uarea/uarea.h lays the container out, so that every translation unit of a
+ * program gets the same layout whatever order it includes the headers in. */
+#ifndef UAREA_STACK_SIZE
+#  define UAREA_STACK_SIZE 65536u
 #endif
 #include <limits.h>
 #include <linux/futex.h>
