@@ -3,6 +3,11 @@
  *
  *   uarea-inspect [--json] FILE
  *
+ * FILE may be a pipe or a FIFO; - is standard input. The tool reads its input
+ * once, whole, into memory (at most INSPECT_MAX_BYTES, 1 GiB), and both the
+ * listing and the verdict come from those bytes, so a pipe gives what a file
+ * with the same bytes gives (but for the name).
+ *
  * Prints the image's header, every section (type, flags, address, length,
  * bytes stored), the sizes, and whether each CRC32C holds (header, section
  * headers, payloads, the stream CRC in the trailer). The verdict comes from
@@ -11,17 +16,28 @@
  * bounds and size limits).
  *
  * Exit status: 0 the image is intact; 1 it is damaged (the first bad section
- * is named); 2 usage or I/O error. The format is docs/image-format.md.
+ * is named); 2 usage or I/O error (a file that cannot be opened or read, a
+ * directory, an input above the limit: the file and the reason on stderr,
+ * nothing on stdout). The format is docs/image-format.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #define UAREA_IMPLEMENTATION
 #include <migrate/image.h>
 #include <uarea/error.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The largest input the tool reads (it holds the whole image in memory). */
+#ifndef INSPECT_MAX_BYTES
+#define INSPECT_MAX_BYTES ((size_t)1 << 30)
+#endif
 
 static int json;
 
@@ -72,12 +88,64 @@ static const char *flag_text(unsigned flags, char *buf, size_t cap)
     return buf;
 }
 
-/* Read exactly n bytes (fewer at end of file); feeds the stream CRC. */
-static size_t get(FILE *f, void *buf, size_t n, uint32_t *scrc)
+/* The whole input, read once; the walk's position in it. */
+struct input {
+    const unsigned char *p;
+    size_t len, pos;
+};
+
+/* The next n bytes of the input (fewer at its end): sets *p to them, returns
+ * their count and feeds them to the stream CRC if scrc is not NULL. */
+static size_t take(struct input *in, uint64_t n, const unsigned char **p, uint32_t *scrc)
 {
-    size_t got = fread(buf, 1, n, f);
-    *scrc = migrate_crc32c_update(*scrc, buf, got);
+    size_t got = in->len - in->pos;
+    if (n < got) got = (size_t)n;
+    *p = in->p + in->pos;
+    in->pos += got;
+    if (scrc != NULL) *scrc = migrate_crc32c_update(*scrc, *p, got);
     return got;
+}
+
+/* Reads fd to its end into a buffer that grows up to INSPECT_MAX_BYTES (the
+ * size of a regular file sets its first size). Returns 0 and the malloc'd
+ * bytes (never NULL, even for an empty input), or an errno value: EFBIG for
+ * an input above the limit, EISDIR for a directory. */
+static int read_all(int fd, unsigned char **out, size_t *out_len)
+{
+    struct stat st;
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0, want = 65536;
+    int err;
+    if (fstat(fd, &st) != 0) return errno;
+    if (S_ISDIR(st.st_mode)) return EISDIR;
+    if (S_ISREG(st.st_mode)) {
+        if ((uintmax_t)st.st_size > INSPECT_MAX_BYTES) return EFBIG;
+        want = (size_t)st.st_size + 1; /* + 1: the end shows as a read of 0 */
+    }
+    if (want > INSPECT_MAX_BYTES) want = INSPECT_MAX_BYTES + 1; /* + 1: sees an input too big */
+    for (;;) {
+        ssize_t n;
+        if (len == cap) {
+            unsigned char *grown;
+            if (cap > INSPECT_MAX_BYTES) { err = EFBIG; break; }
+            if (cap > 0) want = cap <= INSPECT_MAX_BYTES / 2 ? cap * 2 : INSPECT_MAX_BYTES + 1;
+            grown = (unsigned char *)realloc(buf, want);
+            if (grown == NULL) { err = ENOMEM; break; }
+            buf = grown;
+            cap = want;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { err = errno; break; }
+        if (n == 0) {
+            *out = buf;
+            *out_len = len;
+            return 0;
+        }
+        len += (size_t)n;
+    }
+    free(buf);
+    return err;
 }
 
 static uint32_t le32(const unsigned char *p)
@@ -87,10 +155,9 @@ static uint32_t le32(const unsigned char *p)
 
 /* The walk: decode and print everything that can be decoded, checking each
  * CRC on its own. Returns 0 if every CRC held and the image was complete. */
-static int walk(FILE *f, const char *path, long fsize)
+static int walk(struct input *in, const char *path)
 {
-    unsigned char hb[MIGRATE_IMAGE_HEADER_SIZE], sb[MIGRATE_IMAGE_SECTION_SIZE], tb[16];
-    static unsigned char chunk[65536];
+    const unsigned char *hb, *sb, *tb, *pay, *cb;
     migrate_image_header h;
     uint32_t scrc = migrate_crc32c_init();
     uint64_t payload = 0, zero_bytes = 0;
@@ -101,11 +168,11 @@ static int walk(FILE *f, const char *path, long fsize)
     if (json) {
         printf("{\"file\":");
         json_string(path);
-        printf(",\"size\":%ld", fsize);
+        printf(",\"size\":%zu", in->len);
     } else {
-        printf("file: %s (%ld bytes)\n", path, fsize);
+        printf("file: %s (%zu bytes)\n", path, in->len);
     }
-    if (get(f, hb, sizeof hb, &scrc) < sizeof hb) {
+    if (take(in, MIGRATE_IMAGE_HEADER_SIZE, &hb, &scrc) < MIGRATE_IMAGE_HEADER_SIZE) {
         if (json) printf(",\"header\":null");
         else printf("header: truncated\n");
         return 1;
@@ -142,12 +209,11 @@ static int walk(FILE *f, const char *path, long fsize)
     }
     for (i = 0; i < h.sections; i++) {
         migrate_image_section s;
-        uint64_t stored, left;
-        uint32_t pcrc = migrate_crc32c_init();
-        unsigned char cb[4];
+        uint64_t stored;
+        size_t got;
         int src;
         const char *verdict;
-        if (get(f, sb, sizeof sb, &scrc) < sizeof sb) {
+        if (take(in, MIGRATE_IMAGE_SECTION_SIZE, &sb, &scrc) < MIGRATE_IMAGE_SECTION_SIZE) {
             if (json) printf("%s{\"index\":%" PRIu32 ",\"truncated\":true}", i ? "," : "", i);
             else printf("  %5" PRIu32 "  truncated\n", i);
             damaged = lost = 1;
@@ -162,18 +228,11 @@ static int walk(FILE *f, const char *path, long fsize)
             break;
         }
         stored = migrate_image_section_stored(&s);
-        left = stored;
-        while (left > 0) {
-            size_t want = left < sizeof chunk ? (size_t)left : sizeof chunk;
-            size_t got = get(f, chunk, want, &scrc);
-            pcrc = migrate_crc32c_update(pcrc, chunk, got);
-            left -= got;
-            if (got < want) break;
-        }
-        if (left > 0 || get(f, cb, 4, &scrc) < 4) {
+        got = take(in, stored, &pay, &scrc);
+        if (got < stored || take(in, 4, &cb, &scrc) < 4) {
             verdict = "truncated";
             damaged = lost = 1;
-        } else if (le32(cb) != migrate_crc32c_final(pcrc)) {
+        } else if (le32(cb) != migrate_crc32c(0, pay, got)) {
             verdict = "BAD";
             damaged = 1;
         } else {
@@ -202,8 +261,7 @@ static int walk(FILE *f, const char *path, long fsize)
     if (!lost) {
         uint32_t before = scrc, count = 0, crc = 0;
         int trc;
-        size_t got = fread(tb, 1, sizeof tb, f);
-        if (got < sizeof tb) {
+        if (take(in, MIGRATE_IMAGE_TRAILER_SIZE, &tb, NULL) < MIGRATE_IMAGE_TRAILER_SIZE) {
             if (json) printf(",\"trailer\":null");
             else printf("trailer: truncated\n");
             damaged = 1;
@@ -233,25 +291,26 @@ static int walk(FILE *f, const char *path, long fsize)
     return damaged;
 }
 
-static long file_source(void *ctx, void *buf, size_t cap)
+static void usage(FILE *out)
 {
-    size_t n = fread(buf, 1, cap, (FILE *)ctx);
-    return ferror((FILE *)ctx) ? UAREA_EIO : (long)n;
+    fprintf(out, "usage: uarea-inspect [--json] FILE\n"
+                 "  FILE may be a pipe; - reads standard input. Exit status: 0 intact,\n"
+                 "  1 damaged, 2 usage or I/O error.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    FILE *f;
-    long fsize;
-    int i, damaged, rc;
+    struct input in;
+    unsigned char *data = NULL;
+    size_t size = 0;
+    int i, fd, err, damaged, rc;
     migrate_image_reader r;
-    static unsigned char buf[65536];
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: uarea-inspect [--json] FILE\n");
+            usage(stdout);
             return 0;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "uarea-inspect: unknown option %s\n", argv[i]);
@@ -260,24 +319,36 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "uarea-inspect: one file at a time\n"); return 2; }
     }
     if (path == NULL) {
-        fprintf(stderr, "usage: uarea-inspect [--json] FILE\n");
+        usage(stderr);
         return 2;
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "uarea-inspect: cannot open %s\n", path);
+    if (strcmp(path, "-") == 0) {
+        fd = STDIN_FILENO;
+    } else {
+        fd = open(path, O_RDONLY);
+        if (fd < 0) {
+            fprintf(stderr, "uarea-inspect: cannot open %s: %s\n", path, strerror(errno));
+            return 2;
+        }
+    }
+    err = read_all(fd, &data, &size);
+    if (fd != STDIN_FILENO) close(fd);
+    if (err != 0) {
+        fprintf(stderr, "uarea-inspect: cannot read %s: %s", path, strerror(err));
+        if (err == EFBIG) fprintf(stderr, " (the limit is %zu bytes)", (size_t)INSPECT_MAX_BYTES);
+        fputc('\n', stderr);
         return 2;
     }
-    fseek(f, 0, SEEK_END);
-    fsize = ftell(f);
-    rewind(f);
-    damaged = walk(f, path, fsize);
+    in.p = data;
+    in.len = size;
+    in.pos = 0;
+    damaged = walk(&in, path);
 
-    /* The verdict: the library's reader, verify-only. */
-    rewind(f);
+    /* The verdict: the library's reader, verify-only, on the same bytes. */
     migrate_image_reader_init(&r, NULL, MIGRATE_IMAGE_VERIFY_ONLY);
-    rc = migrate_image_pull(&r, file_source, f, buf, sizeof buf);
-    fclose(f);
+    rc = migrate_image_feed(&r, data, size);
+    if (rc >= 0) rc = migrate_image_finish(&r);
+    free(data);
     if (rc == 0 && damaged) rc = UAREA_EIMGFORMAT; /* cannot happen if both agree */
     if (json) {
         printf(",\"ok\":%s", rc == 0 ? "true" : "false");

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs tools/uarea-inspect on the images mkimage writes and checks its output
 # and exit status. Usage: inspect_test.sh MODE (setup, good, good_json,
-# damaged, damaged_json, truncated, header, usage).
+# damaged, damaged_json, truncated, header, usage, pipe, ioerror).
 # Environment: INSPECT (the tool), MKIMAGE (the generator), IMAGES (a dir).
 set -uo pipefail
+export LC_ALL=C
 mode=${1:?mode}
 : "${INSPECT:?}" "${MKIMAGE:?}" "${IMAGES:?}"
 fail() { echo "FAIL [$mode]: $*"; echo "--- output:"; echo "$out"; exit 1; }
@@ -12,6 +13,13 @@ expect() {
     local want=$1; shift
     out=$("$INSPECT" "$@" 2>&1); rc=$?
     [ "$rc" -eq "$want" ] || fail "exit status $rc, want $want"
+}
+# expect_split STATUS ARGS...: the same, with stdout in $out and stderr in $err
+expect_split() {
+    local want=$1; shift
+    out=$("$INSPECT" "$@" 2>"$IMAGES/stderr.$mode"); rc=$?
+    err=$(cat "$IMAGES/stderr.$mode")
+    [ "$rc" -eq "$want" ] || fail "exit status $rc, want $want (stderr: $err)"
 }
 has() { grep -qE -- "$1" <<<"$out" || fail "output lacks /$1/"; }
 lacks() { ! grep -qE -- "$1" <<<"$out" || fail "output has /$1/"; }
@@ -94,6 +102,64 @@ usage)
     expect 2 "$IMAGES/does-not-exist.img"
     has 'cannot open'
     expect 2 --frobnicate "$IMAGES/good.img"
+    ;;
+pipe)
+    # The same bytes through a pipe, standard input or a FIFO give the same
+    # output (but for the file's name) and the same exit status as the file.
+    for img in good zero crc hdrcrc trunc magic optional; do
+        for json in "" --json; do
+            f=$IMAGES/$img.img
+            out=$("$INSPECT" $json "$f" 2>&1); want_rc=$?; want=$out
+            [ "$want_rc" -le 1 ] || fail "$img.img: exit status $want_rc"
+            out=$("$INSPECT" $json /dev/stdin <"$f" 2>&1); rc=$?
+            [ "$rc" -eq "$want_rc" ] && [ "${out/\/dev\/stdin/$f}" = "$want" ] \
+                || fail "$img.img $json from a redirect: exit status $rc, want $want_rc; want output:
+$want"
+            out=$(cat "$f" | "$INSPECT" $json /dev/stdin 2>&1); rc=$?
+            [ "$rc" -eq "$want_rc" ] && [ "${out/\/dev\/stdin/$f}" = "$want" ] \
+                || fail "$img.img $json through a pipe: exit status $rc, want $want_rc; want output:
+$want"
+            out=$(cat "$f" | "$INSPECT" $json - 2>&1); rc=$?
+            [ "$rc" -eq "$want_rc" ] && [ "${out/-/$f}" = "$want" ] \
+                || fail "$img.img $json through a pipe as -: exit status $rc, want $want_rc; want output:
+$want"
+        done
+    done
+    rm -f "$IMAGES/fifo"; mkfifo "$IMAGES/fifo" || fail "mkfifo"
+    cat "$IMAGES/good.img" >"$IMAGES/fifo" & writer=$!
+    out=$("$INSPECT" "$IMAGES/fifo" 2>&1); rc=$?
+    kill "$writer" 2>/dev/null; wait "$writer"
+    [ "$rc" -eq 0 ] || fail "exit status $rc from a FIFO, want 0"
+    has '\(2065 bytes\)$'
+    has '^result: ok$'
+    ;;
+ioerror)
+    # I/O errors exit 2, name the file and the reason, print no listing.
+    expect_split 2 "$IMAGES"
+    [ -z "$out" ] || fail "a listing for a directory"
+    grep -qF "$IMAGES: Is a directory" <<<"$err" || fail "stderr lacks the reason: $err"
+    expect_split 2 --json "$IMAGES"
+    [ -z "$out" ] || fail "a JSON listing for a directory"
+    expect_split 2 "$IMAGES/does-not-exist.img"
+    [ -z "$out" ] || fail "a listing for a missing file"
+    grep -qF "$IMAGES/does-not-exist.img: No such file or directory" <<<"$err" \
+        || fail "stderr lacks the reason: $err"
+    expect_split 2 - <"$IMAGES"
+    grep -qF -- "-: Is a directory" <<<"$err" || fail "stderr lacks the reason: $err"
+    # A read error on a file that opens: reading /proc/self/mem at offset 0
+    # fails with EIO (nothing is mapped at address 0), even for root.
+    if [ -r /proc/self/mem ]; then
+        expect_split 2 /proc/self/mem
+        [ -z "$out" ] || fail "a listing after a read error"
+        grep -qF "/proc/self/mem: Input/output error" <<<"$err" || fail "stderr lacks the reason: $err"
+    fi
+    # An unreadable file (root reads everything).
+    if [ "$(id -u)" -ne 0 ]; then
+        cp "$IMAGES/good.img" "$IMAGES/unreadable.img" && chmod 000 "$IMAGES/unreadable.img"
+        expect_split 2 "$IMAGES/unreadable.img"
+        grep -qF "unreadable.img: Permission denied" <<<"$err" || fail "stderr lacks the reason: $err"
+        rm -f "$IMAGES/unreadable.img"
+    fi
     ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
