@@ -18,7 +18,8 @@
  * Exit status: 0 the image is intact; 1 it is damaged (the first bad section
  * is named); 2 usage or I/O error (a file that cannot be opened or read, a
  * directory, an input above the limit: the file and the reason on stderr,
- * nothing on stdout). The format is docs/image-format.md.
+ * nothing on stdout; or the output could not be written). The format is
+ * docs/image-format.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #define UAREA_IMPLEMENTATION
@@ -291,6 +292,17 @@ static int walk(struct input *in, const char *path)
     return damaged;
 }
 
+/* The exit status: status, or 2 if the output could not be written. */
+static int done(int status)
+{
+    int err = 0;
+    if (fflush(stdout) != 0) err = errno;
+    else if (ferror(stdout)) err = EIO;
+    if (err == 0) return status;
+    fprintf(stderr, "uarea-inspect: cannot write the output: %s\n", strerror(err));
+    return 2;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: uarea-inspect [--json] FILE\n"
@@ -311,7 +323,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
-            return 0;
+            return done(0);
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "uarea-inspect: unknown option %s\n", argv[i]);
             return 2;
@@ -374,5 +386,5 @@ int main(int argc, char **argv)
                        migrate_image_section_name(r.cur.type), r.cur.addr);
         else printf("in the trailer\n");
     }
-    return rc == 0 ? 0 : 1;
+    return done(rc == 0 ? 0 : 1);
 }

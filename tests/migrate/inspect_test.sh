@@ -160,6 +160,13 @@ ioerror)
         grep -qF "unreadable.img: Permission denied" <<<"$err" || fail "stderr lacks the reason: $err"
         rm -f "$IMAGES/unreadable.img"
     fi
+    # A failed write of the output is an I/O error too.
+    if [ -w /dev/full ]; then
+        "$INSPECT" "$IMAGES/good.img" >/dev/full 2>"$IMAGES/stderr.$mode"; rc=$?
+        err=$(cat "$IMAGES/stderr.$mode")
+        [ "$rc" -eq 2 ] || fail "exit status $rc writing to /dev/full, want 2"
+        grep -qF "No space left on device" <<<"$err" || fail "stderr lacks the reason: $err"
+    fi
     ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
