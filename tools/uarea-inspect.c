@@ -15,6 +15,10 @@
  * what a restore would refuse (without the node-specific checks: fingerprints,
  * bounds and size limits).
  *
+ * --json prints the same as one JSON object on one line, always valid UTF-8:
+ * each byte of a string (the file name) that is not part of a valid UTF-8
+ * sequence is written as \ufffd, control characters as \u00XX.
+ *
  * Exit status: 0 the image is intact; 1 it is damaged (the first bad section
  * is named); 2 usage or I/O error (a file that cannot be opened or read, a
  * directory, an input above the limit: the file and the reason on stderr,
@@ -66,14 +70,47 @@ static const char *cpu_name(unsigned cpu)
     return cpu < sizeof names / sizeof names[0] ? names[cpu] : "unknown";
 }
 
-static void json_string(const char *s)
+/* The length (2 to 4) of the valid UTF-8 sequence that starts at s, or 0 if
+ * none does: a continuation byte, a lead byte not followed by its
+ * continuation bytes, an overlong form, a surrogate (U+D800 to U+DFFF), a
+ * code point above U+10FFFF, the bytes C0, C1 and F5 to FF (RFC 3629). s[0]
+ * is at least 0x80 and s is NUL-terminated. */
+static size_t utf8_len(const unsigned char *s)
 {
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    size_t n, i;
+    if (s[0] < 0xC2) return 0;
+    if (s[0] < 0xE0) n = 2;
+    else if (s[0] < 0xF0) n = 3;
+    else if (s[0] < 0xF5) n = 4;
+    else return 0;
+    if (s[0] == 0xE0) lo = 0xA0;      /* overlong below U+0800 */
+    else if (s[0] == 0xED) hi = 0x9F; /* surrogates */
+    else if (s[0] == 0xF0) lo = 0x90; /* overlong below U+10000 */
+    else if (s[0] == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+    return n;
+}
+
+/* Every string in the JSON output goes through here, so the output is always
+ * valid UTF-8 JSON: '"' and '\\' are escaped, control characters become
+ * \u00XX, valid UTF-8 is copied, and each byte that is not part of a valid
+ * UTF-8 sequence becomes \ufffd (a file name need not be UTF-8). */
+static void json_string(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+    while (*s != '\0') {
+        size_t n = *s < 0x80 ? 1 : utf8_len(s);
+        if (n == 0) {
+            fputs("\\ufffd", stdout);
+            n = 1;
+        } else if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if (*s < 0x20) printf("\\u%04x", *s);
+        else fwrite(s, 1, n, stdout);
+        s += n;
     }
     putchar('"');
 }
@@ -180,8 +217,13 @@ static int walk(struct input *in, const char *path)
     }
     hrc = migrate_image_header_decode(hb, &h);
     if (hrc < 0 && hrc != UAREA_EIMGCRC) {
-        if (json) printf(",\"header\":{\"error\":\"%s\"}", err_name(hrc));
-        else printf("header: %s (%s)\n", uarea_strerror(hrc), err_name(hrc));
+        if (json) {
+            printf(",\"header\":{\"error\":");
+            json_string(err_name(hrc));
+            printf("}");
+        } else {
+            printf("header: %s (%s)\n", uarea_strerror(hrc), err_name(hrc));
+        }
         return 1;
     }
     if (hrc == UAREA_EIMGCRC) {
@@ -191,12 +233,12 @@ static int walk(struct input *in, const char *path)
         return 1;
     }
     if (json) {
-        printf(",\"header\":{\"version\":%u,\"word_size\":%u,\"cpu\":\"%s\",\"page_size\":%" PRIu32
-               ",\"layout_fp\":\"0x%016" PRIx64 "\",\"binary_fp\":\"0x%016" PRIx64
-               "\",\"sections\":%" PRIu32 ",\"total_len\":%" PRIu64 ",\"container_size\":%" PRIu64
-               ",\"crc_ok\":true}",
-               h.version, h.word_size, cpu_name(h.cpu), h.page_size, h.layout_fp, h.binary_fp,
-               h.sections, h.total_len, h.container_size);
+        printf(",\"header\":{\"version\":%u,\"word_size\":%u,\"cpu\":", h.version, h.word_size);
+        json_string(cpu_name(h.cpu));
+        printf(",\"page_size\":%" PRIu32 ",\"layout_fp\":\"0x%016" PRIx64
+               "\",\"binary_fp\":\"0x%016" PRIx64 "\",\"sections\":%" PRIu32 ",\"total_len\":%" PRIu64
+               ",\"container_size\":%" PRIu64 ",\"crc_ok\":true}",
+               h.page_size, h.layout_fp, h.binary_fp, h.sections, h.total_len, h.container_size);
         printf(",\"sections\":[");
     } else {
         printf("header: format version %u, word size %u, cpu %s, page size %" PRIu32 "\n",
@@ -243,11 +285,12 @@ static int walk(struct input *in, const char *path)
         if (s.flags & MIGRATE_SECF_ZERO) { zero++; zero_bytes += s.len; }
         if (s.flags & MIGRATE_SECF_OPTIONAL) optional++;
         if (json) {
-            printf("%s{\"index\":%" PRIu32 ",\"type\":\"%s\",\"type_id\":%u,\"flags\":%u"
-                   ",\"zero\":%s,\"optional\":%s,\"addr\":\"0x%016" PRIx64 "\",\"len\":%" PRIu64
-                   ",\"stored\":%" PRIu64 ",\"header_crc_ok\":true,\"crc_ok\":%s,\"truncated\":%s}",
-                   i ? "," : "", s.index, migrate_image_section_name(s.type), s.type, s.flags,
-                   (s.flags & MIGRATE_SECF_ZERO) ? "true" : "false",
+            printf("%s{\"index\":%" PRIu32 ",\"type\":", i ? "," : "", s.index);
+            json_string(migrate_image_section_name(s.type));
+            printf(",\"type_id\":%u,\"flags\":%u,\"zero\":%s,\"optional\":%s,\"addr\":\"0x%016" PRIx64
+                   "\",\"len\":%" PRIu64 ",\"stored\":%" PRIu64
+                   ",\"header_crc_ok\":true,\"crc_ok\":%s,\"truncated\":%s}",
+                   s.type, s.flags, (s.flags & MIGRATE_SECF_ZERO) ? "true" : "false",
                    (s.flags & MIGRATE_SECF_OPTIONAL) ? "true" : "false", s.addr, s.len, stored,
                    strcmp(verdict, "ok") == 0 ? "true" : "false",
                    strcmp(verdict, "truncated") == 0 ? "true" : "false");
@@ -365,7 +408,9 @@ int main(int argc, char **argv)
     if (json) {
         printf(",\"ok\":%s", rc == 0 ? "true" : "false");
         if (rc < 0) {
-            printf(",\"error\":{\"code\":%d,\"name\":\"%s\",\"message\":", rc, err_name(rc));
+            printf(",\"error\":{\"code\":%d,\"name\":", rc);
+            json_string(err_name(rc));
+            printf(",\"message\":");
             json_string(uarea_strerror(rc));
             if (!r.have_hdr) printf(",\"where\":\"header\"}");
             else if (r.section < r.hdr.sections)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs tools/uarea-inspect on the images mkimage writes and checks its output
 # and exit status. Usage: inspect_test.sh MODE (setup, good, good_json,
-# damaged, damaged_json, truncated, header, usage, pipe, ioerror).
+# damaged, damaged_json, truncated, header, usage, pipe, ioerror, json_escape).
 # Environment: INSPECT (the tool), MKIMAGE (the generator), IMAGES (a dir).
 set -uo pipefail
 export LC_ALL=C
@@ -22,6 +22,7 @@ expect_split() {
     [ "$rc" -eq "$want" ] || fail "exit status $rc, want $want (stderr: $err)"
 }
 has() { grep -qE -- "$1" <<<"$out" || fail "output lacks /$1/"; }
+hasf() { grep -qF -- "$1" <<<"$out" || fail "output lacks the bytes $1"; }
 lacks() { ! grep -qE -- "$1" <<<"$out" || fail "output has /$1/"; }
 out=""
 case $mode in
@@ -167,6 +168,34 @@ ioerror)
         [ "$rc" -eq 2 ] || fail "exit status $rc writing to /dev/full, want 2"
         grep -qF "No space left on device" <<<"$err" || fail "stderr lacks the reason: $err"
     fi
+    ;;
+json_escape)
+    # A file name that is not UTF-8: control characters and JSON's own
+    # specials are escaped, valid UTF-8 is kept, and every byte that is not
+    # part of a valid UTF-8 sequence becomes \ufffd: a stray continuation
+    # byte, a lead byte cut short, overlong forms, a surrogate, a code point
+    # above U+10FFFF, bytes never valid in UTF-8.
+    name=$'a\x01\t"\\\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x80\xe2\x82x\xc0\x80\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xf8\xff\x7f.img'
+    bad() { printf '\\ufffd%.0s' $(seq "$1"); } # n replacement characters
+    want='a\u0001\u0009\"\\'$'\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80'"$(bad 3)x$(bad 2)$(bad 3)$(bad 3)$(bad 4)$(bad 2)"$'\x7f''.img'
+    rm -rf "$IMAGES/esc"; mkdir "$IMAGES/esc" || fail "mkdir"
+    cp "$IMAGES/good.img" "$IMAGES/esc/$name" || fail "cannot create the file"
+    expect 0 --json "$IMAGES/esc/$name"
+    [ "$(wc -l <<<"$out")" -eq 1 ] || fail "JSON is not one line"
+    hasf "{\"file\":\"$IMAGES/esc/$want\",\"size\":2065,"
+    # Nothing but valid UTF-8 in the whole output (iconv, from libc, refuses
+    # most invalid UTF-8 though not all: the exact bytes above are the check).
+    if command -v iconv >/dev/null 2>&1; then
+        iconv -f UTF-8 -t UTF-8 <<<"$out" >/dev/null 2>&1 || fail "not valid UTF-8"
+    fi
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -m json.tool <<<"$out" >/dev/null || fail "not valid JSON"
+    fi
+    # The same name in a damaged image's report.
+    cp "$IMAGES/crc.img" "$IMAGES/esc/$name" || fail "cannot create the file"
+    expect 1 --json "$IMAGES/esc/$name"
+    hasf "{\"file\":\"$IMAGES/esc/$want\","
+    has '"message":"[^"]+","where":"section","section":2\}\}$'
     ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
