@@ -58,6 +58,7 @@ static const char *err_name(int err)
     case UAREA_EIMGBOUNDS: return "UAREA_EIMGBOUNDS";
     case UAREA_EIMGTOOBIG: return "UAREA_EIMGTOOBIG";
     case UAREA_EIMGFORMAT: return "UAREA_EIMGFORMAT";
+    case UAREA_EIMGINCOMPLETE: return "UAREA_EIMGINCOMPLETE";
     case UAREA_EIO: return "UAREA_EIO";
     default: return "UAREA_E?";
     }

@@ -32,6 +32,9 @@ typedef enum uarea_err {
     UAREA_ESTATE = -7,       /* call not valid in the current state */
     UAREA_EIO = -8,          /* a sink, source or port hook failed */
     UAREA_ECANCELED = -9,    /* operation canceled before completion */
+    UAREA_ENOENT = -10,      /* no such file (a port's file system) */
+    UAREA_EACCES = -11,      /* permission denied (a port's file system) */
+    UAREA_ENOSPC = -12,      /* no space left on the device (a port's file system) */
 
     /* Threads and the UArea (-20 .. -39) */
     UAREA_ETHREADS = -20,    /* UAREA_THREADS_MAX threads already exist */
@@ -66,13 +69,15 @@ typedef enum uarea_err {
     UAREA_EIMGBOUNDS = -66,  /* a section lies outside the container */
     UAREA_EIMGTOOBIG = -67,  /* container too large for this node */
     UAREA_EIMGFORMAT = -68,  /* malformed section header or order */
+    UAREA_EIMGINCOMPLETE = -69, /* a section the UArea needs is missing (a stack's) */
 
     /* Migration (-80 .. -99) */
     UAREA_EREJECTED = -80,   /* destination refused the migration */
     UAREA_EABORTED = -81,    /* migration aborted; source keeps running */
     UAREA_ESAMENODE = -82,   /* destination is the current node */
     UAREA_ENOCONTAINER = -83,/* no container on this node */
-    UAREA_EPROTO = -84       /* unexpected or malformed protocol message */
+    UAREA_EPROTO = -84,      /* unexpected or malformed protocol message */
+    UAREA_ELOST = -85        /* a container is lost: the node holding its only copy died */
 } uarea_err;
 
 /* A short English description of an error code; never NULL. */
@@ -101,6 +106,9 @@ UAREA_API const char *uarea_strerror(int err)
     case UAREA_ESTATE: return "not valid in the current state";
     case UAREA_EIO: return "input/output hook failed";
     case UAREA_ECANCELED: return "operation canceled";
+    case UAREA_ENOENT: return "no such file or directory";
+    case UAREA_EACCES: return "permission denied";
+    case UAREA_ENOSPC: return "no space left on device";
     case UAREA_ETHREADS: return "too many threads";
     case UAREA_ENOTHREAD: return "no such thread";
     case UAREA_EJOINED: return "thread already joined";
@@ -129,11 +137,13 @@ UAREA_API const char *uarea_strerror(int err)
     case UAREA_EIMGBOUNDS: return "image section out of container bounds";
     case UAREA_EIMGTOOBIG: return "container too large for this node";
     case UAREA_EIMGFORMAT: return "malformed image";
+    case UAREA_EIMGINCOMPLETE: return "image lacks a section its UArea needs";
     case UAREA_EREJECTED: return "migration rejected by destination";
     case UAREA_EABORTED: return "migration aborted";
     case UAREA_ESAMENODE: return "destination is the current node";
     case UAREA_ENOCONTAINER: return "no container on this node";
     case UAREA_EPROTO: return "protocol error";
+    case UAREA_ELOST: return "container lost with the node that held it";
     }
     return err > 0 ? "not an error code (positive)" : "unknown error";
 }

@@ -281,7 +281,10 @@ UAREA_API int uarea_check(const struct uarea *ua);
 
 /* A UArea just restored on this node: uarea_check(), then reset what is
  * node-local (the lock, the count of running threads, sanitizer handles).
- * UAREA_ESTATE when a thread is marked running (it was not frozen). */
+ * UAREA_ESTATE when a thread is marked running (it was not frozen);
+ * UAREA_EIMGINCOMPLETE when a thread's stack did not come with it (its
+ * guard words are not there, or its saved stack pointer is off its stack):
+ * the image was complete section by section but not for this UArea. */
 UAREA_API int uarea_attach(struct uarea *ua);
 
 /* ---- Stacks ----------------------------------------------------------------- */
@@ -474,6 +477,22 @@ UAREA_API int uarea_attach(struct uarea *ua)
     if (rc < 0) return rc;
     for (i = 0; i < UAREA_THREADS_MAX; i++)
         if (ua->threads[i].state == UAREA_THREAD_RUNNING) return UAREA_ESTATE;
+    for (i = 0; i < UAREA_THREADS_MAX; i++) {
+        const uintptr_t *w = (const uintptr_t *)(const void *)((const unsigned char *)ua +
+                                                               UAREA_STACKS_OFFSET +
+                                                               (size_t)i * UAREA_STACK_STRIDE);
+        unsigned k;
+        if (ua->threads[i].state == UAREA_THREAD_FREE) continue;
+        for (k = 0; k < UAREA_CANARY_BYTES / sizeof(uintptr_t); k++)
+            if (w[k] != UAREA_CANARY_WORD) return UAREA_EIMGINCOMPLETE;
+#if UAREA_ARCH_SWITCH
+        {
+            uintptr_t sp = uarea__arch_ctx_sp(ua->threads[i].ctx.w), base = (uintptr_t)w;
+            if (sp < base + UAREA_CANARY_BYTES || sp > base + UAREA_STACK_SIZE + UAREA_ARCH_REDZONE)
+                return UAREA_EIMGINCOMPLETE;
+        }
+#endif
+    }
     __atomic_store_n(&ua->lock, 0u, __ATOMIC_RELEASE);
     __atomic_store_n(&ua->running, 0u, __ATOMIC_RELEASE);
     for (i = 0; i < UAREA_THREADS_MAX; i++) ua->threads[i].san = 0;
