@@ -70,6 +70,25 @@ UAREA_EXTERN_C_BEGIN
 /* Reports one written range (dirty_collect). */
 typedef void (*migrate_dirty_fn)(void *ctx, uintptr_t addr, size_t len);
 
+/* Custody: which node answers for the container, as migrations move it
+ * (migrate_node_desc.on_custody). A port that keeps books of where each
+ * container is (the POSIX launcher does, to tell a lost container from a
+ * moved one when a node dies) follows these, in the order they come:
+ *  - RECEIVING: this node accepted an image from `peer` (the holder); it may
+ *    end up running it, so a death of the holder is not yet a loss;
+ *  - DISCARDED: this node threw away what it received from `peer`;
+ *  - COMMITTED: (source) past the commit point: the container is `peer`'s
+ *    from now on, whatever happens to this node (COMMIT is out or on its
+ *    way); called before the copy here is dropped;
+ *  - ACTIVATED: this node runs the container now (from `peer`), before
+ *    on_activate starts its threads. */
+typedef enum migrate_custody {
+    MIGRATE_CUSTODY_RECEIVING = 1,
+    MIGRATE_CUSTODY_DISCARDED,
+    MIGRATE_CUSTODY_COMMITTED,
+    MIGRATE_CUSTODY_ACTIVATED
+} migrate_custody;
+
 typedef struct migrate_node_desc {
     noc_transport *t;             /* this node's transport */
     void *region;                 /* the container region (same address everywhere) */
@@ -92,6 +111,10 @@ typedef struct migrate_node_desc {
      * since (whole pages, any order) and returns 0 or a negative error. */
     int (*dirty_begin)(void *arg);
     int (*dirty_collect)(void *arg, migrate_dirty_fn mark, void *ctx);
+    /* Optional: custody changes (migrate_custody), from migrate_node_step(). */
+    void (*on_custody)(void *arg, migrate_custody what, int peer);
+    /* Optional: the daemon's trace hook (migrate_daemon_trace), with arg. */
+    migrate_trace_fn trace;
     void *arg;
 } migrate_node_desc;
 
@@ -120,6 +143,10 @@ typedef struct migrate_node {
      * the delta over it is verified, until activate (a discard still wipes
      * it all: the delta's own span is only part of what is there) */
     int staged;
+    /* destination: an accepted image is here (until discard or activate),
+     * from node `from` */
+    int receiving, from;
+    int held;                     /* migrate_node_hold() */
 } migrate_node;
 
 /* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,
@@ -133,6 +160,12 @@ UAREA_API int migrate_node_step(migrate_node *n);
 UAREA_API int migrate_node_fini(migrate_node *n);
 /* 1 when this node holds the container, 0 when not. */
 UAREA_API int migrate_node_present(const migrate_node *n);
+/* Hold (1) or let go (0) this node's container: while it is held the node
+ * does not move it, and a migration asked for (migrate_daemon_start, a
+ * controller's MOVE) ends at once with UAREA_EBUSY, the container as it
+ * was. For a port that freezes the container itself (a checkpoint).
+ * UAREA_EBUSY when a migration is under way (nothing changes). */
+UAREA_API int migrate_node_hold(migrate_node *n, int held);
 
 /* Describe a frozen container for the image writer. stacks and pages are the
  * caller's arrays (MIGRATE_STACK_SECTIONS and UAREA_HEAP_PAGES entries): for
@@ -183,18 +216,22 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
     c->uarea.addr = (uintptr_t)ua;
     c->uarea.len = sizeof *ua;
     for (i = 0; uarea_stack_next(ua, &i); i++) {
-        uintptr_t lo;
+        uintptr_t lo, base = (uintptr_t)uarea_stack_base(ua, i);
         size_t len;
-        if (uarea_stack_used(ua, i, &lo, &len) == 0 && len > 0) {
-            uintptr_t base = (uintptr_t)uarea_stack_base(ua, i);
-            if (lo > base + UAREA_CANARY_BYTES) {
-                stacks[ns].addr = base;
-                stacks[ns].len = UAREA_CANARY_BYTES;
-                ns++;
-            } else {
-                len += lo - base; /* the live part reaches the guard words */
-                lo = base;
-            }
+        if (uarea_stack_used(ua, i, &lo, &len) < 0) continue;
+        /* The guard words of every used stack go, also when nothing of it
+         * is live: a thread that has not run yet keeps its start in its
+         * context on CPUs that pass it in a register (aarch64, riscv), and
+         * its first switch checks them. */
+        if (lo > base + UAREA_CANARY_BYTES) {
+            stacks[ns].addr = base;
+            stacks[ns].len = UAREA_CANARY_BYTES;
+            ns++;
+        } else {
+            len += lo - base; /* the live part reaches the guard words */
+            lo = base;
+        }
+        if (len > 0) {
             stacks[ns].addr = lo;
             stacks[ns].len = len;
             ns++;
@@ -285,6 +322,7 @@ static int migrate__n_freeze(void *ctx)
     migrate_node *n = (migrate_node *)ctx;
     int rc;
     if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->held) return UAREA_EBUSY;
     if (__atomic_load_n(&n->ua->freeze, __ATOMIC_ACQUIRE) == UAREA_RUN) {
         rc = migrate_freeze_begin(n->ua);
         if (rc < 0) return rc;
@@ -353,6 +391,7 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     int rc;
     n->pre = 0;
     if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->held) return UAREA_EBUSY;
     if (n->desc.dirty_begin == NULL || n->desc.dirty_collect == NULL) return UAREA_ENOSYS;
     rc = n->desc.dirty_begin(n->desc.arg);
     if (rc < 0) return rc;
@@ -449,6 +488,16 @@ static long migrate__n_produce(void *ctx, void *buf, size_t cap)
     return migrate_image_produce(&((migrate_node *)ctx)->w, buf, cap);
 }
 
+static void migrate__n_custody(migrate_node *n, migrate_custody what, int peer)
+{
+    if (n->desc.on_custody != NULL) n->desc.on_custody(n->desc.arg, what, peer);
+}
+
+static void migrate__n_commit(void *ctx, int dst)
+{
+    migrate__n_custody((migrate_node *)ctx, MIGRATE_CUSTODY_COMMITTED, dst);
+}
+
 static int migrate__n_drop(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
@@ -474,8 +523,12 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
                          n->desc.binary_fp);
     if (rc < 0) return rc;
     rc = migrate_image_reader_init(&n->r, &t, 0);
-    if (rc == 0 && (offer->flags & MIGRATE_OFFER_PRE)) n->staged = 2;
-    return rc;
+    if (rc < 0) return rc;
+    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = 2;
+    n->from = offer->src;
+    n->receiving = 1;
+    migrate__n_custody(n, MIGRATE_CUSTODY_RECEIVING, offer->src);
+    return 0;
 }
 
 static int migrate__n_feed(void *ctx, const void *buf, size_t len)
@@ -512,6 +565,10 @@ static int migrate__n_discard(void *ctx)
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
         n->staged = 0;
     }
+    if (n->receiving) {
+        n->receiving = 0;
+        migrate__n_custody(n, MIGRATE_CUSTODY_DISCARDED, n->from);
+    }
     return 0;
 }
 
@@ -522,6 +579,8 @@ static int migrate__n_activate(void *ctx)
     n->staged = 0;
     n->ua = (struct uarea *)n->desc.region;
     n->present = 1;
+    n->receiving = 0;
+    migrate__n_custody(n, MIGRATE_CUSTODY_ACTIVATED, n->from);
     rc = migrate_unfreeze(n->ua);
     if (n->desc.on_activate) n->desc.on_activate(n->desc.arg, n->ua);
     return rc;
@@ -530,15 +589,26 @@ static int migrate__n_activate(void *ctx)
 static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
 
 static const migrate_container_ops migrate__node_ops = {
-    migrate__n_has, migrate__n_freeze, migrate__n_unfreeze, migrate__n_begin,
-    migrate__n_produce, migrate__n_drop, migrate__n_accept, migrate__n_feed,
-    migrate__n_end, migrate__n_discard, migrate__n_activate, migrate__n_zero,
-    migrate__n_precopy,
+    .has_container = migrate__n_has,
+    .freeze = migrate__n_freeze,
+    .unfreeze = migrate__n_unfreeze,
+    .image_begin = migrate__n_begin,
+    .image_produce = migrate__n_produce,
+    .drop = migrate__n_drop,
+    .accept = migrate__n_accept,
+    .restore_feed = migrate__n_feed,
+    .restore_end = migrate__n_end,
+    .discard = migrate__n_discard,
+    .activate = migrate__n_activate,
+    .zero_pages = migrate__n_zero,
+    .precopy_begin = migrate__n_precopy,
+    .commit = migrate__n_commit,
 };
 
 UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
 {
     uint32_t i;
+    int rc;
     if (n == NULL || desc == NULL || desc->t == NULL || desc->region == NULL ||
         desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
         return UAREA_EINVAL;
@@ -549,8 +619,11 @@ UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
     for (i = 0; i < desc->n_user; i++) n->user[i] = desc->user[i];
     n->desc.user = n->user;
     n->ua = (struct uarea *)desc->region;
-    return migrate_daemon_init(&n->d, desc->t, &migrate__node_ops, n, desc->cfg, desc->block,
-                               desc->block_size);
+    n->from = -1;
+    rc = migrate_daemon_init(&n->d, desc->t, &migrate__node_ops, n, desc->cfg, desc->block,
+                             desc->block_size);
+    if (rc == 0) migrate_daemon_trace(&n->d, desc->trace, desc->arg);
+    return rc;
 }
 
 UAREA_API int migrate_node_adopt(migrate_node *n)
@@ -580,6 +653,14 @@ UAREA_API int migrate_node_fini(migrate_node *n)
 UAREA_API int migrate_node_present(const migrate_node *n)
 {
     return n != NULL && n->present;
+}
+
+UAREA_API int migrate_node_hold(migrate_node *n, int held)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    if (held && migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
+    n->held = held != 0;
+    return 0;
 }
 
 UAREA_EXTERN_C_END

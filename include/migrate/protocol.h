@@ -133,7 +133,45 @@ typedef struct migrate_container_ops {
      * next image_begin (after the freeze) describes only what changed.
      * UAREA_ENOSYS (or any error): no pre-copy this time. */
     int (*precopy_begin)(void *ctx, migrate_offer *offer);
+    /* Optional, source side: the commit point is passed (the destination
+     * holds a verified copy, COMMIT is out or on its way, and this copy will
+     * never run again). Called before drop, so that a port keeping books of
+     * where each container is moves it to the destination first: from here
+     * the destination's death loses it, the source's does not. */
+    void (*commit)(void *ctx, int dst);
 } migrate_container_ops;
+
+/* ---- Trace points --------------------------------------------------------- */
+/* Where a daemon is in a migration, for a trace hook (migrate_daemon_trace):
+ * per-step timestamps, and deterministic fault injection in tests (kill a
+ * node at a named step). Each is passed as the daemon reaches it. */
+typedef enum migrate_point {
+    MIGRATE_PT_SRC_START = 0, /* source: a migration starts (before PREPARE, freeze) */
+    MIGRATE_PT_SRC_FROZEN,    /* source: the container is frozen, the image described */
+    MIGRATE_PT_SRC_REQUEST,   /* source: REQUEST queued (again on each retry) */
+    MIGRATE_PT_SRC_ACCEPTED,  /* source: ACCEPT came, the portal is open */
+    MIGRATE_PT_SRC_BLOCK,     /* source: a portal write of image bytes completed */
+    MIGRATE_PT_SRC_SENT,      /* source: every image byte is out */
+    MIGRATE_PT_SRC_VERIFIED,  /* source: VERIFIED came; the commit point is next */
+    MIGRATE_PT_SRC_COMMITTED, /* source: past the commit point (COMMIT out, ops->commit done), not dropped */
+    MIGRATE_PT_SRC_DROPPED,   /* source: COMMIT out, the copy here dropped */
+    MIGRATE_PT_SRC_ABORTING,  /* source: gave up, frozen until the destination confirms */
+    MIGRATE_PT_SRC_ABORTED,   /* source: gave up, the container runs here again */
+    MIGRATE_PT_DST_PREPARED,  /* destination: PREPARE came */
+    MIGRATE_PT_DST_REQUEST,   /* destination: REQUEST of a new migration, before accept */
+    MIGRATE_PT_DST_ACCEPTED,  /* destination: accepted, first read posted, ACCEPT queued */
+    MIGRATE_PT_DST_BLOCK,     /* destination: a block of image bytes fed */
+    MIGRATE_PT_DST_VERIFIED,  /* destination: the whole image verified, VERIFIED not out */
+    MIGRATE_PT_DST_COMMIT,    /* destination: COMMIT came (or the source died): activation next */
+    MIGRATE_PT_DST_ACTIVATED, /* destination: the container runs here */
+    MIGRATE_PT_DST_DISCARDED, /* destination: what arrived is discarded */
+    MIGRATE_PT_COUNT
+} migrate_point;
+
+/* Called at each trace point: the migration's id, the other node, and its
+ * phase (0: the one image; 1: the pre-copy image; 2: the delta). It runs
+ * inside migrate_daemon_step() and must not call into the daemon. */
+typedef void (*migrate_trace_fn)(void *arg, migrate_point p, uint32_t mid, int peer, int phase);
 
 /* ---- Statistics of one migration ------------------------------------------ */
 typedef struct migrate_stats {
@@ -234,6 +272,8 @@ typedef struct migrate_daemon {
     uint32_t move_req;            /* ... and its id (a duplicate is ignored) */
     /* counters */
     uint32_t msgs_sent, msgs_received, msgs_dropped;
+    migrate_trace_fn trace;       /* migrate_daemon_trace(); NULL: none */
+    void *trace_arg;
 } migrate_daemon;
 
 /* Sets up the daemon of node `t`: creates its request mailbox and data portal.
@@ -255,8 +295,10 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d);
 UAREA_API int migrate_daemon_step(migrate_daemon *d);
 /* Blocks until a message for this daemon arrives (and handles it) or
  * timeout_ns passes: what an idle master waits in, so that a request wakes it
- * at once. Returns 1 when a message was handled, 0 on timeout, or an error.
- * While a migration is under way, call migrate_daemon_step() instead. */
+ * at once. Returns 1 when a message was handled, 0 on timeout, or an error:
+ * then it did not wait (UAREA_EPEERGONE: every node that could send is gone;
+ * the driver waits some other way, or it would spin). While a migration is
+ * under way, call migrate_daemon_step() instead. */
 UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns);
 /* Starts moving this node's container to node `dst` (the source role).
  * UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_ENOCONTAINER, UAREA_EBUSY. */
@@ -279,6 +321,11 @@ UAREA_API int migrate_daemon_busy(const migrate_daemon *d);
  * MIGRATE_ALERT_NS ago): its driver should keep stepping rather than sleep
  * in migrate_daemon_wait(). 0 otherwise. */
 UAREA_API int migrate_daemon_alert(const migrate_daemon *d);
+
+/* Sets the trace hook (NULL: none); see migrate_point. */
+UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg);
+/* A trace point's name ("src.frozen", "dst.verified", ...); "?" if none. */
+UAREA_API const char *migrate_point_name(int p);
 
 /* Message codec, public for tests and tools. */
 #define MIGRATE_MSG_SIZE 64u
@@ -379,6 +426,11 @@ UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
 /* ---- helpers ---- */
 static uint64_t migrate__now(migrate_daemon *d) { return noc_clock_ns(d->t); }
 
+static void migrate__trace(migrate_daemon *d, migrate_point p)
+{
+    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mid, d->peer, d->phase);
+}
+
 static void migrate__arm(migrate_daemon *d)
 {
     d->deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
@@ -470,6 +522,14 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     d->phase = 0;
 }
 
+/* Source, an abort's end: the container runs here again. */
+static void migrate__src_aborted(migrate_daemon *d, int err)
+{
+    (void)d->ops->unfreeze(d->ctx);
+    migrate__trace(d, MIGRATE_PT_SRC_ABORTED);
+    migrate__finish(d, 0, err);
+}
+
 /* Source gives up: the destination discards, the source runs on. Once image
  * bytes went out (S_SEND, S_VERIFY) the destination may hold a complete copy,
  * and it would run that copy if it later learned of the source's death: so,
@@ -489,19 +549,25 @@ static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
         d->state = MIGRATE_S_ABORT;
         migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
         migrate__arm(d);
+        migrate__trace(d, MIGRATE_PT_SRC_ABORTING);
         return;
     }
     if (told && d->state != MIGRATE_S_ABORT)
         migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
-    (void)d->ops->unfreeze(d->ctx);
-    migrate__finish(d, 0, err);
+    migrate__src_aborted(d, err);
+}
+
+static void migrate__discard(migrate_daemon *d)
+{
+    (void)d->ops->discard(d->ctx);
+    migrate__trace(d, MIGRATE_PT_DST_DISCARDED);
 }
 
 /* Destination gives up: discard what arrived, tell the source why. */
 static void migrate__dst_fail(migrate_daemon *d, int err, int tell)
 {
     migrate__cancel_portal(d, d->in_portal);
-    (void)d->ops->discard(d->ctx);
+    migrate__discard(d);
     if (tell) migrate__reply(d, d->peer, MIGRATE_OP_NACK, d->mid, d->peer, d->self, err);
     migrate__finish(d, 1, err);
 }
@@ -544,6 +610,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     d->state = MIGRATE_S_FREEZE;
     d->phase = 0;
     migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
     migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mid, d->self, dst, 0);
     if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy) {
@@ -588,6 +655,7 @@ static void migrate__send_request(migrate_daemon *d)
     m.flags = (uint16_t)d->offer.flags;
     (void)migrate__send(d, d->peer, &m);
     migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
 }
 
 /* Source: fill the next transfer's half with image bytes, unless one is
@@ -629,6 +697,7 @@ static int migrate__src_step(migrate_daemon *d)
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->size = d->offer.size;
         d->cur.bytes = d->size;
+        migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
         d->state = MIGRATE_S_REQUEST;
         migrate__send_request(d);
         return 1;
@@ -655,12 +724,14 @@ static int migrate__src_step(migrate_daemon *d)
             }
             d->done += d->inflight;
             d->inflight = 0;
+            migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
         }
         if (d->done >= d->size) {
             /* the destination verifies, then retransmits VERIFIED once per
              * timeout: leave room for several of them */
             d->state = MIGRATE_S_VERIFY;
             migrate__arm_retries(d);
+            migrate__trace(d, MIGRATE_PT_SRC_SENT);
             return 1;
         }
         rc = migrate__src_fill(d);
@@ -719,7 +790,7 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     if (rc == 0) rc = d->ops->accept(d->ctx, &d->offer);
     if (rc < 0) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
-        if (staged) (void)d->ops->discard(d->ctx);
+        if (staged) migrate__discard(d);
         migrate__finish(d, 1, rc);
         return;
     }
@@ -732,6 +803,7 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
      * repeated only when the REQUEST comes again, one timeout later. */
     migrate__arm_retries(d);
     migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+    migrate__trace(d, MIGRATE_PT_DST_ACCEPTED);
 }
 
 static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
@@ -775,6 +847,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     d->offer.flags = m->flags & MIGRATE_OFFER_PRE;
     d->phase = (m->flags & MIGRATE_OFFER_PRE) ? 1 : 0;
     migrate__begin_stats(d, m->src, d->self);
+    migrate__trace(d, MIGRATE_PT_DST_REQUEST);
     migrate__dst_take(d, m, d->ops->has_container(d->ctx) ? UAREA_EBUSY
                             : m->size == 0                 ? UAREA_EIMGTRUNC
                             : (m->flags & MIGRATE_OFFER_DELTA) ? UAREA_EPROTO /* nothing staged */
@@ -795,9 +868,13 @@ static void migrate__send_verified(migrate_daemon *d)
 
 static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
 {
-    uint64_t now = migrate__now(d);
-    int rc = d->ops->activate(d->ctx);
+    uint64_t now;
+    int rc;
+    migrate__trace(d, MIGRATE_PT_DST_COMMIT);
+    now = migrate__now(d);
+    rc = d->ops->activate(d->ctx);
     if (freeze_stamp != 0 && now >= freeze_stamp) d->cur.downtime_ns = now - freeze_stamp;
+    migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
     migrate__finish(d, 1, rc);
 }
 
@@ -830,6 +907,7 @@ static int migrate__dst_step(migrate_daemon *d)
             }
             rc = d->ops->restore_feed(d->ctx, got, n);
             if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+            migrate__trace(d, MIGRATE_PT_DST_BLOCK);
         }
         if (d->done < d->size) {
             if (!d->split) {
@@ -844,6 +922,7 @@ static int migrate__dst_step(migrate_daemon *d)
         /* a staged pre-copy image waits for its delta; else for COMMIT */
         d->state = d->phase == 1 ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
         d->tries = 0;
+        migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
         migrate__send_verified(d);
         return 1;
     }
@@ -885,6 +964,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             d->state = MIGRATE_S_SEND;
             d->t_first = migrate__now(d);
             migrate__arm(d);
+            migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
         } else if (migrate__recall(d, m->mid, m->from, 0, &res) && res != 0) {
             migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
         }
@@ -894,11 +974,8 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
              d->state == MIGRATE_S_VERIFY) && m->mid == d->mid && m->from == d->peer)
             migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
-        else if (d->state == MIGRATE_S_ABORT && m->mid == d->mid && m->from == d->peer) {
-            /* the destination confirms it holds nothing */
-            (void)d->ops->unfreeze(d->ctx);
-            migrate__finish(d, 0, d->abort_err);
-        }
+        else if (d->state == MIGRATE_S_ABORT && m->mid == d->mid && m->from == d->peer)
+            migrate__src_aborted(d, d->abort_err);   /* the destination holds nothing */
         return;
     case MIGRATE_OP_VERIFIED:
         if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == 1) &&
@@ -915,6 +992,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         }
         if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer &&
             d->phase == 1) {
+            migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
             migrate__src_delta(d);     /* the pre-copy image is staged there */
         } else if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
             migrate_msg c;
@@ -923,6 +1001,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
              * out first and the source's copy is dropped while it travels
              * (dropping — stopping the cores, wiping the region — is not
              * part of the downtime). */
+            migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
             d->cur.transfer_ns = migrate__now(d) - d->t_first;
             if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
             UAREA_MEMSET(&c, 0, sizeof c);
@@ -933,7 +1012,10 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             /* The pump learnt that the destination is gone (its copy with
              * it): it aborted and the container runs here again. */
             if (d->state != MIGRATE_S_VERIFY) return;
+            if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->peer);
+            migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
             (void)d->ops->drop(d->ctx);
+            migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
             migrate__finish(d, 0, 0);
         } else if (migrate__recall(d, m->mid, m->from, 0, &res)) {
             if (res == 0) {
@@ -966,8 +1048,10 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
         }
         return;
     case MIGRATE_OP_PREPARE:
-        if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self)
+        if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
             d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
+            if (d->trace != NULL) d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from, 0);
+        }
         return;
     case MIGRATE_OP_MOVE: {
         int rc;
@@ -1058,10 +1142,8 @@ static int migrate__pump_outbox(migrate_daemon *d)
                 migrate__dst_fail(d, rc, 0);
             else if (d->state >= MIGRATE_S_REQUEST && d->state <= MIGRATE_S_VERIFY)
                 migrate__src_abort(d, rc, 1);
-            else if (d->state == MIGRATE_S_ABORT) { /* dead: it holds nothing */
-                (void)d->ops->unfreeze(d->ctx);
-                migrate__finish(d, 0, d->abort_err);
-            }
+            else if (d->state == MIGRATE_S_ABORT) /* dead: it holds nothing */
+                migrate__src_aborted(d, d->abort_err);
         }
         if (rc == UAREA_EPEERGONE && d->out_mbx[node] >= 0) {
             (void)noc_mailbox_close(d->t, d->out_mbx[node]);
@@ -1206,14 +1288,34 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
 
 UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns)
 {
-    int rc;
+    int rc, got;
     if (d == NULL || d->t == NULL || timeout_ns < 0) return UAREA_EINVAL;
-    rc = noc_mailbox_wait(d->t, d->in_mbx, timeout_ns);
-    if (rc == UAREA_ETIMEDOUT) return 0;
-    rc = migrate__inbox_done(d, rc);
+    got = noc_mailbox_wait(d->t, d->in_mbx, timeout_ns);
+    if (got == UAREA_ETIMEDOUT) return 0;
+    rc = migrate__inbox_done(d, got);
     if (rc < 0) return rc;
     (void)migrate__pump_outbox(d);
-    return 1;
+    /* The read failed at once (every node that could write is gone): the
+     * call did not wait, and a driver that took it for a message would
+     * spin. Say so; the read is posted again. */
+    return got < 0 ? got : 1;
+}
+
+UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg)
+{
+    if (d == NULL) return;
+    d->trace = fn;
+    d->trace_arg = arg;
+}
+
+UAREA_API const char *migrate_point_name(int p)
+{
+    static const char *const names[MIGRATE_PT_COUNT] = {
+        "src.start", "src.frozen", "src.request", "src.accepted", "src.block", "src.sent",
+        "src.verified", "src.committed", "src.dropped", "src.aborting", "src.aborted",
+        "dst.prepared", "dst.request", "dst.accepted", "dst.block", "dst.verified",
+        "dst.commit", "dst.activated", "dst.discarded"};
+    return p >= 0 && p < MIGRATE_PT_COUNT ? names[p] : "?";
 }
 
 UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst)

@@ -127,3 +127,125 @@ Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
     cr_assert(all_zero(region, sizeof region), "nothing of the region stays");
     cr_assert_eq(ops->has_container(dst.d.ctx), 0);
 }
+
+static void *never_runs(void *arg) { return arg; }
+
+/* A thread that has not run yet: on aarch64 and riscv its start is all in its
+ * saved context (entry in a register, sp at the stack's top), so nothing of
+ * its stack is live. Its guard words must still travel: the destination's
+ * first switch of that thread checks them. They did not (the thread was
+ * killed for a "stack overflow" at its first switch on the destination). */
+Test(node_ops, a_thread_that_never_ran_keeps_its_guard_words_in_the_image)
+{
+    struct uarea *ua;
+    uarea_tid_t tid;
+    migrate_region stacks[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    cr_assert_eq(uarea_create(ua, &tid, never_runs, NULL), 0);
+    cr_assert_eq(uarea_create(ua, &tid, never_runs, NULL), 0);
+    /* as aarch64 and riscv leave a new thread: nothing below the top of its
+     * stack is live (past the CPU's red zone, which counts as live) */
+    uintptr_t sp = uarea__arch_ctx_sp(ua->threads[1].ctx.w);
+    uintptr_t top = (uintptr_t)uarea_stack_base(ua, 1) + UAREA_STACK_SIZE + UAREA_ARCH_REDZONE;
+    for (unsigned k = 0; k < UAREA_ARCH_CTX_WORDS; k++)
+        if (ua->threads[1].ctx.w[k] == sp) ua->threads[1].ctx.w[k] = top;
+    uintptr_t lo;
+    size_t len;
+    cr_assert_eq(uarea_stack_used(ua, 1, &lo, &len), 0);
+    cr_assert_eq(len, 0, "nothing live");
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(migrate_describe(ua, NULL, 0, BINARY_FP, stacks, pages, &c), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        uintptr_t base = (uintptr_t)uarea_stack_base(ua, i);
+        int found = 0;
+        for (uint32_t k = 0; k < c.n_stacks; k++)
+            found |= c.stacks[k].addr == base && c.stacks[k].len >= UAREA_CANARY_BYTES;
+        cr_assert(found, "the guard words of stack %u are not in the image", i);
+    }
+}
+
+/* A node that holds its container (a checkpoint freezes it) does not start
+ * moving it: the migration ends at once with UAREA_EBUSY, the container as
+ * it was; a migration under way cannot be held. */
+Test(node_ops, a_held_container_does_not_move)
+{
+    struct uarea *ua;
+    uarea_tid_t tid;
+    migrate_stats st;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+    node(&src, 0);
+    node(&dst, 1);
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    cr_assert_eq(uarea_create(ua, &tid, never_runs, NULL), 0);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(migrate_node_hold(&src, 1), 0);
+    cr_assert_eq(migrate_daemon_start(&src.d, 1), 0);
+    for (int k = 0; k < 100 && migrate_daemon_busy(&src.d); k++) {
+        (void)migrate_node_step(&src);
+        (void)migrate_node_step(&dst);
+    }
+    cr_assert_eq(migrate_daemon_last(&src.d, &st), UAREA_EBUSY);
+    cr_assert_eq(migrate_node_present(&src), 1);
+    cr_assert_eq(migrate_node_present(&dst), 0);
+    cr_assert_eq(__atomic_load_n(&ua->freeze, __ATOMIC_ACQUIRE), UAREA_RUN, "left running");
+    /* let go: it may move (this test's two nodes share one region, so
+     * the move itself is test_node_migrate's) */
+    cr_assert_eq(migrate_node_hold(&src, 0), 0);
+    cr_assert_eq(migrate_daemon_start(&src.d, 1), 0);
+    cr_assert_eq(migrate_node_hold(&src, 1), UAREA_EBUSY, "not while it migrates");
+    cr_assert_neq(src.d.ops->freeze(src.d.ctx), UAREA_EBUSY);
+}
+
+struct membuf { unsigned char *p; size_t n, cap, off; };
+static int mem_sink(void *ctx, const void *buf, size_t len)
+{
+    struct membuf *m = ctx;
+    if (m->n + len > m->cap) return UAREA_EIO;
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+static long mem_source(void *ctx, void *buf, size_t cap)
+{
+    struct membuf *m = ctx;
+    size_t k = m->n - m->off < cap ? m->n - m->off : cap;
+    memcpy(buf, m->p + m->off, k);
+    m->off += k;
+    return (long)k;
+}
+
+/* An image whose every section is intact but that lacks one thread's stack
+ * (a writer that left it out): verified section by section it passes, and
+ * it ran into a crash. It is refused for the UArea it carries, and nothing
+ * of it stays. */
+Test(node_ops, an_image_without_a_threads_stack_is_refused)
+{
+    struct uarea *ua, *out = NULL;
+    uarea_tid_t tid;
+    migrate_region stacks[MIGRATE_STACK_SECTIONS], kept[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    struct membuf m = {pre_img, 0, sizeof pre_img, 0};
+    uint32_t n = 0;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    cr_assert_eq(uarea_create(ua, &tid, never_runs, NULL), 0);
+    cr_assert_eq(uarea_create(ua, &tid, never_runs, NULL), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(migrate_describe(ua, NULL, 0, BINARY_FP, stacks, pages, &c), 0);
+    uintptr_t lo = (uintptr_t)uarea_stack_base(ua, 1), hi = lo + UAREA_STACK_SIZE;
+    for (uint32_t k = 0; k < c.n_stacks; k++)
+        if (c.stacks[k].addr < lo || c.stacks[k].addr >= hi) kept[n++] = c.stacks[k];
+    cr_assert_lt(n, c.n_stacks, "thread 1's stack was described");
+    c.stacks = kept;
+    c.n_stacks = n;
+    cr_assert_eq(migrate_image_write(&c, mem_sink, &m, block[0], sizeof block[0], NULL), 0);
+    memset(region, 0, sizeof region);
+    cr_assert_eq(migrate_restore(region, sizeof region, NULL, 0, BINARY_FP, mem_source, &m, block[1],
+                                 sizeof block[1], NULL, &out),
+                 UAREA_EIMGINCOMPLETE);
+    cr_assert_null(out);
+    cr_assert(all_zero(region, sizeof region), "nothing of it stays");
+}
