@@ -989,6 +989,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             migrate__cancel_portal(d, d->out_portal);
             d->done = d->size;
             d->state = MIGRATE_S_VERIFY;
+            migrate__trace(d, MIGRATE_PT_SRC_SENT);
         }
         if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer &&
             d->phase == 1) {
