@@ -74,7 +74,6 @@ static unsigned percent(void)
 static int app_main(int argc, char **argv)
 {
     uarea_tid_t t[WORKERS], spin;
-    (void)argc; (void)argv;
     array = uarea_malloc(sizeof(uint64_t) * SLICE * WORKERS);
     if (array == NULL) return 2;
     memset(array, 0, sizeof(uint64_t) * SLICE * WORKERS);
@@ -93,7 +92,13 @@ static int app_main(int argc, char **argv)
         say("checkpoint failed: %s\n", uarea_strerror(rc));
         return 4;
     }
-    say("restored from %s at %u%% of the work on node %d\n", path, percent(), noc_node_self());
+    /* argv is the first run's, kept in the container: it names the file */
+    if (argc < 2 || strcmp(argv[argc - 1], path) != 0) {
+        say("restored, but argv is not the first run's: MISMATCH\n");
+        return 7;
+    }
+    say("restored from %s at %u%% of the work on node %d\n", argv[argc - 1], percent(),
+        noc_node_self());
     for (unsigned w = 0; w < WORKERS; w++)
         if (uarea_thread_join(t[w], NULL) != 0) return 5;
     unsigned long before = __atomic_load_n(&spins, __ATOMIC_RELAXED);

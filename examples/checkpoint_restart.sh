@@ -5,6 +5,8 @@ set -euo pipefail
 bin=$1
 file=$(mktemp "${TMPDIR:-/tmp}/uarea-ckpt.XXXXXX")
 trap 'rm -f "$file"' EXIT
-"$bin" "$file"
+# UAREA_EMULATOR: a command to run the program with (qemu-user for another CPU)
+run() { ${UAREA_EMULATOR:+$UAREA_EMULATOR} "$bin" "$@"; }
+run "$file"
 [ -s "$file" ] || { echo "no checkpoint written"; exit 1; }
-"$bin" --restore "$file"
+run --restore "$file"

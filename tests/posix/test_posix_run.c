@@ -1,6 +1,7 @@
 /* The POSIX runtime: app_main's value, migrate_to's errors, a dead
  * destination (the container runs on where it was), a dead holder (the run
- * reports the container lost), migrate_to outside a container. */
+ * reports the container lost, and which node), migrate_to outside a
+ * container. The runtime's faults and misuses: test_posix_faults.c. */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
 #include <criterion/criterion.h>
@@ -90,8 +91,15 @@ static int app_dies(int argc, char **argv)
 
 Test(posix_run, dead_holder_loses_the_container, .timeout = 60)
 {
-    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_dies, 0, NULL),
-                 UAREA_EPEERGONE);
+    uarea_posix_report rep;
+    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2, .report = &rep}, app_dies, 0, NULL),
+                 UAREA_ELOST);
+    cr_assert_eq(rep.lost_container, 0);
+    cr_assert_eq(rep.lost_node, 1, "the node that held it");
+    cr_assert_eq(rep.node[1].end, UAREA_POSIX_END_KILLED);
+    cr_assert_eq(rep.node[1].code, SIGKILL);
+    cr_assert_eq(rep.node[1].container, 0);
+    cr_assert_eq(rep.node[0].end, UAREA_POSIX_END_CLEAN);
 }
 
 /* A thread that never yields must not hold a freeze off: the port preempts

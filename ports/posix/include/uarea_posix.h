@@ -22,21 +22,38 @@
  * that run the container's user threads when the container is on that node,
  * and a master thread (the node process's main thread) that runs the
  * migration daemon (migrate/daemon.h). app_main runs as thread 0 of a
- * container that starts on node 0. When it returns, every node shuts down and
- * uarea_posix_run() returns its value in the launching process. If the node
- * holding the container dies, uarea_posix_run() returns UAREA_EPEERGONE. A
- * run may not start inside a run (UAREA_ESTATE).
+ * container that starts on node 0, with a copy of argv kept in the container
+ * (it moves with it, and survives a checkpoint). When it returns, every node
+ * shuts down and uarea_posix_run() returns its value in the launching
+ * process. A run may not start inside a run (UAREA_ESTATE).
+ *
+ * How a run ends (docs/reliability.md):
+ *  - app_main returns, or a container thread calls exit(n) or _exit(n): the
+ *    container's program is over, with that value;
+ *  - the node that holds the only copy of a container dies (a signal: a
+ *    crash, abort(), kill): the run returns UAREA_ELOST, says on stderr
+ *    which node died and how, and fills desc.report. Who holds a container
+ *    follows the migration protocol's commit point: a death of the source
+ *    after it, or of the destination before it, loses nothing;
+ *  - a node that holds nothing dies: the run goes on without it;
+ *  - the launcher is killed: every node dies with it.
+ * The launcher waits for its own node processes only (not for other
+ * children of the program).
  *
  * What moves with the container: the UArea, the thread stacks, the heap of
  * uarea_malloc() and every global marked UAREA_USER. Everything else of a node
  * process stays behind: see docs/posix-port.md for what a containerised
- * program may and may not do.
+ * program may and may not do. A container thread's sleep(), usleep(),
+ * nanosleep(), clock_nanosleep(), poll() and select() sleep their whole time
+ * (uarea_posix/sleep.h).
  *
  * migrate_to(node) / kmigrate_to(node), called by a thread of the container:
  * the container freezes (every thread parks at its next scheduling point),
  * travels, and resumes on `node`; the call returns 0 there. If the move fails
  * (refused, timeout, dead destination), the container resumes where it was
- * and the call returns the error.
+ * and the call returns the error. A migrate_to while a checkpoint of the
+ * container is being taken, or a checkpoint while it migrates, returns
+ * UAREA_EBUSY.
  *
  * Configuration (#ifndef defaults):
  *   UAREA_POSIX_REGION_ADDR   fixed address of the container region; the
@@ -45,6 +62,8 @@
  *   UAREA_STACK_SIZE          65536 here (user code calls libc, whose stack
  *                             needs exceed the MPPA-256's 8 KiB); only the
  *                             used part of a stack migrates
+ *   UAREA_POSIX_QUANTUM_NS    preemption tick (2 ms; 0: none)
+ *   UAREA_POSIX_SLEEP_CALLS   1: the sleeping calls above (uarea_posix/sleep.h)
  *
  * Implementation: UAREA_IMPLEMENTATION (or UAREA_POSIX_IMPLEMENTATION with
  * the core modules' macros) in one C file. Linux only.
@@ -80,17 +99,46 @@ UAREA_EXTERN_C_BEGIN
 /* A global that belongs to the container: it migrates with it. */
 #define UAREA_USER __attribute__((section("uarea_user"), used, aligned(16)))
 
+/* How a node process of a run ended (uarea_posix_report). */
+typedef enum uarea_posix_end {
+    UAREA_POSIX_END_RUNNING = 0, /* it has not ended (the report of a run that failed to start) */
+    UAREA_POSIX_END_CLEAN,       /* it left when the run ended */
+    UAREA_POSIX_END_EXIT,        /* the program called exit(code) or _exit(code) in it */
+    UAREA_POSIX_END_KILLED,      /* a signal killed it (code: the signal) */
+    UAREA_POSIX_END_FAILED,      /* the runtime could not go on in it (code: the uarea error) */
+    UAREA_POSIX_END_UNKNOWN      /* it ended, and another part of the program reaped it */
+} uarea_posix_end;
+
+/* What happened to the nodes and containers of a run (uarea_posix_desc.report):
+ * filled by uarea_posix_run() before it returns. */
+typedef struct uarea_posix_report {
+    int nodes;                    /* node processes of the run */
+    struct {
+        long pid;
+        int end;                  /* uarea_posix_end */
+        int code;                 /* see uarea_posix_end */
+        int container;            /* the container it held when it ended, -1: none */
+    } node[NOC_NODES_MAX];
+    int lost_container;           /* the first container lost, -1: none */
+    int lost_node;                /* the node whose death lost it, -1: none */
+    uint32_t migrations;          /* migrations the containers made */
+    uint32_t stats_dropped;       /* of those, the ones on_migration never saw */
+} uarea_posix_report;
+
 typedef struct uarea_posix_desc {
     int nodes;                /* node processes; 0: 4 */
     int cores;                /* core threads per node; 0: 2 */
     int64_t timeout_ns;       /* migration protocol timeout; 0: 1 s */
-    /* Called in the launching process after each migration the container
-     * made, with its statistics (NULL: none). */
+    /* Called in the launching process, on the thread that called
+     * uarea_posix_run(), as each migration of a container completes, with
+     * its statistics (NULL: none). */
     void (*on_migration)(void *arg, const migrate_stats *st);
     void *arg;
     /* Start from a checkpoint file (uarea_posix_checkpoint) instead of a new
      * container: app_main is not called; the container resumes where it was
-     * written. NULL: a new container. */
+     * written, with the argv it had. NULL: a new container. A file that
+     * cannot be opened: UAREA_ENOENT, UAREA_EACCES or UAREA_EIO, nothing
+     * started; a damaged one: the image reader's error. */
     const char *restore;
     /* Containers at the start: container i starts on node i, each running
      * app_main as its thread 0 (uarea_posix_container() tells which it is).
@@ -108,6 +156,19 @@ typedef struct uarea_posix_desc {
      * the freeze). 0: pre-copy where the kernel can track written pages
      * (UAREA_POSIX_PRECOPY builds). */
     int no_precopy;
+    /* Filled before uarea_posix_run() returns (NULL: none). */
+    uarea_posix_report *report;
+    /* Called in a node process at each named step of a migration and of the
+     * runtime around it (NULL: none): the protocol's trace points
+     * (migrate_point_name(): "src.frozen", "dst.verified", ...; "pre."
+     * before them in a pre-copy's first phase) and the runtime's own
+     * ("node.activate", "node.active", "node.release", "node.released",
+     * "node.arrived", "node.done", "custody.receiving", "custody.discarded",
+     * "custody.committed", "custody.activated"). For timing a migration
+     * step by step, and for tests that kill a node at a named step
+     * (docs/reliability.md). It runs on the node's master thread, inside the
+     * runtime: it must not call into uarea. */
+    void (*on_step)(void *arg, int node, const char *step);
 } uarea_posix_desc;
 
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
@@ -121,10 +182,15 @@ UAREA_API void uarea_free(void *ptr);
 /* Write the running container to a checkpoint file (called by a container
  * thread): the container freezes, is written to `path`, and runs on. Returns
  * 0 after writing, 1 when the container was restored from that file by a new
- * run (uarea_posix_desc.restore), or a negative error. The program must be
- * the same binary, linked at fixed addresses (-no-pie) so that a new run has
- * the same addresses, and built without stack protector (the canary differs
- * between runs); see docs/posix-port.md. */
+ * run (uarea_posix_desc.restore), or a negative error: UAREA_EBUSY while the
+ * container migrates or another checkpoint is taken, UAREA_ENOENT (no such
+ * directory), UAREA_EACCES, UAREA_ENOSPC, UAREA_EIO. The file is written
+ * whole under a temporary name and then renamed over `path`: a checkpoint
+ * that fails leaves the previous file at `path` as it was. It is created
+ * readable by its owner only (0600): it holds the container's memory. The
+ * program must be the same binary, linked at fixed addresses (-no-pie) so
+ * that a new run has the same addresses, and built without stack protector
+ * (the canary differs between runs); see docs/posix-port.md. */
 UAREA_API int uarea_posix_checkpoint(const char *path);
 
 /* The process id of node `node` of the current run (tests kill nodes with it);
@@ -134,15 +200,18 @@ UAREA_API long uarea_posix_node_pid(int node);
 /* Which container the calling thread belongs to (0 .. containers - 1). */
 UAREA_API int uarea_posix_container(void);
 
-/* Statistics of the container's last completed migration (callable from a
- * container thread right after migrate_to returned 0). UAREA_EAGAIN: none. */
+/* Statistics of the calling container's last completed migration (callable
+ * from a container thread right after migrate_to returned 0). UAREA_EAGAIN:
+ * none yet; UAREA_EINVAL: NULL, or not in a run. */
 UAREA_API int uarea_posix_last_migration(migrate_stats *st);
 
 /* The fingerprint this binary's images carry (its code bytes, CRC32C). */
 UAREA_API uint64_t uarea_posix_binary_fp(void);
 
 /* The node that holds container `container` now (any process of a run may
- * ask); UAREA_EINVAL for no such container, UAREA_ESTATE outside a run. */
+ * ask): the one that runs it, or, from a migration's commit point on, its
+ * destination. UAREA_EINVAL for no such container, UAREA_ESTATE outside a
+ * run. */
 UAREA_API int uarea_posix_where(int container);
 /* From desc.scheduler only: asks the node holding `container` to move it to
  * `node` (a controller request of the migration protocol). 0 when the
@@ -166,24 +235,30 @@ UAREA_EXTERN_C_END
 #define UAREA__POSIX_RUNTIME_IMPLEMENTED
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 
 UAREA_EXTERN_C_BEGIN
 
+/* ==== Configuration ===================================================== */
 #ifndef UAREA_POSIX_REGION_ADDR
-#  if defined(UAREA__ASAN) || defined(MIGRATE__ASAN)
-#    define UAREA_POSIX_REGION_ADDR 0x200000000000ull
-#  elif defined(UAREA__TSAN)
-#    define UAREA_POSIX_REGION_ADDR 0x80000000ull
+#  if defined(UAREA__TSAN)
+#    define UAREA_POSIX_REGION_ADDR 0x80000000ull      /* TSan reserves the other ones */
 #  else
-#    define UAREA_POSIX_REGION_ADDR 0x200000000000ull
+#    define UAREA_POSIX_REGION_ADDR 0x200000000000ull  /* maps plain and under ASan */
 #  endif
 #endif
 
@@ -219,6 +294,11 @@ UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one po
 #  define UAREA_POSIX_PREEMPT_SIG SIGURG
 #endif
 
+/* Migration records the launcher has not taken yet (on_migration). */
+#define UAREA__POSIX_RING 256u
+/* ... and the ones a node keeps while that ring is full. */
+#define UAREA__POSIX_PENDING 32u
+
 #define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
 #define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
 
@@ -229,20 +309,47 @@ extern char __stop_uarea_user[] __attribute__((weak));
 extern char __executable_start[] __attribute__((weak));
 extern char etext[] __attribute__((weak));
 
-/* State shared by the launcher and every node (MAP_SHARED, same address). */
+/* ==== State shared by the launcher and every node ========================
+ * One MAP_SHARED block, at the same address in every process of the run.
+ *
+ * Custody (who answers for each container, docs/reliability.md): one word
+ * per container, written by the nodes as the protocol moves the container
+ * (migrate_custody) and read by the launcher when a node dies: the holder
+ * (the node that runs it, or, from a migration's commit point on, its
+ * destination) and the candidate (a node that accepted an image of it and
+ * may yet run it), each as node + 1 (0: none). One word, so that the
+ * launcher never sees a holder of one moment with a candidate of another. */
+struct uarea__posix_stats_slot {
+    uint32_t seq;             /* ticket + 1 once written */
+    int container;
+    migrate_stats st;
+};
+
 struct uarea__posix_shared {
     int stop;                 /* every node: leave */
     int containers;           /* containers of the run */
-    int done_count;           /* containers whose thread 0 returned */
-    int done[NOC_NODES_MAX];  /* per container */
-    int exit_code[NOC_NODES_MAX]; /* app_main's value, per container */
-    int holder[NOC_NODES_MAX];    /* node that runs each container now */
-    int lost;                 /* a holder died */
     int nodes;
-    long pid[NOC_NODES_MAX];  /* node processes */
     int forked;               /* every node process exists (the launcher) */
+    int efd;                  /* eventfd: a node tells the launcher to look */
+    int done_count;           /* containers whose program ended */
+    int done[NOC_NODES_MAX];  /* per container */
+    int exit_code[NOC_NODES_MAX]; /* its program's value */
+    uint32_t custody[NOC_NODES_MAX];
+    long pid[NOC_NODES_MAX];  /* node processes */
+    struct {                  /* how a node ended, as it says itself */
+        int claimed;          /* 1 once it began to say */
+        int end;              /* uarea_posix_end, 0: not yet */
+        int code;
+        int container;
+    } end[NOC_NODES_MAX];
+    struct {                  /* each container's last migration (seqlock) */
+        uint32_t seq, count;
+        migrate_stats st;
+    } last[NOC_NODES_MAX];
     uint32_t nstats;          /* migrations recorded */
-    migrate_stats stats[256];
+    uint32_t dropped;         /* records the ring had no room for */
+    uint32_t ring_head, ring_tail;
+    struct uarea__posix_stats_slot ring[UAREA__POSIX_RING];
 };
 
 static struct uarea__posix_shared *uarea__posix_sh;
@@ -250,12 +357,14 @@ static int (*uarea__posix_app)(int, char **);
 static int uarea__posix_argc;
 static char **uarea__posix_argv;
 static uint64_t uarea__posix_fp;
+static int uarea__posix_restore_fd = -1;      /* desc.restore, opened by the launcher */
 /* The container's own index: in the user section, so it travels with it. */
 static int uarea__posix_cid __attribute__((section("uarea_user"), used));
 
-/* ---- node-local ---- */
+/* ==== A node process's own state ======================================== */
 typedef struct uarea__posix_node {
     int self;
+    const uarea_posix_desc *desc;
     migrate_node mn;
     pthread_t cores[UAREA_CORES_MAX];
     unsigned ids[UAREA_CORES_MAX];
@@ -269,11 +378,149 @@ typedef struct uarea__posix_node {
     /* migrate_to calls this node's daemon took from each board and has not
      * answered: only those may be answered from the daemon's last result */
     unsigned char captured[UAREA_CORES_MAX];
+    /* migration records waiting for room in the launcher's ring */
+    struct { int container; migrate_stats st; } pending[UAREA__POSIX_PENDING];
+    unsigned n_pending;
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
 static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
+#include "uarea_posix/preempt.h"
+#include "uarea_posix/sleep.h"
+
+/* ==== Custody and events ================================================ */
+#define UAREA__POSIX_CUSTODY(holder, cand) \
+    ((uint32_t)((holder) + 1) | ((uint32_t)((cand) + 1) << 16))
+static int uarea__posix_holder_of(uint32_t w) { return (int)(w & 0xffffu) - 1; }
+static int uarea__posix_cand_of(uint32_t w) { return (int)(w >> 16) - 1; }
+
+/* The launcher should look at the shared block again. */
+static void uarea__posix_tell_launcher(void)
+{
+    uint64_t one = 1;
+    if (uarea__posix_sh != NULL && uarea__posix_sh->efd >= 0)
+        (void)!write(uarea__posix_sh->efd, &one, sizeof one);
+}
+
+/* Changes container c's custody word: holder to `holder` and candidate to
+ * `cand` (-2: leave as is; -1: none), when the holder is `if_holder` and the
+ * candidate `if_cand` (-2: any). */
+static void uarea__posix_custody_set(int c, int holder, int cand, int if_holder, int if_cand)
+{
+    uint32_t *w = &uarea__posix_sh->custody[c];
+    uint32_t old = __atomic_load_n(w, __ATOMIC_ACQUIRE), neu;
+    do {
+        int h = uarea__posix_holder_of(old), v = uarea__posix_cand_of(old);
+        if ((if_holder != -2 && h != if_holder) || (if_cand != -2 && v != if_cand)) return;
+        neu = UAREA__POSIX_CUSTODY(holder == -2 ? h : holder, cand == -2 ? v : cand);
+    } while (!__atomic_compare_exchange_n(w, &old, neu, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+}
+
+static void uarea__posix_step(uarea__posix_node *n, const char *step)
+{
+    if (n->desc->on_step != NULL) n->desc->on_step(n->desc->arg, n->self, step);
+}
+
+/* migrate_node_desc.on_custody: the books follow the protocol. */
+static void uarea__posix_on_custody(void *arg, migrate_custody what, int peer)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    int c, k = uarea__posix_sh->containers;
+    const char *step = "custody";
+    switch (what) {
+    case MIGRATE_CUSTODY_RECEIVING:      /* from the holder of one container */
+        for (c = 0; c < k; c++) uarea__posix_custody_set(c, -2, n->self, peer, -2);
+        step = "custody.receiving";
+        break;
+    case MIGRATE_CUSTODY_DISCARDED:
+        for (c = 0; c < k; c++) uarea__posix_custody_set(c, -2, -1, -2, n->self);
+        step = "custody.discarded";
+        break;
+    case MIGRATE_CUSTODY_COMMITTED:      /* source: its container is peer's now */
+        /* (unless the destination, already running it, moved it on) */
+        uarea__posix_custody_set(uarea__posix_cid, peer, -2, n->self, -2);
+        step = "custody.committed";
+        break;
+    case MIGRATE_CUSTODY_ACTIVATED:      /* the image in place names its container */
+        uarea__posix_custody_set(uarea__posix_cid, n->self, -1, -2, -2);
+        step = "custody.activated";
+        break;
+    }
+    uarea__posix_tell_launcher();
+    uarea__posix_step(n, step);
+}
+
+/* migrate_node_desc.trace: the protocol's steps, to desc.on_step. */
+static void uarea__posix_on_trace(void *arg, migrate_point p, uint32_t mid, int peer, int phase)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    char name[40];
+    const char *s = migrate_point_name((int)p);
+    size_t k = 0;
+    (void)mid;
+    (void)peer;
+    if (n->desc->on_step == NULL) return;
+    if (phase == 1) {
+        memcpy(name, "pre.", 4);
+        k = 4;
+    }
+    while (*s && k < sizeof name - 1) name[k++] = *s++;
+    name[k] = '\0';
+    uarea__posix_step(n, name);
+}
+
+/* Container c's program ended with `code` (thread 0 returned, or exit()):
+ * the first report counts; the run stops with the last container. */
+static void uarea__posix_container_done(int c, int code)
+{
+    int expect = 0;
+    if (c < 0 || c >= uarea__posix_sh->containers ||
+        !__atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
+    if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
+        uarea__posix_sh->containers)
+        __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+    uarea__posix_tell_launcher();
+}
+
+/* How this node ended, for the launcher: the first word counts (a master
+ * that sees the run stop may leave while a container thread is in exit()). */
+static void uarea__posix_say_end(int self, int end, int code, int container)
+{
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&uarea__posix_sh->end[self].claimed, &expect, 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    uarea__posix_sh->end[self].code = code;
+    uarea__posix_sh->end[self].container = container;
+    __atomic_store_n(&uarea__posix_sh->end[self].end, end, __ATOMIC_RELEASE);
+    uarea__posix_tell_launcher();
+}
+
+/* exit() in a node process (on_exit): a container thread (or the program's
+ * scheduler) ended the program; the container held here ends with `status`.
+ * The node then ends at once, its stdio flushed: the program's other exit
+ * handlers belong to the launcher's process (a node inherited them through
+ * the fork) and are not run here (nor a sanitizer's leak check, which would
+ * stop a node whose threads are the container's). */
+static void uarea__posix_on_exit(int status, void *arg)
+{
+    uarea__posix_node *n = uarea__posix_me;
+    int c = -1;
+    (void)arg;
+    if (n == NULL || uarea__posix_sh == NULL) return;
+    if (migrate_node_present(&n->mn)) c = uarea__posix_cid;
+    /* first the end, then the container's: its end stops the run */
+    uarea__posix_say_end(n->self, UAREA_POSIX_END_EXIT, status, c);
+    if (c >= 0) uarea__posix_container_done(c, status);
+    fflush(NULL);
+    _exit(status);
+}
+
+/* ==== Queries of a run ================================================== */
 UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
 
 UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
@@ -289,7 +536,8 @@ UAREA_API int uarea_posix_where(int container)
 {
     if (uarea__posix_sh == NULL) return UAREA_ESTATE;
     if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
-    return __atomic_load_n(&uarea__posix_sh->holder[container], __ATOMIC_ACQUIRE);
+    return uarea__posix_holder_of(
+        __atomic_load_n(&uarea__posix_sh->custody[container], __ATOMIC_ACQUIRE));
 }
 
 UAREA_API int uarea_posix_move(int container, int node)
@@ -324,6 +572,86 @@ UAREA_API void uarea_free(void *ptr)
     if (ua && ptr) (void)uarea_heap_free(ua, ptr);
 }
 
+/* ==== Migration records ================================================== */
+/* The calling container's last migration: its record in the shared block,
+ * read under its sequence number (the writer is another process's master). */
+UAREA_API int uarea_posix_last_migration(migrate_stats *st)
+{
+    int c = uarea__posix_cid;
+    if (uarea__posix_sh == NULL || st == NULL || c < 0 || c >= uarea__posix_sh->containers)
+        return UAREA_EINVAL;
+    for (;;) {
+        uint32_t s1 = __atomic_load_n(&uarea__posix_sh->last[c].seq, __ATOMIC_ACQUIRE), s2;
+        uint32_t count = __atomic_load_n(&uarea__posix_sh->last[c].count, __ATOMIC_ACQUIRE);
+        if (s1 & 1u) {
+            sched_yield();
+            continue;
+        }
+        if (count == 0) return UAREA_EAGAIN;
+        *st = uarea__posix_sh->last[c].st;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        s2 = __atomic_load_n(&uarea__posix_sh->last[c].seq, __ATOMIC_RELAXED);
+        if (s1 == s2) return 0;
+    }
+}
+
+/* One record into the launcher's ring; UAREA_EAGAIN when it is full. Many
+ * nodes write, the launcher reads: a writer takes a ticket, fills its slot,
+ * and marks it written with the ticket. */
+static int uarea__posix_ring_put(int c, const migrate_stats *st)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    uint32_t t = __atomic_load_n(&sh->ring_tail, __ATOMIC_ACQUIRE);
+    struct uarea__posix_stats_slot *slot;
+    do {
+        if (t - __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE) >= UAREA__POSIX_RING)
+            return UAREA_EAGAIN;
+    } while (!__atomic_compare_exchange_n(&sh->ring_tail, &t, t + 1u, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    slot = &sh->ring[t % UAREA__POSIX_RING];
+    slot->container = c;
+    slot->st = *st;
+    __atomic_store_n(&slot->seq, t + 1u, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Records kept while the ring was full go first, in order. */
+static void uarea__posix_records_flush(uarea__posix_node *n)
+{
+    unsigned i = 0;
+    while (i < n->n_pending && uarea__posix_ring_put(n->pending[i].container, &n->pending[i].st) == 0)
+        i++;
+    if (i == 0) return;
+    memmove(n->pending, n->pending + i, (n->n_pending - i) * sizeof n->pending[0]);
+    n->n_pending -= i;
+    uarea__posix_tell_launcher();
+}
+
+/* The container arrived here: its record, for the container (its last
+ * migration) and for the launcher (on_migration). */
+static void uarea__posix_record(uarea__posix_node *n, int c, const migrate_stats *st)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    if (c >= 0 && c < sh->containers) {
+        __atomic_add_fetch(&sh->last[c].seq, 1u, __ATOMIC_ACQ_REL);     /* odd: writing */
+        sh->last[c].st = *st;
+        __atomic_add_fetch(&sh->last[c].count, 1u, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&sh->last[c].seq, 1u, __ATOMIC_RELEASE);
+    }
+    __atomic_add_fetch(&sh->nstats, 1u, __ATOMIC_RELEASE);
+    uarea__posix_records_flush(n);
+    if (n->n_pending == 0 && uarea__posix_ring_put(c, st) == 0) {
+        uarea__posix_tell_launcher();
+    } else if (n->n_pending < UAREA__POSIX_PENDING) {
+        n->pending[n->n_pending].container = c;
+        n->pending[n->n_pending].st = *st;
+        n->n_pending++;
+    } else {
+        __atomic_add_fetch(&sh->dropped, 1u, __ATOMIC_RELEASE);
+    }
+}
+
+/* ==== Syscall boards: calls of container threads to the master ========== */
 /* A call to the master through the caller's core board: post it, wake the
  * master, then wait — at scheduling points, where a freeze parks the thread —
  * for the outcome the master writes into the board. The board is in the
@@ -371,173 +699,21 @@ int migrate_to(int node)
 
 UAREA_API int uarea_posix_checkpoint(const char *path)
 {
-    if (path == NULL) return UAREA_EINVAL;
+    if (path == NULL || path[0] == '\0') return UAREA_EINVAL;
     return uarea__posix_call(UAREA__POSIX_SYS_CKPT, (uintptr_t)path);
 }
 
 int kmigrate_to(int node) { return migrate_to(node); }
 
-UAREA_API int uarea_posix_last_migration(migrate_stats *st)
-{
-    uint32_t n;
-    if (uarea__posix_sh == NULL || st == NULL) return UAREA_EINVAL;
-    n = __atomic_load_n(&uarea__posix_sh->nstats, __ATOMIC_ACQUIRE);
-    if (n == 0) return UAREA_EAGAIN;
-    if (n > sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
-        n = sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0];
-    *st = uarea__posix_sh->stats[n - 1];
-    return 0;
-}
-
-/* ---- cores ---- */
-/* ---- preemption at safe points ----
- * Each core thread has a timer that sends it UAREA_POSIX_PREEMPT_SIG every
- * UAREA_POSIX_QUANTUM_NS. The handler turns the tick into a yield, on the
- * interrupted thread's own stack (the signal frame migrates with it), only at
- * a safe point: a user thread of the container is running, the core is not
- * inside the library's critical section (the runtime code that user threads
- * run, scheduler, allocator, syscall boards, holds it), and the interrupted
- * instruction is in the program's own code: the application's objects when
- * it is linked with the CMake helper uarea_posix_application() (its section
- * uarea_text), else [__executable_start, etext); never libc or another shared
- * object. Else the tick is ignored and the next one tries again. */
-static uintptr_t uarea__posix_text_lo, uarea__posix_text_hi;
-extern const char __uarea_app_text_start[] __attribute__((weak));
-extern const char __uarea_app_text_end[] __attribute__((weak));
-
-static uintptr_t uarea__posix_pc(const void *ucv)
-{
-    const ucontext_t *uc = (const ucontext_t *)ucv;
-#if defined(__x86_64__)
-#  ifndef REG_RIP
-#    define REG_RIP 16                  /* <sys/ucontext.h> names it under _GNU_SOURCE only */
-#  endif
-    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.pc;
-#elif defined(__riscv)
-    return (uintptr_t)uc->uc_mcontext.__gregs[REG_PC];
-#else
-    (void)uc;
-    return 0;
-#endif
-}
-
-/* errno of the core thread the caller runs on now. Out of line and called
- * through a volatile pointer: the handler may resume on another core thread,
- * or in another process after a migration, so the address of errno taken
- * before the yield (the compiler may keep it, __errno_location is const) would
- * be another thread's. */
-static void uarea__posix_errno_set(int v) { errno = v; }
-static int uarea__posix_errno_get(void) { return errno; }
-static void (*volatile uarea__posix_errno_setp)(int) = uarea__posix_errno_set;
-static int (*volatile uarea__posix_errno_getp)(void) = uarea__posix_errno_get;
-
-/* Yield from the handler. The thread may come back on another core thread, or
- * in another process after a migration: when it returns from the handler, the
- * kernel installs the signal mask and the alternate signal stack saved in the
- * frame, which were the interrupted core thread's. Make them this thread's,
- * or a core thread would leave with another's alternate stack (sanitizers give
- * every thread one and unmap it when the thread ends). */
-static void uarea__posix_preempt_yield(ucontext_t *uc)
-{
-    (void)uarea_thread_yield();
-    (void)sigaltstack(NULL, &uc->uc_stack);
-    (void)pthread_sigmask(SIG_BLOCK, NULL, &uc->uc_sigmask);
-}
-
-static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
-{
-    int saved = uarea__posix_errno_getp();
-    uintptr_t pc = uarea__posix_pc(uc);
-    (void)sig; (void)si;
-    if (uarea__posix_core != UINT_MAX && !uarea__posix_crit && pc >= uarea__posix_text_lo &&
-        pc < uarea__posix_text_hi && uarea_current() != NULL && uarea_thread_self() >= 0)
-        uarea__posix_preempt_yield((ucontext_t *)uc);
-    uarea__posix_errno_setp(saved);
-}
-
-/* The way back from the handler. A thread preempted in the handler and then
- * written to a checkpoint returns from it in another run of the program,
- * where libc, whose restorer the kernel would return through, sits at another
- * address: the restorer is the program's own (x86_64, aarch64). */
-#if defined(__x86_64__) || defined(__aarch64__)
-#  define UAREA__POSIX_OWN_RESTORER 1
-void uarea__posix_sigreturn(void);
-__asm__(".text\n"
-        ".weak uarea__posix_sigreturn\n"
-        ".type uarea__posix_sigreturn, @function\n"
-        ".p2align 4\n"
-        "uarea__posix_sigreturn:\n"
-#  if defined(__x86_64__)
-        "    movq $15, %rax\n"      /* rt_sigreturn */
-        "    syscall\n"
-#  else
-        "    mov x8, #139\n"        /* rt_sigreturn */
-        "    svc #0\n"
-#  endif
-        ".size uarea__posix_sigreturn, .-uarea__posix_sigreturn\n");
-#  ifndef SA_RESTORER
-#    define SA_RESTORER 0x04000000
-#  endif
-#endif
-
-static void uarea__posix_install_preemption(void)
-{
-    /* NODEFER: a thread switched to from inside the handler stays preemptible */
-    unsigned long flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
-#ifdef UAREA__POSIX_OWN_RESTORER
-    struct {
-        void (*handler)(int, siginfo_t *, void *);
-        unsigned long flags;
-        void (*restorer)(void);
-        uint64_t mask;
-    } ksa;
-    memset(&ksa, 0, sizeof ksa);
-    ksa.handler = uarea__posix_preempt;
-    ksa.flags = flags | SA_RESTORER;
-    ksa.restorer = uarea__posix_sigreturn;
-    if (syscall(SYS_rt_sigaction, UAREA_POSIX_PREEMPT_SIG, &ksa, NULL, sizeof ksa.mask) != 0)
-#endif
-    {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = uarea__posix_preempt;
-        sa.sa_flags = (int)flags;
-        sigemptyset(&sa.sa_mask);
-        (void)sigaction(UAREA_POSIX_PREEMPT_SIG, &sa, NULL);
-    }
-    if (__uarea_app_text_start != NULL &&
-        (uintptr_t)__uarea_app_text_end > (uintptr_t)__uarea_app_text_start) {
-        uarea__posix_text_lo = (uintptr_t)__uarea_app_text_start;
-        uarea__posix_text_hi = (uintptr_t)__uarea_app_text_end;
-    } else {
-        uarea__posix_text_lo = (uintptr_t)__executable_start;
-        uarea__posix_text_hi = (uintptr_t)etext;
-    }
-}
-
+/* ==== Cores ============================================================= */
 static void *uarea__posix_core_main(void *arg)
 {
     unsigned id = *(unsigned *)arg;
     timer_t timer;
-    struct sigevent ev;
-    int armed = 0;
+    int armed;
     memset(&timer, 0, sizeof timer);
     uarea__posix_core = id;
-    if (UAREA_POSIX_QUANTUM_NS > 0 && uarea__posix_text_hi > uarea__posix_text_lo) {
-        memset(&ev, 0, sizeof ev);
-        ev.sigev_notify = SIGEV_THREAD_ID;
-        ev.sigev_signo = UAREA_POSIX_PREEMPT_SIG;
-        ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-        if (timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0) {
-            struct itimerspec it;
-            it.it_value.tv_sec = it.it_interval.tv_sec = UAREA_POSIX_QUANTUM_NS / 1000000000;
-            it.it_value.tv_nsec = it.it_interval.tv_nsec = UAREA_POSIX_QUANTUM_NS % 1000000000;
-            armed = timer_settime(timer, 0, &it, NULL) == 0;
-            if (!armed) timer_delete(timer);
-        }
-    }
+    armed = uarea__posix_tick_start(&timer);
     (void)uarea_core_run(uarea__posix_me->ua);
     if (armed) timer_delete(timer);
     return NULL;
@@ -549,8 +725,7 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     unsigned i;
     if (n->running) return;
     n->ua = ua;
-    /* before its threads run: they may ask where they are */
-    __atomic_store_n(&uarea__posix_sh->holder[uarea__posix_cid], n->self, __ATOMIC_RELEASE);
+    uarea__posix_step(n, "node.activate");
     for (i = 0; i < uarea__posix_ncores; i++) {
         n->ids[i] = i;
         if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
@@ -559,6 +734,7 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
         }
     }
     n->running = 1;
+    uarea__posix_step(n, "node.active");
 }
 
 static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
@@ -567,24 +743,57 @@ static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
     unsigned i;
     (void)ua;
     if (!n->running) return;
+    uarea__posix_step(n, "node.release");
     uarea__posix_resched(0);
     for (i = 0; i < uarea__posix_ncores; i++) pthread_join(n->cores[i], NULL);
     n->running = 0;
+    uarea__posix_step(n, "node.released");
 }
 
-/* Thread 0 of the container. */
+/* Thread 0 of the container: app_main with the argv kept in the container
+ * (a block of its heap: argc, the pointers, the strings). */
 static void *uarea__posix_main(void *arg)
 {
-    int rc;
-    (void)arg;
-    rc = uarea__posix_app(uarea__posix_argc, uarea__posix_argv);
-    uarea__posix_sh->exit_code[uarea__posix_cid] = rc;
-    __atomic_store_n(&uarea__posix_sh->done[uarea__posix_cid], 1, __ATOMIC_RELEASE);
+    int *args = (int *)arg;
+    int rc = uarea__posix_app(args[0], (char **)(void *)(args + 4));
+    uarea__posix_container_done(uarea__posix_cid, rc);
     return NULL;
 }
 
-/* The master's view of the boards: start requested migrations, and hand
- * outcomes to the threads that wait in migrate_to. */
+/* The launcher's argv, copied into the new container's heap. NULL when it
+ * does not fit. */
+static void *uarea__posix_argv_copy(struct uarea *ua)
+{
+    int argc = uarea__posix_argv != NULL && uarea__posix_argc > 0 ? uarea__posix_argc : 0;
+    size_t strs = 0, head = 4 * sizeof(int) + ((size_t)argc + 1) * sizeof(char *);
+    int i;
+    int *block;
+    char **v;
+    char *p;
+    for (i = 0; i < argc; i++)
+        strs += uarea__posix_argv[i] != NULL ? strlen(uarea__posix_argv[i]) + 1 : 1;
+    block = (int *)uarea_heap_alloc(ua, head + strs);
+    if (block == NULL) return NULL;
+    block[0] = argc;
+    v = (char **)(void *)(block + 4);
+    p = (char *)block + head;
+    for (i = 0; i < argc; i++) {
+        const char *a = uarea__posix_argv[i] != NULL ? uarea__posix_argv[i] : "";
+        size_t len = strlen(a) + 1;
+        memcpy(p, a, len);
+        v[i] = p;
+        p += len;
+    }
+    v[argc] = NULL;
+    return block;
+}
+
+/* ==== The master's service of the boards ================================ */
+/* Start requested migrations and checkpoints, and hand outcomes to the
+ * threads that wait in migrate_to. One at a time: a checkpoint while the
+ * container migrates, or a migrate_to while a checkpoint is taken, gets
+ * UAREA_EBUSY (the node holds the container for the checkpoint, so a
+ * controller's MOVE is refused too: migrate_node_hold). */
 static void uarea__posix_boards(uarea__posix_node *n, int arrived)
 {
     struct uarea *ua = n->ua;
@@ -605,8 +814,12 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
                     continue;
                 }
                 rc = migrate_freeze_begin(ua);
-                if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-                else n->ckpt_core = (int)c;
+                if (rc < 0) {
+                    __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+                } else {
+                    n->ckpt_core = (int)c;
+                    (void)migrate_node_hold(&n->mn, 1);
+                }
             } else if ((int)c != n->ckpt_core && n->restored &&
                        __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
                 /* this checkpoint is the one the run restored from */
@@ -618,7 +831,8 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE); /* captured */
-            rc = migrate_daemon_start(&n->mn.d, (int)(intptr_t)b->args[0]);
+            rc = n->ckpt_core >= 0 ? UAREA_EBUSY
+                                   : migrate_daemon_start(&n->mn.d, (int)(intptr_t)b->args[0]);
             if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
             else n->captured[c] = 1;
         } else if ((arrived || n->captured[c]) &&
@@ -635,42 +849,115 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
     }
 }
 
+/* ==== Checkpoint files =================================================== */
+/* A file system error as the library's: the ones a caller can act on by
+ * name, the rest as UAREA_EIO. */
+static int uarea__posix_errno_err(int e)
+{
+    switch (e) {
+    case ENOENT: case ENOTDIR: case ENAMETOOLONG: case ELOOP: return UAREA_ENOENT;
+    case EACCES: case EPERM: case EROFS: return UAREA_EACCES;
+    case ENOSPC: case EDQUOT: case EFBIG: return UAREA_ENOSPC;
+    default: return UAREA_EIO;
+    }
+}
+
+struct uarea__posix_file {
+    int fd;
+    int err;                  /* errno of the first failure, 0: none */
+};
+
 static int uarea__posix_sink(void *ctx, const void *buf, size_t len)
 {
-    return fwrite(buf, 1, len, (FILE *)ctx) == len ? 0 : UAREA_EIO;
+    struct uarea__posix_file *f = (struct uarea__posix_file *)ctx;
+    const char *p = (const char *)buf;
+    while (len > 0) {
+        ssize_t k = write(f->fd, p, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            f->err = k < 0 ? errno : EIO;
+            return uarea__posix_errno_err(f->err);
+        }
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
 }
 
 static long uarea__posix_source(void *ctx, void *buf, size_t cap)
 {
-    size_t n = fread(buf, 1, cap, (FILE *)ctx);
-    return ferror((FILE *)ctx) ? UAREA_EIO : (long)n;
+    struct uarea__posix_file *f = (struct uarea__posix_file *)ctx;
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t k = read(f->fd, (char *)buf + got, cap - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            f->err = errno;
+            return uarea__posix_errno_err(errno);
+        }
+        if (k == 0) break;
+        got += (size_t)k;
+    }
+    return (long)got;
+}
+
+/* Write the frozen container to `path`: whole, under a temporary name in the
+ * same directory, flushed to the disk, then renamed over `path` (a failure
+ * leaves what was at `path`); created 0600. */
+static int uarea__posix_ckpt_write(uarea__posix_node *n, const char *path, unsigned char *buf,
+                                   size_t cap)
+{
+    size_t len = strlen(path);
+    char *tmp = (char *)malloc(len + 8), *dir;
+    struct uarea__posix_file f;
+    int rc, dfd;
+    if (tmp == NULL) return UAREA_ENOMEM;
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".XXXXXX", 8);
+    f.err = 0;
+    f.fd = mkostemp(tmp, O_CLOEXEC);   /* mode 0600 */
+    if (f.fd < 0) {
+        rc = uarea__posix_errno_err(errno);
+        free(tmp);
+        return rc;
+    }
+    rc = migrate_checkpoint(n->ua, n->user, n->n_user, uarea__posix_fp, uarea__posix_sink, &f, buf,
+                            cap, NULL);
+    if (rc == 0 && fsync(f.fd) != 0) rc = uarea__posix_errno_err(errno);
+    if (close(f.fd) != 0 && rc == 0) rc = uarea__posix_errno_err(errno);
+    if (rc == 0 && rename(tmp, path) != 0) rc = uarea__posix_errno_err(errno);
+    if (rc < 0) {
+        (void)unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    dir = dirname(tmp);                   /* the rename itself, to the disk */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    free(tmp);
+    return 0;
 }
 
 /* A checkpoint asked for: once frozen, write it and let the container run. */
 static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, size_t cap)
 {
     struct uarea_board *b;
-    FILE *f;
     int rc;
     if (n->ckpt_core < 0) return;
     rc = migrate_freeze_poll(n->ua);
     if (rc == UAREA_EAGAIN) return;
     b = &n->ua->board[n->ckpt_core];
-    if (rc == 0) {
-        f = fopen((const char *)b->args[0], "wb");
-        if (f == NULL) {
-            rc = UAREA_EIO;
-        } else {
-            rc = migrate_checkpoint(n->ua, n->user, n->n_user, uarea__posix_fp, uarea__posix_sink,
-                                    f, buf, cap, NULL);
-            if (fclose(f) != 0 && rc == 0) rc = UAREA_EIO;
-        }
-    }
+    if (rc == 0) rc = uarea__posix_ckpt_write(n, (const char *)b->args[0], buf, cap);
     (void)migrate_unfreeze(n->ua);
+    (void)migrate_node_hold(&n->mn, 0);
     n->ckpt_core = -1;
     __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
 }
 
+/* ==== Dirty pages (pre-copy) ============================================= */
 /* The pre-copy's dirty-page hooks (migrate_node_desc): one tracker over the
  * container region, one over the pages of the user section. */
 static int uarea__posix_dirty_begin(void *arg)
@@ -711,49 +998,32 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
 #endif
 }
 
-static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
-                                  unsigned char *block, size_t block_size)
+/* ==== A node process ===================================================== */
+/* Set up the node: its transport, its user section, its daemon. */
+static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_node *me,
+                                   noc_transport *t, void *region, unsigned char *block,
+                                   size_t block_size, migrate_config *cfg)
 {
-    static uarea__posix_node node;
-    noc_shm_node me;
-    noc_transport t;
     migrate_node_desc nd;
-    migrate_config cfg;
-    uarea__posix_node *n = &node;
-    int was_present = 0, rc;
-    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
-    uint64_t next_tick = uarea__posix_now();
-    memset(n, 0, sizeof *n);
-    n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
-    n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
-    n->self = self;
-    n->ckpt_core = -1;
-    uarea__posix_me = n;
-    /* containers start once every node process exists (and has a pid) */
-    while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
-        usleep(50);
-    rc = noc_shm_attach(shm, self, &me, &t);
+    uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
+    int rc = noc_shm_attach(shm, n->self, me, t);
     if (rc < 0) return rc;
-    noc_set_default(&t);
-    {
-        uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
-        if (lo != 0 && hi > lo) {
-            n->user[0].addr = lo;
-            n->user[0].len = (size_t)(hi - lo);
-            n->n_user = 1;
+    noc_set_default(t);
+    if (lo != 0 && hi > lo) {
+        n->user[0].addr = lo;
+        n->user[0].len = (size_t)(hi - lo);
+        n->n_user = 1;
 #ifdef UAREA__ASAN
-            /* The section moves as a whole: AddressSanitizer's redzones
-             * between the globals of uarea_posix_application()'s objects
-             * would stop the image writer's copy and CRC. */
-            __asan_unpoison_memory_region((void *)lo, (size_t)(hi - lo));
+        /* The section moves as a whole: AddressSanitizer's redzones
+         * between the globals of uarea_posix_application()'s objects
+         * would stop the image writer's copy and CRC. */
+        __asan_unpoison_memory_region((void *)lo, (size_t)(hi - lo));
 #endif
-        }
     }
-    memset(&cfg, 0, sizeof cfg);
-    cfg.timeout_ns = d->timeout_ns > 0 ? d->timeout_ns : INT64_C(1000000000);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->timeout_ns = n->desc->timeout_ns > 0 ? n->desc->timeout_ns : INT64_C(1000000000);
     memset(&nd, 0, sizeof nd);
-    nd.t = &t;
+    nd.t = t;
     nd.region = region;
     nd.region_size = UAREA_CONTAINER_SIZE;
     nd.user = n->user;
@@ -761,30 +1031,40 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     nd.binary_fp = uarea__posix_fp;
     nd.block = block;
     nd.block_size = block_size;
-    nd.cfg = &cfg;
+    nd.cfg = cfg;
     nd.on_activate = uarea__posix_start_cores;
     nd.on_release = uarea__posix_stop_cores;
-    if (!d->no_precopy && uarea__posix_dirty_open(n, region)) {
+    nd.on_custody = uarea__posix_on_custody;
+    nd.trace = uarea__posix_on_trace;
+    if (!n->desc->no_precopy && uarea__posix_dirty_open(n, region)) {
         nd.dirty_begin = uarea__posix_dirty_begin;
         nd.dirty_collect = uarea__posix_dirty_collect;
     }
     nd.arg = n;
-    rc = migrate_node_init(&n->mn, &nd);
-    if (rc < 0) return rc;
-    if (self == 0 && d->restore != NULL) {
-        struct uarea *ua = NULL;
-        FILE *f = fopen(d->restore, "rb");
-        if (f == NULL) return UAREA_EIO;
+    return migrate_node_init(&n->mn, &nd);
+}
+
+/* The container this node starts with: restored from the checkpoint file
+ * (node 0), or a new one running app_main (node i for container i). 0 also
+ * when it has none; an error of the restore ends the run with it. */
+static int uarea__posix_node_birth(uarea__posix_node *n, void *region, unsigned char *block,
+                                   size_t block_size)
+{
+    struct uarea *ua = NULL;
+    uarea_tid_t t0;
+    void *args;
+    int rc;
+    if (n->self == 0 && uarea__posix_restore_fd >= 0) {
+        struct uarea__posix_file f;
+        f.fd = uarea__posix_restore_fd;
+        f.err = 0;
         rc = migrate_restore(region, UAREA_CONTAINER_SIZE, n->user, n->n_user, uarea__posix_fp,
-                             uarea__posix_source, f, block, block_size, NULL, &ua);
-        fclose(f);
+                             uarea__posix_source, &f, block, block_size, NULL, &ua);
+        close(uarea__posix_restore_fd);
+        uarea__posix_restore_fd = -1;
         if (rc == 0) rc = migrate_node_adopt(&n->mn);
         if (rc < 0) {
-            uarea__posix_sh->exit_code[0] = rc;  /* the run's result: why */
-            __atomic_store_n(&uarea__posix_sh->done[0], 1, __ATOMIC_RELEASE);
-            __atomic_store_n(&uarea__posix_sh->done_count, uarea__posix_sh->containers,
-                             __ATOMIC_RELEASE);
-            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            uarea__posix_container_done(0, rc);   /* the run's result: why */
             return 0;
         }
         n->ua = ua;
@@ -792,34 +1072,49 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         uarea__posix_boards(n, 0);      /* the checkpoint call returns 1 */
         (void)migrate_unfreeze(ua);
         uarea__posix_start_cores(n, ua);
-    } else if (self < uarea__posix_sh->containers) {
-        struct uarea *ua;
-        uarea_tid_t t0;
-        uarea__posix_cid = self;
-        rc = uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua);
-        if (rc == 0) rc = uarea_create(ua, &t0, uarea__posix_main, NULL);
-        if (rc == 0) rc = migrate_node_adopt(&n->mn);
-        if (rc < 0) return rc;
-        uarea__posix_start_cores(n, ua);
+        return 0;
     }
+    if (n->self >= uarea__posix_sh->containers) return 0;
+    uarea__posix_cid = n->self;
+    rc = uarea_container_init(region, UAREA_CONTAINER_SIZE, &ua);
+    if (rc < 0) return rc;
+    args = uarea__posix_argv_copy(ua);
+    if (args == NULL) return UAREA_ENOMEM;
+    rc = uarea_create(ua, &t0, uarea__posix_main, args);
+    if (rc == 0) rc = migrate_node_adopt(&n->mn);
+    if (rc < 0) return rc;
+    uarea__posix_start_cores(n, ua);
+    return 0;
+}
+
+/* The container came in: its statistics, and (1) the calls that traveled
+ * with it may be answered. 0 when it was not an arrival. */
+static int uarea__posix_arrived(uarea__posix_node *n)
+{
+    migrate_stats st;
+    if (migrate_daemon_last(&n->mn.d, &st) != 0 || st.dst != n->self) return 0;
+    uarea__posix_step(n, "node.arrived");
+    uarea__posix_record(n, uarea__posix_cid, &st);
+    return 1;
+}
+
+/* The master's loop: step the daemon, serve the boards and the checkpoints,
+ * call the scheduler, release a container whose program ended; sleep when
+ * nothing is going on, until a message comes or 1 ms passes. */
+static void uarea__posix_node_loop(uarea__posix_node *n, unsigned char *block, size_t block_size)
+{
+    const uarea_posix_desc *d = n->desc;
+    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
+    uint64_t next_tick = uarea__posix_now();
+    int was_present = 0;
     while (!__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) {
-        int present, did, arrived;
-        did = migrate_node_step(&n->mn);
-        present = migrate_node_present(&n->mn);
-        arrived = 0;
-        if (present && !was_present) {
-            /* the container came in (not: it was made here at the start) */
-            migrate_stats st;
-            if (migrate_daemon_last(&n->mn.d, &st) == 0 && st.dst == self) {
-                uint32_t i = __atomic_fetch_add(&uarea__posix_sh->nstats, 1u, __ATOMIC_ACQ_REL);
-                if (i < sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
-                    uarea__posix_sh->stats[i] = st;
-                arrived = 1;
-            }
-        }
+        int did = migrate_node_step(&n->mn);
+        int present = migrate_node_present(&n->mn);
+        int arrived = present && !was_present ? uarea__posix_arrived(n) : 0;
+        if (n->n_pending) uarea__posix_records_flush(n);
         uarea__posix_boards(n, arrived);
         if (present) uarea__posix_ckpt_step(n, block, block_size);
-        if (self == 0 && d->scheduler != NULL && uarea__posix_now() >= next_tick) {
+        if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= next_tick) {
             uarea__posix_in_scheduler = 1;
             d->scheduler(d->arg);
             uarea__posix_in_scheduler = 0;
@@ -830,20 +1125,50 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         if (present && n->running &&
             __atomic_load_n(&uarea__posix_sh->done[uarea__posix_cid], __ATOMIC_ACQUIRE)) {
             /* this node's container finished; the run ends with the last one */
+            uarea__posix_step(n, "node.done");
             (void)uarea_release(n->ua);
             uarea__posix_stop_cores(n, n->ua);
-            if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
-                uarea__posix_sh->containers) {
-                __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-                break;
-            }
+            continue;
         }
         if (did == 0 && !migrate_daemon_busy(&n->mn.d) && !migrate_daemon_alert(&n->mn.d) &&
-            n->mn.d.out_count == 0 && n->ckpt_core < 0)
-            (void)migrate_daemon_wait(&n->mn.d, period < 1000000 ? period : 1000000);
-        else if (did == 0)
+            n->mn.d.out_count == 0 && n->ckpt_core < 0) {
+            if (migrate_daemon_wait(&n->mn.d, period < 1000000 ? period : 1000000) < 0) {
+                /* no message can come (every other node is gone): the
+                 * wait did not wait; the boards still need an eye */
+                struct timespec ts = {0, 1000000};
+                (void)nanosleep(&ts, NULL);
+            }
+        } else if (did == 0) {
             sched_yield(); /* waiting on the peer: let it have the CPU */
+        }
     }
+}
+
+static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
+                                  unsigned char *block, size_t block_size)
+{
+    static uarea__posix_node node;
+    noc_shm_node me;
+    noc_transport t;
+    migrate_config cfg;
+    uarea__posix_node *n = &node;
+    int rc;
+    memset(n, 0, sizeof *n);
+    n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
+    n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
+    n->self = self;
+    n->desc = d;
+    n->ckpt_core = -1;
+    uarea__posix_me = n;
+    (void)on_exit(uarea__posix_on_exit, NULL);
+    /* containers start once every node process exists (and has a pid) */
+    while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
+        usleep(50);
+    rc = uarea__posix_node_setup(n, shm, &me, &t, region, block, block_size, &cfg);
+    if (rc == 0) rc = uarea__posix_node_birth(n, region, block, block_size);
+    if (rc < 0) return rc;
+    uarea__posix_node_loop(n, block, block_size);
     if (n->running) {
         /* another node ended the run while the container was here */
         (void)uarea_release(n->ua);
@@ -856,6 +1181,27 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     return 0;
 }
 
+/* A node process, from the fork to its end. */
+UAREA_NORETURN static void uarea__posix_node_process(noc_shm *shm, int self, void *region,
+                                                     const uarea_posix_desc *d,
+                                                     unsigned char *block, pid_t launcher)
+{
+    int rc;
+    /* the launcher's death is the run's end */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != launcher) _exit(1);
+    __atomic_store_n(&uarea__posix_sh->pid[self], (long)getpid(), __ATOMIC_RELEASE);
+    rc = uarea__posix_node_main(shm, self, region, d, block, UAREA_POSIX_BLOCK);
+    fflush(NULL);
+    if (rc < 0) {
+        uarea__posix_say_end(self, UAREA_POSIX_END_FAILED, rc, -1);
+        _exit(1);
+    }
+    uarea__posix_say_end(self, UAREA_POSIX_END_CLEAN, 0, -1);
+    _exit(0);
+}
+
+/* ==== The launcher ======================================================= */
 static uint64_t uarea__posix_fingerprint(void)
 {
     uint64_t fp = 0x75617265615f6670ull; /* "uarea_fp" */
@@ -867,21 +1213,201 @@ static uint64_t uarea__posix_fingerprint(void)
     return fp;
 }
 
+static void uarea__posix_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void uarea__posix_logf(int level, const char *fmt, ...)
+{
+    char line[180];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    uarea__posix_log(level, line);
+}
+
+/* What the launcher knows of its nodes while it watches them. */
+typedef struct uarea__posix_watch {
+    const uarea_posix_desc *d;
+    uarea_posix_report *rep;
+    int nodes;
+    pid_t pid[NOC_NODES_MAX];
+    int pidfd[NOC_NODES_MAX];     /* -1: none (the kernel has no pidfd) */
+    int ended[NOC_NODES_MAX];
+    int dead[NOC_NODES_MAX];      /* ended while the run went on */
+    int failed;                   /* the first runtime error of a node, 0: none */
+    int lost;                     /* the first container lost, -1: none */
+    uint64_t undecided_since;     /* a holder died, a candidate may run it: since */
+} uarea__posix_watch;
+
+/* Give the program the migration records the nodes left in the ring. */
+static void uarea__posix_drain(uarea__posix_watch *w)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    for (;;) {
+        uint32_t h = __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
+        struct uarea__posix_stats_slot *slot = &sh->ring[h % UAREA__POSIX_RING];
+        migrate_stats st;
+        if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != h + 1u) return;
+        st = slot->st;
+        __atomic_store_n(&sh->ring_head, h + 1u, __ATOMIC_RELEASE);
+        if (w->d->on_migration != NULL) w->d->on_migration(w->d->arg, &st);
+    }
+}
+
+/* Node i ended (status from waitpid; known 0: someone else reaped it). */
+static void uarea__posix_ended(uarea__posix_watch *w, int i, int status, int known)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    int said = __atomic_load_n(&sh->end[i].end, __ATOMIC_ACQUIRE), c, held = -1;
+    int end, code;
+    for (c = 0; c < sh->containers; c++)
+        if (uarea__posix_holder_of(__atomic_load_n(&sh->custody[c], __ATOMIC_ACQUIRE)) == i &&
+            !__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE))
+            held = c;
+    w->ended[i] = 1;
+    if (said != 0) {
+        end = said;
+        code = sh->end[i].code;
+        if (sh->end[i].container >= 0) held = sh->end[i].container;
+    } else if (known && WIFSIGNALED(status)) {
+        end = UAREA_POSIX_END_KILLED;
+        code = WTERMSIG(status);
+    } else if (known && WIFEXITED(status)) {
+        /* _exit() in the node, past the runtime: the program ended itself */
+        end = UAREA_POSIX_END_EXIT;
+        code = WEXITSTATUS(status);
+        if (held >= 0) uarea__posix_container_done(held, code);
+    } else {
+        end = UAREA_POSIX_END_UNKNOWN;
+        code = 0;
+    }
+    w->rep->node[i].end = end;
+    w->rep->node[i].code = code;
+    w->rep->node[i].container = held;
+    if (end == UAREA_POSIX_END_CLEAN) return;
+    w->dead[i] = !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) || held >= 0;
+    if (end == UAREA_POSIX_END_KILLED)
+        uarea__posix_logf(0, "node %d (pid %ld) was killed by signal %d (%s)%s", i, (long)w->pid[i],
+                          code, strsignal(code), held >= 0 ? " while it held a container" : "");
+    else if (end == UAREA_POSIX_END_FAILED) {
+        uarea__posix_logf(0, "node %d (pid %ld) failed: %s", i, (long)w->pid[i], uarea_strerror(code));
+        if (w->failed == 0) w->failed = code;
+    } else if (end == UAREA_POSIX_END_UNKNOWN)
+        uarea__posix_logf(1, "node %d (pid %ld) ended; another part of the program reaped it", i,
+                          (long)w->pid[i]);
+}
+
+/* Is every container held by a live node, or done? A container whose holder
+ * died is lost, unless a live node accepted an image of it: that node runs
+ * it (it learns of the death and activates) or discards it, and the books
+ * say which soon; past a bound on that, it is lost too. */
+static void uarea__posix_settle(uarea__posix_watch *w, uint64_t now)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    uint64_t bound = (uint64_t)(w->d->timeout_ns > 0 ? w->d->timeout_ns : INT64_C(1000000000)) *
+                     (uint64_t)(2 * (MIGRATE_RETRIES + 1)) + UINT64_C(1000000000);
+    int c, undecided = 0;
+    for (c = 0; c < sh->containers && w->lost < 0; c++) {
+        uint32_t word = __atomic_load_n(&sh->custody[c], __ATOMIC_ACQUIRE);
+        int h = uarea__posix_holder_of(word), v = uarea__posix_cand_of(word);
+        if (__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE) || h < 0 || !w->dead[h]) continue;
+        if (v >= 0 && v != h && !w->dead[v] &&
+            (w->undecided_since == 0 || now - w->undecided_since < bound)) {
+            undecided = 1;
+            continue;
+        }
+        w->lost = c;
+        w->rep->lost_container = c;
+        w->rep->lost_node = h;
+        uarea__posix_logf(0, "container %d is lost: node %d, which held its only copy, is gone", c, h);
+        __atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+    }
+    if (!undecided) w->undecided_since = 0;
+    else if (w->undecided_since == 0) w->undecided_since = now ? now : 1;
+}
+
+/* Wait for the node processes (only them) to end, keep the books on the way,
+ * give the program its migration records. */
+static void uarea__posix_watch_run(uarea__posix_watch *w)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    int i, left = w->nodes;
+    for (i = 0; i < w->nodes; i++) {
+#ifdef SYS_pidfd_open
+        w->pidfd[i] = (int)syscall(SYS_pidfd_open, w->pid[i], 0);
+#else
+        w->pidfd[i] = -1;
+#endif
+    }
+    while (left > 0) {
+        struct pollfd pf[NOC_NODES_MAX + 1];
+        int np = 0, blind = 0;
+        uint64_t drain;
+        while (read(sh->efd, &drain, sizeof drain) > 0) {
+        }
+        uarea__posix_drain(w);
+        for (i = 0; i < w->nodes; i++) {
+            int status = 0;
+            pid_t r;
+            if (w->ended[i]) continue;
+            r = waitpid(w->pid[i], &status, WNOHANG);
+            if (r == 0 || (r < 0 && errno == EINTR)) continue;
+            uarea__posix_ended(w, i, status, r == w->pid[i]);
+            left--;
+        }
+        uarea__posix_settle(w, uarea__posix_now());
+        if (left == 0) break;
+        pf[np].fd = sh->efd;
+        pf[np++].events = POLLIN;
+        for (i = 0; i < w->nodes; i++) {
+            if (w->ended[i]) continue;
+            if (w->pidfd[i] < 0) blind = 1;
+            else {
+                pf[np].fd = w->pidfd[i];
+                pf[np++].events = POLLIN;
+            }
+        }
+        (void)poll(pf, (nfds_t)np, blind || w->undecided_since ? 10 : -1);
+    }
+    uarea__posix_drain(w);
+    for (i = 0; i < w->nodes; i++)
+        if (w->pidfd[i] >= 0) close(w->pidfd[i]);
+}
+
+/* desc.restore, opened here: a file that is not there fails the run before
+ * any node starts. The descriptor goes to node 0 through the fork. */
+static int uarea__posix_open_restore(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return uarea__posix_errno_err(errno);
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        close(fd);
+        return UAREA_EIO;
+    }
+    return fd;
+}
+
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
                               int (*app_main)(int argc, char **argv), int argc, char **argv)
 {
     uarea_posix_desc d;
+    uarea_posix_report scratch, *rep;
+    uarea__posix_watch w;
     noc_shm shm;
     void *region;
-    pid_t pids[NOC_NODES_MAX];
-    int i, rc, result;
+    int i, rc, result = 0;
+    pid_t launcher = getpid();
     unsigned char *arena;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    rep = d.report != NULL ? d.report : &scratch;
+    memset(rep, 0, sizeof *rep);
+    rep->lost_container = rep->lost_node = -1;
+    for (i = 0; i < NOC_NODES_MAX; i++) rep->node[i].container = -1;
     if (app_main == NULL) return UAREA_EINVAL;
     /* a container thread, the scheduler or a node may not start a run of
      * its own: its nodes would fork copies of this node */
     if (uarea__posix_sh != NULL) return UAREA_ESTATE;
-    memset(&d, 0, sizeof d);
-    if (desc) d = *desc;
     if (d.nodes == 0) d.nodes = 4;
     if (d.cores == 0) d.cores = 2;
     if (d.nodes < 1 || d.nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
@@ -889,111 +1415,105 @@ UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
     if (d.containers < 1 || d.containers > d.nodes) return UAREA_EINVAL;
     if (d.restore != NULL && d.containers != 1) return UAREA_EINVAL;
     if (d.cores < 1 || d.cores > UAREA_CORES_MAX) return UAREA_EINVAL;
+    if (argc < 0 || (argc > 0 && argv == NULL)) return UAREA_EINVAL;
+    if (d.restore != NULL) {
+        uarea__posix_restore_fd = uarea__posix_open_restore(d.restore);
+        if (uarea__posix_restore_fd < 0) {
+            rc = uarea__posix_restore_fd;
+            uarea__posix_restore_fd = -1;
+            return rc;
+        }
+    }
     uarea__posix_app = app_main;
     uarea__posix_argc = argc;
     uarea__posix_argv = argv;
     uarea__posix_ncores = (unsigned)d.cores;
     uarea__posix_fp = uarea__posix_fingerprint();
     uarea__posix_install_preemption();
+    rc = UAREA_ENOMEM;
     region = mmap((void *)(uintptr_t)UAREA_POSIX_REGION_ADDR, UAREA_CONTAINER_SIZE,
                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (region == MAP_FAILED) return UAREA_ENOMEM;
-    if (region != (void *)(uintptr_t)UAREA_POSIX_REGION_ADDR) {
-        munmap(region, UAREA_CONTAINER_SIZE);
-        return UAREA_ENOMEM;
-    }
+    if (region == MAP_FAILED) goto no_region;
+    if (region != (void *)(uintptr_t)UAREA_POSIX_REGION_ADDR) goto no_shared;
     uarea__posix_region = region;
     uarea__posix_region_size = UAREA_CONTAINER_SIZE;
     uarea__posix_sh = (struct uarea__posix_shared *)mmap(NULL, sizeof *uarea__posix_sh,
                                                          PROT_READ | PROT_WRITE,
                                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (uarea__posix_sh == MAP_FAILED) {
-        uarea__posix_sh = NULL;
-        munmap(region, UAREA_CONTAINER_SIZE);
-        return UAREA_ENOMEM;
-    }
+    if (uarea__posix_sh == MAP_FAILED) goto no_shared;
     memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
     uarea__posix_sh->containers = d.containers;
     uarea__posix_sh->nodes = d.nodes;
-    for (i = 0; i < NOC_NODES_MAX; i++) uarea__posix_sh->holder[i] = i < d.containers ? i : -1;
+    for (i = 0; i < NOC_NODES_MAX; i++)
+        uarea__posix_sh->custody[i] = UAREA__POSIX_CUSTODY(i < d.containers ? i : -1, -1);
+    uarea__posix_sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (uarea__posix_sh->efd < 0) {
+        rc = UAREA_EIO;
+        goto no_efd;
+    }
     /* Each node's portal block lies in the transport's shared arena: a
      * portal transfer into it is one memcpy (docs/posix-noc.md). */
     rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes,
                                               .arena_size = (size_t)d.nodes * UAREA_POSIX_BLOCK});
-    if (rc < 0) {
-        munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
-        uarea__posix_sh = NULL;
-        munmap(region, UAREA_CONTAINER_SIZE);
-        return rc;
-    }
+    if (rc < 0) goto no_noc;
+    rc = 0;
     arena = (unsigned char *)noc_shm_arena(&shm, NULL);
+    memset(&w, 0, sizeof w);
+    w.d = &d;
+    w.rep = rep;
+    w.lost = -1;
     fflush(NULL);
     for (i = 0; i < d.nodes; i++) {
-        pids[i] = fork();
-        if (pids[i] < 0) {
+        pid_t p = fork();
+        if (p == 0)
+            uarea__posix_node_process(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,
+                                      launcher);
+        if (p < 0) {
+            uarea__posix_logf(0, "cannot start node %d: %s", i, strerror(errno));
             __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-            d.nodes = i;
+            if (w.failed == 0) w.failed = UAREA_ENOMEM;
             break;
         }
-        if (pids[i] > 0) {
-            __atomic_store_n(&uarea__posix_sh->pid[i], (long)pids[i], __ATOMIC_RELEASE);
-            /* a node that dies before it attaches is then seen dead */
-            (void)noc_shm_expect(&shm, i, (int)pids[i]);
-        }
-        if (pids[i] == 0) {
-            __atomic_store_n(&uarea__posix_sh->pid[i], (long)getpid(), __ATOMIC_RELEASE);
-            int r = uarea__posix_node_main(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,
-                                           UAREA_POSIX_BLOCK);
-            fflush(NULL);
-            _exit(r < 0 ? 1 : 0);
-        }
+        w.pid[i] = p;
+        rep->node[i].pid = (long)p;
+        __atomic_store_n(&uarea__posix_sh->pid[i], (long)p, __ATOMIC_RELEASE);
+        /* a node that dies before it attaches is then seen dead */
+        (void)noc_shm_expect(&shm, i, (int)p);
+    }
+    w.nodes = rep->nodes = i;
+    if (uarea__posix_restore_fd >= 0) {
+        close(uarea__posix_restore_fd);           /* node 0 has it */
+        uarea__posix_restore_fd = -1;
     }
     __atomic_store_n(&uarea__posix_sh->forked, 1, __ATOMIC_RELEASE);
-    /* The launcher: reap the nodes, notice a death. */
-    result = 0;
-    for (int left = d.nodes; left > 0;) {
-        int status;
-        pid_t p = waitpid(-1, &status, 0);
-        if (p < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        left--;
-        for (i = 0; i < d.nodes; i++) {
-            if (pids[i] != p) continue;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                for (int c = 0; c < d.containers; c++)
-                    if (!__atomic_load_n(&uarea__posix_sh->done[c], __ATOMIC_ACQUIRE) &&
-                        __atomic_load_n(&uarea__posix_sh->holder[c], __ATOMIC_ACQUIRE) == i) {
-                        uarea__posix_sh->lost = 1;   /* a container died with its node */
-                        __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-                    }
-                if (result == 0) result = -1;
-            }
-        }
-    }
-    if (d.on_migration) {
-        uint32_t k, m = uarea__posix_sh->nstats;
-        if (m > sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0])
-            m = sizeof uarea__posix_sh->stats / sizeof uarea__posix_sh->stats[0];
-        for (k = 0; k < m; k++) d.on_migration(d.arg, &uarea__posix_sh->stats[k]);
-    }
-    if (uarea__posix_sh->lost) {
-        result = UAREA_EPEERGONE;
+    uarea__posix_watch_run(&w);
+    rep->migrations = __atomic_load_n(&uarea__posix_sh->nstats, __ATOMIC_ACQUIRE);
+    rep->stats_dropped = __atomic_load_n(&uarea__posix_sh->dropped, __ATOMIC_ACQUIRE);
+    if (w.lost >= 0) {
+        result = w.failed != 0 && w.rep->node[rep->lost_node].end == UAREA_POSIX_END_FAILED
+                     ? w.failed : UAREA_ELOST;
     } else {
         int all = 1, first = 0;
         for (i = 0; i < d.containers; i++) {
             if (!uarea__posix_sh->done[i]) all = 0;
             else if (first == 0) first = uarea__posix_sh->exit_code[i];
         }
-        if (all) result = first;
-        else if (result == 0) result = UAREA_EABORTED;
+        result = all ? first : w.failed != 0 ? w.failed : UAREA_EABORTED;
     }
     noc_shm_destroy(&shm);
+no_noc:
+    close(uarea__posix_sh->efd);
+no_efd:
     munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
+no_shared:
     uarea__posix_sh = NULL;
     munmap(region, UAREA_CONTAINER_SIZE);
-    return result;
+    uarea__posix_region = NULL;
+    uarea__posix_region_size = 0;
+no_region:
+    if (uarea__posix_restore_fd >= 0) close(uarea__posix_restore_fd);
+    uarea__posix_restore_fd = -1;
+    return rc < 0 ? rc : result;
 }
 
 UAREA_EXTERN_C_END

@@ -86,10 +86,32 @@ static inline void uarea__posix_idle(unsigned core, uint32_t seen)
 #  define UAREA__POSIX_NO_TSAN
 #endif
 
+/* The flag of the core thread the caller runs on now. A user thread that
+ * enters the critical section on one core thread may leave it on another
+ * (the section spans a switch); on CPUs where the compiler computes a
+ * thread-local's address from the thread pointer register and may keep that
+ * address in a callee-saved register across the switch (aarch64, riscv64:
+ * seen on riscv64), the leave would write the old core's flag, leaving that
+ * core preemptible inside a critical section (and the new one never). So the
+ * address comes from a function the compiler cannot see through, on each
+ * use. x86_64 addresses a thread-local through %fs on each access. */
+#if defined(__x86_64__)
+#  define UAREA__POSIX_CRIT (&uarea__posix_crit)
+#else
+__attribute__((noinline, unused)) static volatile uintptr_t *uarea__posix_crit_addr(void)
+{
+    volatile uintptr_t *p = &uarea__posix_crit;
+    __asm__ volatile("" : "+r"(p) : : "memory");
+    return p;
+}
+#  define UAREA__POSIX_CRIT uarea__posix_crit_addr()
+#endif
+
 UAREA__POSIX_NO_TSAN static inline uintptr_t uarea__posix_crit_enter(void)
 {
-    uintptr_t old = uarea__posix_crit;
-    uarea__posix_crit = 1;
+    volatile uintptr_t *f = UAREA__POSIX_CRIT;
+    uintptr_t old = *f;
+    *f = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     return old;
 }
@@ -97,7 +119,7 @@ UAREA__POSIX_NO_TSAN static inline uintptr_t uarea__posix_crit_enter(void)
 UAREA__POSIX_NO_TSAN static inline void uarea__posix_crit_leave(uintptr_t old)
 {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    uarea__posix_crit = old;
+    *UAREA__POSIX_CRIT = old;
 }
 
 static inline void uarea__posix_log(int level, const char *msg)
