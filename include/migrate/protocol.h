@@ -1003,6 +1003,13 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
              * (dropping — stopping the cores, wiping the region — is not
              * part of the downtime). */
             migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
+            /* A destination known dead now cannot run what COMMIT would
+             * tell it: the container stays here (a death after this check
+             * is the pump's, below, or loses the container with it). */
+            if (noc_node_gone(d->t, d->peer) == 1) {
+                migrate__src_abort(d, UAREA_EPEERGONE, 1);
+                return;
+            }
             d->cur.transfer_ns = migrate__now(d) - d->t_first;
             if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
             UAREA_MEMSET(&c, 0, sizeof c);

@@ -1306,13 +1306,19 @@ static int noc__lb_ptl_close(void *ctx, int portal)
     return 0;
 }
 
+static int noc__lb_node_gone(void *ctx, int node)
+{
+    noc_loopback_node *n = noc__lb_ctx(ctx);
+    return n != NULL && node >= 0 && node < n->lb->nodes && n->lb->node[node].crashed ? 1 : 0;
+}
+
 static const struct noc_ops noc__lb_ops = {
     noc__lb_node_self, noc__lb_nodes,
     noc__lb_mbx_create, noc__lb_mbx_open, noc__lb_mbx_unlink, noc__lb_mbx_close,
     noc__lb_mbx_aread, noc__lb_mbx_awrite, noc__lb_mbx_wait, noc__lb_mbx_cancel,
     noc__lb_ptl_create, noc__lb_ptl_allow, noc__lb_ptl_open, noc__lb_ptl_unlink,
     noc__lb_ptl_close, noc__lb_ptl_aread, noc__lb_ptl_awrite, noc__lb_ptl_wait,
-    noc__lb_ptl_cancel, noc__lb_clock,
+    noc__lb_ptl_cancel, noc__lb_clock, noc__lb_node_gone,
 };
 
 /* ---- public ---- */

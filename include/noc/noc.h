@@ -127,6 +127,12 @@ struct noc_ops {
     /* Monotonic clock of this transport, in nanoseconds (virtual time on the
      * loopback transport). */
     uint64_t (*clock_ns)(void *ctx);
+
+    /* Optional: 1 when `node` is gone for good (it died or left: it takes
+     * no message and acts on none any more), 0 when it is alive or the
+     * transport cannot tell. Asked once per migration, at the commit point,
+     * so it may cost a system call. */
+    int (*node_gone)(void *ctx, int node);
 };
 
 typedef struct noc_transport {
@@ -146,6 +152,9 @@ UAREA_API int noc_nodes(void);
 UAREA_API int noc_self(noc_transport *t);
 UAREA_API int noc_count(noc_transport *t);
 UAREA_API uint64_t noc_clock_ns(noc_transport *t);
+/* 1: `node` is gone for good; 0: alive, or the transport cannot tell
+ * (without the optional op); UAREA_EBADNODE, UAREA_EINVAL. */
+UAREA_API int noc_node_gone(noc_transport *t, int node);
 
 /* Mailboxes */
 UAREA_API int noc_mailbox_create(noc_transport *t, int port);
@@ -192,10 +201,17 @@ UAREA_EXTERN_C_BEGIN
 #  define NOC__CALL(t, fn, ...) NOC_DIRECT(fn)((t)->ctx, __VA_ARGS__)
 #  define NOC__CALL0(t, fn) NOC_DIRECT(fn)((t)->ctx)
 #  define NOC__HAS(t, fn) 1
+   /* the optional node_gone: bound when NOC_DIRECT_NODE_GONE is defined */
+#  ifdef NOC_DIRECT_NODE_GONE
+#    define NOC__HAS_NODE_GONE(t) 1
+#  else
+#    define NOC__HAS_NODE_GONE(t) 0
+#  endif
 #else
 #  define NOC__CALL(t, fn, ...) (t)->ops->fn((t)->ctx, __VA_ARGS__)
 #  define NOC__CALL0(t, fn) (t)->ops->fn((t)->ctx)
 #  define NOC__HAS(t, fn) ((t)->ops != NULL && (t)->ops->fn != NULL)
+#  define NOC__HAS_NODE_GONE(t) NOC__HAS(t, node_gone)
 #endif
 
 static noc_transport *noc__default_transport;
@@ -226,6 +242,21 @@ UAREA_API uint64_t noc_clock_ns(noc_transport *t)
 {
     if (!noc__ok(t) || !NOC__HAS(t, clock_ns)) return 0;
     return NOC__CALL0(t, clock_ns);
+}
+
+UAREA_API int noc_node_gone(noc_transport *t, int node)
+{
+    int n;
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    n = noc_count(t);
+    if (n < 0) return n;
+    if (node < 0 || node >= n) return UAREA_EBADNODE;
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_NODE_GONE)
+    return 0;
+#else
+    if (!NOC__HAS_NODE_GONE(t)) return 0;
+    return NOC__CALL(t, node_gone, node) > 0 ? 1 : 0;
+#endif
 }
 
 UAREA_API int noc_node_self(void)

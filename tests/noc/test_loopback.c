@@ -623,6 +623,8 @@ Test(loopback_crash, a_crashed_node_fails_everything, .init = boot2)
     cr_assert_eq(noc_loopback_alive(&LB, 1), 0);
     cr_assert_eq(noc_loopback_alive(&LB, 0), 1);
     cr_assert_eq(noc_loopback_alive(&LB, 7), UAREA_EBADNODE);
+    cr_assert_eq(noc_node_gone(&T[0], 1), 1);
+    cr_assert_eq(noc_node_gone(&T[1], 0), 0);
     cr_assert_eq(noc_self(&T[1]), 1, "it still knows who it was");
     cr_assert_eq(noc_count(&T[1]), 2);
     cr_assert_eq(noc_mailbox_create(&T[1], 3), UAREA_EPEERGONE);

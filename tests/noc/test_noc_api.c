@@ -11,7 +11,7 @@
 enum {
     F_SELF, F_NODES, F_MCREATE, F_MOPEN, F_MUNLINK, F_MCLOSE, F_MAREAD, F_MAWRITE, F_MWAIT,
     F_MCANCEL, F_PCREATE, F_PALLOW, F_POPEN, F_PUNLINK, F_PCLOSE, F_PAREAD, F_PAWRITE, F_PWAIT,
-    F_PCANCEL, F_CLOCK, F_COUNT
+    F_PCANCEL, F_CLOCK, F_GONE, F_COUNT
 };
 
 typedef struct fake {
@@ -64,11 +64,12 @@ static int f_pwait(void *c, int h, int64_t t)
 { (void)c; REC(F_PWAIT); F.last_a = h; F.last_timeout = t; return F.ret[F_PWAIT]; }
 static int f_pcancel(void *c, int h) { (void)c; REC(F_PCANCEL); F.last_a = h; return F.ret[F_PCANCEL]; }
 static uint64_t f_clock(void *c) { (void)c; REC(F_CLOCK); return 123456789u; }
+static int f_gone(void *c, int n) { (void)c; REC(F_GONE); F.last_a = n; return F.ret[F_GONE]; }
 
 static const struct noc_ops fake_ops = {
     f_self, f_nodes, f_mcreate, f_mopen, f_munlink, f_mclose, f_maread, f_mawrite, f_mwait,
     f_mcancel, f_pcreate, f_pallow, f_popen, f_punlink, f_pclose, f_paread, f_pawrite, f_pwait,
-    f_pcancel, f_clock,
+    f_pcancel, f_clock, f_gone,
 };
 
 static noc_transport T;
@@ -212,6 +213,28 @@ Test(noc_api, null_ops_are_enosys)
     cr_assert_eq(noc_portal_cancel(&holes, 0), UAREA_ENOSYS);
     cr_assert_eq(noc_portal_read(&holes, 0, b, 1, 0), UAREA_ENOSYS);
     cr_assert_eq(noc_portal_write(&holes, 0, b, 1, 0), UAREA_ENOSYS);
+}
+
+Test(noc_api, node_gone_is_optional_and_checks_the_node)
+{
+    static const struct noc_ops empty;
+    struct noc_ops partial = fake_ops;
+    noc_transport t = { &partial, &F };
+    noc_transport none = { &empty, NULL };
+    cr_assert_eq(noc_node_gone(NULL, 0), UAREA_EINVAL);
+    cr_assert_eq(noc_node_gone(&none, 0), UAREA_ENOSYS, "no node count: no node to check");
+    cr_assert_eq(noc_node_gone(&t, 4), UAREA_EBADNODE);
+    cr_assert_eq(noc_node_gone(&t, -1), UAREA_EBADNODE);
+    F.ret[F_GONE] = 1;
+    cr_assert_eq(noc_node_gone(&t, 3), 1);
+    cr_assert_eq(F.last_a, 3);
+    F.ret[F_GONE] = 0;
+    cr_assert_eq(noc_node_gone(&t, 3), 0);
+    F.ret[F_GONE] = UAREA_EIO;
+    cr_assert_eq(noc_node_gone(&t, 3), 0, "an error says nothing about the node");
+    partial.node_gone = NULL;
+    F.ret[F_GONE] = 1;
+    cr_assert_eq(noc_node_gone(&t, 3), 0, "without the op: cannot tell");
 }
 
 Test(noc_api, one_missing_op_leaves_the_others_working)

@@ -622,3 +622,26 @@ Test(shm_death, a_write_behind_unread_messages_to_a_dead_node_fails)
     cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 0), UAREA_EPEERGONE);
     finish_parent();
 }
+
+/* noc_node_gone (the protocol asks it at the commit point) probes afresh: a
+ * node seen alive a moment ago and killed since is gone at once, not after
+ * the probe cache's millisecond. */
+Test(shm_death, node_gone_probes_afresh)
+{
+    unsigned char c = 0;
+    pid_t pid;
+    int in;
+    create_shm(2, NOC_SHM_COPY_AUTO, 0);
+    attach_parent();
+    in = noc_mailbox_create(&mt, 0);
+    pid = spawn(1, mailbox_owner, NULL);
+    cr_assert_eq(noc_mailbox_read(&mt, in, &c, 1, WAIT_NS), 1);
+    cr_assert_eq(noc_node_gone(&mt, 1), 0, "alive");
+    cr_assert_eq(noc_shm_peer_state(&me, 1), 1, "alive, and now cached as alive");
+    kill(pid, SIGKILL);
+    reap_killed(pid);
+    cr_assert_eq(noc_node_gone(&mt, 1), 1);
+    cr_assert_eq(noc_node_gone(&mt, 0), 0, "this node");
+    cr_assert_eq(noc_node_gone(&mt, 2), UAREA_EBADNODE);
+    finish_parent();
+}

@@ -284,6 +284,13 @@ proctype Source() {
         :: S_TIMEOUT -> goto abort
 #endif
         od;
+        /* noc_node_gone before the commit point: a transport that can tell
+         * sees a dead destination and the source aborts (runs on); one that
+         * cannot tell commits, and the container is lost with the node */
+        if
+        :: d_dead -> goto abort
+        :: true -> skip
+        fi;
         /* the commit point: drop, then COMMIT; a crash may fall in between */
         s_dropped = 1;
         s_copy = 0;

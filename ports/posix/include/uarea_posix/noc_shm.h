@@ -1450,6 +1450,15 @@ static uint64_t noc__shm_clock(void *ctx)
     return noc__shm_now();
 }
 
+/* A fresh probe (not the cached answer of the last millisecond). */
+static int noc__shm_node_gone(void *ctx, int node)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    if (s == NULL || !s->attached || node < 0 || node >= s->shm->nodes) return 0;
+    __atomic_store_n(&s->probed[node], 0, NOC__SHM_RLX);
+    return noc__shm_gone(s, node) ? 1 : 0;
+}
+
 static const struct noc_ops noc__shm_ops = {
     noc__shm_node_self, noc__shm_nodes,
     noc__shm_mbx_create, noc__shm_mbx_open, noc__shm_mbx_unlink, noc__shm_mbx_close,
@@ -1458,6 +1467,7 @@ static const struct noc_ops noc__shm_ops = {
     noc__shm_ptl_close, noc__shm_ptl_aread, noc__shm_ptl_awrite, noc__shm_ptl_wait,
     noc__shm_ptl_cancel,
     noc__shm_clock,
+    noc__shm_node_gone,
 };
 
 UAREA_API const struct noc_ops *noc_shm_ops(void) { return &noc__shm_ops; }
