@@ -451,10 +451,12 @@ UAREA_UNUSED static void uarea__thread_start(void)
     uarea__unlock(ua);
     UAREA_PORT_CRIT_LEAVE(UAREA_PORT_CRIT_OPEN);
     arg = start(arg);
-    /* returning from start() is uarea_thread_exit(), without its frame */
+    /* returning from start() is uarea_thread_exit(), without its frame; the
+     * core is read inside the critical section (outside it, a preemption may
+     * move this thread to another core between the read and the entry) */
+    (void)UAREA_PORT_CRIT_ENTER();
     c = uarea__core_self();
     ua = c->ua;
-    (void)UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
     uarea__die(ua, c, (uintptr_t)arg, 0);

@@ -136,6 +136,78 @@ Test(posix_run, spinning_thread_is_preempted_for_a_freeze, .timeout = 60)
     cr_assert_eq(uarea_posix_run(&d, app_spinner, 0, NULL), 0);
 }
 
+/* The preemption handler's own code is never a safe point: a tick that
+ * lands there (between its leaving the critical section and the kernel
+ * taking its frame back) must not move the thread, or it returns through a
+ * frame written on the core it left (on RISC-V with that core thread's tp).
+ * The handler is called directly with an interrupted address inside itself,
+ * then inside this program, the real tick blocked meanwhile: only the second
+ * gives the core to the other thread. */
+static volatile unsigned long other_ran;
+static volatile int other_stop;
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    while (!other_stop) {
+        other_ran++;
+        uarea_thread_yield();
+    }
+    return NULL;
+}
+
+static void set_pc(ucontext_t *uc, uintptr_t pc)
+{
+#if defined(__x86_64__)
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+#elif defined(__aarch64__)
+    uc->uc_mcontext.pc = pc;
+#elif defined(__riscv)
+    uc->uc_mcontext.__gregs[REG_PC] = pc;
+#endif
+}
+
+static unsigned long ran_after_tick_at(uintptr_t pc)
+{
+    ucontext_t uc;
+    unsigned long before = other_ran;
+    memset(&uc, 0, sizeof uc);
+    set_pc(&uc, pc);
+    uarea__posix_preempt(UAREA_POSIX_PREEMPT_SIG, NULL, &uc);
+    return other_ran - before;
+}
+
+static int app_handler_pc(int argc, char **argv)
+{
+    uarea_tid_t t;
+    sigset_t tick, old;
+    unsigned long in_handler, in_stub = 0, in_program;
+    (void)argc; (void)argv;
+    sigemptyset(&tick);
+    sigaddset(&tick, UAREA_POSIX_PREEMPT_SIG);
+    if (uarea_thread_create(&t, other_thread, NULL) != 0) return 2;
+    pthread_sigmask(SIG_BLOCK, &tick, &old);
+    uarea_thread_yield();                        /* the other thread starts */
+    in_handler = ran_after_tick_at((uintptr_t)uarea__posix_preempt + 8);
+#ifdef UAREA__POSIX_OWN_RESTORER
+    in_stub = ran_after_tick_at((uintptr_t)uarea__posix_sigreturn);
+#endif
+    in_program = ran_after_tick_at((uintptr_t)app_handler_pc + 8);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    other_stop = 1;
+    if (uarea_thread_join(t, NULL) != 0) return 3;
+    if (in_handler != 0) return 4;
+    if (in_stub != 0) return 5;
+    if (in_program == 0) return 6;
+    return 0;
+}
+
+Test(posix_run, a_tick_in_the_handlers_own_code_is_not_a_safe_point, .timeout = 60)
+{
+    uarea_posix_desc d = {.nodes = 2, .cores = 1};
+    cr_assert_eq(uarea_posix_run(&d, app_handler_pc, 0, NULL), 0);
+}
+
 /* desc.scheduler: node 0's master may look where containers are and move
  * them; every bad request gets its own error. */
 struct sched_log {

@@ -107,6 +107,14 @@ __attribute__((noinline, unused)) static volatile uintptr_t *uarea__posix_crit_a
 #  define UAREA__POSIX_CRIT uarea__posix_crit_addr()
 #endif
 
+/* Entering: between taking the flag's address and setting the flag, a tick
+ * could move the thread to another core, and the store would set the old
+ * core's flag while the new one stays preemptible inside the section. On
+ * x86_64 each access goes through %fs, so the store lands on the core the
+ * thread is on. Elsewhere the entry is a function in a section of its own,
+ * uarea_posix_crit, in which the tick never preempts (uarea_posix/preempt.h
+ * checks the interrupted address against the section's bounds). */
+#if defined(__x86_64__)
 UAREA__POSIX_NO_TSAN static inline uintptr_t uarea__posix_crit_enter(void)
 {
     volatile uintptr_t *f = UAREA__POSIX_CRIT;
@@ -115,6 +123,19 @@ UAREA__POSIX_NO_TSAN static inline uintptr_t uarea__posix_crit_enter(void)
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     return old;
 }
+#else
+UAREA__POSIX_NO_TSAN __attribute__((noinline, unused, section("uarea_posix_crit")))
+static uintptr_t uarea__posix_crit_enter(void)
+{
+    volatile uintptr_t *f = &uarea__posix_crit;
+    uintptr_t old;
+    __asm__ volatile("" : "+r"(f) : : "memory");
+    old = *f;
+    *f = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return old;
+}
+#endif
 
 UAREA__POSIX_NO_TSAN static inline void uarea__posix_crit_leave(uintptr_t old)
 {

@@ -25,6 +25,17 @@
 static uintptr_t uarea__posix_text_lo, uarea__posix_text_hi;
 extern const char __uarea_app_text_start[] __attribute__((weak));
 extern const char __uarea_app_text_end[] __attribute__((weak));
+/* Code in the section uarea_posix_crit is never a safe point: the handler
+ * itself, its signal return stub, and (off x86_64) the critical section's
+ * entry (uarea_posix/port.h). The handler leaves the critical section a few
+ * instructions before the kernel takes its frame back (its epilogue, the
+ * return stub): a tick that landed there and moved the thread would return
+ * through the outer frame, written on the core the thread left (its signal
+ * mask and alternate stack, and on RISC-V its tp: the thread would run on
+ * with another core thread's identity). */
+#define UAREA__POSIX_NO_SAFE_POINT __attribute__((section("uarea_posix_crit")))
+extern const char __start_uarea_posix_crit[] __attribute__((weak));
+extern const char __stop_uarea_posix_crit[] __attribute__((weak));
 
 static uintptr_t uarea__posix_pc(const void *ucv)
 {
@@ -85,11 +96,12 @@ static void uarea__posix_preempt_yield(ucontext_t *uc)
  * return: a tick that lands in it (SA_NODEFER) is ignored rather than
  * nesting a second frame on the thread's stack, which on a CPU with large
  * signal frames (aarch64 with SVE: several KiB each) could overflow it. */
-static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
+UAREA__POSIX_NO_SAFE_POINT static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
 {
     uintptr_t crit, pc = uarea__posix_pc(uc);
     (void)sig; (void)si;
     if (uarea__posix_core == UINT_MAX || uarea__posix_crit) return;
+    if (pc >= (uintptr_t)__start_uarea_posix_crit && pc < (uintptr_t)__stop_uarea_posix_crit) return;
     crit = UAREA_PORT_CRIT_ENTER();
     if (pc >= uarea__posix_text_lo && pc < uarea__posix_text_hi && uarea_current() != NULL &&
         uarea_thread_self() >= 0) {
@@ -107,7 +119,7 @@ static void uarea__posix_preempt(int sig, siginfo_t *si, void *uc)
 #if defined(__x86_64__) || defined(__aarch64__)
 #  define UAREA__POSIX_OWN_RESTORER 1
 void uarea__posix_sigreturn(void);
-__asm__(".text\n"
+__asm__(".pushsection uarea_posix_crit,\"ax\",@progbits\n"
         ".weak uarea__posix_sigreturn\n"
         ".type uarea__posix_sigreturn, @function\n"
         ".p2align 4\n"
@@ -119,7 +131,8 @@ __asm__(".text\n"
         "    mov x8, #139\n"        /* rt_sigreturn */
         "    svc #0\n"
 #  endif
-        ".size uarea__posix_sigreturn, .-uarea__posix_sigreturn\n");
+        ".size uarea__posix_sigreturn, .-uarea__posix_sigreturn\n"
+        ".popsection\n");
 #  ifndef SA_RESTORER
 #    define SA_RESTORER 0x04000000
 #  endif
