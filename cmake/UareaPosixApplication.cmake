@@ -5,8 +5,10 @@
 # the user section `uarea_user`, so they move with the container without
 # UAREA_USER on each of them, as Nanvix links a whole MPPA-256 binary. Their
 # code goes into the section `uarea_text`, which bounds where the preemption
-# tick may interrupt a user thread: the application's own code only (not the
-# runtime's, not a sanitizer's).
+# tick may interrupt a user thread: the application's own code, and libgcc's
+# helpers it calls (lock-free leaf functions: aarch64's outline atomics, where
+# a thread spinning on an atomic counter spends most of its time); not the
+# runtime's, not libc's, not a sanitizer's.
 #
 # The runtime (UAREA_IMPLEMENTATION) is compiled by the helper into an object
 # library of its own, so that its node-local state stays out of the user
@@ -41,6 +43,7 @@ function(uarea_posix_application target)
         "  uarea_text : ALIGN(16)\n  {\n"
         "    __uarea_app_text_start = .;\n"
         "    *CMakeFiles/${target}.dir/*(.text .text.*)\n"
+        "    *libgcc.a:*(.text .text.*)\n"
         "    __uarea_app_text_end = .;\n  }\n"
         "}\nINSERT AFTER .text;\n"
         "SECTIONS\n{\n"

@@ -75,13 +75,15 @@ static int run_exits(const char *how, uarea_posix_report *rep)
 Test(posix_end, exit_in_a_container_thread_ends_the_run_with_its_status, .timeout = 60)
 {
     uarea_posix_report rep;
+    int rc;
     cr_assert_eq(run_exits("0", &rep), 0, "exit(0): the program's end, not a hang");
     cr_assert_eq(rep.node[1].end, UAREA_POSIX_END_EXIT);
     cr_assert_eq(rep.node[1].code, 0);
     cr_assert_eq(rep.node[1].container, 0);
     cr_assert_eq(rep.lost_container, -1);
     cr_assert_eq(rep.node[0].end, UAREA_POSIX_END_CLEAN);
-    cr_assert_eq(run_exits("1", &rep), 7, "exit(7)");
+    rc = run_exits("1", &rep);
+    cr_assert_eq(rc, 7, "exit(7): %d, node 1 ended %d code %d", rc, rep.node[1].end, rep.node[1].code);
     cr_assert_eq(rep.node[1].end, UAREA_POSIX_END_EXIT);
     cr_assert_eq(rep.node[1].code, 7);
     cr_assert_eq(run_exits("2", &rep), 5, "_exit(5)");

@@ -368,6 +368,7 @@ typedef struct uarea__posix_node {
     migrate_node mn;
     pthread_t cores[UAREA_CORES_MAX];
     unsigned ids[UAREA_CORES_MAX];
+    unsigned char out[UAREA_CORES_MAX];   /* core thread i has returned */
     int running;              /* core threads started for the container */
     struct uarea *ua;
     migrate_region user[1];
@@ -388,6 +389,17 @@ static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.sc
 
 #include "uarea_posix/preempt.h"
 #include "uarea_posix/sleep.h"
+
+static void uarea__posix_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void uarea__posix_logf(int level, const char *fmt, ...)
+{
+    char line[180];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    uarea__posix_log(level, line);
+}
 
 /* ==== Custody and events ================================================ */
 #define UAREA__POSIX_CUSTODY(holder, cand) \
@@ -471,19 +483,24 @@ static void uarea__posix_on_trace(void *arg, migrate_point p, uint32_t mid, int 
 }
 
 /* Container c's program ended with `code` (thread 0 returned, or exit()):
- * the first report counts; the run stops with the last container. */
+ * the first report counts; the run stops with the last container. A
+ * container thread calls it: inside the critical section, or a tick could
+ * park the thread between `done` (on which its master releases the
+ * container, and the thread never runs again) and `stop`. */
 static void uarea__posix_container_done(int c, int code)
 {
     int expect = 0;
-    if (c < 0 || c >= uarea__posix_sh->containers ||
-        !__atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return;
-    __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
-    if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
-        uarea__posix_sh->containers)
-        __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-    uarea__posix_tell_launcher();
+    uintptr_t crit = UAREA_PORT_CRIT_ENTER();
+    if (c >= 0 && c < uarea__posix_sh->containers &&
+        __atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
+        if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
+            uarea__posix_sh->containers)
+            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+        uarea__posix_tell_launcher();
+    }
+    UAREA_PORT_CRIT_LEAVE(crit);
 }
 
 /* How this node ended, for the launcher: the first word counts (a master
@@ -512,6 +529,7 @@ static void uarea__posix_on_exit(int status, void *arg)
     int c = -1;
     (void)arg;
     if (n == NULL || uarea__posix_sh == NULL) return;
+    (void)UAREA_PORT_CRIT_ENTER();        /* no tick parks this thread now */
     if (migrate_node_present(&n->mn)) c = uarea__posix_cid;
     /* first the end, then the container's: its end stops the run */
     uarea__posix_say_end(n->self, UAREA_POSIX_END_EXIT, status, c);
@@ -716,6 +734,7 @@ static void *uarea__posix_core_main(void *arg)
     armed = uarea__posix_tick_start(&timer);
     (void)uarea_core_run(uarea__posix_me->ua);
     if (armed) timer_delete(timer);
+    __atomic_store_n(&uarea__posix_me->out[id], 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -728,6 +747,7 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     uarea__posix_step(n, "node.activate");
     for (i = 0; i < uarea__posix_ncores; i++) {
         n->ids[i] = i;
+        n->out[i] = 0;
         if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
             uarea__posix_log(0, "cannot start a core thread");
             abort();
@@ -737,17 +757,44 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     uarea__posix_step(n, "node.active");
 }
 
-static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
+/* The core threads leave a released container at their threads' next
+ * scheduling points. Moving a container, they all are parked already (it is
+ * frozen): wait for them. When its program has ended (`bounded`), a thread
+ * may be where no tick can stop it (spinning in libc): wait a while, then
+ * leave such a core thread running (detached) until the node ends; the node
+ * keeps the released container, so it takes in no other. */
+static void uarea__posix_cores_leave(uarea__posix_node *n, int bounded)
 {
-    uarea__posix_node *n = (uarea__posix_node *)arg;
-    unsigned i;
-    (void)ua;
+    unsigned i, stuck = 0, waited = 0;
     if (!n->running) return;
     uarea__posix_step(n, "node.release");
     uarea__posix_resched(0);
-    for (i = 0; i < uarea__posix_ncores; i++) pthread_join(n->cores[i], NULL);
+    for (i = 0; i < uarea__posix_ncores; i++) {
+        /* bounded: up to 2 s in all, in 1 ms naps */
+        while (bounded && !__atomic_load_n(&n->out[i], __ATOMIC_ACQUIRE) && waited < 2000) {
+            struct timespec ms = {0, 1000000};
+            uarea__posix_resched(0);
+            (void)nanosleep(&ms, NULL);
+            waited++;
+        }
+        if (!bounded || __atomic_load_n(&n->out[i], __ATOMIC_ACQUIRE)) {
+            pthread_join(n->cores[i], NULL);
+        } else {
+            pthread_detach(n->cores[i]);
+            stuck++;
+        }
+    }
+    if (stuck)
+        uarea__posix_logf(1, "node %d: %u core thread(s) did not leave the ended container: a thread "
+                             "runs where no tick can stop it", n->self, stuck);
     n->running = 0;
     uarea__posix_step(n, "node.released");
+}
+
+static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
+{
+    (void)ua;
+    uarea__posix_cores_leave((uarea__posix_node *)arg, 0);
 }
 
 /* Thread 0 of the container: app_main with the argv kept in the container
@@ -915,7 +962,8 @@ static int uarea__posix_ckpt_write(uarea__posix_node *n, const char *path, unsig
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".XXXXXX", 8);
     f.err = 0;
-    f.fd = mkostemp(tmp, O_CLOEXEC);   /* mode 0600 */
+    f.fd = mkstemp(tmp);   /* mode 0600 */
+    if (f.fd >= 0) (void)fcntl(f.fd, F_SETFD, FD_CLOEXEC);
     if (f.fd < 0) {
         rc = uarea__posix_errno_err(errno);
         free(tmp);
@@ -1127,7 +1175,7 @@ static void uarea__posix_node_loop(uarea__posix_node *n, unsigned char *block, s
             /* this node's container finished; the run ends with the last one */
             uarea__posix_step(n, "node.done");
             (void)uarea_release(n->ua);
-            uarea__posix_stop_cores(n, n->ua);
+            uarea__posix_cores_leave(n, 1);
             continue;
         }
         if (did == 0 && !migrate_daemon_busy(&n->mn.d) && !migrate_daemon_alert(&n->mn.d) &&
@@ -1172,7 +1220,7 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     if (n->running) {
         /* another node ended the run while the container was here */
         (void)uarea_release(n->ua);
-        uarea__posix_stop_cores(n, n->ua);
+        uarea__posix_cores_leave(n, 1);
     }
     (void)migrate_node_fini(&n->mn);
     uarea_posix_dirty_close(&n->dirty_region);
@@ -1211,17 +1259,6 @@ static uint64_t uarea__posix_fingerprint(void)
         fp ^= ((uint64_t)migrate_crc32c(0, (const void *)lo, len) << 32) | (uint32_t)len;
     }
     return fp;
-}
-
-static void uarea__posix_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void uarea__posix_logf(int level, const char *fmt, ...)
-{
-    char line[180];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    uarea__posix_log(level, line);
 }
 
 /* What the launcher knows of its nodes while it watches them. */
