@@ -147,6 +147,9 @@ typedef struct migrate_node {
      * from node `from` */
     int receiving, from;
     int held;                     /* migrate_node_hold() */
+    /* migrate_to calls this node's daemon took from each core's board and
+     * has not answered (migrate/syscall.h) */
+    uint8_t calls[UAREA_CORES_MAX];
 } migrate_node;
 
 /* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,

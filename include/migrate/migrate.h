@@ -17,9 +17,10 @@
  *
  * kmigrate_to() is the same call under the Nanvix name.
  *
- * The port implements both (the POSIX port in <uarea_posix.h>; a kernel
- * through its system call to the migration daemon, migrate/daemon.h): they
- * are declared here, defined by the port.
+ * They are declared here and defined by migrate/syscall.h (a system call
+ * that the node's master serves with its migration daemon), which every
+ * port whose containers migrate includes; a port may define them itself
+ * instead.
  */
 #include "../uarea/config.h"
 #include "../uarea/error.h"
@@ -29,7 +30,7 @@
 
 UAREA_EXTERN_C_BEGIN
 
-/* Defined by the port (not by MIGRATE_IMPLEMENTATION). */
+/* Defined by migrate/syscall.h's implementation, or by the port. */
 extern int migrate_to(int node);
 extern int kmigrate_to(int node);
 

@@ -26,6 +26,11 @@
  *   UAREA_PORT_IDLE(core)           the core has nothing to run: wait a little or until
  *                                   rescheduled (may return at once)
  *   UAREA_PORT_RELAX()              one step of a spin-wait (pause, yield, or nothing)
+ *   UAREA_PORT_WAKE_MASTER()        a container thread posted a call on its board
+ *                                   (migrate/syscall.h): make the node's master serve
+ *                                   it soon (an event to the master core, a futex
+ *                                   wake, or nothing when the master polls); needed
+ *                                   only by ports that include migrate/syscall.h
  *
  * Critical section (against preemption of the calling core; the library adds
  * its own spin lock in the UArea for the other cores)
@@ -68,6 +73,7 @@
 #define UAREA_PORT_RESCHEDULE(core) ((void)(core))
 #define UAREA_PORT_IDLE(core) ((void)(core))
 #define UAREA_PORT_RELAX() ((void)0)
+#define UAREA_PORT_WAKE_MASTER() ((void)0)
 #define UAREA_PORT_CRIT_ENTER() ((uintptr_t)0)
 #define UAREA_PORT_CRIT_LEAVE(state) ((void)(state))
 #define UAREA_PORT_CRIT_OPEN ((uintptr_t)0)

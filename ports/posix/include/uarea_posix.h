@@ -84,6 +84,7 @@
 #include <uarea/thread.h>
 #include <migrate/migrate.h>
 #include <migrate/daemon.h>
+#include <migrate/syscall.h>
 
 #if defined(UAREA_IMPLEMENTATION) && !defined(UAREA_POSIX_IMPLEMENTATION)
 #  define UAREA_POSIX_IMPLEMENTATION
@@ -299,7 +300,6 @@ UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one po
 /* ... and the ones a node keeps while that ring is full. */
 #define UAREA__POSIX_PENDING 32u
 
-#define UAREA__POSIX_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to on a board */
 #define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
 
 /* The user section: linker-made bounds (weak: a program may have none). */
@@ -376,9 +376,6 @@ typedef struct uarea__posix_node {
     uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
     int restored;             /* the container came from a checkpoint file */
-    /* migrate_to calls this node's daemon took from each board and has not
-     * answered: only those may be answered from the daemon's last result */
-    unsigned char captured[UAREA_CORES_MAX];
     /* migration records waiting for room in the launcher's ring */
     struct { int container; migrate_stats st; } pending[UAREA__POSIX_PENDING];
     unsigned n_pending;
@@ -670,58 +667,13 @@ static void uarea__posix_record(uarea__posix_node *n, int c, const migrate_stats
 }
 
 /* ==== Syscall boards: calls of container threads to the master ========== */
-/* A call to the master through the caller's core board: post it, wake the
- * master, then wait — at scheduling points, where a freeze parks the thread —
- * for the outcome the master writes into the board. The board is in the
- * UArea, so a call outlives a migration or a checkpoint: the master of the
- * node where the container is when the call ends answers it. */
-static int uarea__posix_call(uint32_t number, uintptr_t arg)
-{
-    struct uarea *ua = uarea_current();
-    unsigned core;
-    struct uarea_board *b;
-    uint32_t expect = 0;
-    intptr_t ret;
-    uintptr_t crit;
-    unsigned spins = 0;
-    if (ua == NULL) return UAREA_ENOTUSER;
-    /* posting is not a safe point: no tick may move the thread off this core
-     * between taking the board and raising its pending flag */
-    crit = UAREA_PORT_CRIT_ENTER();
-    core = UAREA_PORT_CORE_ID();
-    b = uarea_board(ua, core);
-    if (b == NULL || !__atomic_compare_exchange_n(&b->number, &expect, number, false,
-                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        UAREA_PORT_CRIT_LEAVE(crit);
-        return b == NULL ? UAREA_ENOTUSER : UAREA_EBUSY;
-    }
-    b->args[0] = arg;
-    __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
-    UAREA_PORT_CRIT_LEAVE(crit);
-    uarea__posix_resched(0);
-    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN) {
-        (void)uarea_thread_yield();
-        /* with nothing else ready the yield returns at once: give the host
-         * CPU back now and then, the master answering the call needs it */
-        if ((++spins & 63u) == 0) sched_yield();
-    }
-    __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
-    return (int)ret;
-}
-
-int migrate_to(int node)
-{
-    return uarea__posix_call(UAREA__POSIX_SYS_MIGRATE, (uintptr_t)(intptr_t)node);
-}
-
+/* migrate_to and the board handshake are migrate/syscall.h's; a checkpoint
+ * is one more call on the same boards, served by this runtime. */
 UAREA_API int uarea_posix_checkpoint(const char *path)
 {
     if (path == NULL || path[0] == '\0') return UAREA_EINVAL;
-    return uarea__posix_call(UAREA__POSIX_SYS_CKPT, (uintptr_t)path);
+    return migrate_syscall(UAREA__POSIX_SYS_CKPT, (uintptr_t)path);
 }
-
-int kmigrate_to(int node) { return migrate_to(node); }
 
 /* ==== Cores ============================================================= */
 static void *uarea__posix_core_main(void *arg)
@@ -836,62 +788,38 @@ static void *uarea__posix_argv_copy(struct uarea *ua)
 }
 
 /* ==== The master's service of the boards ================================ */
-/* Start requested migrations and checkpoints, and hand outcomes to the
- * threads that wait in migrate_to. One at a time: a checkpoint while the
- * container migrates, or a migrate_to while a checkpoint is taken, gets
- * UAREA_EBUSY (the node holds the container for the checkpoint, so a
+/* Start requested migrations (migrate/syscall.h) and checkpoints, and hand
+ * outcomes to the threads that wait for them. One at a time: a checkpoint
+ * while the container migrates, or a migrate_to while a checkpoint is taken,
+ * gets UAREA_EBUSY (the node holds the container for the checkpoint, so a
  * controller's MOVE is refused too: migrate_node_hold). */
 static void uarea__posix_boards(uarea__posix_node *n, int arrived)
 {
     struct uarea *ua = n->ua;
     unsigned c;
-    if (!migrate_node_present(&n->mn) || ua == NULL) {
-        memset(n->captured, 0, sizeof n->captured); /* the calls left with it */
-        return;
-    }
+    (void)migrate_node_serve(&n->mn, arrived);
+    if (!migrate_node_present(&n->mn) || ua == NULL) return;
     for (c = 0; c < UAREA_CORES_MAX; c++) {
         struct uarea_board *b = &ua->board[c];
-        uint32_t num = __atomic_load_n(&b->number, __ATOMIC_ACQUIRE);
-        if (num == UAREA__POSIX_SYS_CKPT) {
-            if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
-                int rc;
-                __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
-                if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->mn.d)) {
-                    __atomic_store_n(&b->ret, (intptr_t)UAREA_EBUSY, __ATOMIC_RELEASE);
-                    continue;
-                }
-                rc = migrate_freeze_begin(ua);
-                if (rc < 0) {
-                    __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-                } else {
-                    n->ckpt_core = (int)c;
-                    (void)migrate_node_hold(&n->mn, 1);
-                }
-            } else if ((int)c != n->ckpt_core && n->restored &&
-                       __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
-                /* this checkpoint is the one the run restored from */
-                __atomic_store_n(&b->ret, (intptr_t)1, __ATOMIC_RELEASE);
-            }
-            continue;
-        }
-        if (num != UAREA__POSIX_SYS_MIGRATE) continue;
+        if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != UAREA__POSIX_SYS_CKPT) continue;
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
-            __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE); /* captured */
-            rc = n->ckpt_core >= 0 ? UAREA_EBUSY
-                                   : migrate_daemon_start(&n->mn.d, (int)(intptr_t)b->args[0]);
-            if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-            else n->captured[c] = 1;
-        } else if ((arrived || n->captured[c]) &&
-                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
-                   !migrate_daemon_busy(&n->mn.d)) {
-            /* the migration ended: here after an arrival, or back home. A
-             * call being posted (ret set, pending not yet) is neither: it
-             * must not take the last migration's result for its own. */
-            int rc = arrived ? 0 : migrate_daemon_last(&n->mn.d, NULL);
-            if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
-            n->captured[c] = 0;
-            __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
+            if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->mn.d)) {
+                __atomic_store_n(&b->ret, (intptr_t)UAREA_EBUSY, __ATOMIC_RELEASE);
+                continue;
+            }
+            rc = migrate_freeze_begin(ua);
+            if (rc < 0) {
+                __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            } else {
+                n->ckpt_core = (int)c;
+                (void)migrate_node_hold(&n->mn, 1);
+            }
+        } else if ((int)c != n->ckpt_core && n->restored &&
+                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
+            /* this checkpoint is the one the run restored from */
+            __atomic_store_n(&b->ret, (intptr_t)1, __ATOMIC_RELEASE);
         }
     }
 }

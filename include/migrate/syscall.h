@@ -1,0 +1,159 @@
+/*
+ * migrate/syscall.h - migrate_to as a system call: a container thread posts
+ * it on its core's board in the UArea, the node's master serves it with the
+ * node's daemon (migrate/daemon.h), and the thread waits for the outcome at
+ * scheduling points. Every port whose containers migrate uses it; the port
+ * supplies the items of uarea/port.h plus UAREA_PORT_WAKE_MASTER().
+ *
+ * Container side (a thread of the container):
+ *   migrate_to(node), kmigrate_to(node)     the app-facing call (migrate/migrate.h)
+ *   migrate_syscall(number, arg)            any call the port serves itself
+ *
+ *   1. inside the port's critical section (no preemption may move the thread
+ *      off its core between taking the board and raising its pending flag),
+ *      take the calling core's board (UAREA_EBUSY when a call is in flight
+ *      there), write the number and argument, set ret to UAREA_EAGAIN and
+ *      raise pending;
+ *   2. wake the master (UAREA_PORT_WAKE_MASTER());
+ *   3. yield until ret is not UAREA_EAGAIN (a freeze parks the thread here;
+ *      every 64 turns UAREA_PORT_RELAX()), then free the board.
+ * The board is in the UArea: a call outlives a migration or a checkpoint,
+ * and the master of the node where the container is when the call ends
+ * answers it.
+ *
+ * Master side (the node's master, between migrate_node_step() calls):
+ *   migrate_node_serve(n, arrived)
+ *   - takes every posted MIGRATE_SYS_MIGRATE call: starts the migration
+ *     (migrate_daemon_start), or answers at once with its error (UAREA_EBUSY
+ *     while the node holds the container, migrate_node_hold);
+ *   - answers a call it took when the migration ended here (the container is
+ *     back after an abort: the daemon's result), and every waiting call
+ *     when the container has just arrived (`arrived`: 0, the call returns on
+ *     the destination).
+ *   Other numbers are the port's (a checkpoint, say): it serves them itself,
+ *   on the same boards. Returns how many boards it answered or took.
+ *
+ * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION). A port
+ * that includes this header gets migrate_to and kmigrate_to from it.
+ */
+#include "../uarea/config.h"
+#include "../uarea/error.h"
+#include "daemon.h"
+#include "migrate.h"
+
+#ifndef MIGRATE_SYSCALL_H
+#define MIGRATE_SYSCALL_H
+
+UAREA_EXTERN_C_BEGIN
+
+#define MIGRATE_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to(args[0]) */
+
+/* A call from a container thread: the master's answer, UAREA_ENOTUSER
+ * outside a container thread, UAREA_EBUSY when a call is in flight on this
+ * core's board. `number` is not 0. */
+UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg);
+
+/* The master's service of the migrate_to calls (see above). */
+UAREA_API int migrate_node_serve(migrate_node *n, int arrived);
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_SYSCALL_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(MIGRATE_IMPLEMENTATION) && !defined(MIGRATE__SYSCALL_IMPLEMENTED)
+#define MIGRATE__SYSCALL_IMPLEMENTED
+
+#ifndef UAREA_PORT_WAKE_MASTER
+#  error "uarea port: UAREA_PORT_WAKE_MASTER() missing (migrate/syscall.h: how a container thread's call wakes its node's master; ((void)0) when the master polls)"
+#endif
+
+UAREA_EXTERN_C_BEGIN
+
+UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg)
+{
+    struct uarea *ua = uarea_current();
+    struct uarea_board *b;
+    uint32_t expect = 0;
+    intptr_t ret;
+    uintptr_t crit;
+    unsigned spins = 0;
+    if (number == 0) return UAREA_EINVAL;
+    if (ua == NULL) return UAREA_ENOTUSER;
+    crit = UAREA_PORT_CRIT_ENTER();
+    b = uarea_board(ua, UAREA_PORT_CORE_ID());
+    if (b == NULL || !__atomic_compare_exchange_n(&b->number, &expect, number, false,
+                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        UAREA_PORT_CRIT_LEAVE(crit);
+        return b == NULL ? UAREA_ENOTUSER : UAREA_EBUSY;
+    }
+    b->args[0] = arg;
+    __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
+    UAREA_PORT_CRIT_LEAVE(crit);
+    UAREA_PORT_WAKE_MASTER();
+    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN) {
+        (void)uarea_thread_yield();
+        /* with nothing else ready the yield returns at once: give the CPU
+         * back now and then, the master answering the call may need it */
+        if ((++spins & 63u) == 0) UAREA_PORT_RELAX();
+    }
+    __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
+    return (int)ret;
+}
+
+/* The app-facing names are extern whatever UAREA_STATIC says; under it,
+ * several translation units may each carry the implementation: weak. */
+#ifdef UAREA_STATIC
+#  define MIGRATE__APP_CALL __attribute__((weak))
+#else
+#  define MIGRATE__APP_CALL
+#endif
+
+MIGRATE__APP_CALL int migrate_to(int node)
+{
+    return migrate_syscall(MIGRATE_SYS_MIGRATE, (uintptr_t)(intptr_t)node);
+}
+
+MIGRATE__APP_CALL int kmigrate_to(int node) { return migrate_to(node); }
+
+UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
+{
+    struct uarea *ua;
+    unsigned c;
+    int did = 0;
+    if (n == NULL) return UAREA_EINVAL;
+    ua = n->ua;
+    if (!migrate_node_present(n) || ua == NULL) {
+        UAREA_MEMSET(n->calls, 0, sizeof n->calls);   /* the calls left with it */
+        return 0;
+    }
+    for (c = 0; c < UAREA_CORES_MAX; c++) {
+        struct uarea_board *b = &ua->board[c];
+        if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != MIGRATE_SYS_MIGRATE) continue;
+        if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
+            int rc;
+            __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
+            rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
+            if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            else n->calls[c] = 1;
+            did++;
+        } else if ((arrived || n->calls[c]) &&
+                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
+                   !migrate_daemon_busy(&n->d)) {
+            /* the migration ended: here after an arrival, or back home. A
+             * call being posted (ret set, pending not yet) is neither: it
+             * must not take the last migration's result for its own. */
+            int rc = arrived ? 0 : migrate_daemon_last(&n->d, NULL);
+            if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
+            n->calls[c] = 0;
+            __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            did++;
+        }
+    }
+    return did;
+}
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_IMPLEMENTATION */

@@ -1,0 +1,148 @@
+/* migrate_to as a system call (include/migrate/syscall.h), with the
+ * loopback transport, in one process and one thread: the test is core 0 and
+ * the node's master is a hook of its port (syscall_port.h) that a waiting
+ * call runs. A call the daemon cannot start is answered with its
+ * error; a held container's call gets UAREA_EBUSY; a core's board takes one
+ * call at a time; a call that came with an arriving container is answered
+ * with 0 there, and a call still being posted is not answered from the last
+ * migration's result. */
+#define UAREA_PORT_HEADER "syscall_port.h"
+#define UAREA_IMPLEMENTATION
+#include <uarea/thread.h>
+#include <noc/loopback.h>
+#include <migrate/syscall.h>
+#include <criterion/criterion.h>
+#include <string.h>
+
+static _Alignas(4096) unsigned char region[UAREA_CONTAINER_SIZE];
+static unsigned char block[65536];
+static noc_loopback lb;
+static noc_transport t[2];
+static migrate_node node;
+static struct uarea *ua;
+
+#define NOT_YET 12345
+static volatile int rc_a = NOT_YET, rc_b = NOT_YET;
+
+/* The master's turn: serve the boards; a test may add its own part. */
+static void (*extra)(void);
+void syscall_test_master(void)
+{
+    if (ua == NULL) return;
+    (void)migrate_node_serve(&node, 0);
+    if (extra != NULL) extra();
+}
+
+static void setup(void)
+{
+    migrate_node_desc d;
+    uarea_tid_t tid;
+    (void)tid;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+    memset(&d, 0, sizeof d);
+    d.t = &t[0];
+    d.region = region;
+    d.region_size = sizeof region;
+    d.binary_fp = 7;
+    d.block = block;
+    d.block_size = sizeof block;
+    cr_assert_eq(migrate_node_init(&node, &d), 0);
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    cr_assert_eq(migrate_node_adopt(&node), 0);
+    rc_a = rc_b = NOT_YET;
+    extra = NULL;
+}
+
+static void *call_to(void *arg)
+{
+    rc_a = migrate_to((int)(intptr_t)arg);
+    return NULL;
+}
+
+/* Run the container's threads on this core until none is left. */
+static void rounds(int n)
+{
+    for (int i = 0; i < n; i++) (void)uarea_core_step(ua);
+}
+
+TestSuite(syscall, .init = setup);
+
+Test(syscall, outside_a_container_thread)
+{
+    cr_assert_eq(migrate_to(1), UAREA_ENOTUSER);
+    cr_assert_eq(kmigrate_to(1), UAREA_ENOTUSER);
+    cr_assert_eq(migrate_syscall(0, 0), UAREA_EINVAL);
+    cr_assert_eq(migrate_node_serve(NULL, 0), UAREA_EINVAL);
+}
+
+Test(syscall, a_call_the_daemon_cannot_start_gets_its_error)
+{
+    uarea_tid_t tid;
+    cr_assert_eq(uarea_create(ua, &tid, call_to, (void *)(intptr_t)7), 0);
+    rounds(4);
+    cr_assert_eq(rc_a, UAREA_EBADNODE);
+    cr_assert_eq(uarea_create(ua, &tid, call_to, (void *)(intptr_t)0), 0);
+    rounds(4);
+    cr_assert_eq(rc_a, UAREA_ESAMENODE);
+    cr_assert_eq(uarea_board(ua, 0)->number, 0u, "the board is free again");
+}
+
+Test(syscall, a_held_container_answers_ebusy)
+{
+    uarea_tid_t tid;
+    cr_assert_eq(migrate_node_hold(&node, 1), 0);
+    cr_assert_eq(uarea_create(ua, &tid, call_to, (void *)(intptr_t)1), 0);
+    rounds(4);
+    cr_assert_eq(rc_a, UAREA_EBUSY);
+    cr_assert_eq(migrate_daemon_busy(&node.d), 0, "no migration started");
+}
+
+#define SYS_OWN 0x4f574e00u
+static void *own_call(void *arg)
+{
+    (void)arg;
+    rc_a = migrate_syscall(SYS_OWN, 3);
+    return NULL;
+}
+static void *second_call(void *arg)
+{
+    rc_b = migrate_to((int)(intptr_t)arg);
+    return NULL;
+}
+
+/* The port answers its own call once the second call got its answer. */
+static void answer_own(void)
+{
+    struct uarea_board *bd = uarea_board(ua, 0);
+    if (rc_b == NOT_YET || bd->number != SYS_OWN) return;
+    cr_assert_eq(bd->pending, 1u, "not taken: the port serves its own numbers");
+    cr_assert_eq(bd->args[0], 3u);
+    __atomic_store_n(&bd->pending, 0u, __ATOMIC_RELEASE);
+    __atomic_store_n(&bd->ret, (intptr_t)9, __ATOMIC_RELEASE);
+}
+
+Test(syscall, one_call_at_a_time_per_board_and_the_ports_own_numbers_are_left_to_it)
+{
+    uarea_tid_t a, b;
+    extra = answer_own;
+    cr_assert_eq(uarea_create(ua, &a, own_call, NULL), 0);
+    cr_assert_eq(uarea_create(ua, &b, second_call, (void *)(intptr_t)1), 0);
+    rounds(6);
+    cr_assert_eq(rc_b, UAREA_EBUSY, "the core's board was taken");
+    cr_assert_eq(rc_a, 9);
+    cr_assert_eq(uarea_board(ua, 0)->number, 0u);
+}
+
+Test(syscall, a_call_that_arrived_with_the_container_returns_0_there)
+{
+    struct uarea_board *bd = uarea_board(ua, 1);
+    /* as a call taken on the source looks when its container arrives */
+    bd->number = MIGRATE_SYS_MIGRATE;
+    bd->pending = 0;
+    bd->ret = UAREA_EAGAIN;
+    cr_assert_eq(migrate_node_serve(&node, 0), 0, "not taken here, not arrived: left alone");
+    cr_assert_eq(bd->ret, UAREA_EAGAIN);
+    cr_assert_eq(migrate_node_serve(&node, 1), 1);
+    cr_assert_eq(bd->ret, 0);
+}
