@@ -15,7 +15,7 @@
  * memory resident; its leak checker covers that build).
  *
  * ctest runs a short soak (tests/posix/CMakeLists.txt); a long one is
- *   build/tests/posix/soak --migrations 100000     (docs/reliability.md)
+ *   build/dev/tests/posix/soak --migrations 20000   (docs/reliability.md)
  * Plain C, so that it also runs under qemu-user. */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
