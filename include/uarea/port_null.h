@@ -15,7 +15,8 @@
  *   UAREA_PORT_CORES()              cores that run user threads (1..UAREA_CORES_MAX)
  *   UAREA_PORT_CORE_ID()            the calling core, 0..UAREA_PORT_CORES()-1
  *                                   (the POSIX port: a thread-local of each core thread;
- *                                   the MPPA-256 port: the processor id minus one);
+ *                                   on the MPPA-256: the core id minus one, core 0
+ *                                   being the master);
  *                                   UAREA_PORT_CORES() or more for a thread that is no
  *                                   core (it is then an outside caller)
  *   UAREA_PORT_RESCHEDULE(core)     make `core` reach a scheduling point soon: an

@@ -21,7 +21,7 @@
  *                          (body switched threads: `ret` would be
  *                          mispredicted); uarea_thread_yield is made so
  *
- * A port for another CPU (the MPPA-256 port's k1b) supplies the same items in
+ * A port for another CPU (the MPPA-256's k1b, say) supplies the same items in
  * its own header and names it with UAREA_ARCH_HEADER before the first
  * include. On a CPU without a switch the headers still compile: the context
  * is UAREA_ARCH_CTX_WORDS = 16 words and uarea_thread_create() returns
