@@ -42,8 +42,8 @@ typedef enum uarea_err {
     UAREA_EJOINED = -22,     /* thread already joined or being joined */
     UAREA_EDEADLK = -23,     /* a thread may not join itself */
     UAREA_EOVERFLOW = -24,   /* stack overflow detected (canary broken) */
-    UAREA_ENOSTACK = -25,    /* stack pool exhausted */
-    UAREA_EFROZEN = -26,     /* container is frozen */
+    UAREA_ENOSTACK = -25,    /* reserved (not returned: a thread slot has its stack) */
+    UAREA_EFROZEN = -26,     /* reserved (not returned: a frozen container's calls wait) */
     UAREA_ENOTUSER = -27,    /* caller is not a user thread of a container */
     UAREA_ELAYOUT = -28,     /* UArea header invalid (magic/version/size) */
 

@@ -2,7 +2,8 @@
  * uarea/thread.h - threads that live entirely inside a UArea, and the
  * scheduler that runs them on K cores.
  *
- * App-facing API (the contract of DESIGN.md; "the current container" is the
+ * App-facing API (stable names: programs outside the tree compile against
+ * them, as tests/consumers/api_main.c does; "the current container" is the
  * one the calling core runs, found through the port's core id):
  *
  *   #include <uarea/thread.h>
