@@ -518,3 +518,36 @@ Test(shm_bounce, cancel_in_the_middle)
     cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), 10);
     cr_assert_eq(memcmp(dst, "0123456789", 10), 0);
 }
+
+/* noc_shm_kick: another thread of the node gets its mailbox reader back (the
+ * POSIX runtime's container threads wake their master so). A kick before the
+ * wait ends the next wait at once; a kick while the reader sleeps, with no
+ * time limit, ends that wait; the read stays posted either way and a kick
+ * does not touch portal waits or writes. */
+static void *kick_when_asleep(void *arg)
+{
+    noc_shm_node *n = arg;
+    while (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST) == NULL) sched_yield();
+    noc_shm_kick(n);
+    return NULL;
+}
+
+Test(shm, a_kick_ends_a_mailbox_wait_and_leaves_the_read_posted)
+{
+    char buf[8] = {0};
+    pthread_t th;
+    int in = noc_mailbox_create(&t[1], 0), out = noc_mailbox_open(&t[0], 1, 0);
+    cr_assert_geq(in, 0);
+    cr_assert_geq(out, 0);
+    cr_assert_eq(noc_mailbox_aread(&t[1], in, buf, sizeof buf), 0);
+    noc_shm_kick(&nd[1]);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, 5000000000), UAREA_ETIMEDOUT, "kicked before");
+    cr_assert_eq(pthread_create(&th, NULL, kick_when_asleep, &nd[1]), 0);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, NOC_FOREVER), UAREA_ETIMEDOUT, "kicked asleep");
+    pthread_join(th, NULL);
+    cr_assert_eq(nd[1].sleeping, NULL);
+    cr_assert_eq(noc_mailbox_write(&t[0], out, "kick", 5, 1000000000), 5);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, 1000000000), 5, "the read was still posted");
+    cr_assert_str_eq(buf, "kick");
+    noc_shm_kick(NULL);                                   /* harmless */
+}

@@ -374,6 +374,7 @@ typedef struct uarea__posix_node {
     migrate_region user[1];
     uint32_t n_user;
     uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
+    noc_shm_node *noc;        /* this node's end of the NoC (its master's mailbox) */
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
     int restored;             /* the container came from a checkpoint file */
     /* migration records waiting for room in the launcher's ring */
@@ -667,6 +668,15 @@ static void uarea__posix_record(uarea__posix_node *n, int c, const migrate_stats
 }
 
 /* ==== Syscall boards: calls of container threads to the master ========== */
+/* UAREA_PORT_WAKE_MASTER: a container thread posted a call; the master may
+ * sleep in its mailbox wait (up to 1 ms): kick it out. */
+static void uarea__posix_wake_master(void)
+{
+    uarea__posix_node *n = uarea__posix_me;
+    uarea__posix_resched(0);
+    if (n != NULL && n->noc != NULL) noc_shm_kick(n->noc);
+}
+
 /* migrate_to and the board handshake are migrate/syscall.h's; a checkpoint
  * is one more call on the same boards, served by this runtime. */
 UAREA_API int uarea_posix_checkpoint(const char *path)
@@ -984,6 +994,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_n
     uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
     int rc = noc_shm_attach(shm, n->self, me, t);
     if (rc < 0) return rc;
+    n->noc = me;
     noc_set_default(t);
     if (lo != 0 && hi > lo) {
         n->user[0].addr = lo;

@@ -203,6 +203,8 @@ typedef struct noc_shm_node {
     uint64_t probed[NOC_NODES_MAX];     /* last liveness probe, ns */
     noc__shm_handle mbx[NOC_OPEN_MAX];
     noc__shm_handle ptl[NOC_OPEN_MAX];
+    uint32_t kick;                      /* noc_shm_kick() */
+    void *sleeping;                     /* the event a mailbox read sleeps on */
 } noc_shm_node;
 
 /* Create the shared mapping for desc->nodes nodes (desc NULL: defaults).
@@ -219,6 +221,11 @@ UAREA_API int noc_shm_detach(noc_shm_node *self);
 /* The shared arena (desc.arena_size bytes, same address in every forked
  * node), or NULL; *size receives its size when size is not NULL. */
 UAREA_API void *noc_shm_arena(noc_shm *shm, size_t *size);
+/* Another thread of this node's process wants its mailbox reader back: a
+ * wait on an input mailbox in progress (or the next one) returns at once
+ * with UAREA_ETIMEDOUT, the read still posted. The POSIX runtime wakes its
+ * master with it when a container thread posts a call. */
+UAREA_API void noc_shm_kick(noc_shm_node *self);
 /* 1 when `node` is attached and its process alive, 0 when not attached yet,
  * UAREA_EPEERGONE when it left or died, UAREA_EBADNODE. */
 UAREA_API int noc_shm_peer_state(noc_shm_node *self, int node);
@@ -1255,7 +1262,7 @@ static uint64_t noc__shm_nap(noc_shm_node *s, noc__shm_handle *h, int portal, ui
 static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, int64_t timeout_ns)
 {
     uint64_t start, now, deadline, spin_end, busy_end = 0;
-    int promised = 0;
+    int promised = 0, kickable = !portal && !h->out;
     if (h->op == NOC__SHM_OP_NONE) return UAREA_ESTATE;
     noc__shm_progress(s, h, portal);
     if (h->done) return noc__shm_take(h);
@@ -1272,6 +1279,7 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
         uint64_t nap;
         now = noc__shm_now();
         if (now >= deadline) return UAREA_ETIMEDOUT;
+        if (kickable && __atomic_exchange_n(&s->kick, 0u, NOC__SHM_SEQ)) return UAREA_ETIMEDOUT;
         if (now < spin_end) {
             if (!promised) noc__shm_reader_promise(s, h, portal, spin_end);
             promised = 1;
@@ -1302,11 +1310,15 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
         seen = __atomic_load_n(&e->seq, NOC__SHM_SEQ);
         __atomic_add_fetch(&e->waiters, 1u, NOC__SHM_SEQ);
         noc__shm_progress(s, h, portal);
-        if (!h->done) {
+        /* a kicker stores kick, then reads `sleeping`; this side stores
+         * `sleeping`, then reads kick: one of the two sees the other */
+        if (kickable) __atomic_store_n(&s->sleeping, (void *)e, NOC__SHM_SEQ);
+        if (!h->done && !(kickable && __atomic_load_n(&s->kick, NOC__SHM_SEQ))) {
             nap = deadline - now < (uint64_t)NOC_SHM_CHECK_NS ? deadline - now : NOC_SHM_CHECK_NS;
             noc__shm_sleep(e, seen, noc__shm_nap(s, h, portal, now, nap));
             noc__shm_progress(s, h, portal);
         }
+        if (kickable) __atomic_store_n(&s->sleeping, NULL, NOC__SHM_SEQ);
         __atomic_sub_fetch(&e->waiters, 1u, NOC__SHM_SEQ);
         if (h->done) return noc__shm_take(h);
     }
@@ -1645,6 +1657,15 @@ UAREA_API int noc_shm_expect(noc_shm *shm, int node, int pid)
     }
     __atomic_store_n(&ni->pid, pid, NOC__SHM_SEQ);
     return 0;
+}
+
+UAREA_API void noc_shm_kick(noc_shm_node *self)
+{
+    struct noc__shm_event *e;
+    if (self == NULL) return;
+    __atomic_store_n(&self->kick, 1u, NOC__SHM_SEQ);
+    e = (struct noc__shm_event *)__atomic_load_n(&self->sleeping, NOC__SHM_SEQ);
+    if (e != NULL) noc__shm_notify(e);
 }
 
 UAREA_API int noc_shm_peer_state(noc_shm_node *self, int node)

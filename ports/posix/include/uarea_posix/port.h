@@ -161,9 +161,12 @@ static inline void uarea__posix_log(int level, const char *msg)
 #define UAREA_PORT_IDLE(core) \
     uarea__posix_idle((core), __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE))
 #define UAREA_PORT_RELAX() ((void)sched_yield())
-/* the master polls its boards between daemon steps, at most 1 ms apart; the
- * call also kicks the cores' futex, as before */
-#define UAREA_PORT_WAKE_MASTER() uarea__posix_resched(0)
+/* the master sleeps in its mailbox wait: the runtime kicks it out
+ * (noc_shm_kick; defined in uarea_posix.h's implementation) */
+#if defined(UAREA_IMPLEMENTATION) || defined(UAREA_POSIX_IMPLEMENTATION)
+static void uarea__posix_wake_master(void);
+#endif
+#define UAREA_PORT_WAKE_MASTER() uarea__posix_wake_master()
 #define UAREA_PORT_CRIT_ENTER() uarea__posix_crit_enter()
 #define UAREA_PORT_CRIT_LEAVE(state) uarea__posix_crit_leave(state)
 #define UAREA_PORT_CRIT_OPEN ((uintptr_t)0)
