@@ -1167,8 +1167,13 @@ static int migrate__inbox_done(migrate_daemon *d, int rc)
 {
     migrate_msg m;
     if (rc >= 0) {
-        if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0) migrate__on_msg(d, &m);
-        else d->msgs_dropped++;
+        /* a message is taken from the node it names, when the transport
+         * can tell who sent it: another node's forgery is dropped */
+        int sender = noc_mailbox_sender(d->t, d->in_mbx);
+        if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0 && (sender < 0 || sender == m.from))
+            migrate__on_msg(d, &m);
+        else
+            d->msgs_dropped++;
     }
     rc = noc_mailbox_aread(d->t, d->in_mbx, d->in_buf, sizeof d->in_buf);
     return rc < 0 ? rc : 1;

@@ -250,6 +250,7 @@ typedef struct noc_loopback_stats {
 struct noc__lb_handle {
     unsigned char used, out, op, phase;
     int node, port, lport;   /* out: remote node, port, local port; in: own port */
+    int from;                /* in: sender of the last message read, -1: none */
     int result;
     void *buf;
     const void *cbuf;
@@ -685,6 +686,7 @@ static int noc__lb_mbx_progress(noc_loopback *lb, noc_loopback_node *n, struct n
             return 1;
         }
         UAREA_MEMCPY(h->buf, p->data, p->len);
+        h->from = p->src;
         noc__lb_finish(h, (int)p->len);
         m->head = p->next;
         if (m->head < 0) m->tail = -1;
@@ -954,6 +956,7 @@ static int noc__lb_mbx_create(void *ctx, int port)
     n->mbx[h].used = 1;
     n->mbx[h].node = n->self;
     n->mbx[h].port = port;
+    n->mbx[h].from = -1;
     m->created = 1;
     m->handle = h;
     m->gen++;
@@ -1312,13 +1315,24 @@ static int noc__lb_node_gone(void *ctx, int node)
     return n != NULL && node >= 0 && node < n->lb->nodes && n->lb->node[node].crashed ? 1 : 0;
 }
 
+static int noc__lb_mbx_sender(void *ctx, int mbx)
+{
+    noc_loopback_node *n = noc__lb_ctx(ctx);
+    struct noc__lb_handle *h;
+    if (n == NULL) return UAREA_EINVAL;
+    h = noc__lb_get(n->mbx, mbx);
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (h->out) return UAREA_EDIRECTION;
+    return h->from >= 0 ? h->from : UAREA_ESTATE;
+}
+
 static const struct noc_ops noc__lb_ops = {
     noc__lb_node_self, noc__lb_nodes,
     noc__lb_mbx_create, noc__lb_mbx_open, noc__lb_mbx_unlink, noc__lb_mbx_close,
     noc__lb_mbx_aread, noc__lb_mbx_awrite, noc__lb_mbx_wait, noc__lb_mbx_cancel,
     noc__lb_ptl_create, noc__lb_ptl_allow, noc__lb_ptl_open, noc__lb_ptl_unlink,
     noc__lb_ptl_close, noc__lb_ptl_aread, noc__lb_ptl_awrite, noc__lb_ptl_wait,
-    noc__lb_ptl_cancel, noc__lb_clock, noc__lb_node_gone,
+    noc__lb_ptl_cancel, noc__lb_clock, noc__lb_node_gone, noc__lb_mbx_sender,
 };
 
 /* ---- public ---- */

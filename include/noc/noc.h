@@ -133,6 +133,12 @@ struct noc_ops {
      * transport cannot tell. Asked once per migration, at the commit point,
      * so it may cost a system call. */
     int (*node_gone)(void *ctx, int node);
+
+    /* Optional: the node that sent the message the last completed read of
+     * input mailbox `mbx` returned, as the transport knows it (not as the
+     * message says): a receiver checks a message's claimed sender with it.
+     * UAREA_ESTATE before any read completed. */
+    int (*mailbox_sender)(void *ctx, int mbx);
 };
 
 typedef struct noc_transport {
@@ -155,6 +161,11 @@ UAREA_API uint64_t noc_clock_ns(noc_transport *t);
 /* 1: `node` is gone for good; 0: alive, or the transport cannot tell
  * (without the optional op); UAREA_EBADNODE, UAREA_EINVAL. */
 UAREA_API int noc_node_gone(noc_transport *t, int node);
+/* The node that sent the message the last completed read of input mailbox
+ * `mbx` returned, from the transport's own knowledge; UAREA_ENOSYS when the
+ * transport cannot tell (without the optional op), UAREA_ESTATE when no
+ * read completed, UAREA_EBADHANDLE, UAREA_EINVAL. */
+UAREA_API int noc_mailbox_sender(noc_transport *t, int mbx);
 
 /* Mailboxes */
 UAREA_API int noc_mailbox_create(noc_transport *t, int port);
@@ -207,6 +218,7 @@ UAREA_EXTERN_C_BEGIN
 #  else
 #    define NOC__HAS_NODE_GONE(t) 0
 #  endif
+   /* the optional mailbox_sender: bound when NOC_DIRECT_MAILBOX_SENDER is defined */
 #else
 #  define NOC__CALL(t, fn, ...) (t)->ops->fn((t)->ctx, __VA_ARGS__)
 #  define NOC__CALL0(t, fn) (t)->ops->fn((t)->ctx)
@@ -256,6 +268,20 @@ UAREA_API int noc_node_gone(noc_transport *t, int node)
 #else
     if (!NOC__HAS_NODE_GONE(t)) return 0;
     return NOC__CALL(t, node_gone, node) > 0 ? 1 : 0;
+#endif
+}
+
+UAREA_API int noc_mailbox_sender(noc_transport *t, int mbx)
+{
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    if (mbx < 0 || mbx >= NOC_OPEN_MAX) return UAREA_EBADHANDLE;
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_MAILBOX_SENDER)
+    return UAREA_ENOSYS;
+#else
+#  ifndef NOC_DIRECT
+    if (!NOC__HAS(t, mailbox_sender)) return UAREA_ENOSYS;
+#  endif
+    return NOC__CALL(t, mailbox_sender, mbx);
 #endif
 }
 

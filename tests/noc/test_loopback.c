@@ -99,6 +99,23 @@ Test(loopback_fabric, a_message_takes_the_latency, .init = boot2)
     cr_assert_eq(noc_loopback_step(&LB), 0);
 }
 
+Test(loopback_fabric, the_receiver_knows_who_sent_a_message, .init = boot5)
+{
+    char b[8];
+    int in = noc_mailbox_create(&T[1], 0);
+    int o3 = noc_mailbox_open(&T[3], 1, 0), o4 = noc_mailbox_open(&T[4], 1, 0);
+    cr_assert_eq(noc_mailbox_sender(&T[1], in), UAREA_ESTATE, "nothing read yet");
+    cr_assert_eq(noc_mailbox_sender(&T[3], o3), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_write(&T[4], o4, "4", 1, 0), 1);
+    cr_assert_gt(noc_loopback_step(&LB), 0);
+    cr_assert_eq(noc_mailbox_write(&T[3], o3, "3", 1, 0), 1);
+    cr_assert_gt(noc_loopback_step(&LB), 0);
+    cr_assert_eq(noc_mailbox_read(&T[1], in, b, sizeof b, 0), 1);
+    cr_assert_eq(noc_mailbox_sender(&T[1], in), 4);
+    cr_assert_eq(noc_mailbox_read(&T[1], in, b, sizeof b, 0), 1);
+    cr_assert_eq(noc_mailbox_sender(&T[1], in), 3);
+}
+
 Test(loopback_fabric, latency_is_configurable_and_advance_delivers_on_the_way)
 {
     char b[4];
@@ -624,6 +641,7 @@ Test(loopback_crash, a_crashed_node_fails_everything, .init = boot2)
     cr_assert_eq(noc_loopback_alive(&LB, 0), 1);
     cr_assert_eq(noc_loopback_alive(&LB, 7), UAREA_EBADNODE);
     cr_assert_eq(noc_node_gone(&T[0], 1), 1);
+
     cr_assert_eq(noc_node_gone(&T[1], 0), 0);
     cr_assert_eq(noc_self(&T[1]), 1, "it still knows who it was");
     cr_assert_eq(noc_count(&T[1]), 2);

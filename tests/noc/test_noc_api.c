@@ -11,7 +11,7 @@
 enum {
     F_SELF, F_NODES, F_MCREATE, F_MOPEN, F_MUNLINK, F_MCLOSE, F_MAREAD, F_MAWRITE, F_MWAIT,
     F_MCANCEL, F_PCREATE, F_PALLOW, F_POPEN, F_PUNLINK, F_PCLOSE, F_PAREAD, F_PAWRITE, F_PWAIT,
-    F_PCANCEL, F_CLOCK, F_GONE, F_COUNT
+    F_PCANCEL, F_CLOCK, F_GONE, F_SENDER, F_COUNT
 };
 
 typedef struct fake {
@@ -65,11 +65,12 @@ static int f_pwait(void *c, int h, int64_t t)
 static int f_pcancel(void *c, int h) { (void)c; REC(F_PCANCEL); F.last_a = h; return F.ret[F_PCANCEL]; }
 static uint64_t f_clock(void *c) { (void)c; REC(F_CLOCK); return 123456789u; }
 static int f_gone(void *c, int n) { (void)c; REC(F_GONE); F.last_a = n; return F.ret[F_GONE]; }
+static int f_sender(void *c, int h) { (void)c; REC(F_SENDER); F.last_a = h; return F.ret[F_SENDER]; }
 
 static const struct noc_ops fake_ops = {
     f_self, f_nodes, f_mcreate, f_mopen, f_munlink, f_mclose, f_maread, f_mawrite, f_mwait,
     f_mcancel, f_pcreate, f_pallow, f_popen, f_punlink, f_pclose, f_paread, f_pawrite, f_pwait,
-    f_pcancel, f_clock, f_gone,
+    f_pcancel, f_clock, f_gone, f_sender,
 };
 
 static noc_transport T;
@@ -235,6 +236,20 @@ Test(noc_api, node_gone_is_optional_and_checks_the_node)
     partial.node_gone = NULL;
     F.ret[F_GONE] = 1;
     cr_assert_eq(noc_node_gone(&t, 3), 0, "without the op: cannot tell");
+}
+
+Test(noc_api, mailbox_sender_is_optional_and_checks_the_handle)
+{
+    struct noc_ops partial = fake_ops;
+    noc_transport t = { &partial, &F };
+    cr_assert_eq(noc_mailbox_sender(NULL, 0), UAREA_EINVAL);
+    cr_assert_eq(noc_mailbox_sender(&t, -1), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_mailbox_sender(&t, NOC_OPEN_MAX), UAREA_EBADHANDLE);
+    F.ret[F_SENDER] = 2;
+    cr_assert_eq(noc_mailbox_sender(&t, 5), 2);
+    cr_assert_eq(F.last_a, 5);
+    partial.mailbox_sender = NULL;
+    cr_assert_eq(noc_mailbox_sender(&t, 5), UAREA_ENOSYS);
 }
 
 Test(noc_api, one_missing_op_leaves_the_others_working)

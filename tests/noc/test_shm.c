@@ -551,3 +551,20 @@ Test(shm, a_kick_ends_a_mailbox_wait_and_leaves_the_read_posted)
     cr_assert_str_eq(buf, "kick");
     noc_shm_kick(NULL);                                   /* harmless */
 }
+
+/* The receiver learns a message's sender from the transport (the protocol
+ * drops a message that names another node than the one that sent it). */
+Test(shm, the_sender_of_a_message_is_known_to_the_receiver, .init = setup3)
+{
+    char buf[8];
+    int in = noc_mailbox_create(&t[0], 0);
+    int o1 = noc_mailbox_open(&t[1], 0, 0), o2 = noc_mailbox_open(&t[2], 0, 0);
+    cr_assert_eq(noc_mailbox_sender(&t[0], in), UAREA_ESTATE, "nothing read yet");
+    cr_assert_eq(noc_mailbox_sender(&t[1], o1), UAREA_EDIRECTION);
+    cr_assert_eq(noc_mailbox_write(&t[2], o2, "two", 4, 1000000000), 4);
+    cr_assert_eq(noc_mailbox_write(&t[1], o1, "one", 4, 1000000000), 4);
+    cr_assert_eq(noc_mailbox_read(&t[0], in, buf, sizeof buf, 1000000000), 4);
+    cr_assert_eq(noc_mailbox_sender(&t[0], in), 2);
+    cr_assert_eq(noc_mailbox_read(&t[0], in, buf, sizeof buf, 1000000000), 4);
+    cr_assert_eq(noc_mailbox_sender(&t[0], in), 1);
+}

@@ -217,3 +217,44 @@ Test(protocol_faults, source_dying_while_aborting_leaves_the_latest_copy)
     cr_assert_eq(w->f[0].unfrozen, 0, "the source never ran after the image was taken");
     w_free(w);
 }
+
+/* A message is taken from the node it names only when the transport says
+ * that node sent it: node 2 forges an ABORT "from" the source while the
+ * destination receives the image; the destination drops it and the
+ * migration completes (it used to discard the image and the migration
+ * failed). */
+Test(protocol_faults, a_forged_sender_is_dropped)
+{
+    world *w = w_new(3, NULL);
+    int where = -1, out;
+    uint32_t dropped;
+    migrate_msg m;
+    uint8_t buf[MIGRATE_MSG_SIZE];
+    w_fill(w, 0, LEN, SEED);
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
+    for (int i = 0; i < 100000 && w->d[1].state != MIGRATE_R_RECV; i++) {
+        migrate_daemon_step(&w->d[0]);
+        migrate_daemon_step(&w->d[1]);
+        if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
+    }
+    cr_assert_eq(w->d[1].state, MIGRATE_R_RECV);
+    memset(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_ABORT;
+    m.mid = w->d[1].mid;
+    m.from = 0;                       /* claims to be the source */
+    m.src = 0;
+    m.dst = 1;
+    m.ctrl = -1;
+    m.status = UAREA_EABORTED;
+    migrate_msg_encode(&m, buf);
+    out = noc_mailbox_open(&w->t[2], 1, MIGRATE_MAILBOX_PORT);
+    cr_assert_geq(out, 0);
+    dropped = w->d[1].msgs_dropped;
+    cr_assert_eq(noc_mailbox_write(&w->t[2], out, buf, sizeof buf, 0), (int)sizeof buf);
+    cr_assert(w_run(w, LIMIT_NS));
+    cr_assert_gt(w->d[1].msgs_dropped, dropped, "the forgery was not dropped");
+    cr_assert_eq(w_live(w, &where), 1);
+    cr_assert_eq(where, 1, "the forged ABORT stopped the migration");
+    cr_assert(w_intact(w, 1, LEN, SEED));
+    w_free(w);
+}

@@ -182,6 +182,7 @@ typedef struct noc__shm_handle {
     unsigned char offered;              /* portal write: holds an offer */
     unsigned char eager;                /* portal write: in a call that cannot wait */
     short node, port, lport;
+    short from;                         /* in: sender of the last message read, -1: none */
     int result;
     void *buf;
     const void *cbuf;
@@ -297,6 +298,8 @@ struct noc__shm_nodeinfo {
 struct noc__shm_slot {
     uint32_t seq;
     uint32_t len;
+    int32_t from;                       /* the writing node (noc_mailbox_sender) */
+    uint32_t pad;
     unsigned char data[NOC__SHM_MSG_ROUND];
 };
 
@@ -551,6 +554,7 @@ static int noc__shm_mbx_create(void *ctx, int port)
         return UAREA_EPORTINUSE;
     }
     memset(&s->mbx[h], 0, sizeof s->mbx[h]);
+    s->mbx[h].from = -1;
     s->mbx[h].used = 1;
     s->mbx[h].node = (short)s->self;
     s->mbx[h].port = (short)port;
@@ -623,6 +627,7 @@ static void noc__shm_mbx_progress(noc_shm_node *s, noc__shm_handle *h)
         if (__atomic_load_n(&sl->seq, NOC__SHM_ACQ) != pos + 1) return;
         if (sl->len > h->size) { noc__shm_finish(h, UAREA_EMSGSIZE); return; }  /* kept */
         memcpy(h->buf, sl->data, sl->len);
+        h->from = sl->from;
         noc__shm_finish(h, (int)sl->len);
         __atomic_store_n(&sl->seq, pos + NOC_SHM_MAILBOX_SLOTS, NOC__SHM_REL);
         __atomic_store_n(&m->head, pos + 1, NOC__SHM_REL);
@@ -649,6 +654,7 @@ static void noc__shm_mbx_progress(noc_shm_node *s, noc__shm_handle *h)
     }
     memcpy(sl->data, h->cbuf, h->size);
     sl->len = (uint32_t)h->size;
+    sl->from = (int32_t)s->self;
     __atomic_store_n(&sl->seq, pos + 1, NOC__SHM_REL);
     noc__shm_finish(h, (int)h->size);
     noc__shm_notify(&m->rx);
@@ -1462,6 +1468,15 @@ static uint64_t noc__shm_clock(void *ctx)
     return noc__shm_now();
 }
 
+static int noc__shm_mbx_sender(void *ctx, int mbx)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    noc__shm_handle *h = noc__shm_get(s, s ? s->mbx : NULL, mbx);
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (h->out) return UAREA_EDIRECTION;
+    return h->from >= 0 ? h->from : UAREA_ESTATE;
+}
+
 /* A fresh probe (not the cached answer of the last millisecond). */
 static int noc__shm_node_gone(void *ctx, int node)
 {
@@ -1480,6 +1495,7 @@ static const struct noc_ops noc__shm_ops = {
     noc__shm_ptl_cancel,
     noc__shm_clock,
     noc__shm_node_gone,
+    noc__shm_mbx_sender,
 };
 
 UAREA_API const struct noc_ops *noc_shm_ops(void) { return &noc__shm_ops; }
