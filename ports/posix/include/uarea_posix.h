@@ -668,12 +668,11 @@ static void uarea__posix_record(uarea__posix_node *n, int c, const migrate_stats
 }
 
 /* ==== Syscall boards: calls of container threads to the master ========== */
-/* UAREA_PORT_WAKE_MASTER: a container thread posted a call; the master may
- * sleep in its mailbox wait (up to 1 ms): kick it out. */
-static void uarea__posix_wake_master(void)
+/* UAREA_PORT_WAKE_MASTER's hook: a container thread posted a call; the
+ * master may sleep in its mailbox wait (up to 1 ms): kick it out. */
+static void uarea__posix_kick_master(void)
 {
     uarea__posix_node *n = uarea__posix_me;
-    uarea__posix_resched(0);
     if (n != NULL && n->noc != NULL) noc_shm_kick(n->noc);
 }
 
@@ -995,6 +994,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_n
     int rc = noc_shm_attach(shm, n->self, me, t);
     if (rc < 0) return rc;
     n->noc = me;
+    uarea__posix_wake_fn = uarea__posix_kick_master;
     noc_set_default(t);
     if (lo != 0 && hi > lo) {
         n->user[0].addr = lo;

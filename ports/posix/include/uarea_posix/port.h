@@ -46,6 +46,7 @@ UAREA__POSIX_STATE _Thread_local volatile uintptr_t uarea__posix_crit;
 UAREA__POSIX_STATE unsigned uarea__posix_ncores = 1;
 UAREA__POSIX_STATE uint32_t uarea__posix_kick;
 UAREA__POSIX_STATE void *uarea__posix_region;
+UAREA__POSIX_STATE void (*volatile uarea__posix_wake_fn)(void);   /* UAREA_PORT_WAKE_MASTER */
 UAREA__POSIX_STATE size_t uarea__posix_region_size;
 
 static inline uint64_t uarea__posix_now(void)
@@ -60,6 +61,14 @@ static inline void uarea__posix_resched(unsigned core)
     (void)core;
     __atomic_add_fetch(&uarea__posix_kick, 1u, __ATOMIC_RELEASE);
     syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* UAREA_PORT_WAKE_MASTER: a container thread posted a call for the master */
+static inline void uarea__posix_wake_master(void)
+{
+    void (*f)(void) = uarea__posix_wake_fn;
+    uarea__posix_resched(0);
+    if (f != NULL) f();
 }
 
 static inline void uarea__posix_idle(unsigned core, uint32_t seen)
@@ -162,10 +171,7 @@ static inline void uarea__posix_log(int level, const char *msg)
     uarea__posix_idle((core), __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE))
 #define UAREA_PORT_RELAX() ((void)sched_yield())
 /* the master sleeps in its mailbox wait: the runtime kicks it out
- * (noc_shm_kick; defined in uarea_posix.h's implementation) */
-#if defined(UAREA_IMPLEMENTATION) || defined(UAREA_POSIX_IMPLEMENTATION)
-static void uarea__posix_wake_master(void);
-#endif
+ * (noc_shm_kick, through the hook the runtime sets in each node) */
 #define UAREA_PORT_WAKE_MASTER() uarea__posix_wake_master()
 #define UAREA_PORT_CRIT_ENTER() uarea__posix_crit_enter()
 #define UAREA_PORT_CRIT_LEAVE(state) uarea__posix_crit_leave(state)
