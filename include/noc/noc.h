@@ -212,18 +212,12 @@ UAREA_EXTERN_C_BEGIN
 #  define NOC__CALL(t, fn, ...) NOC_DIRECT(fn)((t)->ctx, __VA_ARGS__)
 #  define NOC__CALL0(t, fn) NOC_DIRECT(fn)((t)->ctx)
 #  define NOC__HAS(t, fn) 1
-   /* the optional node_gone: bound when NOC_DIRECT_NODE_GONE is defined */
-#  ifdef NOC_DIRECT_NODE_GONE
-#    define NOC__HAS_NODE_GONE(t) 1
-#  else
-#    define NOC__HAS_NODE_GONE(t) 0
-#  endif
-   /* the optional mailbox_sender: bound when NOC_DIRECT_MAILBOX_SENDER is defined */
+   /* optional ops are bound when NOC_DIRECT_NODE_GONE / NOC_DIRECT_MAILBOX_SENDER
+    * are defined (noc_node_gone, noc_mailbox_sender) */
 #else
 #  define NOC__CALL(t, fn, ...) (t)->ops->fn((t)->ctx, __VA_ARGS__)
 #  define NOC__CALL0(t, fn) (t)->ops->fn((t)->ctx)
 #  define NOC__HAS(t, fn) ((t)->ops != NULL && (t)->ops->fn != NULL)
-#  define NOC__HAS_NODE_GONE(t) NOC__HAS(t, node_gone)
 #endif
 
 static noc_transport *noc__default_transport;
@@ -266,7 +260,7 @@ UAREA_API int noc_node_gone(noc_transport *t, int node)
 #if defined(NOC_DIRECT) && !defined(NOC_DIRECT_NODE_GONE)
     return 0;
 #else
-    if (!NOC__HAS_NODE_GONE(t)) return 0;
+    if (!NOC__HAS(t, node_gone)) return 0;
     return NOC__CALL(t, node_gone, node) > 0 ? 1 : 0;
 #endif
 }
@@ -278,9 +272,7 @@ UAREA_API int noc_mailbox_sender(noc_transport *t, int mbx)
 #if defined(NOC_DIRECT) && !defined(NOC_DIRECT_MAILBOX_SENDER)
     return UAREA_ENOSYS;
 #else
-#  ifndef NOC_DIRECT
     if (!NOC__HAS(t, mailbox_sender)) return UAREA_ENOSYS;
-#  endif
     return NOC__CALL(t, mailbox_sender, mbx);
 #endif
 }
