@@ -321,6 +321,10 @@ UAREA_API int migrate_daemon_busy(const migrate_daemon *d);
  * MIGRATE_ALERT_NS ago): its driver should keep stepping rather than sleep
  * in migrate_daemon_wait(). 0 otherwise. */
 UAREA_API int migrate_daemon_alert(const migrate_daemon *d);
+/* 1 when the daemon has nothing to do until a message comes: no migration
+ * in progress, nothing waiting to be sent, no alert. Its driver may then
+ * sleep in migrate_daemon_wait(). */
+UAREA_API int migrate_daemon_quiet(const migrate_daemon *d);
 
 /* Sets the trace hook (NULL: none); see migrate_point. */
 UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg);
@@ -1394,6 +1398,11 @@ UAREA_API int migrate_daemon_alert(const migrate_daemon *d)
 {
     return d != NULL && d->t != NULL && d->state == MIGRATE_IDLE && d->alert_until != 0 &&
            noc_clock_ns(d->t) < d->alert_until;
+}
+
+UAREA_API int migrate_daemon_quiet(const migrate_daemon *d)
+{
+    return d != NULL && d->state == MIGRATE_IDLE && d->out_count == 0 && !migrate_daemon_alert(d);
 }
 
 UAREA_EXTERN_C_END

@@ -72,10 +72,10 @@
 #endif
 #if UAREA_PORT_HAS_DIRTY
 #  ifndef UAREA_PORT_DIRTY_BEGIN
-#    error "uarea port: UAREA_PORT_DIRTY_BEGIN(ua) missing"
+#    error "uarea port: UAREA_PORT_DIRTY_BEGIN() missing (UAREA_PORT_HAS_DIRTY is 1)"
 #  endif
 #  ifndef UAREA_PORT_DIRTY_COLLECT
-#    error "uarea port: UAREA_PORT_DIRTY_COLLECT(ua) missing"
+#    error "uarea port: UAREA_PORT_DIRTY_COLLECT(mark, ctx) missing (UAREA_PORT_HAS_DIRTY is 1)"
 #  endif
 #endif
 

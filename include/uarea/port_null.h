@@ -49,15 +49,20 @@
  *
  * Container memory
  *   UAREA_PORT_REGION_BASE()        fixed address of the container region (void *),
- *                                   NULL when the program hands its own buffer to
- *                                   uarea_container_init()
+ *                                   the same on every node; NULL when the program
+ *                                   hands its own buffer to uarea_container_init()
+ *                                   and to migrate_master_init() (migrate/master.h
+ *                                   takes this one when its descriptor names none)
  *   UAREA_PORT_REGION_SIZE()        its size in bytes (0 with NULL)
  *
- * Dirty-page tracking (optional: UAREA_PORT_HAS_DIRTY 0 means none)
+ * Dirty-page tracking (optional: UAREA_PORT_HAS_DIRTY 0 means none; used by
+ * migrate/master.h for pre-copy)
  *   UAREA_PORT_HAS_DIRTY            1 when the two hooks below work
- *   UAREA_PORT_DIRTY_BEGIN(ua)      start a round: write-protect the heap pages
- *   UAREA_PORT_DIRTY_COLLECT(ua)    end it: uarea_page_mark_dirty() on each written page;
- *                                   returns 0 or a negative error
+ *   UAREA_PORT_DIRTY_BEGIN()        start a round over the container region and the
+ *                                   user sections (write-protect them); 0 or an error
+ *   UAREA_PORT_DIRTY_COLLECT(mark, ctx)
+ *                                   end it: mark(ctx, addr, len) for every range
+ *                                   written since (whole pages); 0 or an error
  *
  * The null port: one core (id 0), no preemption, IDLE returns at once, no
  * clock (0), no log, no fixed region, no dirty tracking.
@@ -83,8 +88,6 @@
 #define UAREA_PORT_REGION_BASE() ((void *)0)
 #define UAREA_PORT_REGION_SIZE() ((size_t)0)
 #define UAREA_PORT_HAS_DIRTY 0
-#define UAREA_PORT_DIRTY_BEGIN(ua) ((void)(ua))
-#define UAREA_PORT_DIRTY_COLLECT(ua) ((void)(ua), UAREA_ENOSYS)
 #endif
 
 #endif /* UAREA_PORT_NULL_H */

@@ -22,6 +22,4 @@ void syscall_test_master(void);
 #define UAREA_PORT_REGION_BASE() ((void *)0)
 #define UAREA_PORT_REGION_SIZE() ((size_t)0)
 #define UAREA_PORT_HAS_DIRTY 0
-#define UAREA_PORT_DIRTY_BEGIN(ua) ((void)(ua))
-#define UAREA_PORT_DIRTY_COLLECT(ua) ((void)(ua), UAREA_ENOSYS)
 #endif

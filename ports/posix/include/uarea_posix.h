@@ -85,6 +85,7 @@
 #include <migrate/migrate.h>
 #include <migrate/daemon.h>
 #include <migrate/syscall.h>
+#include <migrate/master.h>
 
 #if defined(UAREA_IMPLEMENTATION) && !defined(UAREA_POSIX_IMPLEMENTATION)
 #  define UAREA_POSIX_IMPLEMENTATION
@@ -365,7 +366,7 @@ static int uarea__posix_cid __attribute__((section("uarea_user"), used));
 typedef struct uarea__posix_node {
     int self;
     const uarea_posix_desc *desc;
-    migrate_node mn;
+    migrate_master m;         /* the node's master: its daemon and the boards */
     pthread_t cores[UAREA_CORES_MAX];
     unsigned ids[UAREA_CORES_MAX];
     unsigned char out[UAREA_CORES_MAX];   /* core thread i has returned */
@@ -376,6 +377,9 @@ typedef struct uarea__posix_node {
     uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
     noc_shm_node *noc;        /* this node's end of the NoC (its master's mailbox) */
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
+    unsigned char *block;     /* the node's transfer buffer (UAREA_POSIX_BLOCK) */
+    size_t block_size;
+    uint64_t next_tick;       /* desc.scheduler's next call (node 0) */
     int restored;             /* the container came from a checkpoint file */
     /* migration records waiting for room in the launcher's ring */
     struct { int container; migrate_stats st; } pending[UAREA__POSIX_PENDING];
@@ -528,7 +532,7 @@ static void uarea__posix_on_exit(int status, void *arg)
     (void)arg;
     if (n == NULL || uarea__posix_sh == NULL) return;
     (void)UAREA_PORT_CRIT_ENTER();        /* no tick parks this thread now */
-    if (migrate_node_present(&n->mn)) c = uarea__posix_cid;
+    if (migrate_node_present(&n->m.node)) c = uarea__posix_cid;
     /* first the end, then the container's: its end stops the run */
     uarea__posix_say_end(n->self, UAREA_POSIX_END_EXIT, status, c);
     if (c >= 0) uarea__posix_container_done(c, status);
@@ -567,13 +571,13 @@ UAREA_API int uarea_posix_move(int container, int node)
     if (from == node) return UAREA_ESAMENODE;
     for (c = 0; c < uarea__posix_sh->containers; c++)
         if (uarea_posix_where(c) == node) return UAREA_EBUSY;
-    return migrate_daemon_request(&uarea__posix_me->mn.d, from, node);
+    return migrate_daemon_request(&uarea__posix_me->m.node.d, from, node);
 }
 
 UAREA_API int uarea_posix_move_result(void)
 {
     if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
-    return migrate_daemon_ctrl_result(&uarea__posix_me->mn.d, NULL);
+    return migrate_daemon_ctrl_result(&uarea__posix_me->m.node.d, NULL);
 }
 
 UAREA_API void *uarea_malloc(size_t size)
@@ -797,24 +801,25 @@ static void *uarea__posix_argv_copy(struct uarea *ua)
 }
 
 /* ==== The master's service of the boards ================================ */
-/* Start requested migrations (migrate/syscall.h) and checkpoints, and hand
- * outcomes to the threads that wait for them. One at a time: a checkpoint
- * while the container migrates, or a migrate_to while a checkpoint is taken,
- * gets UAREA_EBUSY (the node holds the container for the checkpoint, so a
- * controller's MOVE is refused too: migrate_node_hold). */
-static void uarea__posix_boards(uarea__posix_node *n, int arrived)
+/* The port's own calls on the boards (migrate_master_desc.serve): the
+ * checkpoints. migrate/master.h serves migrate_to first. One at a time: a
+ * checkpoint while the container migrates, or a migrate_to while a
+ * checkpoint is taken, gets UAREA_EBUSY (the node holds the container for
+ * the checkpoint, so a controller's MOVE is refused too: migrate_node_hold). */
+static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, size_t cap);
+
+static int uarea__posix_boards(uarea__posix_node *n, struct uarea *ua)
 {
-    struct uarea *ua = n->ua;
     unsigned c;
-    (void)migrate_node_serve(&n->mn, arrived);
-    if (!migrate_node_present(&n->mn) || ua == NULL) return;
+    int did = 0;
     for (c = 0; c < UAREA_CORES_MAX; c++) {
         struct uarea_board *b = &ua->board[c];
         if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != UAREA__POSIX_SYS_CKPT) continue;
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
-            if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->mn.d)) {
+            did++;
+            if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->m.node.d)) {
                 __atomic_store_n(&b->ret, (intptr_t)UAREA_EBUSY, __ATOMIC_RELEASE);
                 continue;
             }
@@ -823,15 +828,29 @@ static void uarea__posix_boards(uarea__posix_node *n, int arrived)
                 __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
             } else {
                 n->ckpt_core = (int)c;
-                (void)migrate_node_hold(&n->mn, 1);
+                (void)migrate_node_hold(&n->m.node, 1);
             }
         } else if ((int)c != n->ckpt_core && n->restored &&
                    __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
             /* this checkpoint is the one the run restored from */
             __atomic_store_n(&b->ret, (intptr_t)1, __ATOMIC_RELEASE);
+            did++;
         }
     }
+    return did;
 }
+
+static int uarea__posix_serve(void *arg, struct uarea *ua, int arrived)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    int did = uarea__posix_boards(n, ua);
+    (void)arrived;
+    /* still freezing: the master relaxes between turns (ckpt_busy) */
+    if (n->ckpt_core >= 0) uarea__posix_ckpt_step(n, n->block, n->block_size);
+    return did;
+}
+
+static int uarea__posix_ckpt_busy(void *arg) { return ((uarea__posix_node *)arg)->ckpt_core >= 0; }
 
 /* ==== Checkpoint files =================================================== */
 /* A file system error as the library's: the ones a caller can act on by
@@ -937,7 +956,7 @@ static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, siz
     b = &n->ua->board[n->ckpt_core];
     if (rc == 0) rc = uarea__posix_ckpt_write(n, (const char *)b->args[0], buf, cap);
     (void)migrate_unfreeze(n->ua);
-    (void)migrate_node_hold(&n->mn, 0);
+    (void)migrate_node_hold(&n->m.node, 0);
     n->ckpt_core = -1;
     __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
 }
@@ -984,12 +1003,56 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
 }
 
 /* ==== A node process ===================================================== */
-/* Set up the node: its transport, its user section, its daemon. */
-static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_node *me,
-                                   noc_transport *t, void *region, unsigned char *block,
-                                   size_t block_size, migrate_config *cfg)
+/* The dirty hooks of the port contract (UAREA_PORT_DIRTY_*, uarea_posix/port.h)
+ * on this node's trackers. */
+static int uarea__posix_port_dirty_begin(void) { return uarea__posix_dirty_begin(uarea__posix_me); }
+
+static int uarea__posix_port_dirty_collect(void (*mark)(void *, uintptr_t, size_t), void *ctx)
 {
-    migrate_node_desc nd;
+    return uarea__posix_dirty_collect(uarea__posix_me, mark, ctx);
+}
+
+static void uarea__posix_on_arrival(void *arg, const migrate_stats *st)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    uarea__posix_step(n, "node.arrived");
+    uarea__posix_record(n, uarea__posix_cid, st);
+}
+
+/* The port's periodic work in the master's loop (migrate_master_desc.tick):
+ * records for the launcher, node 0's scheduler, the end of a container
+ * whose program ended, the end of the run. */
+static int uarea__posix_tick(void *arg)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    const uarea_posix_desc *d = n->desc;
+    int did = 0;
+    if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) return -1;
+    if (n->n_pending) uarea__posix_records_flush(n);
+    if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= n->next_tick) {
+        int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
+        uarea__posix_in_scheduler = 1;
+        d->scheduler(d->arg);
+        uarea__posix_in_scheduler = 0;
+        n->next_tick = uarea__posix_now() + (uint64_t)period;
+        did = 1;
+    }
+    if (migrate_node_present(&n->m.node) && n->running &&
+        __atomic_load_n(&uarea__posix_sh->done[uarea__posix_cid], __ATOMIC_ACQUIRE)) {
+        /* this node's container finished; the run ends with the last one */
+        uarea__posix_step(n, "node.done");
+        (void)uarea_release(n->ua);
+        uarea__posix_cores_leave(n, 1);
+        did = 1;
+    }
+    return did;
+}
+
+/* Set up the node: its transport, its user section, its master. */
+static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_node *me,
+                                   noc_transport *t, void *region, migrate_config *cfg)
+{
+    migrate_master_desc md;
     uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
     int rc = noc_shm_attach(shm, n->self, me, t);
     if (rc < 0) return rc;
@@ -1009,33 +1072,38 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_n
     }
     memset(cfg, 0, sizeof *cfg);
     cfg->timeout_ns = n->desc->timeout_ns > 0 ? n->desc->timeout_ns : INT64_C(1000000000);
-    memset(&nd, 0, sizeof nd);
-    nd.t = t;
-    nd.region = region;
-    nd.region_size = UAREA_CONTAINER_SIZE;
-    nd.user = n->user;
-    nd.n_user = n->n_user;
-    nd.binary_fp = uarea__posix_fp;
-    nd.block = block;
-    nd.block_size = block_size;
-    nd.cfg = cfg;
-    nd.on_activate = uarea__posix_start_cores;
-    nd.on_release = uarea__posix_stop_cores;
-    nd.on_custody = uarea__posix_on_custody;
-    nd.trace = uarea__posix_on_trace;
+    memset(&md, 0, sizeof md);
+    md.node.t = t;
+    md.node.region = region;
+    md.node.region_size = UAREA_CONTAINER_SIZE;
+    md.node.user = n->user;
+    md.node.n_user = n->n_user;
+    md.node.binary_fp = uarea__posix_fp;
+    md.node.block = n->block;
+    md.node.block_size = n->block_size;
+    md.node.cfg = cfg;
+    md.node.on_activate = uarea__posix_start_cores;
+    md.node.on_release = uarea__posix_stop_cores;
+    md.node.on_custody = uarea__posix_on_custody;
+    md.node.trace = uarea__posix_on_trace;
+    md.node.arg = n;
     if (!n->desc->no_precopy && uarea__posix_dirty_open(n, region)) {
-        nd.dirty_begin = uarea__posix_dirty_begin;
-        nd.dirty_collect = uarea__posix_dirty_collect;
+        uarea__posix_dirty_begin_fn = uarea__posix_port_dirty_begin;
+        uarea__posix_dirty_collect_fn = uarea__posix_port_dirty_collect;
+        md.precopy = 1;
     }
-    nd.arg = n;
-    return migrate_node_init(&n->mn, &nd);
+    md.on_arrival = uarea__posix_on_arrival;
+    md.serve = uarea__posix_serve;
+    md.busy = uarea__posix_ckpt_busy;
+    md.tick = uarea__posix_tick;
+    md.arg = n;
+    return migrate_master_init(&n->m, &md);
 }
 
 /* The container this node starts with: restored from the checkpoint file
  * (node 0), or a new one running app_main (node i for container i). 0 also
  * when it has none; an error of the restore ends the run with it. */
-static int uarea__posix_node_birth(uarea__posix_node *n, void *region, unsigned char *block,
-                                   size_t block_size)
+static int uarea__posix_node_birth(uarea__posix_node *n, void *region)
 {
     struct uarea *ua = NULL;
     uarea_tid_t t0;
@@ -1046,17 +1114,17 @@ static int uarea__posix_node_birth(uarea__posix_node *n, void *region, unsigned 
         f.fd = uarea__posix_restore_fd;
         f.err = 0;
         rc = migrate_restore(region, UAREA_CONTAINER_SIZE, n->user, n->n_user, uarea__posix_fp,
-                             uarea__posix_source, &f, block, block_size, NULL, &ua);
+                             uarea__posix_source, &f, n->block, n->block_size, NULL, &ua);
         close(uarea__posix_restore_fd);
         uarea__posix_restore_fd = -1;
-        if (rc == 0) rc = migrate_node_adopt(&n->mn);
+        if (rc == 0) rc = migrate_node_adopt(&n->m.node);
         if (rc < 0) {
             uarea__posix_container_done(0, rc);   /* the run's result: why */
             return 0;
         }
         n->ua = ua;
         n->restored = 1;
-        uarea__posix_boards(n, 0);      /* the checkpoint call returns 1 */
+        (void)uarea__posix_boards(n, ua);   /* the checkpoint call returns 1 */
         (void)migrate_unfreeze(ua);
         uarea__posix_start_cores(n, ua);
         return 0;
@@ -1068,67 +1136,10 @@ static int uarea__posix_node_birth(uarea__posix_node *n, void *region, unsigned 
     args = uarea__posix_argv_copy(ua);
     if (args == NULL) return UAREA_ENOMEM;
     rc = uarea_create(ua, &t0, uarea__posix_main, args);
-    if (rc == 0) rc = migrate_node_adopt(&n->mn);
+    if (rc == 0) rc = migrate_node_adopt(&n->m.node);
     if (rc < 0) return rc;
     uarea__posix_start_cores(n, ua);
     return 0;
-}
-
-/* The container came in: its statistics, and (1) the calls that traveled
- * with it may be answered. 0 when it was not an arrival. */
-static int uarea__posix_arrived(uarea__posix_node *n)
-{
-    migrate_stats st;
-    if (migrate_daemon_last(&n->mn.d, &st) != 0 || st.dst != n->self) return 0;
-    uarea__posix_step(n, "node.arrived");
-    uarea__posix_record(n, uarea__posix_cid, &st);
-    return 1;
-}
-
-/* The master's loop: step the daemon, serve the boards and the checkpoints,
- * call the scheduler, release a container whose program ended; sleep when
- * nothing is going on, until a message comes or 1 ms passes. */
-static void uarea__posix_node_loop(uarea__posix_node *n, unsigned char *block, size_t block_size)
-{
-    const uarea_posix_desc *d = n->desc;
-    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
-    uint64_t next_tick = uarea__posix_now();
-    int was_present = 0;
-    while (!__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) {
-        int did = migrate_node_step(&n->mn);
-        int present = migrate_node_present(&n->mn);
-        int arrived = present && !was_present ? uarea__posix_arrived(n) : 0;
-        if (n->n_pending) uarea__posix_records_flush(n);
-        uarea__posix_boards(n, arrived);
-        if (present) uarea__posix_ckpt_step(n, block, block_size);
-        if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= next_tick) {
-            uarea__posix_in_scheduler = 1;
-            d->scheduler(d->arg);
-            uarea__posix_in_scheduler = 0;
-            next_tick = uarea__posix_now() + (uint64_t)period;
-            did = 1;
-        }
-        was_present = present;
-        if (present && n->running &&
-            __atomic_load_n(&uarea__posix_sh->done[uarea__posix_cid], __ATOMIC_ACQUIRE)) {
-            /* this node's container finished; the run ends with the last one */
-            uarea__posix_step(n, "node.done");
-            (void)uarea_release(n->ua);
-            uarea__posix_cores_leave(n, 1);
-            continue;
-        }
-        if (did == 0 && !migrate_daemon_busy(&n->mn.d) && !migrate_daemon_alert(&n->mn.d) &&
-            n->mn.d.out_count == 0 && n->ckpt_core < 0) {
-            if (migrate_daemon_wait(&n->mn.d, period < 1000000 ? period : 1000000) < 0) {
-                /* no message can come (every other node is gone): the
-                 * wait did not wait; the boards still need an eye */
-                struct timespec ts = {0, 1000000};
-                (void)nanosleep(&ts, NULL);
-            }
-        } else if (did == 0) {
-            sched_yield(); /* waiting on the peer: let it have the CPU */
-        }
-    }
 }
 
 static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
@@ -1139,6 +1150,7 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     noc_transport t;
     migrate_config cfg;
     uarea__posix_node *n = &node;
+    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
     int rc;
     memset(n, 0, sizeof *n);
     n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
@@ -1146,22 +1158,27 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     n->self = self;
     n->desc = d;
     n->ckpt_core = -1;
+    n->block = block;
+    n->block_size = block_size;
+    n->next_tick = uarea__posix_now();
     uarea__posix_me = n;
     (void)on_exit(uarea__posix_on_exit, NULL);
     /* containers start once every node process exists (and has a pid) */
     while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
         usleep(50);
-    rc = uarea__posix_node_setup(n, shm, &me, &t, region, block, block_size, &cfg);
-    if (rc == 0) rc = uarea__posix_node_birth(n, region, block, block_size);
+    rc = uarea__posix_node_setup(n, shm, &me, &t, region, &cfg);
+    if (rc == 0) rc = uarea__posix_node_birth(n, region);
     if (rc < 0) return rc;
-    uarea__posix_node_loop(n, block, block_size);
+    /* the master's loop (migrate/master.h): asleep in its mailbox wait when
+     * nothing is going on, at most 1 ms or the scheduler's period */
+    (void)migrate_master_run(&n->m, period < 1000000 ? period : 1000000);
     if (n->running) {
         /* another node ended the run while the container was here */
         (void)uarea_release(n->ua);
         uarea__posix_cores_leave(n, 1);
     }
-    (void)migrate_node_fini(&n->mn);
+    (void)migrate_master_fini(&n->m);
     uarea_posix_dirty_close(&n->dirty_region);
     uarea_posix_dirty_close(&n->dirty_user);
     (void)noc_shm_detach(&me);

@@ -48,6 +48,10 @@ UAREA__POSIX_STATE uint32_t uarea__posix_kick;
 UAREA__POSIX_STATE void *uarea__posix_region;
 UAREA__POSIX_STATE void (*volatile uarea__posix_wake_fn)(void);   /* UAREA_PORT_WAKE_MASTER */
 UAREA__POSIX_STATE size_t uarea__posix_region_size;
+/* UAREA_PORT_DIRTY_*: the node's trackers, set by the runtime when it has them */
+UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_begin_fn)(void);
+UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_collect_fn)(void (*)(void *, uintptr_t, size_t),
+                                                                 void *);
 
 static inline uint64_t uarea__posix_now(void)
 {
@@ -180,6 +184,13 @@ static inline void uarea__posix_log(int level, const char *msg)
 #define UAREA_PORT_LOG(level, msg) uarea__posix_log((level), (msg))
 #define UAREA_PORT_REGION_BASE() uarea__posix_region
 #define UAREA_PORT_REGION_SIZE() uarea__posix_region_size
-#define UAREA_PORT_HAS_DIRTY 0
+/* userfaultfd write-protection of the region and the user section, when the
+ * node could open its trackers (UAREA_ENOSYS otherwise) */
+#define UAREA_PORT_HAS_DIRTY 1
+#define UAREA_PORT_DIRTY_BEGIN() \
+    (uarea__posix_dirty_begin_fn != NULL ? uarea__posix_dirty_begin_fn() : UAREA_ENOSYS)
+#define UAREA_PORT_DIRTY_COLLECT(mark, ctx) \
+    (uarea__posix_dirty_collect_fn != NULL ? uarea__posix_dirty_collect_fn((mark), (ctx)) \
+                                           : UAREA_ENOSYS)
 
 #endif /* UAREA_POSIX_PORT_H */
