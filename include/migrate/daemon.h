@@ -115,6 +115,11 @@ typedef struct migrate_node_desc {
     void (*on_custody)(void *arg, migrate_custody what, int peer);
     /* Optional: the daemon's trace hook (migrate_daemon_trace), with arg. */
     migrate_trace_fn trace;
+    /* Optional: may this node's container go to node `dst`? 0, or the error
+     * a migrate_to call gets at once (migrate_node_serve): a port whose
+     * machine has nodes that hold no container (the MPPA-256's I/O
+     * clusters: UAREA_ENODEKIND) says so here. */
+    int (*check_dst)(void *arg, int dst);
     void *arg;
 } migrate_node_desc;
 
