@@ -9,7 +9,7 @@
  * missing.
  *
  * Identity
- *   UAREA_PORT_NAME                 a string naming the port
+ *   UAREA_PORT_NAME                 a string naming the port (uarea_port_name())
  *
  * Cores
  *   UAREA_PORT_CORES()              cores that run user threads (1..UAREA_CORES_MAX)

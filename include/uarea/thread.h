@@ -102,6 +102,9 @@ UAREA_API uarea_tid_t uarea_thread_self(void);
 /* ---- With an explicit UArea (ports, the migration code, tests) ------------- */
 /* The container the calling core runs (NULL if none). */
 UAREA_API struct uarea *uarea_current(void);
+/* The port this program was built with (UAREA_PORT_NAME: "posix",
+ * "mppa256", "null", ...), for logs and diagnostics. */
+UAREA_API const char *uarea_port_name(void);
 
 /* Create a thread in ua; callable from anywhere (the port creates thread 0
  * this way before starting the cores). Errors as uarea_thread_create. */
@@ -462,6 +465,8 @@ UAREA_UNUSED static void uarea__thread_start(void)
     if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
     uarea__die(ua, c, (uintptr_t)arg, 0);
 }
+
+UAREA_API const char *uarea_port_name(void) { return UAREA_PORT_NAME; }
 
 UAREA_API struct uarea *uarea_current(void)
 {

@@ -82,6 +82,7 @@ Test(master, bad_arguments)
 
 Test(master, the_ports_region_is_the_default)
 {
+    cr_assert_str_eq(uarea_port_name(), "master-test");
     cr_assert_eq(migrate_master_init(&m, &md), 0);
     cr_assert_eq(m.node.desc.region, (void *)master_test_region);
     cr_assert_eq(m.node.desc.region_size, sizeof master_test_region);

@@ -425,8 +425,9 @@ static void budget(void)
 {
     uarea_mppa256_budget b;
     uarea_mppa256_budget_get(&b);
-    printf("compute cluster budget (defaults: %u threads, %u-byte stacks, %u heap pages):\n",
-           (unsigned)UAREA_THREADS_MAX, (unsigned)UAREA_STACK_SIZE, (unsigned)UAREA_HEAP_PAGES);
+    printf("compute cluster budget, port %s (defaults: %u threads, %u-byte stacks, %u heap pages):\n",
+           uarea_port_name(), (unsigned)UAREA_THREADS_MAX, (unsigned)UAREA_STACK_SIZE,
+           (unsigned)UAREA_HEAP_PAGES);
     printf("  UArea            %8zu\n", b.uarea);
     printf("  stacks           %8zu\n", b.stacks);
     printf("  heap             %8zu\n", b.heap);
@@ -440,6 +441,7 @@ static void budget(void)
     printf("  total            %8zu of %zu bytes of SRAM (%.1f %%); %zu left for the kernel\n",
            b.total, b.sram, 100.0 * (double)b.total / (double)b.sram,
            b.total <= b.sram ? b.sram - b.total : 0);
+    CHECK(strcmp(uarea_port_name(), "mppa256") == 0, "built with port %s", uarea_port_name());
     CHECK(b.total <= b.sram, "uarea's part does not fit a compute cluster");
     CHECK(b.region <= b.region_max, "the container region does not fit the user memory");
     CHECK(b.region == b.uarea + b.stacks + b.heap || b.region >= b.uarea + b.stacks + b.heap,
