@@ -116,9 +116,9 @@ typedef struct migrate_node_desc {
     /* Optional: the daemon's trace hook (migrate_daemon_trace), with arg. */
     migrate_trace_fn trace;
     /* Optional: may this node's container go to node `dst`? 0, or the error
-     * a migrate_to call gets at once (migrate_node_serve): a port whose
-     * machine has nodes that hold no container (the MPPA-256's I/O
-     * clusters: UAREA_ENODEKIND) says so here. */
+     * the migration's start fails with at once (a migrate_to call, a
+     * controller's MOVE): a port whose machine has nodes that hold no
+     * container (the MPPA-256's I/O clusters: UAREA_ENODEKIND) says so here. */
     int (*check_dst)(void *arg, int dst);
     void *arg;
 } migrate_node_desc;
@@ -596,6 +596,12 @@ static int migrate__n_activate(void *ctx)
 
 static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
 
+static int migrate__n_check_dst(void *ctx, int dst)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    return n->desc.check_dst != NULL ? n->desc.check_dst(n->desc.arg, dst) : 0;
+}
+
 static const migrate_container_ops migrate__node_ops = {
     .has_container = migrate__n_has,
     .freeze = migrate__n_freeze,
@@ -611,6 +617,7 @@ static const migrate_container_ops migrate__node_ops = {
     .zero_pages = migrate__n_zero,
     .precopy_begin = migrate__n_precopy,
     .commit = migrate__n_commit,
+    .check_dst = migrate__n_check_dst,
 };
 
 UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)

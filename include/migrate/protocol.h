@@ -139,6 +139,11 @@ typedef struct migrate_container_ops {
      * where each container is moves it to the destination first: from here
      * the destination's death loses it, the source's does not. */
     void (*commit)(void *ctx, int dst);
+    /* Optional, source side: may the container go to node `dst`? 0, or the
+     * error the start of the migration fails with at once (a migrate_to, a
+     * controller's MOVE alike): a machine whose nodes do not all hold
+     * containers (the MPPA-256's I/O clusters: UAREA_ENODEKIND). */
+    int (*check_dst)(void *ctx, int dst);
 } migrate_container_ops;
 
 /* ---- Trace points --------------------------------------------------------- */
@@ -605,6 +610,10 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     if (dst == d->self) return UAREA_ESAMENODE;
     if (d->state != MIGRATE_IDLE) return UAREA_EBUSY;
     if (!d->ops->has_container(d->ctx)) return UAREA_ENOCONTAINER;
+    if (d->ops->check_dst != NULL) {
+        int rc = d->ops->check_dst(d->ctx, dst);
+        if (rc < 0) return rc;
+    }
     if ((++d->next_mid & 0xffffffu) == 0) d->next_mid++;   /* id 0 is never used */
     d->mid = ((uint32_t)(d->self & 0xff) << 24) | (d->next_mid & 0xffffffu);
     d->peer = dst;

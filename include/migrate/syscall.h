@@ -26,7 +26,8 @@
  *   - takes every posted MIGRATE_SYS_MIGRATE call: starts the migration
  *     (migrate_daemon_start), or answers at once with its error (UAREA_EBUSY
  *     while the node holds the container, migrate_node_hold; the port's
- *     migrate_node_desc.check_dst refusing the destination);
+ *     migrate_node_desc.check_dst refusing the destination, through the
+ *     daemon);
  *   - answers a call it took when the migration ended here (the container is
  *     back after an abort: the daemon's result), and every waiting call
  *     when the container has just arrived (`arrived`: 0, the call returns on
@@ -135,10 +136,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
-            int dst = (int)(intptr_t)b->args[0];
-            rc = n->held ? UAREA_EBUSY
-                 : n->desc.check_dst != NULL ? n->desc.check_dst(n->desc.arg, dst) : 0;
-            if (rc == 0) rc = migrate_daemon_start(&n->d, dst);
+            rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
             if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
             else n->calls[c] = 1;
             did++;

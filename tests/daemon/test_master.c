@@ -32,7 +32,7 @@ void master_test_relax(void)
     if (in_call) (void)migrate_master_turn(&m);
 }
 static noc_loopback lb;
-static noc_transport t[2];
+static noc_transport t[4];
 static migrate_master_desc md;
 static int serves, ticks, tick_rc, busy;
 
@@ -50,8 +50,8 @@ static int refuse_odd(void *arg, int dst) { (void)arg; return dst % 2 ? UAREA_EN
 
 static void setup(void)
 {
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 4}), 0);
+    for (int i = 0; i < 4; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
     memset(&md, 0, sizeof md);
     md.node.t = &t[0];
     md.node.binary_fp = 7;

@@ -463,6 +463,29 @@ Test(protocol, controller_moves_a_container_between_other_nodes)
     w_free(w);
 }
 
+/* A destination the container ops refuse (check_dst: an I/O node of the
+ * MPPA-256) fails the start at once, a controller's MOVE as a direct start;
+ * the container stays, running, where it was. */
+Test(protocol, a_refused_destination_fails_every_start)
+{
+    world *w = w_new(3, NULL);
+    int node = -1;
+    w_fill(w, 0, LEN, SEED);
+    w_refused_dst = 2;
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 2), UAREA_ENODEKIND);
+    cr_assert_not(migrate_daemon_busy(&w->d[0]));
+    cr_assert_eq(migrate_daemon_request(&w->d[1], 0, 2), 0);
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert_eq(migrate_daemon_ctrl_result(&w->d[1], &node), UAREA_ENODEKIND);
+    cr_assert(w->f[0].has && !w->f[0].frozen && w_intact(w, 0, LEN, SEED));
+    cr_assert_not(w->f[2].has);
+    w_refused_dst = -1;
+    cr_assert_eq(migrate_daemon_start(&w->d[0], 2), 0, "the same start, allowed");
+    cr_assert(w_run(w, 1000000000ull));
+    cr_assert(w->f[2].has && w_intact(w, 2, LEN, SEED));
+    w_free(w);
+}
+
 /* A duplicated MOVE is served once (its second copy got EBUSY, which the
  * controller took for the outcome though the container moved); a lost RESULT
  * ends the wait with UAREA_ETIMEDOUT (the controller stayed busy for good). */

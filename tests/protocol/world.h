@@ -217,11 +217,20 @@ static int f_activate(void *c)
     return 0;
 }
 
+/* A node no container may go to (check_dst), -1: none. */
+static int w_refused_dst = -1;
+static int f_check_dst(void *c, int dst)
+{
+    (void)c;
+    return dst == w_refused_dst ? UAREA_ENODEKIND : 0;
+}
+
 static const migrate_container_ops fake_ops = {
     .has_container = f_has, .freeze = f_freeze, .unfreeze = f_unfreeze,
     .image_begin = f_image_begin, .image_produce = f_produce, .drop = f_drop,
     .accept = f_accept, .restore_feed = f_feed, .restore_end = f_end,
     .discard = f_discard, .activate = f_activate, .precopy_begin = f_precopy,
+    .check_dst = f_check_dst,
 };
 
 /* The container contents every test starts from on `node`. */
