@@ -367,10 +367,18 @@ typedef struct uarea__posix_node {
     int self;
     const uarea_posix_desc *desc;
     migrate_master m;         /* the node's master: its daemon and the boards */
+    /* Core threads: made at the first activation, parked between visits
+     * (a futex on gen) so that an arrival does not wait for new threads. */
     pthread_t cores[UAREA_CORES_MAX];
     unsigned ids[UAREA_CORES_MAX];
-    unsigned char out[UAREA_CORES_MAX];   /* core thread i has returned */
-    int running;              /* core threads started for the container */
+    unsigned char out[UAREA_CORES_MAX];   /* core thread i has ended */
+    uint32_t in[UAREA_CORES_MAX];         /* core thread i runs `active` */
+    struct uarea *active;     /* what the core threads run, NULL: nothing */
+    uint32_t gen;             /* bumped at every activation and at the end */
+    uint32_t left;            /* bumped when a core thread leaves `active` */
+    int made;                 /* the core threads exist */
+    int stop;                 /* the node ends: core threads return */
+    int running;              /* the cores run the container (activated, not released) */
     struct uarea *ua;
     migrate_region user[1];
     uint32_t n_user;
@@ -689,17 +697,48 @@ UAREA_API int uarea_posix_checkpoint(const char *path)
 }
 
 /* ==== Cores ============================================================= */
+static void uarea__posix_futex_wait(uint32_t *w, uint32_t seen, const struct timespec *ts)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, ts, NULL, 0);
+}
+
+static void uarea__posix_futex_wake(uint32_t *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A core thread: runs the container while there is one (`active`), parks
+ * while there is none or its program ended. `in` is raised before `active`
+ * is read, and a release waits for it to drop: no core thread enters a
+ * container that is leaving. */
 static void *uarea__posix_core_main(void *arg)
 {
+    uarea__posix_node *n = uarea__posix_me;
     unsigned id = *(unsigned *)arg;
     timer_t timer;
-    int armed;
+    int ticks;
     memset(&timer, 0, sizeof timer);
     uarea__posix_core = id;
-    armed = uarea__posix_tick_start(&timer);
-    (void)uarea_core_run(uarea__posix_me->ua);
-    if (armed) timer_delete(timer);
-    __atomic_store_n(&uarea__posix_me->out[id], 1, __ATOMIC_RELEASE);
+    ticks = uarea__posix_tick_make(&timer);
+    for (;;) {
+        uint32_t g = __atomic_load_n(&n->gen, __ATOMIC_SEQ_CST);
+        struct uarea *ua;
+        if (__atomic_load_n(&n->stop, __ATOMIC_SEQ_CST)) break;
+        __atomic_store_n(&n->in[id], 1u, __ATOMIC_SEQ_CST);
+        ua = __atomic_load_n(&n->active, __ATOMIC_SEQ_CST);
+        if (ua != NULL) {
+            if (ticks) uarea__posix_tick_arm(timer, 1);
+            (void)uarea_core_run(ua);   /* released, or no thread left */
+            if (ticks) uarea__posix_tick_arm(timer, 0);
+        }
+        __atomic_store_n(&n->in[id], 0u, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&n->left, 1u, __ATOMIC_SEQ_CST);
+        uarea__posix_futex_wake(&n->left);
+        /* until the next activation, or the end */
+        uarea__posix_futex_wait(&n->gen, g, NULL);
+    }
+    if (ticks) timer_delete(timer);
+    __atomic_store_n(&n->out[id], 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -710,13 +749,19 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     if (n->running) return;
     n->ua = ua;
     uarea__posix_step(n, "node.activate");
-    for (i = 0; i < uarea__posix_ncores; i++) {
-        n->ids[i] = i;
-        n->out[i] = 0;
-        if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
-            uarea__posix_log(0, "cannot start a core thread");
-            abort();
+    __atomic_store_n(&n->active, ua, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&n->gen, 1u, __ATOMIC_SEQ_CST);
+    if (!n->made) {
+        for (i = 0; i < uarea__posix_ncores; i++) {
+            n->ids[i] = i;
+            if (pthread_create(&n->cores[i], NULL, uarea__posix_core_main, &n->ids[i]) != 0) {
+                uarea__posix_log(0, "cannot start a core thread");
+                abort();
+            }
         }
+        n->made = 1;
+    } else {
+        uarea__posix_futex_wake(&n->gen);
     }
     n->running = 1;
     uarea__posix_step(n, "node.active");
@@ -726,34 +771,49 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
  * scheduling points. Moving a container, they all are parked already (it is
  * frozen): wait for them. When its program has ended (`bounded`), a thread
  * may be where no tick can stop it (spinning in libc): wait a while, then
- * leave such a core thread running (detached) until the node ends; the node
- * keeps the released container, so it takes in no other. */
+ * leave such a core thread where it is (it is detached when the node ends);
+ * the node keeps the released container, so it takes in no other. */
 static void uarea__posix_cores_leave(uarea__posix_node *n, int bounded)
 {
-    unsigned i, stuck = 0, waited = 0;
+    unsigned i, stuck = 0;
+    uint64_t end = uarea__posix_now() + UINT64_C(2000000000);   /* bounded: 2 s */
     if (!n->running) return;
     uarea__posix_step(n, "node.release");
-    uarea__posix_resched(0);
-    for (i = 0; i < uarea__posix_ncores; i++) {
-        /* bounded: up to 2 s in all, in 1 ms naps */
-        while (bounded && !__atomic_load_n(&n->out[i], __ATOMIC_ACQUIRE) && waited < 2000) {
-            struct timespec ms = {0, 1000000};
-            uarea__posix_resched(0);
-            (void)nanosleep(&ms, NULL);
-            waited++;
-        }
-        if (!bounded || __atomic_load_n(&n->out[i], __ATOMIC_ACQUIRE)) {
-            pthread_join(n->cores[i], NULL);
-        } else {
-            pthread_detach(n->cores[i]);
-            stuck++;
-        }
+    __atomic_store_n(&n->active, (struct uarea *)NULL, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint32_t seen = __atomic_load_n(&n->left, __ATOMIC_SEQ_CST);
+        struct timespec ms = {0, 1000000};
+        stuck = 0;
+        for (i = 0; i < uarea__posix_ncores; i++)
+            stuck += __atomic_load_n(&n->in[i], __ATOMIC_SEQ_CST) != 0;
+        if (stuck == 0 || (bounded && uarea__posix_now() >= end)) break;
+        uarea__posix_resched(0);   /* a core idle in the scheduler looks again */
+        uarea__posix_futex_wait(&n->left, seen, &ms);
     }
     if (stuck)
         uarea__posix_logf(1, "node %d: %u core thread(s) did not leave the ended container: a thread "
                              "runs where no tick can stop it", n->self, stuck);
     n->running = 0;
     uarea__posix_step(n, "node.released");
+}
+
+/* The node ends: parked core threads return; one still inside an ended
+ * container (cores_leave gave up on it) is left detached. */
+static void uarea__posix_cores_end(uarea__posix_node *n)
+{
+    unsigned i;
+    if (!n->made) return;
+    __atomic_store_n(&n->stop, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&n->gen, 1u, __ATOMIC_SEQ_CST);
+    uarea__posix_futex_wake(&n->gen);
+    for (i = 0; i < uarea__posix_ncores; i++) {
+        if (__atomic_load_n(&n->in[i], __ATOMIC_SEQ_CST) &&
+            !__atomic_load_n(&n->out[i], __ATOMIC_ACQUIRE))
+            pthread_detach(n->cores[i]);
+        else
+            pthread_join(n->cores[i], NULL);
+    }
+    n->made = 0;
 }
 
 static void uarea__posix_stop_cores(void *arg, struct uarea *ua)
@@ -1178,6 +1238,7 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
         (void)uarea_release(n->ua);
         uarea__posix_cores_leave(n, 1);
     }
+    uarea__posix_cores_end(n);
     (void)migrate_master_fini(&n->m);
     uarea_posix_dirty_close(&n->dirty_region);
     uarea_posix_dirty_close(&n->dirty_user);

@@ -4,7 +4,7 @@
  * own).
  *
  * Each core thread has a timer that sends it UAREA_POSIX_PREEMPT_SIG every
- * UAREA_POSIX_QUANTUM_NS (uarea__posix_tick_start). The handler turns the
+ * UAREA_POSIX_QUANTUM_NS (uarea__posix_tick_make, armed while the core runs). The handler turns the
  * tick into a yield, on the interrupted thread's own stack (the signal frame
  * migrates with it), only at a safe point: a user thread of the container is
  * running, the core is not inside the library's critical section (the
@@ -175,21 +175,29 @@ static void uarea__posix_install_preemption(void)
 
 /* The calling core thread's tick (0 when preemption is off or unavailable:
  * the timer is then not armed, and the core runs without it). */
-static int uarea__posix_tick_start(timer_t *timer)
+/* The calling core thread's tick: created once, disarmed (0: none). */
+static int uarea__posix_tick_make(timer_t *timer)
 {
     struct sigevent ev;
-    struct itimerspec it;
     if (UAREA_POSIX_QUANTUM_NS <= 0 || uarea__posix_text_hi <= uarea__posix_text_lo) return 0;
     memset(&ev, 0, sizeof ev);
     ev.sigev_notify = SIGEV_THREAD_ID;
     ev.sigev_signo = UAREA_POSIX_PREEMPT_SIG;
     ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-    if (timer_create(CLOCK_MONOTONIC, &ev, timer) != 0) return 0;
-    it.it_value.tv_sec = it.it_interval.tv_sec = UAREA_POSIX_QUANTUM_NS / 1000000000;
-    it.it_value.tv_nsec = it.it_interval.tv_nsec = UAREA_POSIX_QUANTUM_NS % 1000000000;
-    if (timer_settime(*timer, 0, &it, NULL) == 0) return 1;
-    timer_delete(*timer);
-    return 0;
+    return timer_create(CLOCK_MONOTONIC, &ev, timer) == 0;
+}
+
+/* Arm it while the core runs a container, disarm it while the core is
+ * parked (an idle node takes no ticks). */
+static void uarea__posix_tick_arm(timer_t timer, int on)
+{
+    struct itimerspec it;
+    memset(&it, 0, sizeof it);
+    if (on) {
+        it.it_value.tv_sec = it.it_interval.tv_sec = UAREA_POSIX_QUANTUM_NS / 1000000000;
+        it.it_value.tv_nsec = it.it_interval.tv_nsec = UAREA_POSIX_QUANTUM_NS % 1000000000;
+    }
+    (void)timer_settime(timer, 0, &it, NULL);
 }
 
 #endif /* UAREA__POSIX_PREEMPT_H */
