@@ -3,11 +3,14 @@
 # freestanding C11, no C library, warnings as errors, with gcc and clang,
 # for 32- and 64-bit targets (the k1b's compiler is not public: these stand
 # in for it). Each port header on its own; the whole port with its
-# implementation; and the k1b build stops at the one item that is not in
-# the tree, naming it and docs/porting.md.
+# implementation; the chip model's IKC core (ports/mppa256/model/ikc_shm.h,
+# which a bare-metal kernel also builds) with its implementation; and the
+# k1b build stops at the one item that is not in the tree, naming it and
+# docs/porting.md.
 . "$(dirname "$0")/../checks/lib.sh"
 need gcc; need clang; need riscv64-unknown-elf-gcc; need arm-none-eabi-gcc
 PORT="$UAREA_SOURCE_DIR/ports/mppa256/include"
+MODEL="$UAREA_SOURCE_DIR/ports/mppa256/model"
 TARGETS=(
     "gcc"
     "clang"
@@ -20,10 +23,16 @@ TARGETS=(
 n=0
 whole="$UAREA_BINARY_DIR/mppa_whole.c"
 printf '#define UAREA_IMPLEMENTATION\n#include <uarea_mppa256.h>\n' > "$whole"
+shm="$UAREA_BINARY_DIR/mppa_ikc_shm.c"
+printf '#define IKC_SHM_IMPLEMENTATION\n#include "ikc_shm.h"\n' > "$shm"
 for t in "${TARGETS[@]}"; do
     # shellcheck disable=SC2086
     try "$t: uarea_mppa256.h + implementation" $t -ffreestanding -nostdlib -std=c11 "${WARN[@]}" \
         -I"$INC" -I"$PORT" -c -o /dev/null "$whole"
+    n=$((n + 1))
+    # shellcheck disable=SC2086
+    try "$t: ikc_shm.h + implementation" $t -ffreestanding -nostdlib -std=c11 "${WARN[@]}" \
+        -I"$PORT" -I"$MODEL" -c -o /dev/null "$shm"
     n=$((n + 1))
     for h in uarea_mppa256.h uarea_mppa256/nanvix.h uarea_mppa256/port.h uarea_mppa256/noc_ikc.h; do
         src="$UAREA_BINARY_DIR/mppa_$(echo "$h" | tr '/.' '__').c"
@@ -44,4 +53,4 @@ elif ! grep -q "The k1b context switch" "$UAREA_SOURCE_DIR/docs/porting.md" 2>/d
     echo "FAIL [k1b]: docs/porting.md has no section 'The k1b context switch'"; FAILS=$((FAILS + 1))
 fi
 n=$((n + 1))
-finish "$n freestanding compiles of the MPPA-256 port, k1b stop checked"
+finish "$n freestanding compiles of the MPPA-256 port and its IKC core, k1b stop checked"

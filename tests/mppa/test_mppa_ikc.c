@@ -3,7 +3,8 @@
  * (each test boots its own, reaps every one, and reads what they found from a
  * MAP_SHARED area mapped before the boot); cores, events, the counters, the
  * fault switch, and the launcher's calls (boot, wait with a time limit, a
- * cluster's death with its launcher). */
+ * cluster's death with its launcher); ikc_shm.h's own calls (attach on an
+ * arena nobody formatted). */
 #define UAREA_MPPA256_MODEL_IMPLEMENTATION
 #include "nanvix_model.h"
 #ifdef MPPA_IKC_STANDALONE
@@ -56,6 +57,7 @@ const char *__tsan_default_options(void) { return "halt_on_error=1"; }
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -914,6 +916,134 @@ Test(mppa_ikc, a_cluster_dies_with_its_launcher)
         cr_assert_lt(now_ms() - t0, DEADLINE, "cluster %ld outlived its launcher", sh->val[0][0]);
         nap_us(1000);
     }
+}
+
+/* ===== ikc_shm.h: an arena nobody formatted ================================= */
+/* Two clusters that are only forked processes attach to a zero-filled file,
+ * as bare-metal clusters attach to a shared region that no one formats, and
+ * talk over it: a message 8 -> 9, a portal piece 9 -> 8. */
+static void *zero_arena;
+
+static void zero_node8(void)
+{
+    unsigned char buf[MSG], got[PIECE];
+    ikc_shm_counters_t c;
+    int out, in;
+    CHECK_EQ(ikc_shm_attach(zero_arena, IKC_SHM_ARENA_SIZE, 8), 0);
+    CHECK_EQ(knode_get_num(), 8);
+    CHECK_EQ(ikc_shm_self(), 8);
+    out = kmailbox_open(9, 5);
+    CHECK(out >= 0);
+    fill(buf, MSG, 77);
+    CHECK_EQ(__kmailbox_awrite(out, buf, MSG), E(EAGAIN)); /* not created yet */
+    flag_set(0);
+    mbx_send(out, buf, MSG);
+    in = kportal_create(8, 2);
+    CHECK(in >= 0);
+    CHECK_EQ(kportal_allow(in, 9, 0), 0);
+    portal_recv(in, got, PIECE);
+    CHECK(same(got, PIECE, 78));
+    ikc_shm_counters(8, &c);
+    sh->val[8][0] = (long)c.mailbox_sent;
+    sh->val[8][1] = (long)c.portal_received;
+    sh->val[8][2] = (long)c.allows;
+    /* detached: no node, no id, no arena */
+    ikc_shm_detach();
+    CHECK_EQ(ikc_shm_self(), -1);
+    CHECK_EQ(knode_get_num(), -1);
+    CHECK_EQ(kmailbox_open(9, 5), E(EINVAL));
+    CHECK_EQ(kportal_unlink(in), E(EBADF));
+    ikc_shm_counters(8, &c);
+    CHECK_EQ(c.mailbox_sent, 0);
+}
+
+static void zero_node9(void)
+{
+    unsigned char buf[PIECE];
+    ikc_shm_counters_t c;
+    int in, out;
+    CHECK_EQ(ikc_shm_attach(zero_arena, IKC_SHM_ARENA_SIZE, 9), 0);
+    flag_wait(0);
+    in = kmailbox_create(9, 5);
+    CHECK(in >= 0);
+    mbx_recv(in, buf, MSG);
+    CHECK(same(buf, MSG, 77));
+    out = kportal_open(9, 8, 2);
+    CHECK(out >= 0);
+    fill(buf, PIECE, 78);
+    portal_send(out, buf, PIECE);
+    ikc_shm_counters(9, &c);
+    sh->val[9][0] = (long)c.mailbox_received;
+    sh->val[9][1] = (long)c.portal_sent;
+    sh->val[9][2] = (long)c.portal_bytes_sent;
+}
+
+/* A model cluster: one message to itself, over the model's arena. */
+static void self_message(void)
+{
+    unsigned char buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    int in = kmailbox_create(10, 0), out = kmailbox_open(10, 0);
+    CHECK(in >= 0 && out >= 0);
+    mbx_send(out, buf, sizeof buf);
+    mbx_recv(in, buf, sizeof buf);
+}
+
+static long bare_cluster(void (*fn)(void))
+{
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fn();
+        _exit(0);
+    }
+    return (long)pid;
+}
+
+Test(mppa_ikc, shm_attach_checks_and_an_arena_nobody_formatted)
+{
+    mppa_model_counters c;
+    FILE *f = tmpfile();
+    long a, b;
+    cr_assert_neq(f, NULL);
+    cr_assert_eq(ftruncate(fileno(f), (off_t)IKC_SHM_ARENA_SIZE), 0); /* zeros */
+    zero_arena = mmap(NULL, IKC_SHM_ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(f), 0);
+    cr_assert_neq(zero_arena, MAP_FAILED);
+    /* refused: nothing changes (the launcher still watches the model's arena) */
+    cr_assert_eq(ikc_shm_attach(NULL, IKC_SHM_ARENA_SIZE, 8), E(EINVAL));
+    cr_assert_eq(ikc_shm_attach(zero_arena, IKC_SHM_ARENA_SIZE - 1, 8), E(EINVAL));
+    cr_assert_eq(ikc_shm_attach(zero_arena, 0, 8), E(EINVAL));
+    cr_assert_eq(ikc_shm_attach(zero_arena, IKC_SHM_ARENA_SIZE, -1), E(EINVAL));
+    cr_assert_eq(ikc_shm_attach(zero_arena, IKC_SHM_ARENA_SIZE, NODES), E(EINVAL));
+    cr_assert_eq(ikc_shm_attach((char *)zero_arena + 4, IKC_SHM_ARENA_SIZE, 8), E(EINVAL));
+    cr_assert_eq(ikc_shm_monitor(NULL, IKC_SHM_ARENA_SIZE), E(EINVAL));
+    cr_assert_eq(ikc_shm_monitor(zero_arena, IKC_SHM_ARENA_SIZE - 1), E(EINVAL));
+    cr_assert_eq(ikc_shm_self(), -1);
+    cr_assert_eq(knode_get_num(), -1);
+    reap_ok(10, boot(10, self_message));
+    mppa_model_stats(10, &c);
+    cr_assert_eq(c.mailbox_sent, 1);
+    cr_assert_eq(c.mailbox_received, 1);
+
+    a = bare_cluster(zero_node8);
+    b = bare_cluster(zero_node9);
+    reap_ok(8, a);
+    reap_ok(9, b);
+    cr_assert_eq(sh->val[8][0], 1);
+    cr_assert_eq(sh->val[8][1], 1);
+    cr_assert_eq(sh->val[8][2], 1);
+    cr_assert_eq(sh->val[9][0], 1);
+    cr_assert_eq(sh->val[9][1], 1);
+    cr_assert_eq(sh->val[9][2], PIECE);
+    /* none of it went through the model's arena */
+    mppa_model_stats(8, &c);
+    cr_assert_eq(c.mailbox_sent + c.portal_received + c.allows, 0);
+    mppa_model_stats(9, &c);
+    cr_assert_eq(c.mailbox_received + c.portal_sent, 0);
+    munmap(zero_arena, IKC_SHM_ARENA_SIZE);
+    fclose(f);
 }
 
 /* ===== Console and clock ===================================================== */
