@@ -55,6 +55,12 @@
  *                                   takes this one when its descriptor names none)
  *   UAREA_PORT_REGION_SIZE()        its size in bytes (0 with NULL)
  *
+ *   UAREA_PORT_WIPE(addr, len)      optional: zero [addr, addr + len) (the daemon wipes
+ *                                   the region and user sections of a container that
+ *                                   left or was refused); default memset. A port may
+ *                                   skip memory it knows is zero (the POSIX port: pages
+ *                                   the node never touched)
+ *
  * Dirty-page tracking (optional: UAREA_PORT_HAS_DIRTY 0 means none; used by
  * migrate/master.h for pre-copy)
  *   UAREA_PORT_HAS_DIRTY            1 when the two hooks below work

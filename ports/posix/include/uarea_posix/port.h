@@ -33,6 +33,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +168,34 @@ static inline void uarea__posix_log(int level, const char *msg)
     (void)!write(2, line, n);
 }
 
+/* UAREA_PORT_WIPE: zero only the pages of [addr, addr + len) that this
+ * process has in memory (mincore): a page never touched reads as zero
+ * already, and writing it would fault it in for nothing (a region has 18
+ * stacks of 64 KiB a container mostly never touches). */
+static inline void uarea__posix_wipe(void *addr, size_t len)
+{
+    enum { CHUNK = 256 };
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)addr, end = a + len;
+    uintptr_t lo = (a + ps - 1) & ~(ps - 1), hi = end & ~(ps - 1);
+    unsigned char vec[CHUNK];
+    if (len == 0) return;
+    if (lo >= hi) {                       /* within one page, or two partial ones */
+        __builtin_memset(addr, 0, len);
+        return;
+    }
+    if (a < lo) __builtin_memset(addr, 0, lo - a);
+    if (hi < end) __builtin_memset((void *)hi, 0, end - hi);
+    for (uintptr_t p = lo; p < hi; p += CHUNK * ps) {
+        size_t n = (hi - p) / ps < CHUNK ? (size_t)((hi - p) / ps) : (size_t)CHUNK;
+        if (mincore((void *)p, n * ps, vec) != 0) {
+            __builtin_memset((void *)p, 0, n * ps);   /* cannot tell: all of it */
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (vec[i] & 1u) __builtin_memset((void *)(p + i * ps), 0, ps);
+    }
+}
+
 #define UAREA_PORT_NAME "posix"
 #define UAREA_PORT_CORES() uarea__posix_ncores
 #define UAREA_PORT_CORE_ID() uarea__posix_core
@@ -186,6 +215,7 @@ static inline void uarea__posix_log(int level, const char *msg)
 #define UAREA_PORT_REGION_SIZE() uarea__posix_region_size
 /* userfaultfd write-protection of the region and the user section, when the
  * node could open its trackers (UAREA_ENOSYS otherwise) */
+#define UAREA_PORT_WIPE(addr, len) uarea__posix_wipe((addr), (len))
 #define UAREA_PORT_HAS_DIRTY 1
 #define UAREA_PORT_DIRTY_BEGIN() \
     (uarea__posix_dirty_begin_fn != NULL ? uarea__posix_dirty_begin_fn() : UAREA_ENOSYS)
