@@ -168,31 +168,42 @@ static inline void uarea__posix_log(int level, const char *msg)
     (void)!write(2, line, n);
 }
 
-/* UAREA_PORT_WIPE: zero only the pages of [addr, addr + len) that this
- * process has in memory (mincore): a page never touched reads as zero
- * already, and writing it would fault it in for nothing (a region has 18
- * stacks of 64 KiB a container mostly never touches). */
+/* UAREA_PORT_WIPE. In the container region (anonymous memory of this node):
+ * the pages this process has in memory are zeroed in place (they stay, so
+ * the next container that comes in does not fault them in), the others are
+ * dropped with MADV_DONTNEED, which also drops a page in swap and reads back
+ * as zero; a page never touched costs nothing, where a memset would fault it
+ * in (a region holds 18 stacks of 64 KiB a container mostly never touches).
+ * Anything else (the user sections, file-backed .data: MADV_DONTNEED would
+ * bring back the file's bytes) is zeroed with memset. */
 static inline void uarea__posix_wipe(void *addr, size_t len)
 {
     enum { CHUNK = 256 };
     uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)addr, end = a + len;
     uintptr_t lo = (a + ps - 1) & ~(ps - 1), hi = end & ~(ps - 1);
+    uintptr_t r = (uintptr_t)uarea__posix_region;
     unsigned char vec[CHUNK];
     if (len == 0) return;
-    if (lo >= hi) {                       /* within one page, or two partial ones */
+    if (r == 0 || a < r || end > r + uarea__posix_region_size || lo >= hi) {
         __builtin_memset(addr, 0, len);
         return;
     }
     if (a < lo) __builtin_memset(addr, 0, lo - a);
     if (hi < end) __builtin_memset((void *)hi, 0, end - hi);
     for (uintptr_t p = lo; p < hi; p += CHUNK * ps) {
-        size_t n = (hi - p) / ps < CHUNK ? (size_t)((hi - p) / ps) : (size_t)CHUNK;
+        size_t n = (hi - p) / ps < CHUNK ? (size_t)((hi - p) / ps) : (size_t)CHUNK, i = 0;
         if (mincore((void *)p, n * ps, vec) != 0) {
             __builtin_memset((void *)p, 0, n * ps);   /* cannot tell: all of it */
             continue;
         }
-        for (size_t i = 0; i < n; i++)
-            if (vec[i] & 1u) __builtin_memset((void *)(p + i * ps), 0, ps);
+        while (i < n) {
+            size_t j = i;
+            int in = vec[i] & 1u;
+            while (j < n && (vec[j] & 1u) == (unsigned)in) j++;
+            if (in || madvise((void *)(p + i * ps), (j - i) * ps, MADV_DONTNEED) != 0)
+                __builtin_memset((void *)(p + i * ps), 0, (j - i) * ps);
+            i = j;
+        }
     }
 }
 
