@@ -84,6 +84,10 @@ typedef struct uarea_mppa256_desc {
     /* Optional: polled by the master; 0 ends the cluster (its master
      * returns). NULL: run for ever. */
     int (*keep_running)(void *arg);
+    /* Optional: the daemon's trace hook (migrate_point), set before the
+     * cluster takes or starts a container: every step of every migration
+     * this cluster takes part in, on core 0. */
+    void (*trace)(void *arg, migrate_point p, uint32_t mid, int peer, int phase);
     void *arg;
 } uarea_mppa256_desc;
 
@@ -243,6 +247,12 @@ static void uarea__mppa256_arrival(void *arg, const migrate_stats *st)
     if (c->desc->on_arrival != NULL) c->desc->on_arrival(c->desc->arg, st);
 }
 
+static void uarea__mppa256_trace(void *arg, migrate_point p, uint32_t mid, int peer, int phase)
+{
+    uarea__mppa256_cluster *c = (uarea__mppa256_cluster *)arg;
+    c->desc->trace(c->desc->arg, p, mid, peer, phase);
+}
+
 /* A new container running d->main as thread 0. */
 static int uarea__mppa256_birth(uarea__mppa256_cluster *c)
 {
@@ -281,6 +291,7 @@ UAREA_API int uarea_mppa256_cluster_main(const uarea_mppa256_desc *d)
     md.node.on_activate = uarea__mppa256_activate;
     md.node.on_release = uarea__mppa256_release;
     md.node.check_dst = uarea__mppa256_check_dst;
+    md.node.trace = d->trace != NULL ? uarea__mppa256_trace : NULL;
     md.node.arg = c;
     md.on_arrival = uarea__mppa256_arrival;
     md.tick = uarea__mppa256_tick;
