@@ -75,15 +75,18 @@ check_common() { # scenario n_hops damaged_hop(-1: none)
     t "$sc" 8 | grep -q "^result \([0-9a-f]*\), without migration \1: match" ||
         fail "$sc" "no matching result on cluster 8"
     t "$sc" 8 | grep -q "DEMO END $sc: PASS" || fail "$sc" "cluster 8's verdict is not PASS"
-    t "$sc" 8 | grep -q "ended here" || fail "$sc" "the container did not end on cluster 8"
+    t "$sc" 9 | grep -q "ended here" || fail "$sc" "the container's program did not end on cluster 9"
+    t "$sc" 8 | grep -q "ended here" && fail "$sc" "the container's program ended on cluster 8, where it started"
+    t "$sc" 8 | grep -q "started on cluster 8 and its threads finished on cluster 9" ||
+        fail "$sc" "cluster 8 does not report the container finishing on cluster 9"
     if cat "$out/$sc"/uart-*.txt 2>/dev/null | grep -aq "FATAL\|CHECK FAILED"; then
         fail "$sc" "a transcript has FATAL or CHECK FAILED"
     fi
 }
 
-check_common tour 4 -1
-check_common preempt 4 -1
-check_common damaged 5 1
+check_common tour 5 -1
+check_common preempt 5 -1
+check_common damaged 6 1
 t preempt 8 | grep -q "never yielding" || fail preempt "the workers were not the never-yielding ones"
 p=$(t preempt 8 | sed -n 's/^user cores: [0-9]* timer ticks, \([0-9]*\) preemptions at safe points$/\1/p')
 [ -n "$p" ] && [ "$p" -gt 0 ] || fail preempt "no preemption at a safe point (${p:-no count})"

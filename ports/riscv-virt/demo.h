@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Scenarios: the boot word RV_BOOT_MODE. */
-#define DEMO_TOUR 1       /* (a) workers that yield; route 9, 10, 11, 8 */
+#define DEMO_TOUR 1       /* (a) workers that yield; route 9, 10, 11, 8, 9 */
 #define DEMO_PREEMPT 2    /* (b) workers that never yield: moved by preemption */
 #define DEMO_DAMAGED 3    /* (c) one transfer damaged on the NoC, then a retry */
 
