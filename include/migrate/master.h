@@ -142,13 +142,16 @@ UAREA_API int migrate_master_init(migrate_master *m, const migrate_master_desc *
         nd.region_size = UAREA_PORT_REGION_SIZE();
         if (nd.region == NULL) return UAREA_EINVAL;   /* the port has no region */
     }
+    if (!desc->precopy) {
+        nd.dirty_begin = NULL;
+        nd.dirty_collect = NULL;
+    }
 #if UAREA_PORT_HAS_DIRTY
-    if (desc->precopy && nd.dirty_begin == NULL && nd.dirty_collect == NULL) {
+    else if (nd.dirty_begin == NULL && nd.dirty_collect == NULL) {
         nd.dirty_begin = migrate__master_dirty_begin;
         nd.dirty_collect = migrate__master_dirty_collect;
     }
 #endif
-    if (!desc->precopy) nd.dirty_begin = NULL, nd.dirty_collect = NULL;
     rc = noc_self(nd.t);
     if (rc < 0) return rc;
     m->self = rc;

@@ -697,16 +697,6 @@ UAREA_API int uarea_posix_checkpoint(const char *path)
 }
 
 /* ==== Cores ============================================================= */
-static void uarea__posix_futex_wait(uint32_t *w, uint32_t seen, const struct timespec *ts)
-{
-    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, ts, NULL, 0);
-}
-
-static void uarea__posix_futex_wake(uint32_t *w)
-{
-    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
 /* A core thread: runs the container while there is one (`active`), parks
  * while there is none or its program ended. `in` is raised before `active`
  * is read, and a release waits for it to drop: no core thread enters a

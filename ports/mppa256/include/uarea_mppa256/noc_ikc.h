@@ -142,8 +142,6 @@ UAREA_EXTERN_C_BEGIN
 
 #define UAREA__IKC_MAGIC 0x434b4955u   /* "UIKC" */
 
-static uint64_t uarea__ikc_ns(void) { return clock_read() * 5u / 2u; }   /* 400 MHz */
-
 /* An IKC error as the library's. */
 static int uarea__ikc_err(long e)
 {
@@ -176,7 +174,7 @@ static uint32_t uarea__ikc_get32(const uint8_t *p)
 
 static int uarea__ikc_self(void *ctx) { return ((uarea_mppa256_noc *)ctx)->self; }
 static int uarea__ikc_nodes(void *ctx) { (void)ctx; return UAREA_MPPA256_NODES; }
-static uint64_t uarea__ikc_clock(void *ctx) { (void)ctx; return uarea__ikc_ns(); }
+static uint64_t uarea__ikc_clock(void *ctx) { (void)ctx; return uarea__mppa256_ns(); }
 
 /* ---- Mailboxes ---- */
 static uarea__mppa256_mbx *uarea__ikc_mbx(uarea_mppa256_noc *n, int h)
@@ -327,13 +325,13 @@ static int uarea__ikc_mbx_progress(uarea_mppa256_noc *n, uarea__mppa256_mbx *m)
 static int uarea__ikc_wait_loop(uarea_mppa256_noc *n, int (*progress)(uarea_mppa256_noc *, void *),
                                 void *op, int64_t timeout_ns, int kickable)
 {
-    uint64_t end = timeout_ns > 0 ? uarea__ikc_ns() + (uint64_t)timeout_ns : 0;
+    uint64_t end = timeout_ns > 0 ? uarea__mppa256_ns() + (uint64_t)timeout_ns : 0;
     for (;;) {
         if (progress(n, op)) return 1;
         if (timeout_ns == 0) return 0;
         if (kickable && n->kick != NULL && __atomic_exchange_n(n->kick, 0u, __ATOMIC_ACQ_REL))
             return 0;   /* a container thread's call: the master must look */
-        if (timeout_ns != NOC_FOREVER && uarea__ikc_ns() >= end) return 0;
+        if (timeout_ns != NOC_FOREVER && uarea__mppa256_ns() >= end) return 0;
     }
 }
 

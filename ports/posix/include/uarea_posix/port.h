@@ -61,11 +61,22 @@ static inline uint64_t uarea__posix_now(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Process-private futex: wait while *w == seen (ts NULL: no limit), wake all. */
+static inline void uarea__posix_futex_wait(uint32_t *w, uint32_t seen, const struct timespec *ts)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, seen, ts, NULL, 0);
+}
+
+static inline void uarea__posix_futex_wake(uint32_t *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 static inline void uarea__posix_resched(unsigned core)
 {
     (void)core;
     __atomic_add_fetch(&uarea__posix_kick, 1u, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    uarea__posix_futex_wake(&uarea__posix_kick);
 }
 
 /* UAREA_PORT_WAKE_MASTER: a container thread posted a call for the master */
@@ -80,7 +91,7 @@ static inline void uarea__posix_idle(unsigned core, uint32_t seen)
 {
     struct timespec ts = {0, 1000000}; /* 1 ms */
     (void)core;
-    syscall(SYS_futex, &uarea__posix_kick, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    uarea__posix_futex_wait(&uarea__posix_kick, seen, &ts);
 }
 
 /* The flag belongs to the core thread, and only the context that runs on
