@@ -63,18 +63,6 @@ UAREA_EXTERN_C_END
 
 UAREA_EXTERN_C_BEGIN
 
-#if defined(__SANITIZE_ADDRESS__)
-#  define MIGRATE__ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define MIGRATE__ASAN 1
-#  endif
-#endif
-
-#ifdef MIGRATE__ASAN
-void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
-#endif
-
 UAREA_API int migrate_freeze_begin(struct uarea *ua)
 {
     if (ua == NULL) return UAREA_EINVAL;
@@ -89,7 +77,7 @@ UAREA_API int migrate_freeze_poll(struct uarea *ua)
     if (f == UAREA_RELEASED) return UAREA_ESTATE;
     if (f != UAREA_FREEZE) return UAREA_ESTATE;
     if (!uarea_frozen(ua)) return UAREA_EAGAIN;
-#ifdef MIGRATE__ASAN
+#ifdef UAREA__ASAN   /* uarea/config.h */
     __asan_unpoison_memory_region((unsigned char *)ua + UAREA_STACKS_OFFSET,
                                   (size_t)UAREA_THREADS_MAX * UAREA_STACK_STRIDE);
 #endif

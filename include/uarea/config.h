@@ -148,4 +148,30 @@
 #  endif
 #endif
 
+/* Sanitizers, detected here for every header (the ports' too):
+ * UAREA__ASAN under AddressSanitizer, UAREA__TSAN under ThreadSanitizer, from
+ * gcc's __SANITIZE_*__ or clang's __has_feature. AddressSanitizer must be
+ * told when poisoned stack frames are copied or reused (a frozen container's
+ * stacks, a restored one's, a thread's new stack), both sanitizers about
+ * every stack switch (uarea/thread.h). */
+#if defined(__SANITIZE_ADDRESS__)
+#  define UAREA__ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define UAREA__ASAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define UAREA__TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define UAREA__TSAN 1
+#  endif
+#endif
+#ifdef UAREA__ASAN
+UAREA_EXTERN_C_BEGIN
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+UAREA_EXTERN_C_END
+#endif
+
 #endif /* UAREA_CONFIG_H */

@@ -140,7 +140,7 @@ UAREA_EXTERN_C_END
 #if defined(UAREA_CORE_IMPLEMENTATION) && !defined(UAREA__THREAD_IMPLEMENTED)
 #define UAREA__THREAD_IMPLEMENTED
 
-/* UAREA__ASAN / UAREA__TSAN come from uarea.h's implementation section. */
+/* UAREA__ASAN / UAREA__TSAN: uarea/config.h. */
 
 UAREA_EXTERN_C_BEGIN
 

@@ -344,27 +344,7 @@ UAREA_EXTERN_C_END
 #if defined(UAREA_CORE_IMPLEMENTATION) && !defined(UAREA__UAREA_IMPLEMENTED)
 #define UAREA__UAREA_IMPLEMENTED
 
-/* Sanitizers that must hear about stack switches (see thread.h). */
-#if defined(__SANITIZE_ADDRESS__)
-#  define UAREA__ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#  define UAREA__TSAN 1
-#endif
-#if defined(__has_feature)
-#  if __has_feature(address_sanitizer) && !defined(UAREA__ASAN)
-#    define UAREA__ASAN 1
-#  endif
-#  if __has_feature(thread_sanitizer) && !defined(UAREA__TSAN)
-#    define UAREA__TSAN 1
-#  endif
-#endif
-
 UAREA_EXTERN_C_BEGIN
-
-#ifdef UAREA__ASAN
-void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
-#endif
 
 /* The UArea spin lock. Holders also hold the port's critical section, so a
  * holder is never preempted on its own core. */

@@ -20,6 +20,7 @@
 #define UAREA_POSIX_PORT_H
 
 #include "features.h"
+#include <uarea/config.h>   /* UAREA__ASAN, UAREA__TSAN */
 
 /* Stacks: user code calls libc, whose stack needs exceed the MPPA-256's
  * 8 KiB; only the used part of a stack migrates. Defined here, before
@@ -99,15 +100,9 @@ static inline void uarea__posix_idle(unsigned core, uint32_t seen)
  * its own and may not see every switch that orders two of them on one core
  * (a fiber made for a thread restored from an image): its accesses are not
  * instrumented. */
-#if defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UAREA__POSIX_NO_TSAN __attribute__((no_sanitize("thread")))
-#  endif
-#endif
-#if !defined(UAREA__POSIX_NO_TSAN) && defined(__SANITIZE_THREAD__)
-#  define UAREA__POSIX_NO_TSAN __attribute__((no_sanitize_thread))
-#endif
-#ifndef UAREA__POSIX_NO_TSAN
+#ifdef UAREA__TSAN   /* uarea/config.h */
+#  define UAREA__POSIX_NO_TSAN __attribute__((no_sanitize("thread")))
+#else
 #  define UAREA__POSIX_NO_TSAN
 #endif
 
