@@ -42,8 +42,8 @@ typedef enum uarea_err {
     UAREA_EJOINED = -22,     /* thread already joined or being joined */
     UAREA_EDEADLK = -23,     /* a thread may not join itself */
     UAREA_EOVERFLOW = -24,   /* stack overflow detected (canary broken) */
-    UAREA_ENOSTACK = -25,    /* reserved (not returned: a thread slot has its stack) */
-    UAREA_EFROZEN = -26,     /* reserved (not returned: a frozen container's calls wait) */
+    /* -25, -26: retired, never returned (a thread slot comes with its stack;
+     * a frozen container's calls wait); not to be given to another code. */
     UAREA_ENOTUSER = -27,    /* caller is not a user thread of a container */
     UAREA_ELAYOUT = -28,     /* UArea header invalid (magic/version/size) */
 
@@ -115,8 +115,6 @@ UAREA_API const char *uarea_strerror(int err)
     case UAREA_EJOINED: return "thread already joined";
     case UAREA_EDEADLK: return "thread would join itself";
     case UAREA_EOVERFLOW: return "stack overflow detected";
-    case UAREA_ENOSTACK: return "stack pool exhausted";
-    case UAREA_EFROZEN: return "container is frozen";
     case UAREA_ENOTUSER: return "caller is not a container thread";
     case UAREA_ELAYOUT: return "invalid UArea header";
     case UAREA_EBADNODE: return "no such node";
