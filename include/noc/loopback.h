@@ -1327,12 +1327,29 @@ static int noc__lb_mbx_sender(void *ctx, int mbx)
 }
 
 static const struct noc_ops noc__lb_ops = {
-    noc__lb_node_self, noc__lb_nodes,
-    noc__lb_mbx_create, noc__lb_mbx_open, noc__lb_mbx_unlink, noc__lb_mbx_close,
-    noc__lb_mbx_aread, noc__lb_mbx_awrite, noc__lb_mbx_wait, noc__lb_mbx_cancel,
-    noc__lb_ptl_create, noc__lb_ptl_allow, noc__lb_ptl_open, noc__lb_ptl_unlink,
-    noc__lb_ptl_close, noc__lb_ptl_aread, noc__lb_ptl_awrite, noc__lb_ptl_wait,
-    noc__lb_ptl_cancel, noc__lb_clock, noc__lb_node_gone, noc__lb_mbx_sender,
+    .node_self = noc__lb_node_self,
+    .nodes = noc__lb_nodes,
+    .mailbox_create = noc__lb_mbx_create,
+    .mailbox_open = noc__lb_mbx_open,
+    .mailbox_unlink = noc__lb_mbx_unlink,
+    .mailbox_close = noc__lb_mbx_close,
+    .mailbox_aread = noc__lb_mbx_aread,
+    .mailbox_awrite = noc__lb_mbx_awrite,
+    .mailbox_wait = noc__lb_mbx_wait,
+    .mailbox_cancel = noc__lb_mbx_cancel,
+    .portal_create = noc__lb_ptl_create,
+    .portal_allow = noc__lb_ptl_allow,
+    .portal_open = noc__lb_ptl_open,
+    .portal_unlink = noc__lb_ptl_unlink,
+    .portal_close = noc__lb_ptl_close,
+    .portal_aread = noc__lb_ptl_aread,
+    .portal_awrite = noc__lb_ptl_awrite,
+    .portal_wait = noc__lb_ptl_wait,
+    .portal_cancel = noc__lb_ptl_cancel,
+    .clock_ns = noc__lb_clock,
+    .node_gone = noc__lb_node_gone,
+    .mailbox_sender = noc__lb_mbx_sender,
+    /* no writing in place: the virtual-time model copies at its own pace */
 };
 
 /* ---- public ---- */

@@ -40,6 +40,21 @@
  * wait, poll or cancel with no operation posted fail with UAREA_ESTATE; a read
  * on an output handle or a write on an input one with UAREA_EDIRECTION.
  *
+ * Writing in place (optional). Where the sender can reach the receiver's
+ * memory, noc_portal_wbuf() claims the read that the receiver posted for an
+ * output portal and returns that read's buffer and size: the sender writes
+ * the data there itself (no staging buffer, no second copy), then
+ * noc_portal_wdone(n) ends the transfer as a write of n bytes (1..size): the
+ * read returns n. While a write is claimed, the handle has no other
+ * operation (wait and poll fail with UAREA_ESTATE); noc_portal_cancel (or
+ * closing the handle) ends the transfer on both sides with UAREA_ECANCELED,
+ * and the receiver's read ends with UAREA_EPEERGONE if the sender dies.
+ * wbuf fails without claiming anything: UAREA_ENOTALLOWED (no allow names
+ * this sender) or UAREA_EAGAIN (allowed, no read posted yet) as a write with
+ * timeout 0 does, UAREA_ENOSYS when this transport, or this read's buffer,
+ * gives no direct access (use awrite), UAREA_EBUSY when the handle has an
+ * operation out.
+ *
  * The synchronous forms (read/write with a timeout) are aread/awrite + wait,
  * and cancel on expiry: with timeout 0 they fail at once with UAREA_EAGAIN
  * (nothing to read, no read posted) or UAREA_ENOTALLOWED; with a longer
@@ -139,6 +154,10 @@ struct noc_ops {
      * message says): a receiver checks a message's claimed sender with it.
      * UAREA_ESTATE before any read completed. */
     int (*mailbox_sender)(void *ctx, int mbx);
+
+    /* Optional: writing in place (noc_portal_wbuf / noc_portal_wdone). */
+    int (*portal_wbuf)(void *ctx, int portal, void **buf, size_t *size);
+    int (*portal_wdone)(void *ctx, int portal, size_t n);
 };
 
 typedef struct noc_transport {
@@ -190,6 +209,8 @@ UAREA_API int noc_portal_unlink(noc_transport *t, int portal);
 UAREA_API int noc_portal_close(noc_transport *t, int portal);
 UAREA_API int noc_portal_aread(noc_transport *t, int portal, void *buf, size_t size);
 UAREA_API int noc_portal_awrite(noc_transport *t, int portal, const void *buf, size_t size);
+UAREA_API int noc_portal_wbuf(noc_transport *t, int portal, void **buf, size_t *size);
+UAREA_API int noc_portal_wdone(noc_transport *t, int portal, size_t n);
 UAREA_API int noc_portal_wait(noc_transport *t, int portal, int64_t timeout_ns);
 UAREA_API int noc_portal_poll(noc_transport *t, int portal);
 UAREA_API int noc_portal_cancel(noc_transport *t, int portal);
@@ -460,6 +481,33 @@ UAREA_API int noc_portal_awrite(noc_transport *t, int portal, const void *buf, s
     if (buf == NULL) return UAREA_EINVAL;
     if (size == 0 || size > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
     return NOC__CALL(t, portal_awrite, portal, buf, size);
+}
+
+UAREA_API int noc_portal_wbuf(noc_transport *t, int portal, void **buf, size_t *size)
+{
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    NOC__TRY(noc__check_handle(portal));
+    if (buf == NULL || size == NULL) return UAREA_EINVAL;
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_PORTAL_WBUF)
+    return UAREA_ENOSYS;
+#else
+    if (!NOC__HAS(t, portal_wbuf) || !NOC__HAS(t, portal_wdone)) return UAREA_ENOSYS;
+    return NOC__CALL(t, portal_wbuf, portal, buf, size);
+#endif
+}
+
+UAREA_API int noc_portal_wdone(noc_transport *t, int portal, size_t n)
+{
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    NOC__TRY(noc__check_handle(portal));
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_PORTAL_WBUF)
+    (void)n;
+    return UAREA_ESTATE;
+#else
+    if (!NOC__HAS(t, portal_wdone)) return UAREA_ESTATE;
+    if (n == 0 || n > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
+    return NOC__CALL(t, portal_wdone, portal, n);
+#endif
 }
 
 UAREA_API int noc_portal_wait(noc_transport *t, int portal, int64_t timeout_ns)

@@ -11,7 +11,7 @@
 enum {
     F_SELF, F_NODES, F_MCREATE, F_MOPEN, F_MUNLINK, F_MCLOSE, F_MAREAD, F_MAWRITE, F_MWAIT,
     F_MCANCEL, F_PCREATE, F_PALLOW, F_POPEN, F_PUNLINK, F_PCLOSE, F_PAREAD, F_PAWRITE, F_PWAIT,
-    F_PCANCEL, F_CLOCK, F_GONE, F_SENDER, F_COUNT
+    F_PCANCEL, F_CLOCK, F_GONE, F_SENDER, F_WBUF, F_WDONE, F_COUNT
 };
 
 typedef struct fake {
@@ -67,10 +67,20 @@ static uint64_t f_clock(void *c) { (void)c; REC(F_CLOCK); return 123456789u; }
 static int f_gone(void *c, int n) { (void)c; REC(F_GONE); F.last_a = n; return F.ret[F_GONE]; }
 static int f_sender(void *c, int h) { (void)c; REC(F_SENDER); F.last_a = h; return F.ret[F_SENDER]; }
 
+static unsigned char fake_area[64];
+static int f_wbuf(void *c, int h, void **b, size_t *s)
+{
+    (void)c; REC(F_WBUF); F.last_a = h;
+    if (F.ret[F_WBUF] == 0) { *b = fake_area; *s = sizeof fake_area; }
+    return F.ret[F_WBUF];
+}
+static int f_wdone(void *c, int h, size_t n)
+{ (void)c; REC(F_WDONE); F.last_a = h; F.last_size = n; return F.ret[F_WDONE]; }
+
 static const struct noc_ops fake_ops = {
     f_self, f_nodes, f_mcreate, f_mopen, f_munlink, f_mclose, f_maread, f_mawrite, f_mwait,
     f_mcancel, f_pcreate, f_pallow, f_popen, f_punlink, f_pclose, f_paread, f_pawrite, f_pwait,
-    f_pcancel, f_clock, f_gone, f_sender,
+    f_pcancel, f_clock, f_gone, f_sender, f_wbuf, f_wdone,
 };
 
 static noc_transport T;
@@ -250,6 +260,40 @@ Test(noc_api, mailbox_sender_is_optional_and_checks_the_handle)
     cr_assert_eq(F.last_a, 5);
     partial.mailbox_sender = NULL;
     cr_assert_eq(noc_mailbox_sender(&t, 5), UAREA_ENOSYS);
+}
+
+Test(noc_api, writing_in_place_is_optional_and_checks_its_arguments)
+{
+    struct noc_ops partial = fake_ops;
+    noc_transport t = { &partial, &F };
+    void *b = NULL;
+    size_t n = 0;
+    cr_assert_eq(noc_portal_wbuf(NULL, 0, &b, &n), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_wbuf(&t, -1, &b, &n), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_portal_wbuf(&t, 0, NULL, &n), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_wbuf(&t, 0, &b, NULL), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_wdone(&t, 0, 0), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_wdone(&t, 0, NOC_PORTAL_MAX_SIZE + 1u), UAREA_EMSGSIZE);
+    cr_assert_eq(noc_portal_wdone(&t, NOC_OPEN_MAX, 1), UAREA_EBADHANDLE);
+    cr_assert_eq(total_calls(), 0, "nothing reached the transport");
+    F.ret[F_WBUF] = 0;
+    cr_assert_eq(noc_portal_wbuf(&t, 4, &b, &n), 0);
+    cr_assert_eq(b, (void *)fake_area);
+    cr_assert_eq(n, sizeof fake_area);
+    cr_assert_eq(F.last_a, 4);
+    F.ret[F_WDONE] = 17;
+    cr_assert_eq(noc_portal_wdone(&t, 4, 17), 17);
+    cr_assert_eq(F.last_size, 17);
+    F.ret[F_WBUF] = UAREA_EAGAIN;
+    cr_assert_eq(noc_portal_wbuf(&t, 4, &b, &n), UAREA_EAGAIN, "the transport's answer passes");
+    /* a transport without it: ENOSYS, and nothing claimed to end */
+    partial.portal_wbuf = NULL;
+    cr_assert_eq(noc_portal_wbuf(&t, 4, &b, &n), UAREA_ENOSYS);
+    partial.portal_wdone = NULL;
+    cr_assert_eq(noc_portal_wdone(&t, 4, 1), UAREA_ESTATE);
+    partial.portal_wbuf = f_wbuf;
+    F.ret[F_WBUF] = 0;
+    cr_assert_eq(noc_portal_wbuf(&t, 4, &b, &n), UAREA_ENOSYS, "half a pair is none");
 }
 
 Test(noc_api, one_missing_op_leaves_the_others_working)

@@ -568,3 +568,91 @@ Test(shm, the_sender_of_a_message_is_known_to_the_receiver, .init = setup3)
     cr_assert_eq(noc_mailbox_read(&t[0], in, buf, sizeof buf, 1000000000), 4);
     cr_assert_eq(noc_mailbox_sender(&t[0], in), 1);
 }
+
+/* ---- writing in place (noc_portal_wbuf / noc_portal_wdone) ---- */
+
+Test(shm, a_write_in_place_lands_in_the_posted_read)
+{
+    static unsigned char dst[3 * NOC_PORTAL_CHUNK + 5], want[sizeof dst];
+    int pin = noc_portal_create(&t[1], 4), pout = noc_portal_open(&t[0], 2, 1, 4);
+    void *b = NULL;
+    size_t n = 0;
+    cr_assert(pin >= 0 && pout >= 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), UAREA_ENOTALLOWED, "no allow yet");
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), UAREA_EAGAIN, "allowed, no read");
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[1], pin, &b, &n), UAREA_EDIRECTION);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), 0);
+    cr_assert_eq(b, (void *)dst, "the receiver's own buffer");
+    cr_assert_eq(n, sizeof dst);
+    /* claimed: the read waits, the write handle has nothing else to do */
+    cr_assert_eq(noc_portal_poll(&t[1], pin), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_poll(&t[0], pout), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), UAREA_EBUSY);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, want, 1), UAREA_EBUSY);
+    fill(want, sizeof dst - 7, 3);
+    memcpy(b, want, sizeof dst - 7);
+    cr_assert_eq(noc_portal_wdone(&t[0], pout, sizeof dst + 1), UAREA_EMSGSIZE, "more than the read");
+    cr_assert_eq(noc_portal_wdone(&t[0], pout, sizeof dst - 7), (int)(sizeof dst - 7));
+    cr_assert_eq(noc_portal_wait(&t[1], pin, 0), (int)(sizeof dst - 7));
+    cr_assert_eq(memcmp(dst, want, sizeof dst - 7), 0);
+    /* the allow was consumed by that read; the handle is free again */
+    cr_assert_eq(noc_portal_wdone(&t[0], pout, 1), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), UAREA_ENOTALLOWED);
+}
+
+Test(shm, cancelling_a_write_in_place_ends_it_on_both_sides)
+{
+    static unsigned char dst[NOC_PORTAL_CHUNK];
+    int pin = noc_portal_create(&t[1], 4), pout = noc_portal_open(&t[0], 2, 1, 4);
+    void *b;
+    size_t n;
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), 0);
+    cr_assert_eq(noc_portal_cancel(&t[0], pout), UAREA_ECANCELED);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, 0), UAREA_ECANCELED);
+    cr_assert_eq(noc_portal_wdone(&t[0], pout, 1), UAREA_ESTATE);
+    /* both handles work again: an ordinary transfer */
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_write(&t[0], pout, "abc", 3, 0), 3);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, 0), 3);
+    /* closing the handle in the middle cancels too */
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), 0);
+    cr_assert_eq(noc_portal_close(&t[0], pout), 0);
+    cr_assert_eq(noc_portal_wait(&t[1], pin, 0), UAREA_ECANCELED);
+}
+
+Test(shm, a_write_in_place_claims_only_the_read_that_allows_it, .init = setup3)
+{
+    static unsigned char dst[64];
+    int pin = noc_portal_create(&t[2], 4), p0 = noc_portal_open(&t[0], 2, 2, 4),
+        p1 = noc_portal_open(&t[1], 2, 2, 4);
+    void *b;
+    size_t n;
+    cr_assert_eq(noc_portal_allow(&t[2], pin, 1, 2), 0);
+    cr_assert_eq(noc_portal_aread(&t[2], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], p0, &b, &n), UAREA_ENOTALLOWED, "node 1 is allowed");
+    cr_assert_eq(noc_portal_poll(&t[2], pin), UAREA_EAGAIN, "still posted");
+    cr_assert_eq(noc_portal_wbuf(&t[1], p1, &b, &n), 0);
+    memset(b, 'x', 5);
+    cr_assert_eq(noc_portal_wdone(&t[1], p1, 5), 5);
+    cr_assert_eq(noc_portal_wait(&t[2], pin, 0), 5);
+}
+
+Test(shm_bounce, the_bounce_ring_gives_no_access_in_place)
+{
+    static unsigned char dst[64];
+    int pin = noc_portal_create(&t[1], 4), pout = noc_portal_open(&t[0], 2, 1, 4);
+    void *b;
+    size_t n;
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, dst, sizeof dst), 0);
+    cr_assert_eq(noc_portal_wbuf(&t[0], pout, &b, &n), UAREA_ENOSYS);
+    cr_assert_eq(noc_portal_write(&t[0], pout, "abc", 3, NOC_FOREVER), 3, "awrite still works");
+    cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), 3);
+}

@@ -645,3 +645,71 @@ Test(shm_death, node_gone_probes_afresh)
     cr_assert_eq(noc_node_gone(&mt, 2), UAREA_EBADNODE);
     finish_parent();
 }
+
+/* ---- writing in place across processes ---------------------------------- */
+
+/* Node 1: for each "go" from node 0, one write into node 0's posted read:
+ * 'p' its private buffer (no access in place: an ordinary write), 'a' the
+ * arena (in place), 'k' the arena, in place, killed half way. */
+static int in_place_sender(noc_transport *t, void *arg)
+{
+    static unsigned char src[BIG];
+    unsigned char go;
+    int ctl = noc_mailbox_create(t, 0), pout = noc_portal_open(t, 0, 0, 0);
+    unsigned seed = 11;
+    (void)arg;
+    CHECK(ctl >= 0 && pout >= 0);
+    for (;;) {
+        void *b = NULL;
+        size_t n = 0;
+        CHECK(noc_mailbox_read(t, ctl, &go, 1, WAIT_NS) == 1);
+        if (go == 'q') return 0;
+        if (go == 'p') {
+            CHECK(noc_portal_wbuf(t, pout, &b, &n) == UAREA_ENOSYS);
+            pattern(src, BIG, seed);
+            CHECK(noc_portal_write(t, pout, src, BIG, WAIT_NS) == (int)BIG);
+        } else {
+            CHECK(noc_portal_wbuf(t, pout, &b, &n) == 0);
+            CHECK(b == noc_shm_arena(&shm, NULL) && n == BIG);
+            pattern((unsigned char *)b, go == 'k' ? BIG / 2 : BIG, seed);
+            if (go == 'k') raise(SIGKILL);
+            CHECK(noc_portal_wdone(t, pout, BIG) == (int)BIG);
+        }
+        seed++;
+    }
+}
+
+Test(shm_procs, writing_in_place_needs_a_shared_window_and_survives_the_writers_death)
+{
+    static unsigned char own[BIG];
+    unsigned char *arena;
+    pid_t pid;
+    int pin, ctl;
+    create_shm(2, NOC_SHM_COPY_AUTO, BIG);
+    attach_parent();
+    arena = (unsigned char *)noc_shm_arena(&shm, NULL);
+    pin = noc_portal_create(&mt, 0);
+    pid = spawn(1, in_place_sender, NULL);
+    ctl = noc_mailbox_open(&mt, 1, 0);
+    /* a private buffer of another process: refused in place, no harm done */
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    cr_assert_eq(noc_portal_aread(&mt, pin, own, BIG), 0);
+    cr_assert_eq(noc_mailbox_write(&mt, ctl, "p", 1, WAIT_NS), 1);
+    cr_assert_eq(noc_portal_wait(&mt, pin, WAIT_NS), (int)BIG);
+    cr_assert(matches(own, BIG, 11));
+    /* the arena: written where it lies */
+    memset(arena, 0, BIG);
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    cr_assert_eq(noc_portal_aread(&mt, pin, arena, BIG), 0);
+    cr_assert_eq(noc_mailbox_write(&mt, ctl, "a", 1, WAIT_NS), 1);
+    cr_assert_eq(noc_portal_wait(&mt, pin, WAIT_NS), (int)BIG);
+    cr_assert(matches(arena, BIG, 12));
+    /* the writer dies holding the claim: the read ends, not hangs */
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    cr_assert_eq(noc_portal_aread(&mt, pin, arena, BIG), 0);
+    cr_assert_eq(noc_mailbox_write(&mt, ctl, "k", 1, WAIT_NS), 1);
+    cr_assert_eq(noc_portal_wait(&mt, pin, WAIT_NS), UAREA_EPEERGONE);
+    reap_killed(pid);
+    cr_assert_eq(noc_portal_allow(&mt, pin, 0, 0), 0, "the portal is usable again");
+    finish_parent();
+}

@@ -181,6 +181,7 @@ typedef struct noc__shm_handle {
     unsigned char streaming;            /* portal write: bounce transfer started */
     unsigned char offered;              /* portal write: holds an offer */
     unsigned char eager;                /* portal write: in a call that cannot wait */
+    unsigned char inplace;              /* portal write: claimed by wbuf, ends at wdone */
     short node, port, lport;
     short from;                         /* in: sender of the last message read, -1: none */
     int result;
@@ -1042,6 +1043,7 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
         return;
     }
     /* write */
+    if (h->inplace) return;                                 /* the caller writes */
     p = noc__shm_ptl(s, h->node, h->port);
     o = &p->offer[s->self];
     me = NOC__SHM_ID(s->self, h->lport);
@@ -1176,6 +1178,79 @@ static int noc__shm_ptl_awrite(void *ctx, int portal, const void *buf, size_t si
     h->size = size;
     noc__shm_ptl_progress(s, h);
     return 0;
+}
+
+/* Writing in place: claim the read the receiver posted for us, as a push
+ * does, and hand its buffer to the caller, who fills it; wdone ends it. Only
+ * where a push would be one memcpy: the receiver is this process, or its
+ * buffer lies in a shared window. */
+static int noc__shm_ptl_wbuf(void *ctx, int portal, void **buf, size_t *size)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    noc__shm_handle *h = noc__shm_get(s, s ? s->ptl : NULL, portal);
+    struct noc__shm_ptl *p;
+    uint32_t me;
+    uint64_t dst, cap;
+    int rpid;
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (!h->out) return UAREA_EDIRECTION;
+    if (h->op != NOC__SHM_OP_NONE || h->offered) return UAREA_EBUSY;
+    if (noc__shm_known_gone(s, h->node)) return UAREA_EPEERGONE;
+    if (s->shm->desc.copy == NOC_SHM_COPY_BOUNCE) return UAREA_ENOSYS;
+    p = noc__shm_ptl(s, h->node, h->port);
+    me = NOC__SHM_ID(s->self, h->lport);
+    if (!__atomic_load_n(&p->created, NOC__SHM_ACQ) ||
+        __atomic_load_n(&p->allow, NOC__SHM_ACQ) != me)
+        return UAREA_ENOTALLOWED;
+    if (!noc__shm_cas_state(p, NOC__SHM_POSTED, NOC__SHM_CLAIMED)) return UAREA_EAGAIN;
+    /* Claimed: allow, buf and size cannot change until we finish. The read
+     * may have been posted anew for another sender since our look at allow
+     * (as in a push): give it back. */
+    dst = __atomic_load_n(&p->buf, NOC__SHM_RLX);
+    cap = __atomic_load_n(&p->size, NOC__SHM_RLX);
+    rpid = __atomic_load_n(&p->rpid, NOC__SHM_RLX);
+    if (__atomic_load_n(&p->allow, NOC__SHM_ACQ) != me ||
+        (rpid != s->pid && !noc__shm_in_window(s, dst, (size_t)cap))) {
+        int why = __atomic_load_n(&p->allow, NOC__SHM_ACQ) != me ? UAREA_ENOTALLOWED : UAREA_ENOSYS;
+        (void)noc__shm_cas_state(p, NOC__SHM_CLAIMED, NOC__SHM_POSTED);
+        noc__shm_notify(&p->ev);
+        return why;
+    }
+    __atomic_store_n(&p->writer, me, NOC__SHM_RLX);
+    h->op = NOC__SHM_OP_WRITE;
+    h->done = 0;
+    h->streaming = 0;
+    h->inplace = 1;
+    h->cbuf = NULL;
+    h->buf = (void *)(uintptr_t)dst;
+    h->size = (size_t)cap;
+    *buf = h->buf;
+    *size = h->size;
+    return 0;
+}
+
+/* End an in-place write with `rc` (a byte count or an error) on both sides. */
+static int noc__shm_inplace_end(noc_shm_node *s, noc__shm_handle *h, int rc)
+{
+    struct noc__shm_ptl *p = noc__shm_ptl(s, h->node, h->port);
+    __atomic_store_n(&p->result, (int32_t)rc, NOC__SHM_RLX);
+    __atomic_store_n(&p->state, (uint32_t)NOC__SHM_DONE, NOC__SHM_SEQ);
+    noc__shm_notify(&p->ev);
+    h->inplace = 0;
+    noc__shm_finish(h, rc);
+    return noc__shm_take(h);
+}
+
+static int noc__shm_ptl_wdone(void *ctx, int portal, size_t n)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    noc__shm_handle *h = noc__shm_get(s, s ? s->ptl : NULL, portal);
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (!h->out) return UAREA_EDIRECTION;
+    if (!h->inplace) return UAREA_ESTATE;
+    if (n > h->size) return UAREA_EMSGSIZE;       /* still claimed: write less */
+    noc__shm_progress_hook(s, n, n);
+    return noc__shm_inplace_end(s, h, (int)n);
 }
 
 /* ---- waiting (shared by mailboxes and portals) ---- */
@@ -1366,6 +1441,7 @@ static int noc__shm_ptl_wait(void *ctx, int portal, int64_t timeout_ns)
     noc_shm_node *s = (noc_shm_node *)ctx;
     noc__shm_handle *h = noc__shm_get(s, s ? s->ptl : NULL, portal);
     if (h == NULL) return UAREA_EBADHANDLE;
+    if (h->inplace) return UAREA_ESTATE;          /* wdone ends it */
     return noc__shm_wait(s, h, 1, timeout_ns);
 }
 
@@ -1377,6 +1453,7 @@ static int noc__shm_ptl_cancel(void *ctx, int portal)
     if (h == NULL) return UAREA_EBADHANDLE;
     if (h->op == NOC__SHM_OP_NONE) return UAREA_ESTATE;
     if (h->done) return noc__shm_take(h);
+    if (h->inplace) return noc__shm_inplace_end(s, h, UAREA_ECANCELED);
     if (h->out) {
         p = noc__shm_ptl(s, h->node, h->port);
         if (h->streaming) {
@@ -1487,15 +1564,30 @@ static int noc__shm_node_gone(void *ctx, int node)
 }
 
 static const struct noc_ops noc__shm_ops = {
-    noc__shm_node_self, noc__shm_nodes,
-    noc__shm_mbx_create, noc__shm_mbx_open, noc__shm_mbx_unlink, noc__shm_mbx_close,
-    noc__shm_mbx_aread, noc__shm_mbx_awrite, noc__shm_mbx_wait, noc__shm_mbx_cancel,
-    noc__shm_ptl_create, noc__shm_ptl_allow, noc__shm_ptl_open, noc__shm_ptl_unlink,
-    noc__shm_ptl_close, noc__shm_ptl_aread, noc__shm_ptl_awrite, noc__shm_ptl_wait,
-    noc__shm_ptl_cancel,
-    noc__shm_clock,
-    noc__shm_node_gone,
-    noc__shm_mbx_sender,
+    .node_self = noc__shm_node_self,
+    .nodes = noc__shm_nodes,
+    .mailbox_create = noc__shm_mbx_create,
+    .mailbox_open = noc__shm_mbx_open,
+    .mailbox_unlink = noc__shm_mbx_unlink,
+    .mailbox_close = noc__shm_mbx_close,
+    .mailbox_aread = noc__shm_mbx_aread,
+    .mailbox_awrite = noc__shm_mbx_awrite,
+    .mailbox_wait = noc__shm_mbx_wait,
+    .mailbox_cancel = noc__shm_mbx_cancel,
+    .portal_create = noc__shm_ptl_create,
+    .portal_allow = noc__shm_ptl_allow,
+    .portal_open = noc__shm_ptl_open,
+    .portal_unlink = noc__shm_ptl_unlink,
+    .portal_close = noc__shm_ptl_close,
+    .portal_aread = noc__shm_ptl_aread,
+    .portal_awrite = noc__shm_ptl_awrite,
+    .portal_wait = noc__shm_ptl_wait,
+    .portal_cancel = noc__shm_ptl_cancel,
+    .clock_ns = noc__shm_clock,
+    .node_gone = noc__shm_node_gone,
+    .mailbox_sender = noc__shm_mbx_sender,
+    .portal_wbuf = noc__shm_ptl_wbuf,
+    .portal_wdone = noc__shm_ptl_wdone,
 };
 
 UAREA_API const struct noc_ops *noc_shm_ops(void) { return &noc__shm_ops; }
