@@ -190,6 +190,8 @@ typedef struct migrate_stats {
     uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
     uint64_t total_ns;        /* request -> commit or abort */
     uint64_t precopy_bytes;   /* image bytes sent before the freeze (0: no pre-copy) */
+    uint64_t inplace_bytes;   /* source: image bytes made straight into the
+                                 destination's posted read (noc_portal_wbuf) */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -243,6 +245,7 @@ typedef struct migrate_daemon {
     unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
     size_t ready;             /* source: image bytes filled in half ready_buf */
     unsigned ready_buf;
+    int no_inplace;           /* source: the transport gives no access in place */
     int in_mbx, in_portal, out_portal;
     int out_mbx[NOC_NODES_MAX];
     uint8_t in_buf[NOC_MAILBOX_MSG_SIZE];
@@ -602,6 +605,7 @@ static void migrate__src_reset(migrate_daemon *d)
     d->inflight = 0;
     d->ready = 0;
     d->wbuf = 0;
+    d->no_inplace = 0;
 }
 
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
@@ -669,6 +673,41 @@ static void migrate__send_request(migrate_daemon *d)
     (void)migrate__send(d, d->peer, &m);
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
+}
+
+/* Source: make the next transfer straight into the read the destination
+ * posted, where the transport gives access to it (noc_portal_wbuf): one copy
+ * from the container to the destination's block. 1 sent, 0 waiting for the
+ * read, UAREA_ENOSYS (use the block and awrite), or an error (the claim, if
+ * any, is cancelled). */
+static int migrate__src_inplace(migrate_daemon *d)
+{
+    void *buf;
+    size_t cap, want;
+    long n;
+    int rc;
+    if (d->no_inplace || d->ready != 0 || d->inflight) return UAREA_ENOSYS;
+    rc = noc_portal_wbuf(d->t, d->out_portal, &buf, &cap);
+    if (rc == UAREA_EAGAIN || rc == UAREA_ENOTALLOWED) return 0;
+    if (rc < 0) return rc;
+    want = d->half;
+    if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
+    if (cap < want) {
+        (void)noc_portal_cancel(d->t, d->out_portal);
+        return UAREA_EMSGSIZE;
+    }
+    n = d->ops->image_produce(d->ctx, buf, want);
+    if (n < 0 || (size_t)n != want) {
+        (void)noc_portal_cancel(d->t, d->out_portal);
+        return n < 0 ? (int)n : UAREA_EIMGTRUNC;
+    }
+    rc = noc_portal_wdone(d->t, d->out_portal, want);
+    if (rc < 0) return rc;
+    d->done += want;
+    d->cur.inplace_bytes += want;
+    migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
+    return 1;
 }
 
 /* Source: fill the next transfer's half with image bytes, unless one is
@@ -747,6 +786,14 @@ static int migrate__src_step(migrate_daemon *d)
             migrate__trace(d, MIGRATE_PT_SRC_SENT);
             return 1;
         }
+        rc = migrate__src_inplace(d);
+        if (rc == 1) return 1;
+        if (rc == 0) {
+            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
+            return 0;
+        }
+        if (rc != UAREA_ENOSYS) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+        if (d->ready == 0 && !d->inflight) d->no_inplace = 1;   /* the transport's answer */
         rc = migrate__src_fill(d);
         if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
         rc = noc_portal_awrite(d->t, d->out_portal, d->block + (size_t)d->ready_buf * d->half,
@@ -1028,6 +1075,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             UAREA_MEMSET(&c, 0, sizeof c);
             c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
             c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
+            c.size = d->cur.inplace_bytes;            /* a figure for the record */
             (void)migrate__send(d, d->peer, &c);
             (void)migrate__pump_outbox(d);
             /* The pump learnt that the destination is gone (its copy with
@@ -1053,6 +1101,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
     case MIGRATE_OP_COMMIT:
         if (d->state == MIGRATE_R_COMMIT && m->mid == d->mid && m->from == d->peer) {
             d->cur.zero_pages = m->zero_pages;
+            d->cur.inplace_bytes = m->size;
             migrate__activate(d, m->stamp);
         }
         return;
