@@ -65,6 +65,12 @@ UAREA_API uint32_t migrate_crc32c_init(void);
 UAREA_API uint32_t migrate_crc32c_update(uint32_t state, const void *buf, size_t len);
 UAREA_API uint32_t migrate_crc32c_final(uint32_t state);
 
+/* Copy len bytes from src to dst (not overlapping) and feed them to state,
+ * in one pass: the result is migrate_crc32c_update(state, src, len), of the
+ * very bytes that were stored (a source written meanwhile by another thread
+ * gives a dst and a CRC that agree). The image writer and reader use it. */
+UAREA_API uint32_t migrate_crc32c_copy(uint32_t state, void *dst, const void *src, size_t len);
+
 /* CRC of A||B from crc1 = CRC(A), crc2 = CRC(B) and len2 = length of B,
  * without touching the bytes (a few dozen shifts per set bit of len2). */
 UAREA_API uint32_t migrate_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
@@ -601,6 +607,29 @@ static inline uint32_t migrate__crc32c_shift(unsigned lv, uint32_t c)
             }                                                                              \
         }                                                                                  \
     } while (0)
+/* The same, copying: STEP(state, p, o) loads the 8 bytes at p, stores them
+ * at o and folds them into state. */
+#define MIGRATE__CRC32C_STREAMS_COPY(T, c, p, o, len, STEP)                                \
+    do {                                                                                   \
+        unsigned lv_;                                                                      \
+        if ((len) < 3u * 256u || !migrate__crc32c_shift_ready()) break;                   \
+        for (lv_ = 0; lv_ < MIGRATE__CRC32C_LEVELS; lv_++) {                               \
+            size_t l_ = migrate__crc32c_block[lv_], i_;                                    \
+            while ((len) >= 3u * l_) {                                                     \
+                T c1_ = 0, c2_ = 0;                                                        \
+                for (i_ = 0; i_ < l_; i_ += 8) {                                           \
+                    STEP(c, (p) + i_, (o) + i_);                                           \
+                    STEP(c1_, (p) + l_ + i_, (o) + l_ + i_);                               \
+                    STEP(c2_, (p) + 2u * l_ + i_, (o) + 2u * l_ + i_);                     \
+                }                                                                          \
+                c = migrate__crc32c_shift(lv_, (uint32_t)(c)) ^ (uint32_t)c1_;             \
+                c = migrate__crc32c_shift(lv_, (uint32_t)(c)) ^ (uint32_t)c2_;             \
+                (p) += 3u * l_;                                                            \
+                (o) += 3u * l_;                                                            \
+                (len) -= 3u * l_;                                                          \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
 #endif
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
@@ -665,6 +694,51 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
     return migrate__crc32c_sse42(state, (const unsigned char *)buf, len);
 }
 
+#define MIGRATE__CRC32C_COPY_X86(st, q, w)                                                 \
+    do {                                                                                   \
+        uint64_t v_ = migrate__crc32c_load64(q);                                           \
+        __builtin_memcpy((w), &v_, 8);                                                     \
+        (st) = __builtin_ia32_crc32di((st), v_);                                           \
+    } while (0)
+
+__attribute__((target("sse4.2")))
+static uint32_t migrate__crc32c_copy_sse42(uint32_t state, unsigned char *o,
+                                           const unsigned char *p, size_t len)
+{
+    unsigned long long c = state;
+    while (len > 0 && ((uintptr_t)p & 7u) != 0) {
+        unsigned char b = *p++;
+        *o++ = b;
+        c = __builtin_ia32_crc32qi((unsigned int)c, b);
+        len--;
+    }
+    MIGRATE__CRC32C_STREAMS_COPY(unsigned long long, c, p, o, len, MIGRATE__CRC32C_COPY_X86);
+    while (len >= 8) {
+        MIGRATE__CRC32C_COPY_X86(c, p, o);
+        p += 8;
+        o += 8;
+        len -= 8;
+    }
+    while (len > 0) {
+        unsigned char b = *p++;
+        *o++ = b;
+        c = __builtin_ia32_crc32qi((unsigned int)c, b);
+        len--;
+    }
+    return (uint32_t)c;
+}
+
+static UAREA_UNUSED uint32_t migrate__crc32c_copy_hw(uint32_t state, void *dst, const void *src,
+                                                     size_t len)
+{
+    if (len == 0) return state;
+    if (!migrate__crc32c_hw_present()) {
+        UAREA_MEMCPY(dst, src, len);
+        return migrate__crc32c_update_table(state, dst, len);
+    }
+    return migrate__crc32c_copy_sse42(state, (unsigned char *)dst, (const unsigned char *)src, len);
+}
+
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__) && \
     defined(__ARM_FEATURE_CRC32)
 #define MIGRATE__CRC32C_HAVE_HW 1
@@ -708,6 +782,43 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
     }
     return c;
 }
+
+#define migrate__crc32c_copy_a64(st, q, w)                                                \
+    do {                                                                                   \
+        uint64_t v_;                                                                       \
+        __builtin_memcpy(&v_, (q), 8);                                                     \
+        __builtin_memcpy((w), &v_, 8);                                                     \
+        migrate__crc32c_step_a64(st, (q));                                                 \
+    } while (0)
+
+static UAREA_UNUSED uint32_t migrate__crc32c_copy_hw(uint32_t state, void *dst, const void *src,
+                                                     size_t len)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    unsigned char *o = (unsigned char *)dst;
+    uint32_t c = state;
+    if (len == 0) return state;
+    while (len > 0 && ((uintptr_t)p & 7u) != 0) {
+        unsigned char b = *p++;
+        *o++ = b;
+        __asm__("crc32cb %w0, %w0, %w1" : "+r"(c) : "r"((uint32_t)b));
+        len--;
+    }
+    MIGRATE__CRC32C_STREAMS_COPY(uint32_t, c, p, o, len, migrate__crc32c_copy_a64);
+    while (len >= 8) {
+        migrate__crc32c_copy_a64(c, p, o);
+        p += 8;
+        o += 8;
+        len -= 8;
+    }
+    while (len > 0) {
+        unsigned char b = *p++;
+        *o++ = b;
+        __asm__("crc32cb %w0, %w0, %w1" : "+r"(c) : "r"((uint32_t)b));
+        len--;
+    }
+    return c;
+}
 #endif
 
 UAREA_API uint32_t migrate_crc32c_update(uint32_t state, const void *buf, size_t len)
@@ -716,6 +827,17 @@ UAREA_API uint32_t migrate_crc32c_update(uint32_t state, const void *buf, size_t
     return migrate__crc32c_update_hw(state, buf, len);
 #else
     return migrate__crc32c_update_table(state, buf, len);
+#endif
+}
+
+UAREA_API uint32_t migrate_crc32c_copy(uint32_t state, void *dst, const void *src, size_t len)
+{
+    if (len == 0) return state;
+#if MIGRATE_CRC32C_HW && defined(MIGRATE__CRC32C_HAVE_HW)
+    return migrate__crc32c_copy_hw(state, dst, src, len);
+#else
+    UAREA_MEMCPY(dst, src, len);
+    return migrate__crc32c_update_table(state, dst, len);
 #endif
 }
 

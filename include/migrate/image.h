@@ -721,8 +721,7 @@ UAREA_API long migrate_image_produce(migrate_image_writer *w, void *buf, size_t 
     while (done < cap && w->phase != MIGRATE__IMG_DONE) {
         if (w->phase == MIGRATE__IMG_PAY) {
             n = migrate__img_min(w->left, cap - done);
-            UAREA_MEMCPY(out + done, w->src, n);
-            w->pcrc = migrate_crc32c_update(w->pcrc, out + done, n);
+            w->pcrc = migrate_crc32c_copy(w->pcrc, out + done, w->src, n);   /* one pass */
             w->src += n;
             w->left -= n;
             w->stats.memory_bytes += n;
@@ -1005,11 +1004,12 @@ UAREA_API int migrate_image_feed(migrate_image_reader *r, const void *buf, size_
         if (r->phase == MIGRATE__IMG_DONE) return migrate__img_fail(r, UAREA_EIMGFORMAT);
         if (r->phase == MIGRATE__IMG_PAY) {
             n = migrate__img_min(r->left, len);
-            r->pcrc = migrate_crc32c_update(r->pcrc, in, n);
             if (r->dst != NULL) {
-                UAREA_MEMCPY(r->dst, in, n);
+                r->pcrc = migrate_crc32c_copy(r->pcrc, r->dst, in, n);   /* one pass */
                 r->dst += n;
                 r->stats.memory_bytes += n;
+            } else {
+                r->pcrc = migrate_crc32c_update(r->pcrc, in, n);
             }
             r->left -= n;
             if (r->left == 0) {

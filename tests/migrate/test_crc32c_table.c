@@ -7,11 +7,14 @@
 #include <migrate/crc32c.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef MIGRATE__CRC32C_HAVE_HW
 #define HW_UPDATE migrate__crc32c_update_hw
+#define HW_COPY migrate__crc32c_copy_hw
 #else
 #define HW_UPDATE migrate__crc32c_update_table
+#define HW_COPY migrate_crc32c_copy
 #endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
@@ -74,4 +77,40 @@ Test(crc32c_table, large_buffers)
         }
     }
     free(buf);
+}
+
+/* migrate_crc32c_copy, both paths: the CRC of the bytes, the bytes copied,
+ * nothing written outside [dst, dst + len), every length up to 4 KiB and
+ * across the three-stream sizes, source and destination at odd offsets. */
+static void check_copy(const unsigned char *src, size_t len, size_t doff, unsigned char *out)
+{
+    unsigned char *d = out + doff;
+    uint32_t want = migrate_crc32c_update(0x1234567u, src, len), got;
+    for (int path = 0; path < 2; path++) {
+        memset(out, 0xA5, len + doff + 16);
+        got = path == 0 ? migrate_crc32c_copy(0x1234567u, d, src, len) : HW_COPY(0x1234567u, d, src, len);
+        if (got != want)
+            cr_assert_fail("path %d len %zu dst offset %zu: crc %08x, want %08x", path, len, doff,
+                           (unsigned)got, (unsigned)want);
+        if (memcmp(d, src, len) != 0) cr_assert_fail("path %d len %zu: bytes differ", path, len);
+        for (size_t i = 0; i < doff; i++)
+            if (out[i] != 0xA5) cr_assert_fail("path %d len %zu: wrote before dst", path, len);
+        for (size_t i = 0; i < 16; i++)
+            if (d[len + i] != 0xA5) cr_assert_fail("path %d len %zu: wrote past the end", path, len);
+    }
+}
+
+Test(crc32c_table, copy_equals_update_and_copies)
+{
+    enum { MAX = 3 * 65536 + 64 };
+    unsigned char *src = malloc(MAX + 16), *out = malloc(MAX + 48);
+    static const size_t big[] = {767, 768, 769, 4080, 12288, 12289, 24577, 100003, 3 * 65536 + 7};
+    cr_assert(src != NULL && out != NULL);
+    for (size_t i = 0; i < MAX + 16; i++) src[i] = next_byte();
+    for (size_t len = 0; len <= 4096; len += (len < 64 ? 1 : 13))
+        check_copy(src + (len % 7), len, (len * 3) % 11, out);
+    for (size_t k = 0; k < sizeof big / sizeof big[0]; k++)
+        for (size_t off = 0; off < 16; off += 5) check_copy(src + off, big[k], 15 - off, out);
+    free(src);
+    free(out);
 }
