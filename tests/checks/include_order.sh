@@ -6,6 +6,9 @@
 # UAREA_IMPLEMENTATION and including the port; so does one whose first line
 # is a libc header in GNU C, or in ISO C when it defines _GNU_SOURCE. In ISO C
 # without it, the build stops with the port's own message saying what to do.
+# Without the port's <uarea_port.h> on the include path (the port's headers
+# copied without it), <uarea_posix.h> first still builds, and the core
+# headers first stop the build with a message that says how to fix it.
 . "$(dirname "$0")/lib.sh"
 need gcc; need clang
 PINC="$UAREA_SOURCE_DIR/ports/posix/include"
@@ -35,8 +38,22 @@ C
 { echo '#include <stdio.h>'; echo '#define UAREA_IMPLEMENTATION'; echo '#include <uarea/thread.h>'
   echo '#include <uarea_posix.h>'; echo '#include <migrate/migrate.h>'; app; } > "$d/libc_first.c"
 { echo '#define _GNU_SOURCE'; cat "$d/libc_first.c"; } > "$d/libc_first_gnu.c"
+# The port's headers without its uarea_port.h.
+bare="$d/bare"; rm -rf "$bare"; mkdir -p "$bare"
+cp -r "$PINC/uarea_posix" "$PINC/uarea_posix.h" "$bare/"
+{ echo '#define UAREA_IMPLEMENTATION'; echo '#include <uarea_posix.h>'
+  echo '#include <uarea/thread.h>'; echo '#include <stdio.h>'; app; } > "$d/port_first.c"
 n=0
 for cc in gcc clang; do
+    try "$cc port first, no uarea_port.h" "$cc" -std=c11 "${WARN[@]}" -I"$INC" -I"$bare" "$d/port_first.c" -o "$d/pf" -pthread
+    try "$cc port first, no uarea_port.h, runs" "$d/pf"
+    if out=$("$cc" -std=c11 "${WARN[@]}" -I"$INC" -I"$bare" "$d/design.c" -o "$d/pf" -pthread 2>&1); then
+        echo "FAIL [$cc design order, no uarea_port.h]: built against the null port"; FAILS=$((FAILS + 1))
+    elif ! grep -q 'uarea::posix CMake target.*before the other uarea headers' <<<"$out"; then
+        echo "FAIL [$cc design order, no uarea_port.h]: not stopped by the message that says how to fix it"
+        echo "$out" | head -5 | sed 's/^/  /'; FAILS=$((FAILS + 1))
+    fi
+    n=$((n + 3))
     for std in c11 gnu11; do
         try "$cc $std design order" "$cc" -std=$std "${WARN[@]}" -I"$INC" -I"$PINC" "$d/design.c" -o "$d/design" -pthread
         try "$cc $std design order runs" "$d/design"

@@ -73,7 +73,7 @@
 #endif
 
 #if defined(UAREA_PORT_H) && !defined(UAREA_POSIX_PORT_H)
-#  error "another uarea port was selected before <uarea_posix.h> (UAREA_PORT_HEADER or UAREA_PORT_NULL)"
+#  error "<uarea_posix.h> comes after a uarea header built against another port (the null port when none was selected). Put the port's include directory (ports/posix/include, whose uarea_port.h selects the port for every uarea header) on the include path, as the uarea::posix CMake target and pkg-config uarea-posix do, or include <uarea_posix.h> before the other uarea headers; and define neither UAREA_PORT_NULL nor another UAREA_PORT_HEADER"
 #endif
 #ifndef UAREA_PORT_HEADER
 #  define UAREA_PORT_HEADER <uarea_posix/port.h>
