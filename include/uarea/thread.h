@@ -18,7 +18,8 @@
  * the container's pool (slot i). Nothing about a thread lives outside the
  * container region, so after the region is copied to another process at the
  * same address (and uarea_attach() ran there), that process's cores resume
- * the threads where they stopped.
+ * the threads where they stopped. docs/uarea-layout.md ("Threads,
+ * scheduler, freeze") describes the scheduler and the freeze at length.
  *
  * Semantics:
  *   - create: UAREA_EINVAL (NULL tid or start), UAREA_ETHREADS when

@@ -30,10 +30,10 @@ int main(int argc, char **argv)
 }
 C
 }
-# The order of the design's app-facing API: core headers, then the port.
+# The natural order of the app-facing API: core headers, then the port.
 { echo '#define UAREA_IMPLEMENTATION'; echo '#include <uarea/thread.h>'
   echo '#include <migrate/migrate.h>'; echo '#include <noc/noc.h>'
-  echo '#include <uarea_posix.h>'; echo '#include <stdio.h>'; app; } > "$d/design.c"
+  echo '#include <uarea_posix.h>'; echo '#include <stdio.h>'; app; } > "$d/natural.c"
 # A libc header first.
 { echo '#include <stdio.h>'; echo '#define UAREA_IMPLEMENTATION'; echo '#include <uarea/thread.h>'
   echo '#include <uarea_posix.h>'; echo '#include <migrate/migrate.h>'; app; } > "$d/libc_first.c"
@@ -47,16 +47,16 @@ n=0
 for cc in gcc clang; do
     try "$cc port first, no uarea_port.h" "$cc" -std=c11 "${WARN[@]}" -I"$INC" -I"$bare" "$d/port_first.c" -o "$d/pf" -pthread
     try "$cc port first, no uarea_port.h, runs" "$d/pf"
-    if out=$("$cc" -std=c11 "${WARN[@]}" -I"$INC" -I"$bare" "$d/design.c" -o "$d/pf" -pthread 2>&1); then
-        echo "FAIL [$cc design order, no uarea_port.h]: built against the null port"; FAILS=$((FAILS + 1))
+    if out=$("$cc" -std=c11 "${WARN[@]}" -I"$INC" -I"$bare" "$d/natural.c" -o "$d/pf" -pthread 2>&1); then
+        echo "FAIL [$cc natural order, no uarea_port.h]: built against the null port"; FAILS=$((FAILS + 1))
     elif ! grep -q 'uarea::posix CMake target.*before the other uarea headers' <<<"$out"; then
-        echo "FAIL [$cc design order, no uarea_port.h]: not stopped by the message that says how to fix it"
+        echo "FAIL [$cc natural order, no uarea_port.h]: not stopped by the message that says how to fix it"
         echo "$out" | head -5 | sed 's/^/  /'; FAILS=$((FAILS + 1))
     fi
     n=$((n + 3))
     for std in c11 gnu11; do
-        try "$cc $std design order" "$cc" -std=$std "${WARN[@]}" -I"$INC" -I"$PINC" "$d/design.c" -o "$d/design" -pthread
-        try "$cc $std design order runs" "$d/design"
+        try "$cc $std natural order" "$cc" -std=$std "${WARN[@]}" -I"$INC" -I"$PINC" "$d/natural.c" -o "$d/natural" -pthread
+        try "$cc $std natural order runs" "$d/natural"
         try "$cc $std libc first, _GNU_SOURCE" "$cc" -std=$std "${WARN[@]}" -I"$INC" -I"$PINC" "$d/libc_first_gnu.c" -o "$d/lf" -pthread
         n=$((n + 3))
     done

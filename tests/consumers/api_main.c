@@ -1,7 +1,8 @@
-/* A program written only against the app-facing API, in the order the
- * design shows it: the core headers first, the port's last, a libc header
- * before them all. Built by the three consumer projects (add_subdirectory,
- * find_package, pkg-config) with nothing but what each of them gives. */
+/* A program written only against the app-facing API (uarea/thread.h,
+ * uarea_posix.h), in the natural order: the core headers first, the port's
+ * last, a libc header before them all. Built by the three consumer projects
+ * (add_subdirectory, find_package, pkg-config) with nothing but what each of
+ * them gives. */
 #include <stdio.h>
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
