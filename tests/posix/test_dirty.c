@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define NPAGES 256
@@ -188,4 +189,40 @@ Test(dirty, memory_stays_writable_and_intact_after_close)
     mem[6 * ps] = 1;
     cr_assert_eq(collect(), 1);
     cr_assert_eq(marked[6], 1);
+}
+
+/* Minor faults of this process so far. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_minflt;
+}
+
+/* end lifts the protection: the same writes fault on every page while a
+ * round is on, on none after it ended (counted, not timed); a round begun
+ * again tracks as before; end without a round, or twice, is fine. */
+Test(dirty, ending_a_round_makes_writes_fault_free)
+{
+    long f0, during, after;
+    size_t i, half = NPAGES / 2;
+    cr_assert_eq(uarea_posix_dirty_end(&d), 0, "no round yet");
+    cr_assert_eq(uarea_posix_dirty_begin(&d), 0);
+    f0 = minor_faults();
+    for (i = 0; i < half; i++) mem[i * ps] = 1;       /* resident pages */
+    during = minor_faults() - f0;
+    cr_assert_eq(uarea_posix_dirty_begin(&d), 0);      /* protect them again */
+    cr_assert_eq(uarea_posix_dirty_end(&d), 0);
+    cr_assert_eq(uarea_posix_dirty_end(&d), 0, "twice");
+    f0 = minor_faults();
+    for (i = 0; i < half; i++) mem[i * ps] = 2;
+    after = minor_faults() - f0;
+    cr_assert_geq(during, (long)half, "a protected page faults on its first write (%ld)", during);
+    cr_assert_lt(after, (long)half / 4, "no protection left: %ld faults for %zu pages", after, half);
+    cr_assert_eq(collect(), UAREA_ESTATE, "the round is over");
+    cr_assert_eq(uarea_posix_dirty_begin(&d), 0);
+    mem[3 * ps] = 4;
+    cr_assert_eq(collect(), 1);
+    cr_assert_eq(marked[3], 1);
+    cr_assert_eq(uarea_posix_dirty_end(NULL), UAREA_EINVAL);
 }

@@ -1057,6 +1057,15 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
  * on this node's trackers. */
 static int uarea__posix_port_dirty_begin(void) { return uarea__posix_dirty_begin(uarea__posix_me); }
 
+/* The container leaves (its copy is wiped): the tracking round is over. */
+static void uarea__posix_port_dirty_end(void)
+{
+    uarea__posix_node *n = uarea__posix_me;
+    if (n == NULL) return;
+    if (n->dirty_region.uffd >= 0) (void)uarea_posix_dirty_end(&n->dirty_region);
+    if (n->dirty_user.uffd >= 0) (void)uarea_posix_dirty_end(&n->dirty_user);
+}
+
 static int uarea__posix_port_dirty_collect(void (*mark)(void *, uintptr_t, size_t), void *ctx)
 {
     return uarea__posix_dirty_collect(uarea__posix_me, mark, ctx);
@@ -1139,6 +1148,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_n
     md.node.arg = n;
     if (!n->desc->no_precopy && uarea__posix_dirty_open(n, region)) {
         uarea__posix_dirty_begin_fn = uarea__posix_port_dirty_begin;
+        uarea__posix_dirty_end_fn = uarea__posix_port_dirty_end;
         uarea__posix_dirty_collect_fn = uarea__posix_port_dirty_collect;
         md.precopy = 1;
     }

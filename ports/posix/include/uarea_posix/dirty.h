@@ -29,6 +29,8 @@
  *   uarea_posix_dirty_collect(&d, each, arg);   each(arg, addr, len) per run of
  *                                               written pages; they are
  *                                               protected again (next round)
+ *   uarea_posix_dirty_end(&d);                  lift the protection: writes
+ *                                               cost no fault any more
  *   uarea_posix_dirty_close(&d);
  *
  * Errors: UAREA_EINVAL (NULL, empty or unaligned range, a closed tracker),
@@ -73,6 +75,10 @@ UAREA_API int uarea_posix_dirty_begin(uarea_posix_dirty *d);
 /* Report the pages written since begin (or since the previous collect), and
  * protect them again. Returns the number of pages reported. */
 UAREA_API long uarea_posix_dirty_collect(uarea_posix_dirty *d, uarea_posix_dirty_fn each, void *arg);
+/* End the round: lift the protection from the whole range (one ioctl), so
+ * that later writes (wiping the range, restoring another image into it) take
+ * no fault; the next round starts with begin. Fine without a round. */
+UAREA_API int uarea_posix_dirty_end(uarea_posix_dirty *d);
 /* Stop tracking (the range's pages are writable as before). NULL is fine. */
 UAREA_API void uarea_posix_dirty_close(uarea_posix_dirty *d);
 
@@ -167,6 +173,20 @@ UAREA_API int uarea_posix_dirty_begin(uarea_posix_dirty *d)
     wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
     if (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return UAREA_EIO;
     d->begun = 1;
+    return 0;
+}
+
+UAREA_API int uarea_posix_dirty_end(uarea_posix_dirty *d)
+{
+    struct uffdio_writeprotect wp;
+    if (d == NULL || d->uffd < 0) return UAREA_EINVAL;
+    if (!d->begun) return 0;
+    memset(&wp, 0, sizeof wp);
+    wp.range.start = d->lo;
+    wp.range.len = d->hi - d->lo;
+    wp.mode = 0;                                   /* un-protect */
+    if (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return UAREA_EIO;
+    d->begun = 0;
     return 0;
 }
 

@@ -52,6 +52,8 @@ UAREA__POSIX_STATE void (*volatile uarea__posix_wake_fn)(void);   /* UAREA_PORT_
 UAREA__POSIX_STATE size_t uarea__posix_region_size;
 /* UAREA_PORT_DIRTY_*: the node's trackers, set by the runtime when it has them */
 UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_begin_fn)(void);
+/* ends a dirty-tracking round (lifts the write protection) before a wipe */
+UAREA__POSIX_STATE void (*volatile uarea__posix_dirty_end_fn)(void);
 UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_collect_fn)(void (*)(void *, uintptr_t, size_t),
                                                                  void *);
 
@@ -181,7 +183,9 @@ static inline void uarea__posix_log(int level, const char *msg)
  * as zero; a page never touched costs nothing, where a memset would fault it
  * in (a region holds 18 stacks of 64 KiB a container mostly never touches).
  * Anything else (the user sections, file-backed .data: MADV_DONTNEED would
- * bring back the file's bytes) is zeroed with memset. */
+ * bring back the file's bytes) is zeroed with memset. A pre-copy's tracking
+ * round ends first: its write protection would make every zeroed page (and
+ * every page of the next image restored here) take a fault. */
 static inline void uarea__posix_wipe(void *addr, size_t len)
 {
     enum { CHUNK = 256 };
@@ -190,6 +194,7 @@ static inline void uarea__posix_wipe(void *addr, size_t len)
     uintptr_t r = (uintptr_t)uarea__posix_region;
     unsigned char vec[CHUNK];
     if (len == 0) return;
+    if (uarea__posix_dirty_end_fn != NULL) uarea__posix_dirty_end_fn();
     if (r == 0 || a < r || end > r + uarea__posix_region_size || lo >= hi) {
         __builtin_memset(addr, 0, len);
         return;
