@@ -5,7 +5,9 @@
  * memcpy throughput for the same size measured in the same run; then the
  * portal throughput through each copy method (a private receiver buffer:
  * process_vm_writev/readv; a buffer in the shared arena: memcpy; the bounce
- * ring: two copies); the ratios come last.
+ * ring: two copies; writing in place: noc_portal_wbuf, a memcpy from the
+ * sender's private buffer into the receiver's read in the arena, then
+ * noc_portal_wdone); the ratios come last.
  *
  * Each throughput is measured in ROUNDS rounds, and each round measures the
  * memcpy baseline right after the portal transfers, so that a ratio compares
@@ -31,8 +33,10 @@
 #define NSIZES 3
 static const size_t sizes[NSIZES] = { 4 * KIB, 64 * KIB, BIG };
 static const char *const names[NSIZES] = { "4 KiB", "64 KiB", "1 MiB" };
-static const char *const methods[3] = { "private buffer (process_vm)", "shared arena (memcpy)",
+static const char *const methods[4] = { "private buffer (process_vm)", "shared arena (memcpy)",
+                                        "in place (wbuf + memcpy + wdone)",
                                         "bounce ring (two copies)" };
+#define WAYS 3            /* receiver buffer / sender method: private, arena, in place */
 
 #define ROUNDS 9
 static int scale = 1;
@@ -92,7 +96,7 @@ static int node1(noc_shm *shm)
             }
             continue;
         }
-        buf = c.where == 1 ? (unsigned char *)noc_shm_arena(shm, NULL) + BIG : private_buf;
+        buf = c.where >= 1 ? (unsigned char *)noc_shm_arena(shm, NULL) + BIG : private_buf;
         for (i = 0; i < c.count; i++) {
             if ((rc = noc_portal_allow(&t, pin, 0, 1)) < 0) die("allow", rc);
             if ((rc = noc_portal_read(&t, pin, buf, c.size, NOC_FOREVER)) != (int)c.size)
@@ -156,9 +160,20 @@ static double portal_rate(int where, size_t size, unsigned count, unsigned char 
     int rc;
     send_cmd(CMD_PORTAL, where, count, size);
     t0 = now_s();
-    for (i = 0; i < count; i++)
-        if ((rc = noc_portal_write(&mt, pout, src, size, NOC_FOREVER)) != (int)size)
-            die("portal write", rc);
+    for (i = 0; i < count; i++) {
+        void *to;
+        size_t cap;
+        if (where < 2) {
+            if ((rc = noc_portal_write(&mt, pout, src, size, NOC_FOREVER)) != (int)size)
+                die("portal write", rc);
+            continue;
+        }
+        while ((rc = noc_portal_wbuf(&mt, pout, &to, &cap)) == UAREA_EAGAIN ||
+               rc == UAREA_ENOTALLOWED) {}
+        if (rc < 0 || cap < size) die("wbuf", rc);
+        memcpy(to, src, size);
+        if ((rc = noc_portal_wdone(&mt, pout, size)) != (int)size) die("wdone", rc);
+    }
     if ((rc = noc_mailbox_read(&mt, back_in, &k, 1, NOC_FOREVER)) < 0) die("ack read", rc);
     return (double)size * count / (now_s() - t0);
 }
@@ -180,7 +195,7 @@ static unsigned char *mc_a, *mc_b;       /* memcpy baseline buffers */
 /* One run of node 1 on a fresh transport: for each size, ROUNDS rounds of
  * (portal transfers, then memcpy of the same size) per receiver buffer. */
 static void run(int copy, int with_rtt, double *median, double *p99,
-                double portal[2][NSIZES][ROUNDS], double mc[2][NSIZES][ROUNDS])
+                double portal[WAYS][NSIZES][ROUNDS], double mc[WAYS][NSIZES][ROUNDS])
 {
     noc_shm shm;
     noc_shm_desc d;
@@ -211,11 +226,11 @@ static void run(int copy, int with_rtt, double *median, double *p99,
     memset(noc_shm_arena(&shm, NULL), 0xa5, BIG);
     for (j = 0; j < NSIZES; j++)
         for (r = -1; r < ROUNDS; r++)                        /* round -1: warm-up */
-            for (w = 0; w < 2; w++) {
+            for (w = 0; w < WAYS; w++) {
                 unsigned char *from = w == 1 ? (unsigned char *)noc_shm_arena(&shm, NULL) : src;
                 unsigned n = r < 0 ? reps(sizes[j]) / 10 + 1 : reps(sizes[j]);
                 double pr, mr;
-                if (copy == NOC_SHM_COPY_BOUNCE && w == 1) break;
+                if (copy == NOC_SHM_COPY_BOUNCE && w >= 1) break;
                 pr = portal_rate(w, sizes[j], n, from);
                 mr = memcpy_rate(sizes[j], n, mc_a, mc_b);
                 if (r >= 0) {
@@ -256,8 +271,8 @@ static double ratio(const double *portal, const double *mc, double *lo, double *
 
 int main(int argc, char **argv)
 {
-    static double direct[2][NSIZES][ROUNDS], bounce[2][NSIZES][ROUNDS];
-    static double mc_direct[2][NSIZES][ROUNDS], mc_bounce[2][NSIZES][ROUNDS];
+    static double direct[WAYS][NSIZES][ROUNDS], bounce[WAYS][NSIZES][ROUNDS];
+    static double mc_direct[WAYS][NSIZES][ROUNDS], mc_bounce[WAYS][NSIZES][ROUNDS];
     double median = 0, p99 = 0, lo, hi, q;
     int j, w;
     if (argc > 1) scale = atoi(argv[1]) > 0 ? atoi(argv[1]) : 1;
@@ -282,10 +297,11 @@ int main(int argc, char **argv)
         printf("  %-7s portal %7.2f   memcpy %7.2f\n", names[j],
                median_of(direct[0][j], ROUNDS) / 1e9, median_of(mc_direct[0][j], ROUNDS) / 1e9);
     printf("\nportal throughput by copy method, GB/s\n");
-    printf("  %-7s %12s %12s %12s\n", "size", "process_vm", "arena", "bounce");
+    printf("  %-7s %12s %12s %12s %12s\n", "size", "process_vm", "arena", "in place", "bounce");
     for (j = 0; j < NSIZES; j++)
-        printf("  %-7s %12.2f %12.2f %12.2f\n", names[j], median_of(direct[0][j], ROUNDS) / 1e9,
-               median_of(direct[1][j], ROUNDS) / 1e9, median_of(bounce[0][j], ROUNDS) / 1e9);
+        printf("  %-7s %12.2f %12.2f %12.2f %12.2f\n", names[j], median_of(direct[0][j], ROUNDS) / 1e9,
+               median_of(direct[1][j], ROUNDS) / 1e9, median_of(direct[2][j], ROUNDS) / 1e9,
+               median_of(bounce[0][j], ROUNDS) / 1e9);
 
     printf("\nratios (portal / memcpy of the same size measured right after it; median of %d "
            "rounds, [smallest, largest])\n", ROUNDS);
@@ -295,12 +311,14 @@ int main(int argc, char **argv)
         printf(" process_vm %.2f [%.2f, %.2f]", q, lo, hi);
         q = ratio(direct[1][j], mc_direct[1][j], &lo, &hi);
         printf("   arena %.2f [%.2f, %.2f]", q, lo, hi);
+        q = ratio(direct[2][j], mc_direct[2][j], &lo, &hi);
+        printf("   in place %.2f [%.2f, %.2f]", q, lo, hi);
         q = ratio(bounce[0][j], mc_bounce[0][j], &lo, &hi);
         printf("   bounce %.2f [%.2f, %.2f]\n", q, lo, hi);
     }
     printf("  mailbox round trip median %.2f us (goal: < 10 us): %s\n", median * 1e6,
            median < 10e-6 ? "met" : "missed");
-    for (w = 0; w < 2; w++) {
+    for (w = 0; w < WAYS; w++) {
         q = ratio(direct[w][NSIZES - 1], mc_direct[w][NSIZES - 1], &lo, &hi);
         printf("  1 MiB portal / memcpy, %s: %.2f (goal: >= 0.70): %s\n", methods[w], q,
                q >= 0.7 ? "met" : "missed");

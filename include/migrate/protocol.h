@@ -80,6 +80,9 @@ UAREA_EXTERN_C_BEGIN
 #ifndef MIGRATE_SPLIT_MIN
 #  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
 #endif
+#ifndef MIGRATE_INPLACE
+#  define MIGRATE_INPLACE 1         /* 0: never make transfers in place (noc_portal_wbuf) */
+#endif
 #ifndef MIGRATE_TIMEOUT_NS
 #  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
 #endif
@@ -605,7 +608,7 @@ static void migrate__src_reset(migrate_daemon *d)
     d->inflight = 0;
     d->ready = 0;
     d->wbuf = 0;
-    d->no_inplace = 0;
+    d->no_inplace = !MIGRATE_INPLACE;
 }
 
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
