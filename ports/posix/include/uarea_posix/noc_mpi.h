@@ -75,7 +75,10 @@
  * node that makes no call of this transport for a while delays the peers
  * that wait on it (noc_mpi_progress() answers them without an operation).
  * Waits test their requests for NOC_MPI_SPIN_NS (yielding the CPU after
- * NOC_MPI_YIELD_NS), then sleep NOC_MPI_NAP_NS between tests.
+ * NOC_MPI_YIELD_NS, for ranks that share a core), then sleep NOC_MPI_NAP_NS
+ * between tests. The spin is much longer than a nap (which the kernel
+ * stretches to ~50 us anyway): with spin and nap alike, two ranks in a
+ * ping-pong fall into step, each napping while the other answers.
  *
  * Nodes that go (docs/mpi.md). A node that calls noc_mpi_detach() tells
  * every peer (LEAVE) and waits up to NOC_MPI_LEAVE_NS for each to answer,
@@ -102,8 +105,8 @@
  *
  * Configuration (#ifndef defaults; docs/mpi.md):
  *   NOC_MPI_MAILBOX_CREDITS  16          messages of one sender a mailbox holds (even, >= 2)
- *   NOC_MPI_SPIN_NS          50000       a wait tests without sleeping this long, ns
- *   NOC_MPI_YIELD_NS         5000        within the spin, sched_yield() after this, ns
+ *   NOC_MPI_SPIN_NS          1000000     a wait tests without sleeping this long, ns
+ *   NOC_MPI_YIELD_NS         20000       within the spin, sched_yield() after this, ns
  *   NOC_MPI_NAP_NS           50000       then sleeps this long between tests, ns
  *   NOC_MPI_SENDS            64          small sends (control, mailbox) in flight per node
  *   NOC_MPI_DRAINS           32          withdrawn reads whose sender has not answered yet
@@ -129,10 +132,10 @@ UAREA_EXTERN_C_BEGIN
 #  define NOC_MPI_MAILBOX_CREDITS 16
 #endif
 #ifndef NOC_MPI_SPIN_NS
-#  define NOC_MPI_SPIN_NS 50000
+#  define NOC_MPI_SPIN_NS 1000000
 #endif
 #ifndef NOC_MPI_YIELD_NS
-#  define NOC_MPI_YIELD_NS 5000
+#  define NOC_MPI_YIELD_NS 20000
 #endif
 #ifndef NOC_MPI_NAP_NS
 #  define NOC_MPI_NAP_NS 50000
@@ -164,17 +167,20 @@ typedef struct noc__mpi_handle {
     unsigned char phase;                /* portal write: waiting, sending, orphaned */
     unsigned char cancelling;           /* portal write: being cancelled, start nothing */
     unsigned char held;                 /* mailbox input: msg holds the next message */
+    unsigned char ready;                /* req completed in a progress pass: rc, st */
     short node, port, lport;
     short from;                         /* mailbox input: sender of the last message read */
     short held_from;
     int held_len;
     int result;
+    int rc;                             /* with ready: MPI's return for req */
     uint32_t seq, gen;                  /* portal: the CTS this operation belongs to */
     uint64_t gone_at;                   /* portal write: when its receiver was seen gone */
     void *buf;
     const void *cbuf;
     size_t size;
     MPI_Request req;
+    MPI_Status st;                      /* with ready */
     unsigned char msg[NOC__MPI_MSG];    /* mailbox input: received ahead */
 } noc__mpi_handle;
 
@@ -195,6 +201,7 @@ typedef struct noc_mpi_node {
     int attached, leaving;
     int seqs;                           /* data tags per portal port */
     int sends_used;
+    int polling;                        /* in a progress pass: steps use its results */
     uint32_t kick;                      /* noc_mpi_kick() */
     pthread_mutex_t lock;
     MPI_Request creq;                   /* the posted control receive */
@@ -395,6 +402,24 @@ static int noc__mpi_take(noc__mpi_handle *h)
     return r;
 }
 
+/* Has h's request completed? A progress pass tests every request at once
+ * (MPI_Testsome) and leaves the results in the handles; its steps read
+ * them, other callers test. */
+static int noc__mpi_htest(noc_mpi_node *s, noc__mpi_handle *h, int *flag, MPI_Status *st)
+{
+    if (h->ready) {
+        h->ready = 0;
+        *flag = 1;
+        *st = h->st;
+        return h->rc;
+    }
+    if (s->polling) {
+        *flag = 0;
+        return MPI_SUCCESS;
+    }
+    return MPI_Test(&h->req, flag, st);
+}
+
 /* ---- small sends ---- */
 static void noc__mpi_reap(noc_mpi_node *s)
 {
@@ -504,7 +529,7 @@ static void noc__mpi_inbox_step(noc_mpi_node *s, noc__mpi_handle *h)
     for (;;) {
         while (!h->held && h->active) {
             flag = 0;
-            rc = MPI_Test(&h->req, &flag, &st);
+            rc = noc__mpi_htest(s, h, &flag, &st);
             if (rc != MPI_SUCCESS) {
                 h->active = 0;
                 if (h->op == NOC__MPI_OP_READ && !h->done) noc__mpi_finish(h, noc__mpi_err(s, -1, rc));
@@ -600,7 +625,7 @@ static void noc__mpi_read_step(noc_mpi_node *s, noc__mpi_handle *h)
     int flag = 0, rc, n = 0, peer = s->inportal[h->port].node;
     if (h->op != NOC__MPI_OP_READ || h->done) return;
     if (h->active) {
-        rc = MPI_Test(&h->req, &flag, &st);
+        rc = noc__mpi_htest(s, h, &flag, &st);
         if (rc != MPI_SUCCESS) {
             h->active = 0;
             noc__mpi_allow_used(s, h);
@@ -617,7 +642,7 @@ static void noc__mpi_read_step(noc_mpi_node *s, noc__mpi_handle *h)
     }
     /* The allowed sender left: withdraw the read (unless its data is
      * already landing) and fail it. */
-    if (peer >= 0 && s->gone[peer]) {
+    if (peer >= 0 && s->gone[peer] && !h->ready) {
         int bytes, err;
         if (!h->active || noc__mpi_cancel_recv(s, &h->req, peer, &bytes, &err)) {
             h->active = 0;
@@ -657,10 +682,11 @@ static void noc__mpi_write_start(noc_mpi_node *s, noc__mpi_handle *h)
 
 static void noc__mpi_write_step(noc_mpi_node *s, noc__mpi_handle *h)
 {
+    MPI_Status st;
     int flag = 0, rc;
     if (h->op != NOC__MPI_OP_WRITE || h->done) return;
     if (h->active) {
-        rc = MPI_Test(&h->req, &flag, MPI_STATUS_IGNORE);
+        rc = noc__mpi_htest(s, h, &flag, &st);
         if (rc != MPI_SUCCESS) {
             h->active = 0;
             noc__mpi_finish(h, noc__mpi_err(s, h->node, rc));
@@ -684,7 +710,7 @@ static void noc__mpi_write_step(noc_mpi_node *s, noc__mpi_handle *h)
          * give that NOC_MPI_LEAVE_NS, then give the request up. */
         if (!s->gone[h->node]) return;
         if (h->gone_at == 0) h->gone_at = noc__mpi_now();
-        if (noc__mpi_now() - h->gone_at < (uint64_t)NOC_MPI_LEAVE_NS) return;
+        if (noc__mpi_now() - h->gone_at < (uint64_t)NOC_MPI_LEAVE_NS || h->ready) return;
         (void)MPI_Request_free(&h->req);
         h->active = 0;
         noc__mpi_finish(h, UAREA_EPEERGONE);
@@ -822,7 +848,9 @@ static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
     case NOC__MPI_TOOBIG: {
         int hi = s->inportal[port].handle, bytes, err;
         noc__mpi_handle *h = hi >= 0 ? &s->ptl[hi] : NULL;
-        if (h == NULL || h->op != NOC__MPI_OP_READ || h->done || !h->active || h->seq != a) break;
+        if (h == NULL || h->op != NOC__MPI_OP_READ || h->done || !h->active || h->ready ||
+            h->seq != a)
+            break;
         h->active = 0;
         noc__mpi_allow_used(s, h);
         if (noc__mpi_cancel_recv(s, &h->req, from, &bytes, &err)) noc__mpi_finish(h, UAREA_EMSGSIZE);
@@ -835,23 +863,69 @@ static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
 }
 
 /* ---- progress ---- */
-static void noc__mpi_progress(noc_mpi_node *s)
+static void noc__mpi_control(noc_mpi_node *s, const MPI_Status *st)
 {
-    MPI_Status st;
     int32_t m[NOC__MPI_CTRL];
-    int flag, i;
+    MPI_Status next;
+    int flag;
     for (;;) {
-        flag = 0;
-        if (MPI_Test(&s->creq, &flag, &st) != MPI_SUCCESS || !flag) break;
         memcpy(m, s->cbuf, sizeof m);
         if (MPI_Irecv(s->cbuf, NOC__MPI_CTRL, MPI_INT32_T, MPI_ANY_SOURCE, NOC__MPI_TAG_CTRL,
                       s->comm, &s->creq) != MPI_SUCCESS)
             s->creq = MPI_REQUEST_NULL;
-        noc__mpi_on_ctrl(s, st.MPI_SOURCE, m);
-        if (s->creq == MPI_REQUEST_NULL) break;
+        noc__mpi_on_ctrl(s, st->MPI_SOURCE, m);
+        flag = 0;
+        if (s->creq == MPI_REQUEST_NULL || MPI_Test(&s->creq, &flag, &next) != MPI_SUCCESS || !flag)
+            return;
+        st = &next;
     }
-    noc__mpi_reap(s);
+}
+
+/* One pass: test every request of the node at once (one MPI_Testsome, so
+ * one turn of MPI's own progress engine), answer control messages, then
+ * step every handle with what completed. */
+static void noc__mpi_progress(noc_mpi_node *s)
+{
+    enum { CAP = 1 + 2 * NOC_OPEN_MAX + NOC_MPI_SENDS };
+    MPI_Request reqs[CAP];
+    MPI_Status sts[CAP];
+    void *who[CAP];
+    unsigned char kind[CAP];                        /* 0 control, 1 handle, 2 send slot */
+    int idx[CAP], n = 0, out = 0, i, k, rc, ctrl = -1;
+    if (s->creq != MPI_REQUEST_NULL) { reqs[n] = s->creq; who[n] = NULL; kind[n++] = 0; }
+    for (i = 0; i < NOC_OPEN_MAX; i++) {
+        noc__mpi_handle *h = &s->mbx[i];
+        if (h->used && h->active && !h->ready) { reqs[n] = h->req; who[n] = h; kind[n++] = 1; }
+        h = &s->ptl[i];
+        if (h->used && h->active && !h->ready) { reqs[n] = h->req; who[n] = h; kind[n++] = 1; }
+    }
+    for (i = 0; i < NOC_MPI_SENDS && s->sends_used > 0; i++)
+        if (s->send[i].used) { reqs[n] = s->send[i].req; who[n] = &s->send[i]; kind[n++] = 2; }
+    if (n > 0) {
+        rc = MPI_Testsome(n, reqs, &out, idx, sts);
+        /* nothing done: MPI progressed once inside; look again (as MPI_Test does) */
+        if (rc == MPI_SUCCESS && out == 0) rc = MPI_Testsome(n, reqs, &out, idx, sts);
+        if (rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS) out = 0;
+        if (out == MPI_UNDEFINED) out = 0;
+        for (k = 0; k < out; k++) {
+            i = idx[k];
+            if (kind[i] == 0) {
+                s->creq = MPI_REQUEST_NULL;
+                ctrl = k;
+            } else if (kind[i] == 1) {
+                noc__mpi_handle *h = (noc__mpi_handle *)who[i];
+                h->req = MPI_REQUEST_NULL;
+                h->ready = 1;
+                h->st = sts[k];
+                h->rc = rc == MPI_ERR_IN_STATUS ? sts[k].MPI_ERROR : MPI_SUCCESS;
+            } else {
+                noc__mpi_slot_drop(s, (noc__mpi_send *)who[i]);
+            }
+        }
+    }
+    if (ctrl >= 0) noc__mpi_control(s, &sts[ctrl]);
     if (s->leaving) return;
+    s->polling = 1;
     for (i = 0; i < NOC_OPEN_MAX; i++) {
         noc__mpi_handle *h = &s->mbx[i];
         if (!h->used) continue;
@@ -864,6 +938,7 @@ static void noc__mpi_progress(noc_mpi_node *s)
         if (h->out) noc__mpi_write_step(s, h);
         else noc__mpi_read_step(s, h);
     }
+    s->polling = 0;
     noc__mpi_drain_step(s);
 }
 
@@ -884,8 +959,8 @@ static int noc__mpi_wait(noc_mpi_node *s, noc__mpi_handle *h, int portal, int64_
     uint64_t start, now, deadline;
     int kickable = !portal && !h->out;
     if (h->op == NOC__MPI_OP_NONE) return UAREA_ESTATE;
+    if (h->done) return noc__mpi_take(h);          /* done when posted */
     noc__mpi_progress(s);
-    noc__mpi_step(s, h, portal);
     if (h->done) return noc__mpi_take(h);
     if (timeout_ns == 0) return UAREA_ETIMEDOUT;
     start = noc__mpi_now();
@@ -902,8 +977,7 @@ static int noc__mpi_wait(noc_mpi_node *s, noc__mpi_handle *h, int portal, int64_
             sched_yield();
         }
         noc__mpi_lock(s);
-        noc__mpi_progress(s);
-        noc__mpi_step(s, h, portal);
+        noc__mpi_progress(s);               /* steps every handle with an operation */
         if (h->done) return noc__mpi_take(h);
     }
 }
@@ -952,8 +1026,9 @@ static int noc__mpi_mbx_open(void *ctx, int node, int port)
 static void noc__mpi_mbx_unlink_locked(noc_mpi_node *s, noc__mpi_handle *h)
 {
     int n, bytes, err;
-    if (h->active) (void)noc__mpi_cancel_recv(s, &h->req, -1, &bytes, &err);   /* dropped */
-    h->active = 0;
+    if (h->active && !h->ready) (void)noc__mpi_cancel_recv(s, &h->req, -1, &bytes, &err);
+    h->active = 0;                          /* what it received is dropped */
+    h->ready = 0;
     for (n = 0; n < s->nodes; n++)
         noc__mpi_ctrl(s, n, NOC__MPI_MREVOKE, h->port, 0, s->inbox[h->port].epoch, 0, 0);
     s->inbox[h->port].handle = -1;
@@ -1014,7 +1089,7 @@ static int noc__mpi_mbx_awrite(void *ctx, int mbx, const void *buf, size_t size)
     if (h == NULL) { noc__mpi_unlock(s); return UAREA_EBADHANDLE; }
     if (!h->out) { noc__mpi_unlock(s); return UAREA_EDIRECTION; }
     if (h->op != NOC__MPI_OP_NONE) { noc__mpi_unlock(s); return UAREA_EBUSY; }
-    noc__mpi_progress(s);
+    if (s->outbox[h->node][h->port].credits <= 0) noc__mpi_progress(s);   /* news of room */
     if (s->gone[h->node]) { noc__mpi_unlock(s); return UAREA_EPEERGONE; }
     h->op = NOC__MPI_OP_WRITE;
     h->done = 0;
