@@ -24,9 +24,10 @@ UAREA_BUILD_PKGS=(cmake make gcc libc6-dev pkg-config)
 # header checks, cross compilers for the 32/64-bit header checks, valgrind,
 # spin (the protocol model), qemu-user and cross libcs (context switches of
 # other CPUs run under emulation), qemu-system-misc (the bare-metal clusters
-# of ports/riscv-virt on QEMU `virt`).
+# of ports/riscv-virt on QEMU `virt`), Open MPI (the MPI transport's tests,
+# run as MPI jobs: ctest -L mpi).
 UAREA_TEST_PKGS=(g++ clang libclang-rt-14-dev libcriterion-dev
                  gcc-arm-none-eabi gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
                  gcc-riscv64-unknown-elf valgrind spin
                  qemu-user libc6-dev-arm64-cross libc6-dev-riscv64-cross
-                 qemu-system-misc)
+                 qemu-system-misc openmpi-bin libopenmpi-dev)
