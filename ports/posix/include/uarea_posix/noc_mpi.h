@@ -202,6 +202,7 @@ typedef struct noc_mpi_node {
     int seqs;                           /* data tags per portal port */
     int sends_used;
     int polling;                        /* in a progress pass: steps use its results */
+    int mbx_hi, ptl_hi;                 /* handle slots ever used: [0, hi) */
     uint32_t kick;                      /* noc_mpi_kick() */
     pthread_mutex_t lock;
     MPI_Request creq;                   /* the posted control receive */
@@ -373,9 +374,12 @@ static int noc__mpi_free_slot(noc__mpi_handle *tab)
     return -1;
 }
 
-static noc__mpi_handle *noc__mpi_new(noc__mpi_handle *tab, int i, int out, int node, int port)
+static noc__mpi_handle *noc__mpi_new(noc_mpi_node *s, noc__mpi_handle *tab, int i, int out,
+                                     int node, int port)
 {
     noc__mpi_handle *h = &tab[i];
+    int *hi = tab == s->mbx ? &s->mbx_hi : &s->ptl_hi;
+    if (i >= *hi) *hi = i + 1;
     memset(h, 0, sizeof *h);
     h->used = 1;
     h->out = (unsigned char)out;
@@ -893,10 +897,12 @@ static void noc__mpi_progress(noc_mpi_node *s)
     unsigned char kind[CAP];                        /* 0 control, 1 handle, 2 send slot */
     int idx[CAP], n = 0, out = 0, i, k, rc, ctrl = -1;
     if (s->creq != MPI_REQUEST_NULL) { reqs[n] = s->creq; who[n] = NULL; kind[n++] = 0; }
-    for (i = 0; i < NOC_OPEN_MAX; i++) {
+    for (i = 0; i < s->mbx_hi; i++) {
         noc__mpi_handle *h = &s->mbx[i];
         if (h->used && h->active && !h->ready) { reqs[n] = h->req; who[n] = h; kind[n++] = 1; }
-        h = &s->ptl[i];
+    }
+    for (i = 0; i < s->ptl_hi; i++) {
+        noc__mpi_handle *h = &s->ptl[i];
         if (h->used && h->active && !h->ready) { reqs[n] = h->req; who[n] = h; kind[n++] = 1; }
     }
     for (i = 0; i < NOC_MPI_SENDS && s->sends_used > 0; i++)
@@ -926,13 +932,13 @@ static void noc__mpi_progress(noc_mpi_node *s)
     if (ctrl >= 0) noc__mpi_control(s, &sts[ctrl]);
     if (s->leaving) return;
     s->polling = 1;
-    for (i = 0; i < NOC_OPEN_MAX; i++) {
+    for (i = 0; i < s->mbx_hi; i++) {
         noc__mpi_handle *h = &s->mbx[i];
         if (!h->used) continue;
         if (h->out) noc__mpi_outbox_step(s, h);
         else noc__mpi_inbox_step(s, h);
     }
-    for (i = 0; i < NOC_OPEN_MAX; i++) {
+    for (i = 0; i < s->ptl_hi; i++) {
         noc__mpi_handle *h = &s->ptl[i];
         if (!h->used || h->op == NOC__MPI_OP_NONE) continue;
         if (h->out) noc__mpi_write_step(s, h);
@@ -995,7 +1001,7 @@ static int noc__mpi_mbx_create(void *ctx, int port)
     i = noc__mpi_free_slot(s->mbx);
     if (i < 0) { noc__mpi_unlock(s); return UAREA_ETOOMANY; }
     if (s->inbox[port].handle >= 0) { noc__mpi_unlock(s); return UAREA_EPORTINUSE; }
-    h = noc__mpi_new(s->mbx, i, 0, s->self, port);
+    h = noc__mpi_new(s, s->mbx, i, 0, s->self, port);
     s->inbox[port].epoch++;
     memset(s->inbox[port].ret, 0, sizeof s->inbox[port].ret);
     rc = noc__mpi_inbox_post(s, h);
@@ -1017,7 +1023,7 @@ static int noc__mpi_mbx_open(void *ctx, int node, int port)
     if (s->gone[node]) { noc__mpi_unlock(s); return UAREA_EPEERGONE; }
     i = noc__mpi_free_slot(s->mbx);
     if (i < 0) { noc__mpi_unlock(s); return UAREA_ETOOMANY; }
-    (void)noc__mpi_new(s->mbx, i, 1, node, port);
+    (void)noc__mpi_new(s, s->mbx, i, 1, node, port);
     noc__mpi_ctrl(s, node, NOC__MPI_MOPEN, port, 0, 0, 0, 0);
     noc__mpi_unlock(s);
     return i;
@@ -1152,7 +1158,7 @@ static int noc__mpi_ptl_create(void *ctx, int port)
     i = noc__mpi_free_slot(s->ptl);
     if (i < 0) { noc__mpi_unlock(s); return UAREA_ETOOMANY; }
     if (s->inportal[port].handle >= 0) { noc__mpi_unlock(s); return UAREA_EPORTINUSE; }
-    (void)noc__mpi_new(s->ptl, i, 0, s->self, port);
+    (void)noc__mpi_new(s, s->ptl, i, 0, s->self, port);
     s->inportal[port].handle = i;
     s->inportal[port].node = -1;
     s->inportal[port].lport = -1;
@@ -1198,7 +1204,7 @@ static int noc__mpi_ptl_open(void *ctx, int local_port, int node, int port)
         noc__mpi_unlock(s);
         return UAREA_EPORTINUSE;
     }
-    noc__mpi_new(s->ptl, i, 1, node, port)->lport = (short)local_port;
+    noc__mpi_new(s, s->ptl, i, 1, node, port)->lport = (short)local_port;
     noc__mpi_unlock(s);
     return i;
 }
