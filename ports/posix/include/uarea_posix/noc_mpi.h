@@ -12,7 +12,7 @@
  * (include/) know nothing of MPI.
  *
  *     int main(int argc, char **argv) {
- *         noc_mpi_node self;                    // this node's state (~60 KiB)
+ *         noc_mpi_node self;                    // this node's state (~62 KiB)
  *         noc_transport t;
  *         MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
  *         noc_mpi_attach(MPI_COMM_WORLD, &self, &t);   // collective
