@@ -55,6 +55,18 @@
  * gives no direct access (use awrite), UAREA_EBUSY when the handle has an
  * operation out.
  *
+ * Reading in place (optional), the mirror image: once the receiver has
+ * allowed a sender, noc_portal_rbuf() takes the data of that sender's
+ * pending write where it lies and returns its address and size (no read is
+ * posted, nothing is copied): the receiver uses the bytes there, then
+ * noc_portal_rdone() ends the transfer (the sender's write returns the size,
+ * the allow is consumed). Until then the sender's buffer is the receiver's
+ * (the sender's wait spins). noc_portal_cancel gives the data back untouched:
+ * the write stays pending, the allow stays. rbuf fails without taking
+ * anything: UAREA_ENOTALLOWED (no allow), UAREA_EAGAIN (no write pending
+ * from the allowed sender yet), UAREA_ENOSYS (no access to the sender's
+ * buffer: post a read), UAREA_EBUSY (a read is posted on the handle).
+ *
  * The synchronous forms (read/write with a timeout) are aread/awrite + wait,
  * and cancel on expiry: with timeout 0 they fail at once with UAREA_EAGAIN
  * (nothing to read, no read posted) or UAREA_ENOTALLOWED; with a longer
@@ -158,6 +170,9 @@ struct noc_ops {
     /* Optional: writing in place (noc_portal_wbuf / noc_portal_wdone). */
     int (*portal_wbuf)(void *ctx, int portal, void **buf, size_t *size);
     int (*portal_wdone)(void *ctx, int portal, size_t n);
+    /* Optional: reading in place (noc_portal_rbuf / noc_portal_rdone). */
+    int (*portal_rbuf)(void *ctx, int portal, const void **buf, size_t *size);
+    int (*portal_rdone)(void *ctx, int portal);
 };
 
 typedef struct noc_transport {
@@ -211,6 +226,8 @@ UAREA_API int noc_portal_aread(noc_transport *t, int portal, void *buf, size_t s
 UAREA_API int noc_portal_awrite(noc_transport *t, int portal, const void *buf, size_t size);
 UAREA_API int noc_portal_wbuf(noc_transport *t, int portal, void **buf, size_t *size);
 UAREA_API int noc_portal_wdone(noc_transport *t, int portal, size_t n);
+UAREA_API int noc_portal_rbuf(noc_transport *t, int portal, const void **buf, size_t *size);
+UAREA_API int noc_portal_rdone(noc_transport *t, int portal);
 UAREA_API int noc_portal_wait(noc_transport *t, int portal, int64_t timeout_ns);
 UAREA_API int noc_portal_poll(noc_transport *t, int portal);
 UAREA_API int noc_portal_cancel(noc_transport *t, int portal);
@@ -507,6 +524,31 @@ UAREA_API int noc_portal_wdone(noc_transport *t, int portal, size_t n)
     if (!NOC__HAS(t, portal_wdone)) return UAREA_ESTATE;
     if (n == 0 || n > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
     return NOC__CALL(t, portal_wdone, portal, n);
+#endif
+}
+
+UAREA_API int noc_portal_rbuf(noc_transport *t, int portal, const void **buf, size_t *size)
+{
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    NOC__TRY(noc__check_handle(portal));
+    if (buf == NULL || size == NULL) return UAREA_EINVAL;
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_PORTAL_RBUF)
+    return UAREA_ENOSYS;
+#else
+    if (!NOC__HAS(t, portal_rbuf) || !NOC__HAS(t, portal_rdone)) return UAREA_ENOSYS;
+    return NOC__CALL(t, portal_rbuf, portal, buf, size);
+#endif
+}
+
+UAREA_API int noc_portal_rdone(noc_transport *t, int portal)
+{
+    if (!noc__ok(t)) return UAREA_EINVAL;
+    NOC__TRY(noc__check_handle(portal));
+#if defined(NOC_DIRECT) && !defined(NOC_DIRECT_PORTAL_RBUF)
+    return UAREA_ESTATE;
+#else
+    if (!NOC__HAS(t, portal_rdone)) return UAREA_ESTATE;
+    return NOC__CALL(t, portal_rdone, portal);
 #endif
 }
 

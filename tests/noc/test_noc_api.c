@@ -11,7 +11,7 @@
 enum {
     F_SELF, F_NODES, F_MCREATE, F_MOPEN, F_MUNLINK, F_MCLOSE, F_MAREAD, F_MAWRITE, F_MWAIT,
     F_MCANCEL, F_PCREATE, F_PALLOW, F_POPEN, F_PUNLINK, F_PCLOSE, F_PAREAD, F_PAWRITE, F_PWAIT,
-    F_PCANCEL, F_CLOCK, F_GONE, F_SENDER, F_WBUF, F_WDONE, F_COUNT
+    F_PCANCEL, F_CLOCK, F_GONE, F_SENDER, F_WBUF, F_WDONE, F_RBUF, F_RDONE, F_COUNT
 };
 
 typedef struct fake {
@@ -77,10 +77,18 @@ static int f_wbuf(void *c, int h, void **b, size_t *s)
 static int f_wdone(void *c, int h, size_t n)
 { (void)c; REC(F_WDONE); F.last_a = h; F.last_size = n; return F.ret[F_WDONE]; }
 
+static int f_rbuf(void *c, int h, const void **b, size_t *s)
+{
+    (void)c; REC(F_RBUF); F.last_a = h;
+    if (F.ret[F_RBUF] == 0) { *b = fake_area; *s = 9; }
+    return F.ret[F_RBUF];
+}
+static int f_rdone(void *c, int h) { (void)c; REC(F_RDONE); F.last_a = h; return F.ret[F_RDONE]; }
+
 static const struct noc_ops fake_ops = {
     f_self, f_nodes, f_mcreate, f_mopen, f_munlink, f_mclose, f_maread, f_mawrite, f_mwait,
     f_mcancel, f_pcreate, f_pallow, f_popen, f_punlink, f_pclose, f_paread, f_pawrite, f_pwait,
-    f_pcancel, f_clock, f_gone, f_sender, f_wbuf, f_wdone,
+    f_pcancel, f_clock, f_gone, f_sender, f_wbuf, f_wdone, f_rbuf, f_rdone,
 };
 
 static noc_transport T;
@@ -294,6 +302,30 @@ Test(noc_api, writing_in_place_is_optional_and_checks_its_arguments)
     partial.portal_wbuf = f_wbuf;
     F.ret[F_WBUF] = 0;
     cr_assert_eq(noc_portal_wbuf(&t, 4, &b, &n), UAREA_ENOSYS, "half a pair is none");
+}
+
+Test(noc_api, reading_in_place_is_optional_and_checks_its_arguments)
+{
+    struct noc_ops partial = fake_ops;
+    noc_transport t = { &partial, &F };
+    const void *b = NULL;
+    size_t n = 0;
+    cr_assert_eq(noc_portal_rbuf(NULL, 0, &b, &n), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_rbuf(&t, -1, &b, &n), UAREA_EBADHANDLE);
+    cr_assert_eq(noc_portal_rbuf(&t, 0, NULL, &n), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_rbuf(&t, 0, &b, NULL), UAREA_EINVAL);
+    cr_assert_eq(noc_portal_rdone(&t, NOC_OPEN_MAX), UAREA_EBADHANDLE);
+    cr_assert_eq(total_calls(), 0, "nothing reached the transport");
+    F.ret[F_RBUF] = 0;
+    cr_assert_eq(noc_portal_rbuf(&t, 6, &b, &n), 0);
+    cr_assert_eq(b, (const void *)fake_area);
+    cr_assert_eq(n, 9);
+    F.ret[F_RDONE] = 9;
+    cr_assert_eq(noc_portal_rdone(&t, 6), 9);
+    cr_assert_eq(F.last_a, 6);
+    partial.portal_rdone = NULL;
+    cr_assert_eq(noc_portal_rbuf(&t, 6, &b, &n), UAREA_ENOSYS, "half a pair is none");
+    cr_assert_eq(noc_portal_rdone(&t, 6), UAREA_ESTATE);
 }
 
 Test(noc_api, one_missing_op_leaves_the_others_working)

@@ -656,3 +656,66 @@ Test(shm_bounce, the_bounce_ring_gives_no_access_in_place)
     cr_assert_eq(noc_portal_write(&t[0], pout, "abc", 3, NOC_FOREVER), 3, "awrite still works");
     cr_assert_eq(noc_portal_wait(&t[1], pin, NOC_FOREVER), 3);
 }
+
+/* ---- reading in place (noc_portal_rbuf / noc_portal_rdone) ---- */
+
+Test(shm, a_read_in_place_uses_the_senders_buffer)
+{
+    static unsigned char src[2 * NOC_PORTAL_CHUNK + 9];
+    int pin = noc_portal_create(&t[1], 4), pout = noc_portal_open(&t[0], 2, 1, 4);
+    const void *b = NULL;
+    size_t n = 0;
+    cr_assert(pin >= 0 && pout >= 0);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), UAREA_ENOTALLOWED);
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), UAREA_EAGAIN, "no write yet");
+    cr_assert_eq(noc_portal_rbuf(&t[0], pout, &b, &n), UAREA_EDIRECTION);
+    fill(src, sizeof src, 9);
+    cr_assert_eq(noc_portal_awrite(&t[0], pout, src, sizeof src), 0);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), 0);
+    cr_assert_eq(b, (const void *)src, "the sender's own buffer");
+    cr_assert_eq(n, sizeof src);
+    /* taken: the write waits, the read handle has nothing else to do */
+    cr_assert_eq(noc_portal_poll(&t[0], pout), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_poll(&t[1], pin), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), UAREA_EBUSY);
+    cr_assert_eq(noc_portal_aread(&t[1], pin, src, 1), UAREA_EBUSY);
+    /* give it back: still pending, still allowed; then take it for good */
+    cr_assert_eq(noc_portal_cancel(&t[1], pin), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_poll(&t[0], pout), UAREA_EAGAIN);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), 0);
+    cr_assert_eq(noc_portal_rdone(&t[1], pin), (int)sizeof src);
+    cr_assert_eq(noc_portal_wait(&t[0], pout, 0), (int)sizeof src);
+    cr_assert_eq(noc_portal_rdone(&t[1], pin), UAREA_ESTATE);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), UAREA_ENOTALLOWED, "the allow was consumed");
+}
+
+Test(shm, a_read_in_place_takes_only_the_allowed_senders_write, .init = setup3)
+{
+    static unsigned char a[64], c[64];
+    int pin = noc_portal_create(&t[2], 4), p0 = noc_portal_open(&t[0], 2, 2, 4),
+        p1 = noc_portal_open(&t[1], 2, 2, 4);
+    const void *b;
+    size_t n;
+    memset(a, 'a', sizeof a);
+    memset(c, 'c', sizeof c);
+    cr_assert_eq(noc_portal_awrite(&t[0], p0, a, 10), 0);
+    cr_assert_eq(noc_portal_awrite(&t[1], p1, c, 20), 0);
+    cr_assert_eq(noc_portal_allow(&t[2], pin, 1, 2), 0);
+    cr_assert_eq(noc_portal_rbuf(&t[2], pin, &b, &n), 0);
+    cr_assert_eq(b, (const void *)c);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(noc_portal_rdone(&t[2], pin), 20);
+    cr_assert_eq(noc_portal_wait(&t[1], p1, 0), 20);
+    cr_assert_eq(noc_portal_poll(&t[0], p0), UAREA_EAGAIN, "node 0 still waits");
+    cr_assert_eq(noc_portal_cancel(&t[0], p0), UAREA_ENOTALLOWED);
+}
+
+Test(shm_bounce, the_bounce_ring_gives_no_read_in_place)
+{
+    int pin = noc_portal_create(&t[1], 4);
+    const void *b;
+    size_t n;
+    cr_assert_eq(noc_portal_allow(&t[1], pin, 0, 2), 0);
+    cr_assert_eq(noc_portal_rbuf(&t[1], pin, &b, &n), UAREA_ENOSYS);
+}

@@ -713,3 +713,46 @@ Test(shm_procs, writing_in_place_needs_a_shared_window_and_survives_the_writers_
     cr_assert_eq(noc_portal_allow(&mt, pin, 0, 0), 0, "the portal is usable again");
     finish_parent();
 }
+
+/* Node 1 writes twice to node 0: from a private buffer (node 0 cannot read
+ * it in place: it posts a read), then from the arena (read in place). */
+static int rbuf_sender(noc_transport *t, void *arg)
+{
+    static unsigned char own[BIG];
+    unsigned char *arena = (unsigned char *)noc_shm_arena(&shm, NULL);
+    int pout = noc_portal_open(t, 0, 0, 0);
+    (void)arg;
+    CHECK(pout >= 0);
+    pattern(own, BIG, 21);
+    CHECK(noc_portal_write(t, pout, own, BIG, WAIT_NS) == (int)BIG);
+    pattern(arena, BIG, 22);
+    CHECK(noc_portal_write(t, pout, arena, BIG, WAIT_NS) == (int)BIG);
+    return 0;
+}
+
+Test(shm_procs, reading_in_place_needs_a_shared_window)
+{
+    static unsigned char own[BIG];
+    const void *b = NULL;
+    size_t n = 0;
+    pid_t pid;
+    int pin, rc;
+    create_shm(2, NOC_SHM_COPY_AUTO, BIG);
+    attach_parent();
+    pin = noc_portal_create(&mt, 0);
+    pid = spawn(1, rbuf_sender, NULL);
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    while ((rc = noc_portal_rbuf(&mt, pin, &b, &n)) == UAREA_EAGAIN) usleep(100);
+    cr_assert_eq(rc, UAREA_ENOSYS, "a private buffer of another process");
+    cr_assert_eq(noc_portal_read(&mt, pin, own, BIG, WAIT_NS), (int)BIG, "a read still works");
+    cr_assert(matches(own, BIG, 21));
+    cr_assert_eq(noc_portal_allow(&mt, pin, 1, 0), 0);
+    while ((rc = noc_portal_rbuf(&mt, pin, &b, &n)) == UAREA_EAGAIN) usleep(100);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(b, noc_shm_arena(&shm, NULL));
+    cr_assert_eq(n, BIG);
+    cr_assert(matches((const unsigned char *)b, BIG, 22));
+    cr_assert_eq(noc_portal_rdone(&mt, pin), (int)BIG);
+    reap_ok(pid);
+    finish_parent();
+}

@@ -181,7 +181,8 @@ typedef struct noc__shm_handle {
     unsigned char streaming;            /* portal write: bounce transfer started */
     unsigned char offered;              /* portal write: holds an offer */
     unsigned char eager;                /* portal write: in a call that cannot wait */
-    unsigned char inplace;              /* portal write: claimed by wbuf, ends at wdone */
+    unsigned char inplace;              /* portal write: claimed by wbuf, ends at wdone;
+                                           portal read: an offer taken by rbuf */
     short node, port, lport;
     short from;                         /* in: sender of the last message read, -1: none */
     int result;
@@ -1027,7 +1028,7 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
     uint32_t me, st;
     uint64_t dst, cap;
     int rpid, rc;
-    if (h->done) return;
+    if (h->done || h->inplace) return;                      /* in place: the caller's */
     if (h->op == NOC__SHM_OP_READ) {
         p = noc__shm_ptl(s, s->self, h->port);
         st = noc__shm_state(p);
@@ -1043,7 +1044,6 @@ static void noc__shm_ptl_progress(noc_shm_node *s, noc__shm_handle *h)
         return;
     }
     /* write */
-    if (h->inplace) return;                                 /* the caller writes */
     p = noc__shm_ptl(s, h->node, h->port);
     o = &p->offer[s->self];
     me = NOC__SHM_ID(s->self, h->lport);
@@ -1253,6 +1253,87 @@ static int noc__shm_ptl_wdone(void *ctx, int portal, size_t n)
     return noc__shm_inplace_end(s, h, (int)n);
 }
 
+/* Reading in place: take the allowed sender's ready offer, as a pull does,
+ * and hand its buffer to the caller; rdone ends the sender's write. Only
+ * where a pull would be one memcpy (the sender is this process, or its
+ * buffer lies in a shared window). No read is posted meanwhile, so no
+ * sender can push. */
+static int noc__shm_ptl_rbuf(void *ctx, int portal, const void **buf, size_t *size)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    noc__shm_handle *h = noc__shm_get(s, s ? s->ptl : NULL, portal);
+    struct noc__shm_ptl *p;
+    struct noc__shm_offer *o;
+    uint32_t allow, st = NOC__SHM_OFFER_READY;
+    uint64_t from, n;
+    int node, pid;
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (h->out) return UAREA_EDIRECTION;
+    if (h->op != NOC__SHM_OP_NONE) return UAREA_EBUSY;
+    if (s->shm->desc.copy == NOC_SHM_COPY_BOUNCE) return UAREA_ENOSYS;
+    p = noc__shm_ptl(s, s->self, h->port);
+    allow = __atomic_load_n(&p->allow, NOC__SHM_ACQ);
+    node = (int)((allow >> 8) & 0xffu);
+    if (allow == 0 || node >= s->shm->nodes) return UAREA_ENOTALLOWED;
+    o = &p->offer[node];
+    if (__atomic_load_n(&o->state, NOC__SHM_ACQ) != NOC__SHM_OFFER_READY ||
+        __atomic_load_n(&o->id, NOC__SHM_RLX) != allow)
+        return noc__shm_known_gone(s, node) ? UAREA_EPEERGONE : UAREA_EAGAIN;
+    if (!__atomic_compare_exchange_n(&o->state, &st, (uint32_t)NOC__SHM_OFFER_TAKEN, 0,
+                                     NOC__SHM_SEQ, NOC__SHM_SEQ))
+        return UAREA_EAGAIN;
+    /* Taken: the sender can neither push from it nor withdraw it now. It may
+     * be a newer offer than the one we looked at: check again. */
+    pid = __atomic_load_n(&o->pid, NOC__SHM_RLX);
+    from = __atomic_load_n(&o->buf, NOC__SHM_RLX);
+    n = __atomic_load_n(&o->size, NOC__SHM_RLX);
+    if (__atomic_load_n(&o->id, NOC__SHM_RLX) != allow ||
+        (pid != s->pid && !noc__shm_in_window(s, from, (size_t)n))) {
+        int why = __atomic_load_n(&o->id, NOC__SHM_RLX) != allow ? UAREA_EAGAIN : UAREA_ENOSYS;
+        __atomic_store_n(&o->state, (uint32_t)NOC__SHM_OFFER_READY, NOC__SHM_SEQ);
+        noc__shm_notify(&p->ev);
+        return why;
+    }
+    h->op = NOC__SHM_OP_READ;
+    h->done = 0;
+    h->inplace = 1;
+    h->from = (short)node;
+    h->cbuf = (const void *)(uintptr_t)from;
+    h->size = (size_t)n;
+    *buf = h->cbuf;
+    *size = h->size;
+    return 0;
+}
+
+/* End an in-place read: with the data used (the sender's write returns its
+ * size, the allow is consumed), or given back untouched (cancel). */
+static int noc__shm_rbuf_end(noc_shm_node *s, noc__shm_handle *h, int used)
+{
+    struct noc__shm_ptl *p = noc__shm_ptl(s, s->self, h->port);
+    struct noc__shm_offer *o = &p->offer[h->from];
+    h->inplace = 0;
+    if (!used) {
+        __atomic_store_n(&o->state, (uint32_t)NOC__SHM_OFFER_READY, NOC__SHM_SEQ);
+        noc__shm_notify(&p->ev);
+        noc__shm_finish(h, UAREA_EAGAIN);                 /* nothing moved; the allow stays */
+        return noc__shm_take(h);
+    }
+    __atomic_store_n(&o->result, (int32_t)h->size, NOC__SHM_RLX);
+    __atomic_store_n(&o->state, (uint32_t)NOC__SHM_OFFER_DONE, NOC__SHM_SEQ);
+    noc__shm_read_end(h, p, (int)h->size);
+    return noc__shm_take(h);
+}
+
+static int noc__shm_ptl_rdone(void *ctx, int portal)
+{
+    noc_shm_node *s = (noc_shm_node *)ctx;
+    noc__shm_handle *h = noc__shm_get(s, s ? s->ptl : NULL, portal);
+    if (h == NULL) return UAREA_EBADHANDLE;
+    if (h->out) return UAREA_EDIRECTION;
+    if (!h->inplace) return UAREA_ESTATE;
+    return noc__shm_rbuf_end(s, h, 1);
+}
+
 /* ---- waiting (shared by mailboxes and portals) ---- */
 
 /* The event a pending operation sleeps on. */
@@ -1453,6 +1534,7 @@ static int noc__shm_ptl_cancel(void *ctx, int portal)
     if (h == NULL) return UAREA_EBADHANDLE;
     if (h->op == NOC__SHM_OP_NONE) return UAREA_ESTATE;
     if (h->done) return noc__shm_take(h);
+    if (h->inplace && !h->out) return noc__shm_rbuf_end(s, h, 0);
     if (h->inplace) return noc__shm_inplace_end(s, h, UAREA_ECANCELED);
     if (h->out) {
         p = noc__shm_ptl(s, h->node, h->port);
@@ -1588,6 +1670,8 @@ static const struct noc_ops noc__shm_ops = {
     .mailbox_sender = noc__shm_mbx_sender,
     .portal_wbuf = noc__shm_ptl_wbuf,
     .portal_wdone = noc__shm_ptl_wdone,
+    .portal_rbuf = noc__shm_ptl_rbuf,
+    .portal_rdone = noc__shm_ptl_rdone,
 };
 
 UAREA_API const struct noc_ops *noc_shm_ops(void) { return &noc__shm_ops; }
