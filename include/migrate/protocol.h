@@ -80,8 +80,18 @@ UAREA_EXTERN_C_BEGIN
 #ifndef MIGRATE_SPLIT_MIN
 #  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
 #endif
+/* Zero-copy transfers, where the transport offers them (docs/protocol.md,
+ * "In place"): 1 lets the source make a transfer straight into the
+ * destination's posted read (noc_portal_wbuf), MIGRATE_RBUF 1 lets the
+ * destination restore straight from the source's pending write
+ * (noc_portal_rbuf). Both 0 by default: on the machines measured so far a
+ * pull into a local buffer, then a restore from it, is faster than either
+ * (bench/posix/bench_steps, docs/posix-port.md). */
 #ifndef MIGRATE_INPLACE
-#  define MIGRATE_INPLACE 1         /* 0: never make transfers in place (noc_portal_wbuf) */
+#  define MIGRATE_INPLACE 0
+#endif
+#ifndef MIGRATE_RBUF
+#  define MIGRATE_RBUF 0
 #endif
 #ifndef MIGRATE_TIMEOUT_NS
 #  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
@@ -195,6 +205,8 @@ typedef struct migrate_stats {
     uint64_t precopy_bytes;   /* image bytes sent before the freeze (0: no pre-copy) */
     uint64_t inplace_bytes;   /* source: image bytes made straight into the
                                  destination's posted read (noc_portal_wbuf) */
+    uint64_t inplace_read_bytes; /* destination: image bytes restored straight
+                                 from the source's buffer (noc_portal_rbuf) */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -249,6 +261,7 @@ typedef struct migrate_daemon {
     size_t ready;             /* source: image bytes filled in half ready_buf */
     unsigned ready_buf;
     int no_inplace;           /* source: the transport gives no access in place */
+    int no_rbuf;              /* destination: ... nor to the source's buffer */
     int in_mbx, in_portal, out_portal;
     int out_mbx[NOC_NODES_MAX];
     uint8_t in_buf[NOC_MAILBOX_MSG_SIZE];
@@ -680,18 +693,20 @@ static void migrate__send_request(migrate_daemon *d)
 
 /* Source: make the next transfer straight into the read the destination
  * posted, where the transport gives access to it (noc_portal_wbuf): one copy
- * from the container to the destination's block. 1 sent, 0 waiting for the
- * read, UAREA_ENOSYS (use the block and awrite), or an error (the claim, if
- * any, is cancelled). */
+ * from the container to the destination's block. 1 sent; UAREA_EAGAIN (no
+ * read posted now: this transfer goes through the block and awrite, which
+ * also serves a destination that reads in place); UAREA_ENOSYS (never, for
+ * this migration); or an error (the claim, if any, is cancelled). */
 static int migrate__src_inplace(migrate_daemon *d)
 {
     void *buf;
     size_t cap, want;
     long n;
     int rc;
-    if (d->no_inplace || d->ready != 0 || d->inflight) return UAREA_ENOSYS;
+    if (d->no_inplace) return UAREA_ENOSYS;
+    if (d->ready != 0 || d->inflight) return UAREA_EAGAIN;
     rc = noc_portal_wbuf(d->t, d->out_portal, &buf, &cap);
-    if (rc == UAREA_EAGAIN || rc == UAREA_ENOTALLOWED) return 0;
+    if (rc == UAREA_ENOTALLOWED) return UAREA_EAGAIN;
     if (rc < 0) return rc;
     want = d->half;
     if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
@@ -791,12 +806,8 @@ static int migrate__src_step(migrate_daemon *d)
         }
         rc = migrate__src_inplace(d);
         if (rc == 1) return 1;
-        if (rc == 0) {
-            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
-            return 0;
-        }
-        if (rc != UAREA_ENOSYS) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-        if (d->ready == 0 && !d->inflight) d->no_inplace = 1;   /* the transport's answer */
+        if (rc == UAREA_ENOSYS) d->no_inplace = 1;
+        else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
         rc = migrate__src_fill(d);
         if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
         rc = noc_portal_awrite(d->t, d->out_portal, d->block + (size_t)d->ready_buf * d->half,
@@ -829,6 +840,13 @@ static int migrate__post_read(migrate_daemon *d)
     if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
     rc = noc_portal_allow(d->t, d->in_portal, d->peer, d->cfg.portal_out_port);
     if (rc < 0) return rc;
+    if (!d->no_rbuf) {
+        /* read in place: the allow is all; the source's data is taken
+         * where it lies once its write is out (R_RECV) */
+        d->inflight = want;
+        migrate__arm(d);
+        return 0;
+    }
     rc = noc_portal_aread(d->t, d->in_portal, d->block + (size_t)d->rbuf * d->half, want);
     if (rc < 0) return rc;
     d->inflight = want;
@@ -847,6 +865,7 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     d->done = 0;
     d->inflight = 0;
     d->rbuf = 0;
+    d->no_rbuf = !MIGRATE_RBUF;
     d->cur.bytes = m->size;
     d->offer.size = m->size;
     d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
@@ -941,12 +960,73 @@ static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
     migrate__finish(d, 1, rc);
 }
 
+/* Destination: the whole image is in; verify it, then say so. */
+static int migrate__dst_verify(migrate_daemon *d)
+{
+    int rc = d->ops->restore_end(d->ctx);
+    if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+    d->cur.transfer_ns = migrate__now(d) - d->t_first;
+    /* a staged pre-copy image waits for its delta; else for COMMIT */
+    d->state = d->phase == 1 ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
+    d->tries = 0;
+    migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
+    migrate__send_verified(d);
+    return 1;
+}
+
+/* Destination, reading in place (noc_portal_rbuf): feed the source's
+ * pending write from where it lies, then end it and allow the next. 1
+ * progress, 0 nothing yet, UAREA_ENOSYS (no access: read into the block). */
+static int migrate__dst_inplace(migrate_daemon *d)
+{
+    const void *got;
+    size_t n;
+    int rc = noc_portal_rbuf(d->t, d->in_portal, &got, &n);
+    if (rc == UAREA_ENOSYS) return rc;
+    if (rc == UAREA_EAGAIN) {
+        if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+        return 0;
+    }
+    if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+    d->inflight = 0;
+    if (n == 0 || n > d->half || (uint64_t)n > d->size - d->done) {
+        (void)noc_portal_rdone(d->t, d->in_portal);
+        migrate__dst_fail(d, UAREA_EPROTO, 1);
+        return 1;
+    }
+    d->done += n;
+    rc = d->ops->restore_feed(d->ctx, (const uint8_t *)got, n);
+    {
+        int end = noc_portal_rdone(d->t, d->in_portal);     /* the source's half is free */
+        if (rc >= 0 && end < 0) rc = end;
+    }
+    if (rc < 0) { migrate__dst_fail(d, rc, rc == UAREA_EPEERGONE ? 0 : 1); return 1; }
+    d->cur.inplace_read_bytes += n;
+    migrate__trace(d, MIGRATE_PT_DST_BLOCK);
+    if (d->done < d->size) {
+        rc = migrate__post_read(d);
+        if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+        return 1;
+    }
+    return migrate__dst_verify(d);
+}
+
 static int migrate__dst_step(migrate_daemon *d)
 {
     int rc;
     switch (d->state) {
     case MIGRATE_R_RECV: {
         size_t n;
+        if (!d->no_rbuf) {
+            rc = migrate__dst_inplace(d);
+            if (rc != UAREA_ENOSYS) return rc;
+            /* no access to the source's buffer: a read into the block */
+            d->no_rbuf = 1;
+            rc = noc_portal_aread(d->t, d->in_portal, d->block + (size_t)d->rbuf * d->half,
+                                  d->inflight);
+            if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            return 1;
+        }
         rc = noc_portal_poll(d->t, d->in_portal);
         if (rc == UAREA_EAGAIN) {
             if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
@@ -979,15 +1059,7 @@ static int migrate__dst_step(migrate_daemon *d)
             }
             return 1;
         }
-        rc = d->ops->restore_end(d->ctx);
-        if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
-        d->cur.transfer_ns = migrate__now(d) - d->t_first;
-        /* a staged pre-copy image waits for its delta; else for COMMIT */
-        d->state = d->phase == 1 ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
-        d->tries = 0;
-        migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
-        migrate__send_verified(d);
-        return 1;
+        return migrate__dst_verify(d);
     }
     case MIGRATE_R_COMMIT:
         if (!migrate__expired(d)) return 0;

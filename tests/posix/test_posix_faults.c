@@ -273,28 +273,6 @@ Test(posix_stats, every_one_of_300_migrations_is_recorded, .timeout = 120)
     munmap(records, 4096);
 }
 
-/* The image goes straight from the container into the destination's
- * posted read (noc_portal_wbuf into the shared arena): every byte of a stop
- * and copy, and of both pre-copy phases. */
-static int app_ten_hops(int argc, char **argv)
-{
-    (void)argc; (void)argv;
-    for (int i = 0; i < 10; i++) {
-        migrate_stats st;
-        if (migrate_to((noc_node_self() + 1) % 2) != 0) return 1;
-        if (uarea_posix_last_migration(&st) != 0) return 2;
-        if (st.bytes == 0 || st.inplace_bytes != st.bytes + st.precopy_bytes) return 3;
-    }
-    return 0;
-}
-
-Test(posix_stats, images_are_made_in_place_in_the_destinations_block, .timeout = 60)
-{
-    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2, .no_precopy = 1}, app_ten_hops, 0,
-                                 NULL), 0);
-    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 2}, app_ten_hops, 0, NULL), 0);
-}
-
 /* Two containers: container 1 hops on while container 0 looks at its own
  * last migration a while after each of its moves. */
 static volatile int *c0_done;
