@@ -123,6 +123,17 @@ typedef struct migrate_node_desc {
     void *arg;
 } migrate_node_desc;
 
+/* Pre-copy, destination: where a staged pre-copy image stands. A discard in
+ * any state but NONE wipes the whole region and the user sections: the
+ * image being read, or the delta's own span, is only part of what is there. */
+typedef enum migrate_staged {
+    MIGRATE_STAGED_NONE = 0,  /* no pre-copy image here */
+    MIGRATE_STAGED_HELD,      /* a verified pre-copy image sits in the region
+                                 (also while its delta is being read) */
+    MIGRATE_STAGED_READING,   /* the pre-copy image's reader runs */
+    MIGRATE_STAGED_COMPLETE   /* the delta over it is verified, until activate */
+} migrate_staged;
+
 typedef struct migrate_node {
     migrate_daemon d;
     migrate_node_desc desc;
@@ -143,11 +154,7 @@ typedef struct migrate_node {
     migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
     uint32_t n_runs;
     int runs_overflow;
-    /* pre-copy, destination: 1 while a staged pre-copy image sits in the
-     * region (a discard then wipes it all); 2 while its reader runs; 3 once
-     * the delta over it is verified, until activate (a discard still wipes
-     * it all: the delta's own span is only part of what is there) */
-    int staged;
+    migrate_staged staged;        /* pre-copy, destination */
     /* destination: an accepted image is here (until discard or activate),
      * from node `from` */
     int receiving, from;
@@ -531,14 +538,15 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
     if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
     /* a delta lands on the staged pre-copy image, nothing else does */
-    if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != 1 : n->staged != 0)
+    if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != MIGRATE_STAGED_HELD
+                                                  : n->staged != MIGRATE_STAGED_NONE)
         return UAREA_ESTATE;
     rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
                          n->desc.binary_fp);
     if (rc < 0) return rc;
     rc = migrate_image_reader_init(&n->r, &t, 0);
     if (rc < 0) return rc;
-    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = 2;
+    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = MIGRATE_STAGED_READING;
     n->from = offer->src;
     n->receiving = 1;
     migrate__n_custody(n, MIGRATE_CUSTODY_RECEIVING, offer->src);
@@ -556,17 +564,17 @@ static int migrate__n_end(void *ctx)
     migrate_node *n = (migrate_node *)ctx;
     int rc = migrate_image_finish(&n->r);
     if (rc < 0) return rc;
-    if (n->staged == 2) {               /* the pre-copy image: staged, not run */
-        n->staged = 1;
+    if (n->staged == MIGRATE_STAGED_READING) {  /* the pre-copy image: staged, not run */
+        n->staged = MIGRATE_STAGED_HELD;
         return 0;
     }
     rc = uarea_attach((struct uarea *)n->desc.region);
     if (rc < 0) {
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
-        n->staged = 0;
+        n->staged = MIGRATE_STAGED_NONE;
         return rc;
     }
-    n->staged = n->staged == 1 ? 3 : 0;
+    n->staged = n->staged == MIGRATE_STAGED_HELD ? MIGRATE_STAGED_COMPLETE : MIGRATE_STAGED_NONE;
     n->zero_pages = n->r.stats.zero_pages;
     return 0;
 }
@@ -575,9 +583,9 @@ static int migrate__n_discard(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     (void)migrate_image_discard(&n->r);
-    if (n->staged) {                    /* a staged pre-copy image: all of it */
+    if (n->staged != MIGRATE_STAGED_NONE) {  /* a staged pre-copy image: all of it */
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
-        n->staged = 0;
+        n->staged = MIGRATE_STAGED_NONE;
     }
     if (n->receiving) {
         n->receiving = 0;
@@ -590,7 +598,7 @@ static int migrate__n_activate(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     int rc;
-    n->staged = 0;
+    n->staged = MIGRATE_STAGED_NONE;
     n->ua = (struct uarea *)n->desc.region;
     n->present = 1;
     n->receiving = 0;

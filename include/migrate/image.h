@@ -264,13 +264,24 @@ UAREA_API uint32_t migrate_pages_mark_zero(migrate_page *pages, uint32_t n, uint
                                            const void *mem, uintptr_t mem_addr);
 
 /* ---- Writer ---------------------------------------------------------------- */
+/* Which part of the description the writer's cursor is in; the image holds
+ * them in this order. */
+typedef enum migrate_image__part {
+    MIGRATE_IMAGE__PART_USER = 0,   /* the user sections */
+    MIGRATE_IMAGE__PART_UAREA,      /* the UArea */
+    MIGRATE_IMAGE__PART_STACKS,     /* the thread stacks */
+    MIGRATE_IMAGE__PART_HEAP,       /* the present heap pages */
+    MIGRATE_IMAGE__PART_END         /* every section is out */
+} migrate_image__part;
+
 typedef struct migrate_image_writer {
     migrate_container c;      /* copy of the description (arrays stay the caller's) */
     uint64_t size;            /* whole image, bytes */
     uint64_t container_size;  /* sum of section lengths */
     uint32_t count;           /* sections */
     int phase;                /* MIGRATE_IMAGE_AT_* */
-    uint32_t kind, idx;       /* cursor into the description */
+    migrate_image__part kind; /* cursor into the description: the part, */
+    uint32_t idx;             /* ... and the index in it */
     uint32_t sec;             /* index of the current section */
     migrate_image_section cur;
     const unsigned char *src; /* payload still to copy */
@@ -301,6 +312,14 @@ typedef struct migrate_image__hull {
     uintptr_t lo, hi;         /* bytes written, [lo, hi); empty when lo >= hi */
 } migrate_image__hull;
 
+/* Where a section's payload is written; the reader keeps a hull per place. */
+typedef enum migrate_image__dest {
+    MIGRATE_IMAGE__TO_REGION = 0,   /* the container region */
+    MIGRATE_IMAGE__TO_UAREA,        /* the UArea slot */
+    MIGRATE_IMAGE__TO_USER,         /* the user window */
+    MIGRATE_IMAGE__TO_COUNT
+} migrate_image__dest;
+
 typedef struct migrate_image_reader {
     migrate_image_target t;   /* copy of the target */
     bool has_target;
@@ -319,11 +338,11 @@ typedef struct migrate_image_reader {
     unsigned last_type;       /* last known section type */
     bool uarea_seen;
     unsigned char *dst;       /* where this payload goes (NULL: nowhere) */
-    int dst_region;           /* 0: container region, 1: UArea slot, 2: user window */
+    migrate_image__dest dst_region; /* which place dst is in */
     uint32_t pcrc, scrc;
     uint32_t need, have;      /* piece being gathered */
     unsigned char piece[MIGRATE_IMAGE_HEADER_SIZE];
-    migrate_image__hull hull[3];
+    migrate_image__hull hull[MIGRATE_IMAGE__TO_COUNT];
     migrate_image_stats stats;
 } migrate_image_reader;
 
@@ -571,16 +590,16 @@ static bool migrate__img_next(migrate_image_writer *w, migrate_image_section *s,
     for (;;) {
         const migrate_region *rg = NULL;
         switch (w->kind) {
-        case 0:
+        case MIGRATE_IMAGE__PART_USER:
             if (w->idx < c->n_user) { rg = &c->user[w->idx++]; s->type = MIGRATE_SEC_USER; break; }
-            w->kind = 1; w->idx = 0; continue;
-        case 1:
+            w->kind = MIGRATE_IMAGE__PART_UAREA; w->idx = 0; continue;
+        case MIGRATE_IMAGE__PART_UAREA:
             if (w->idx == 0 && c->uarea.len > 0) { rg = &c->uarea; w->idx++; s->type = MIGRATE_SEC_UAREA; break; }
-            w->kind = 2; w->idx = 0; continue;
-        case 2:
+            w->kind = MIGRATE_IMAGE__PART_STACKS; w->idx = 0; continue;
+        case MIGRATE_IMAGE__PART_STACKS:
             if (w->idx < c->n_stacks) { rg = &c->stacks[w->idx++]; s->type = MIGRATE_SEC_STACK; break; }
-            w->kind = 3; w->idx = 0; continue;
-        case 3:
+            w->kind = MIGRATE_IMAGE__PART_HEAP; w->idx = 0; continue;
+        case MIGRATE_IMAGE__PART_HEAP:
             while (w->idx < c->n_pages && !(c->pages[w->idx].flags & MIGRATE_PAGE_PRESENT)) w->idx++;
             if (w->idx < c->n_pages) {
                 const migrate_page *pg = &c->pages[w->idx++];
@@ -591,7 +610,8 @@ static bool migrate__img_next(migrate_image_writer *w, migrate_image_section *s,
                 *src = migrate__img_src(c, pg->addr);
                 return true;
             }
-            w->kind = 4; continue;
+            w->kind = MIGRATE_IMAGE__PART_END; continue;
+        case MIGRATE_IMAGE__PART_END:
         default:
             return false;
         }
@@ -780,13 +800,13 @@ UAREA_API int migrate_image_write(const migrate_container *c, migrate_sink_fn si
 static void migrate__img_wipe(migrate_image_reader *r)
 {
     int k;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < MIGRATE_IMAGE__TO_COUNT; k++) {
         migrate_image__hull *h = &r->hull[k];
         if (h->lo < h->hi) {
             unsigned char *p;
-            if (k == 2)
+            if (k == MIGRATE_IMAGE__TO_USER)
                 p = (unsigned char *)h->lo;
-            else if (k == 0)
+            else if (k == MIGRATE_IMAGE__TO_REGION)
                 p = r->t.mem ? (unsigned char *)r->t.mem + (h->lo - r->t.lo) : (unsigned char *)h->lo;
             else
                 p = r->t.uarea_mem ? (unsigned char *)r->t.uarea_mem + (h->lo - r->t.uarea_addr)
@@ -918,26 +938,26 @@ static int migrate__img_on_section(migrate_image_reader *r)
         r->last_type = s->type;
         if (r->has_target) {
             const migrate_image_target *t = &r->t;
-            int region;
+            migrate_image__dest region;
             uintptr_t a;
             if (s->type == MIGRATE_SEC_UAREA && t->uarea_len > 0) {
                 if (!migrate__img_inside(s->addr, s->len, t->uarea_addr, t->uarea_len))
                     return UAREA_EIMGBOUNDS;
-                region = 1;
+                region = MIGRATE_IMAGE__TO_UAREA;
             } else if (s->type == MIGRATE_SEC_USER && t->user_lo < t->user_hi &&
                        migrate__img_inside(s->addr, s->len, t->user_lo,
                                            (uint64_t)(t->user_hi - t->user_lo))) {
-                region = 2;
+                region = MIGRATE_IMAGE__TO_USER;
             } else {
                 if (!migrate__img_inside(s->addr, s->len, t->lo, (uint64_t)(t->hi - t->lo)))
                     return UAREA_EIMGBOUNDS;
-                region = 0;
+                region = MIGRATE_IMAGE__TO_REGION;
             }
             if (r->write && s->len > 0) {
                 a = (uintptr_t)s->addr;
-                if (region == 2)
+                if (region == MIGRATE_IMAGE__TO_USER)
                     r->dst = (unsigned char *)a;
-                else if (region == 0)
+                else if (region == MIGRATE_IMAGE__TO_REGION)
                     r->dst = t->mem ? (unsigned char *)t->mem + (a - t->lo) : (unsigned char *)a;
                 else
                     r->dst = t->uarea_mem ? (unsigned char *)t->uarea_mem + (a - t->uarea_addr)

@@ -186,9 +186,18 @@ typedef enum migrate_point {
     MIGRATE_PT_COUNT
 } migrate_point;
 
+/* Which image of a migration is moving: the only one, or, with pre-copy,
+ * the image sent while the container runs and then the delta sent during
+ * the freeze. */
+typedef enum migrate_phase {
+    MIGRATE_PHASE_ONE = 0,    /* the one image (no pre-copy) */
+    MIGRATE_PHASE_PRECOPY,    /* the pre-copy image: staged, not run */
+    MIGRATE_PHASE_DELTA       /* the delta that completes the staged image */
+} migrate_phase;
+
 /* Called at each trace point: the migration's id, the other node, and its
- * phase (0: the one image; 1: the pre-copy image; 2: the delta). It runs
- * inside migrate_daemon_step() and must not call into the daemon. */
+ * phase (a migrate_phase). It runs inside migrate_daemon_step() and must not
+ * call into the daemon. */
 typedef void (*migrate_trace_fn)(void *arg, migrate_point p, uint32_t mid, int peer, int phase);
 
 /* ---- Statistics of one migration ------------------------------------------ */
@@ -243,6 +252,13 @@ typedef struct migrate_config {
     int no_precopy;           /* 1: never pre-copy, even when the ops can */
 } migrate_config;
 
+/* A node's part in a migration, as the history remembers it. */
+typedef enum migrate_role {
+    MIGRATE_ROLE_NONE = -1,   /* an unused history slot */
+    MIGRATE_ROLE_SOURCE = 0,
+    MIGRATE_ROLE_DEST = 1
+} migrate_role;
+
 typedef struct migrate_daemon {
     noc_transport *t;
     const migrate_container_ops *ops;
@@ -281,12 +297,12 @@ typedef struct migrate_daemon {
     uint64_t t_request, t_frozen, t_first, t_freeze_src;
     uint64_t alert_until;     /* a PREPARE came: poll until then */
     int abort_err;            /* why the source is aborting (S_ABORT) */
-    int phase;                /* 0 one image; 1 pre-copy image; 2 the delta */
+    migrate_phase phase;      /* which image is moving */
     migrate_offer offer;
     migrate_stats cur, last;
     int have_last;
     /* outcomes of finished migrations, for late messages */
-    struct { uint32_t mid; int peer; int result; int role; } hist[MIGRATE_HISTORY];
+    struct { uint32_t mid; int peer; int result; migrate_role role; } hist[MIGRATE_HISTORY];
     unsigned hist_next;
     /* answers to this node's controller requests */
     int ctrl_node, ctrl_status, ctrl_pending;
@@ -456,7 +472,7 @@ static uint64_t migrate__now(migrate_daemon *d) { return noc_clock_ns(d->t); }
 
 static void migrate__trace(migrate_daemon *d, migrate_point p)
 {
-    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mid, d->peer, d->phase);
+    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mid, d->peer, (int)d->phase);
 }
 
 static void migrate__arm(migrate_daemon *d)
@@ -503,14 +519,16 @@ static void migrate__reply(migrate_daemon *d, int node, uint8_t op, uint32_t mid
     (void)migrate__send(d, node, &m);
 }
 
-static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, int role, int result)
+static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
+                              int result)
 {
     unsigned i = d->hist_next++ % MIGRATE_HISTORY;
     d->hist[i].mid = mid; d->hist[i].peer = peer; d->hist[i].role = role; d->hist[i].result = result;
 }
 
 /* Outcome of a finished migration: 1 found (result in *res), 0 unknown. */
-static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, int role, int *res)
+static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
+                           int *res)
 {
     unsigned i;
     for (i = 0; i < MIGRATE_HISTORY; i++)
@@ -528,7 +546,7 @@ static void migrate__cancel_portal(migrate_daemon *d, int h)
     d->inflight = 0;
 }
 
-static void migrate__finish(migrate_daemon *d, int role, int result)
+static void migrate__finish(migrate_daemon *d, migrate_role role, int result)
 {
     uint64_t now = migrate__now(d);
     d->cur.result = result;
@@ -536,9 +554,10 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     d->last = d->cur;
     d->have_last = 1;
     migrate__remember(d, d->mid, d->peer, role, result);
-    if (role == 0 && d->ctrl >= 0 && d->ctrl != d->self)   /* RESULT names the MOVE */
+    /* RESULT names the MOVE */
+    if (role == MIGRATE_ROLE_SOURCE && d->ctrl >= 0 && d->ctrl != d->self)
         migrate__reply(d, d->ctrl, MIGRATE_OP_RESULT, d->move_req, d->self, d->peer, result);
-    else if (role == 0 && d->ctrl == d->self) {
+    else if (role == MIGRATE_ROLE_SOURCE && d->ctrl == d->self) {
         d->ctrl_status = result; d->ctrl_node = d->self; d->ctrl_pending = 0;
     }
     if (d->out_portal >= 0) {
@@ -547,7 +566,7 @@ static void migrate__finish(migrate_daemon *d, int role, int result)
     }
     d->state = MIGRATE_IDLE;
     d->inflight = 0;
-    d->phase = 0;
+    d->phase = MIGRATE_PHASE_ONE;
 }
 
 /* Source, an abort's end: the container runs here again. */
@@ -555,7 +574,7 @@ static void migrate__src_aborted(migrate_daemon *d, int err)
 {
     (void)d->ops->unfreeze(d->ctx);
     migrate__trace(d, MIGRATE_PT_SRC_ABORTED);
-    migrate__finish(d, 0, err);
+    migrate__finish(d, MIGRATE_ROLE_SOURCE, err);
 }
 
 /* Source gives up: the destination discards, the source runs on. Once image
@@ -566,10 +585,11 @@ static void migrate__src_aborted(migrate_daemon *d, int err)
  * ABORT until the destination confirms with NACK or is known dead. */
 static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
 {
-    int told = d->state != MIGRATE_S_FREEZE || d->phase == 2; /* the destination knows */
+    /* the destination knows of it */
+    int told = d->state != MIGRATE_S_FREEZE || d->phase == MIGRATE_PHASE_DELTA;
     /* A staged pre-copy image never runs without the delta and COMMIT: the
      * destination's copy cannot be complete, nothing to wait for. */
-    if (d->phase == 1) confirmed = 1;
+    if (d->phase == MIGRATE_PHASE_PRECOPY) confirmed = 1;
     migrate__cancel_portal(d, d->out_portal);
     if (err >= 0) err = UAREA_EABORTED;
     if (!confirmed && (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY)) {
@@ -597,7 +617,7 @@ static void migrate__dst_fail(migrate_daemon *d, int err, int tell)
     migrate__cancel_portal(d, d->in_portal);
     migrate__discard(d);
     if (tell) migrate__reply(d, d->peer, MIGRATE_OP_NACK, d->mid, d->peer, d->self, err);
-    migrate__finish(d, 1, err);
+    migrate__finish(d, MIGRATE_ROLE_DEST, err);
 }
 
 static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
@@ -641,7 +661,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__src_reset(d);
     migrate__begin_stats(d, d->self, dst);
     d->state = MIGRATE_S_FREEZE;
-    d->phase = 0;
+    d->phase = MIGRATE_PHASE_ONE;
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
@@ -653,7 +673,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
         d->offer.mid = d->mid;
         d->offer.flags = MIGRATE_OFFER_PRE;
         if (d->ops->precopy_begin(d->ctx, &d->offer) == 0 && d->offer.size != 0) {
-            d->phase = 1;
+            d->phase = MIGRATE_PHASE_PRECOPY;
             d->size = d->offer.size;
             d->state = MIGRATE_S_REQUEST;
             migrate__send_request(d);
@@ -671,7 +691,7 @@ static void migrate__src_delta(migrate_daemon *d)
         (void)noc_portal_close(d->t, d->out_portal);
         d->out_portal = -1;
     }
-    d->phase = 2;
+    d->phase = MIGRATE_PHASE_DELTA;
     d->state = MIGRATE_S_FREEZE;
     d->t_freeze_src = migrate__now(d);     /* the freeze starts now */
     migrate__src_reset(d);
@@ -762,7 +782,7 @@ static int migrate__src_step(migrate_daemon *d)
         UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
         d->offer.src = d->self;
         d->offer.mid = d->mid;
-        d->offer.flags = d->phase == 2 ? MIGRATE_OFFER_DELTA : 0u;
+        d->offer.flags = d->phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
         rc = d->ops->image_begin(d->ctx, &d->offer);
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
         d->size = d->offer.size;
@@ -873,10 +893,10 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     if (rc < 0) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
         if (staged) migrate__discard(d);
-        migrate__finish(d, 1, rc);
+        migrate__finish(d, MIGRATE_ROLE_DEST, rc);
         return;
     }
-    if (staged) d->phase = 2;
+    if (staged) d->phase = MIGRATE_PHASE_DELTA;
     d->state = MIGRATE_R_RECV;
     d->t_first = migrate__now(d);
     rc = migrate__post_read(d);
@@ -909,7 +929,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EBUSY);
         return;
     }
-    if (migrate__recall(d, m->mid, m->from, 1, &res)) {
+    if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res)) {
         /* A REQUEST this node has answered. Refused or failed: it holds
          * nothing of that migration, so the answer may go again (the first
          * may have been lost, and the source would wait out its retries). */
@@ -927,7 +947,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
     d->offer.src = m->src; d->offer.mid = m->mid;
     d->offer.flags = m->flags & MIGRATE_OFFER_PRE;
-    d->phase = (m->flags & MIGRATE_OFFER_PRE) ? 1 : 0;
+    d->phase = (m->flags & MIGRATE_OFFER_PRE) ? MIGRATE_PHASE_PRECOPY : MIGRATE_PHASE_ONE;
     migrate__begin_stats(d, m->src, d->self);
     migrate__trace(d, MIGRATE_PT_DST_REQUEST);
     migrate__dst_take(d, m, d->ops->has_container(d->ctx) ? UAREA_EBUSY
@@ -957,7 +977,7 @@ static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
     rc = d->ops->activate(d->ctx);
     if (freeze_stamp != 0 && now >= freeze_stamp) d->cur.downtime_ns = now - freeze_stamp;
     migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
-    migrate__finish(d, 1, rc);
+    migrate__finish(d, MIGRATE_ROLE_DEST, rc);
 }
 
 /* Destination: the whole image is in; verify it, then say so. */
@@ -967,7 +987,7 @@ static int migrate__dst_verify(migrate_daemon *d)
     if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
     d->cur.transfer_ns = migrate__now(d) - d->t_first;
     /* a staged pre-copy image waits for its delta; else for COMMIT */
-    d->state = d->phase == 1 ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
+    d->state = d->phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
     d->tries = 0;
     migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
     migrate__send_verified(d);
@@ -1100,7 +1120,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             d->t_first = migrate__now(d);
             migrate__arm(d);
             migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
-        } else if (migrate__recall(d, m->mid, m->from, 0, &res) && res != 0) {
+        } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
             migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
         }
         return;
@@ -1113,7 +1133,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             migrate__src_aborted(d, d->abort_err);   /* the destination holds nothing */
         return;
     case MIGRATE_OP_VERIFIED:
-        if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == 1) &&
+        if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == MIGRATE_PHASE_PRECOPY) &&
             m->mid == d->mid && m->from == d->peer && d->state != MIGRATE_IDLE)
             return;                    /* of the other phase: stale */
         if (d->state == MIGRATE_S_SEND && m->mid == d->mid && m->from == d->peer &&
@@ -1127,7 +1147,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             migrate__trace(d, MIGRATE_PT_SRC_SENT);
         }
         if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer &&
-            d->phase == 1) {
+            d->phase == MIGRATE_PHASE_PRECOPY) {
             migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
             migrate__src_delta(d);     /* the pre-copy image is staged there */
         } else if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
@@ -1160,8 +1180,8 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
             (void)d->ops->drop(d->ctx);
             migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
-            migrate__finish(d, 0, 0);
-        } else if (migrate__recall(d, m->mid, m->from, 0, &res)) {
+            migrate__finish(d, MIGRATE_ROLE_SOURCE, 0);
+        } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
             if (res == 0) {
                 migrate_msg c;
                 UAREA_MEMSET(&c, 0, sizeof c);
@@ -1186,7 +1206,7 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
             m->mid == d->mid && m->from == d->peer) {
             migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
             migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
-        } else if (!(migrate__recall(d, m->mid, m->from, 1, &res) && res == 0) &&
+        } else if (!(migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res) && res == 0) &&
                    !(d->mid == m->mid && d->peer == m->from && d->state != MIGRATE_IDLE)) {
             /* nothing of it here (any more): confirm, so the source may run */
             migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
@@ -1195,7 +1215,8 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
     case MIGRATE_OP_PREPARE:
         if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
             d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
-            if (d->trace != NULL) d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from, 0);
+            if (d->trace != NULL) d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from,
+                                        MIGRATE_PHASE_ONE);
         }
         return;
     case MIGRATE_OP_MOVE: {
@@ -1369,7 +1390,7 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     for (i = 0; i < NOC_NODES_MAX; i++) d->out_mbx[i] = -1;
     d->out_portal = -1;
     d->ctrl_node = -1;
-    for (i = 0; i < MIGRATE_HISTORY; i++) d->hist[i].role = -1;
+    for (i = 0; i < MIGRATE_HISTORY; i++) d->hist[i].role = MIGRATE_ROLE_NONE;
     d->in_mbx = noc_mailbox_create(t, d->cfg.mailbox_port);
     if (d->in_mbx < 0) return d->in_mbx;
     d->in_portal = noc_portal_create(t, d->cfg.portal_port);

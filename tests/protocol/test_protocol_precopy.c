@@ -211,7 +211,7 @@ Test(protocol_precopy, a_late_verified_of_the_staged_image_does_not_commit)
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     for (int i = 0; i < 200000 && !reached; i++) {
         migrate_daemon_step(&w->d[0]);
-        reached = w->d[0].phase == 2 && w->d[0].state == MIGRATE_S_VERIFY;
+        reached = w->d[0].phase == MIGRATE_PHASE_DELTA && w->d[0].state == MIGRATE_S_VERIFY;
         if (reached) break;
         migrate_daemon_step(&w->d[1]);
         if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
