@@ -103,6 +103,7 @@
 #include "../uarea/config.h"
 #include "../uarea/error.h"
 #include "crc32c.h"
+#include "le.h"
 
 #ifndef MIGRATE_IMAGE_H
 #define MIGRATE_IMAGE_H
@@ -386,31 +387,6 @@ UAREA_EXTERN_C_BEGIN
 #define MIGRATE__IMG_TRL MIGRATE_IMAGE_AT_TRAILER
 #define MIGRATE__IMG_DONE MIGRATE_IMAGE_AT_END
 
-static void migrate__img_put16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-}
-static void migrate__img_put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void migrate__img_put64(unsigned char *p, uint64_t v)
-{
-    migrate__img_put32(p, (uint32_t)v); migrate__img_put32(p + 4, (uint32_t)(v >> 32));
-}
-static uint32_t migrate__img_get16(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
-}
-static uint32_t migrate__img_get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t migrate__img_get64(const unsigned char *p)
-{
-    return (uint64_t)migrate__img_get32(p) | ((uint64_t)migrate__img_get32(p + 4) << 32);
-}
 static bool migrate__img_pow2(uint64_t v) { return v != 0 && (v & (v - 1u)) == 0; }
 static size_t migrate__img_min(uint64_t a, size_t b) { return a < (uint64_t)b ? (size_t)a : b; }
 
@@ -419,27 +395,27 @@ UAREA_API void migrate_image_header_encode(const migrate_image_header *h, void *
 {
     unsigned char *p = (unsigned char *)out;
     UAREA_MEMSET(p, 0, MIGRATE_IMAGE_HEADER_SIZE);
-    migrate__img_put32(p + 0, MIGRATE_IMAGE_MAGIC);
-    migrate__img_put16(p + 4, h->version);
-    migrate__img_put16(p + 6, MIGRATE_IMAGE_HEADER_SIZE);
+    migrate__le_put32(p + 0, MIGRATE_IMAGE_MAGIC);
+    migrate__le_put16(p + 4, h->version);
+    migrate__le_put16(p + 6, MIGRATE_IMAGE_HEADER_SIZE);
     p[8] = h->word_size;
     p[9] = h->cpu;
-    migrate__img_put32(p + 12, h->page_size);
-    migrate__img_put64(p + 16, h->layout_fp);
-    migrate__img_put64(p + 24, h->binary_fp);
-    migrate__img_put32(p + 32, h->sections);
-    migrate__img_put64(p + 40, h->total_len);
-    migrate__img_put64(p + 48, h->container_size);
-    migrate__img_put32(p + 60, migrate_crc32c(0, p, 60));
+    migrate__le_put32(p + 12, h->page_size);
+    migrate__le_put64(p + 16, h->layout_fp);
+    migrate__le_put64(p + 24, h->binary_fp);
+    migrate__le_put32(p + 32, h->sections);
+    migrate__le_put64(p + 40, h->total_len);
+    migrate__le_put64(p + 48, h->container_size);
+    migrate__le_put32(p + 60, migrate_crc32c(0, p, 60));
 }
 
 /* Magic and version are readable from the first 6 bytes alone. */
 static int migrate__img_header_early(const unsigned char *p, uint32_t have)
 {
     uint32_t v;
-    if (have >= 4 && migrate__img_get32(p) != MIGRATE_IMAGE_MAGIC) return UAREA_EIMGMAGIC;
+    if (have >= 4 && migrate__le_get32(p) != MIGRATE_IMAGE_MAGIC) return UAREA_EIMGMAGIC;
     if (have >= 6) {
-        v = migrate__img_get16(p + 4);
+        v = migrate__le_get16(p + 4);
         if (v < MIGRATE_IMAGE_VERSION_MIN || v > MIGRATE_IMAGE_VERSION) return UAREA_EIMGVERSION;
     }
     return 0;
@@ -453,20 +429,20 @@ UAREA_API int migrate_image_header_decode(const void *in, migrate_image_header *
     if (p == NULL || h == NULL) return UAREA_EINVAL;
     rc = migrate__img_header_early(p, 6);
     if (rc < 0) return rc;
-    if (migrate__img_get16(p + 6) != MIGRATE_IMAGE_HEADER_SIZE) return UAREA_EIMGFORMAT;
-    if (migrate__img_get32(p + 60) != migrate_crc32c(0, p, 60)) return UAREA_EIMGCRC;
-    if (migrate__img_get16(p + 10) != 0 || migrate__img_get32(p + 36) != 0 ||
-        migrate__img_get32(p + 56) != 0)
+    if (migrate__le_get16(p + 6) != MIGRATE_IMAGE_HEADER_SIZE) return UAREA_EIMGFORMAT;
+    if (migrate__le_get32(p + 60) != migrate_crc32c(0, p, 60)) return UAREA_EIMGCRC;
+    if (migrate__le_get16(p + 10) != 0 || migrate__le_get32(p + 36) != 0 ||
+        migrate__le_get32(p + 56) != 0)
         return UAREA_EIMGFORMAT;
-    h->version = (uint16_t)migrate__img_get16(p + 4);
+    h->version = (uint16_t)migrate__le_get16(p + 4);
     h->word_size = p[8];
     h->cpu = p[9];
-    h->page_size = migrate__img_get32(p + 12);
-    h->layout_fp = migrate__img_get64(p + 16);
-    h->binary_fp = migrate__img_get64(p + 24);
-    h->sections = migrate__img_get32(p + 32);
-    h->total_len = migrate__img_get64(p + 40);
-    h->container_size = migrate__img_get64(p + 48);
+    h->page_size = migrate__le_get32(p + 12);
+    h->layout_fp = migrate__le_get64(p + 16);
+    h->binary_fp = migrate__le_get64(p + 24);
+    h->sections = migrate__le_get32(p + 32);
+    h->total_len = migrate__le_get64(p + 40);
+    h->container_size = migrate__le_get64(p + 48);
     if (h->word_size == 0 || !migrate__img_pow2(h->page_size) || h->page_size < 64u)
         return UAREA_EIMGFORMAT;
     /* The smallest image with this many sections (no overflow: sections < 2^32). */
@@ -480,25 +456,25 @@ UAREA_API void migrate_image_section_encode(const migrate_image_section *s, void
 {
     unsigned char *p = (unsigned char *)out;
     UAREA_MEMSET(p, 0, MIGRATE_IMAGE_SECTION_SIZE);
-    migrate__img_put16(p + 0, s->type);
-    migrate__img_put16(p + 2, s->flags);
-    migrate__img_put32(p + 4, s->index);
-    migrate__img_put64(p + 8, s->addr);
-    migrate__img_put64(p + 16, s->len);
-    migrate__img_put32(p + 28, migrate_crc32c(0, p, 28));
+    migrate__le_put16(p + 0, s->type);
+    migrate__le_put16(p + 2, s->flags);
+    migrate__le_put32(p + 4, s->index);
+    migrate__le_put64(p + 8, s->addr);
+    migrate__le_put64(p + 16, s->len);
+    migrate__le_put32(p + 28, migrate_crc32c(0, p, 28));
 }
 
 UAREA_API int migrate_image_section_decode(const void *in, migrate_image_section *s)
 {
     const unsigned char *p = (const unsigned char *)in;
     if (p == NULL || s == NULL) return UAREA_EINVAL;
-    if (migrate__img_get32(p + 28) != migrate_crc32c(0, p, 28)) return UAREA_EIMGCRC;
-    if (migrate__img_get32(p + 24) != 0) return UAREA_EIMGFORMAT;
-    s->type = (uint16_t)migrate__img_get16(p + 0);
-    s->flags = (uint16_t)migrate__img_get16(p + 2);
-    s->index = migrate__img_get32(p + 4);
-    s->addr = migrate__img_get64(p + 8);
-    s->len = migrate__img_get64(p + 16);
+    if (migrate__le_get32(p + 28) != migrate_crc32c(0, p, 28)) return UAREA_EIMGCRC;
+    if (migrate__le_get32(p + 24) != 0) return UAREA_EIMGFORMAT;
+    s->type = (uint16_t)migrate__le_get16(p + 0);
+    s->flags = (uint16_t)migrate__le_get16(p + 2);
+    s->index = migrate__le_get32(p + 4);
+    s->addr = migrate__le_get64(p + 8);
+    s->len = migrate__le_get64(p + 16);
     return 0;
 }
 
@@ -510,19 +486,19 @@ UAREA_API uint64_t migrate_image_section_stored(const migrate_image_section *s)
 UAREA_API void migrate_image_trailer_encode(uint32_t sections, uint32_t crc, void *out)
 {
     unsigned char *p = (unsigned char *)out;
-    migrate__img_put32(p + 0, MIGRATE_IMAGE_END_MAGIC);
-    migrate__img_put32(p + 4, sections);
-    migrate__img_put32(p + 8, 0);
-    migrate__img_put32(p + 12, crc);
+    migrate__le_put32(p + 0, MIGRATE_IMAGE_END_MAGIC);
+    migrate__le_put32(p + 4, sections);
+    migrate__le_put32(p + 8, 0);
+    migrate__le_put32(p + 12, crc);
 }
 
 UAREA_API int migrate_image_trailer_decode(const void *in, uint32_t *sections, uint32_t *crc)
 {
     const unsigned char *p = (const unsigned char *)in;
     if (p == NULL) return UAREA_EINVAL;
-    if (sections) *sections = migrate__img_get32(p + 4);
-    if (crc) *crc = migrate__img_get32(p + 12);
-    if (migrate__img_get32(p) != MIGRATE_IMAGE_END_MAGIC || migrate__img_get32(p + 8) != 0)
+    if (sections) *sections = migrate__le_get32(p + 4);
+    if (crc) *crc = migrate__le_get32(p + 12);
+    if (migrate__le_get32(p) != MIGRATE_IMAGE_END_MAGIC || migrate__le_get32(p + 8) != 0)
         return UAREA_EIMGFORMAT;
     return 0;
 }
@@ -644,7 +620,7 @@ static void migrate__img_w_begin(migrate_image_writer *w)
     }
     migrate_image_trailer_encode(w->count, 0, w->piece);
     w->scrc = migrate_crc32c_update(w->scrc, w->piece, 12);
-    migrate__img_put32(w->piece + 12, migrate_crc32c_final(w->scrc));
+    migrate__le_put32(w->piece + 12, migrate_crc32c_final(w->scrc));
     migrate__img_piece(w, MIGRATE__IMG_TRL, MIGRATE_IMAGE_TRAILER_SIZE);
 }
 
@@ -660,7 +636,7 @@ static void migrate__img_w_pcrc(migrate_image_writer *w)
 {
     uint32_t pc = migrate_crc32c_final(w->pcrc);
     w->scrc = migrate__img_fold(w->scrc, pc, migrate_image_section_stored(&w->cur));
-    migrate__img_put32(w->piece, pc);
+    migrate__le_put32(w->piece, pc);
     w->scrc = migrate_crc32c_update(w->scrc, w->piece, MIGRATE_IMAGE_CRC_SIZE);
     migrate__img_piece(w, MIGRATE__IMG_PCRC, MIGRATE_IMAGE_CRC_SIZE);
 }
@@ -986,7 +962,7 @@ static int migrate__img_on_pcrc(migrate_image_reader *r)
 {
     const migrate_image_section *s = &r->cur;
     bool known = s->type >= MIGRATE_SEC_USER && s->type <= MIGRATE_SEC_HEAP;
-    if (migrate__img_get32(r->piece) != migrate_crc32c_final(r->pcrc)) return UAREA_EIMGCRC;
+    if (migrate__le_get32(r->piece) != migrate_crc32c_final(r->pcrc)) return UAREA_EIMGCRC;
     if (known) {
         r->stats.sections++;
         if (s->flags & MIGRATE_SECF_ZERO) r->stats.zero_pages++;
@@ -1002,7 +978,7 @@ static int migrate__img_on_trailer(migrate_image_reader *r)
 {
     uint32_t count, crc;
     int rc;
-    if (migrate__img_get32(r->piece + 12) != migrate_crc32c_final(r->scrc)) return UAREA_EIMGCRC;
+    if (migrate__le_get32(r->piece + 12) != migrate_crc32c_final(r->scrc)) return UAREA_EIMGCRC;
     rc = migrate_image_trailer_decode(r->piece, &count, &crc);
     if (rc < 0) return rc;
     if (count != r->hdr.sections || r->offset != r->hdr.total_len ||

@@ -61,6 +61,7 @@
 #include "../uarea/error.h"
 #include "../noc/noc.h"
 #include "crc32c.h"
+#include "le.h"
 
 #ifndef MIGRATE_PROTOCOL_H
 #define MIGRATE_PROTOCOL_H
@@ -396,26 +397,6 @@ UAREA_EXTERN_C_BEGIN
 #define MIGRATE__MAGIC 0x474d4155u /* "UAMG" little-endian */
 #define MIGRATE__VERSION 1u
 
-static void migrate__put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void migrate__put32(uint8_t *p, uint32_t v)
-{
-    migrate__put16(p, v & 0xffffu);
-    migrate__put16(p + 2, v >> 16);
-}
-static void migrate__put64(uint8_t *p, uint64_t v)
-{
-    migrate__put32(p, (uint32_t)v);
-    migrate__put32(p + 4, (uint32_t)(v >> 32));
-}
-static uint32_t migrate__get16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-static uint32_t migrate__get32(const uint8_t *p)
-{
-    return migrate__get16(p) | (migrate__get16(p + 2) << 16);
-}
-static uint64_t migrate__get64(const uint8_t *p)
-{
-    return (uint64_t)migrate__get32(p) | ((uint64_t)migrate__get32(p + 4) << 32);
-}
 static int migrate__node16(uint32_t v) { return v == 0xffffu ? -1 : (int)v; }
 
 /* Wire layout (little-endian, 64 bytes):
@@ -426,44 +407,44 @@ static int migrate__node16(uint32_t v) { return v == 0xffffu ? -1 : (int)v; }
 UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE])
 {
     UAREA_MEMSET(out, 0, MIGRATE_MSG_SIZE);
-    migrate__put32(out + 0, MIGRATE__MAGIC);
+    migrate__le_put32(out + 0, MIGRATE__MAGIC);
     out[4] = (uint8_t)MIGRATE__VERSION;
     out[5] = m->op;
-    migrate__put16(out + 6, (uint32_t)m->from & 0xffffu);
-    migrate__put32(out + 8, m->mid);
-    migrate__put16(out + 12, (uint32_t)m->src & 0xffffu);
-    migrate__put16(out + 14, (uint32_t)m->dst & 0xffffu);
-    migrate__put16(out + 16, (uint32_t)m->ctrl & 0xffffu);
-    migrate__put16(out + 18, m->flags);
-    migrate__put32(out + 20, (uint32_t)m->status);
-    migrate__put64(out + 24, m->size);
-    migrate__put64(out + 32, m->layout_fp);
-    migrate__put64(out + 40, m->binary_fp);
-    migrate__put64(out + 48, m->stamp);
-    migrate__put32(out + 56, m->zero_pages);
-    migrate__put32(out + 60, migrate_crc32c(0, out, 60));
+    migrate__le_put16(out + 6, (uint32_t)m->from & 0xffffu);
+    migrate__le_put32(out + 8, m->mid);
+    migrate__le_put16(out + 12, (uint32_t)m->src & 0xffffu);
+    migrate__le_put16(out + 14, (uint32_t)m->dst & 0xffffu);
+    migrate__le_put16(out + 16, (uint32_t)m->ctrl & 0xffffu);
+    migrate__le_put16(out + 18, m->flags);
+    migrate__le_put32(out + 20, (uint32_t)m->status);
+    migrate__le_put64(out + 24, m->size);
+    migrate__le_put64(out + 32, m->layout_fp);
+    migrate__le_put64(out + 40, m->binary_fp);
+    migrate__le_put64(out + 48, m->stamp);
+    migrate__le_put32(out + 56, m->zero_pages);
+    migrate__le_put32(out + 60, migrate_crc32c(0, out, 60));
 }
 
 UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
 {
     if (m == NULL || in == NULL) return UAREA_EINVAL;
     if (len < MIGRATE_MSG_SIZE) return UAREA_EPROTO;
-    if (migrate__get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
-    if (migrate__get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
+    if (migrate__le_get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
+    if (migrate__le_get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
     if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_PREPARE) return UAREA_EPROTO;
     m->op = in[5];
-    m->from = migrate__node16(migrate__get16(in + 6));
-    m->mid = migrate__get32(in + 8);
-    m->src = migrate__node16(migrate__get16(in + 12));
-    m->dst = migrate__node16(migrate__get16(in + 14));
-    m->ctrl = migrate__node16(migrate__get16(in + 16));
-    m->flags = (uint16_t)migrate__get16(in + 18);
-    m->status = (int32_t)migrate__get32(in + 20);
-    m->size = migrate__get64(in + 24);
-    m->layout_fp = migrate__get64(in + 32);
-    m->binary_fp = migrate__get64(in + 40);
-    m->stamp = migrate__get64(in + 48);
-    m->zero_pages = migrate__get32(in + 56);
+    m->from = migrate__node16(migrate__le_get16(in + 6));
+    m->mid = migrate__le_get32(in + 8);
+    m->src = migrate__node16(migrate__le_get16(in + 12));
+    m->dst = migrate__node16(migrate__le_get16(in + 14));
+    m->ctrl = migrate__node16(migrate__le_get16(in + 16));
+    m->flags = (uint16_t)migrate__le_get16(in + 18);
+    m->status = (int32_t)migrate__le_get32(in + 20);
+    m->size = migrate__le_get64(in + 24);
+    m->layout_fp = migrate__le_get64(in + 32);
+    m->binary_fp = migrate__le_get64(in + 40);
+    m->stamp = migrate__le_get64(in + 48);
+    m->zero_pages = migrate__le_get32(in + 56);
     return 0;
 }
 
