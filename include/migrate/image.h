@@ -641,53 +641,61 @@ static void migrate__img_w_pcrc(migrate_image_writer *w)
     migrate__img_piece(w, MIGRATE__IMG_PCRC, MIGRATE_IMAGE_CRC_SIZE);
 }
 
+/* What an image being described adds up to: its bytes, the bytes its
+ * sections cover in the container, its sections. */
+typedef struct migrate__img_sizes {
+    uint64_t size, csize, count;
+} migrate__img_sizes;
+
+/* One more section, covering len bytes of the container, stored bytes of
+ * payload in the image. */
+static void migrate__img_add(migrate__img_sizes *z, uint64_t len, uint64_t stored)
+{
+    z->size += MIGRATE_IMAGE_SECTION_SIZE + MIGRATE_IMAGE_CRC_SIZE + stored;
+    z->csize += len;
+    z->count++;
+}
+
+/* n regions, each a section stored whole; false if one is out of bounds. */
+static bool migrate__img_add_regions(migrate__img_sizes *z, const migrate_container *c,
+                                     const migrate_region *rg, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        if (!migrate__img_region_ok(c, rg[i].addr, rg[i].len)) return false;
+        migrate__img_add(z, rg[i].len, rg[i].len);
+    }
+    return true;
+}
+
 UAREA_API int migrate_image_writer_init(migrate_image_writer *w, const migrate_container *c)
 {
     migrate_image_header h;
-    uint64_t size, csize = 0, count = 0;
+    migrate__img_sizes z = {MIGRATE_IMAGE_HEADER_SIZE + MIGRATE_IMAGE_TRAILER_SIZE, 0, 0};
     uint32_t i, ps;
     if (w == NULL || c == NULL) return UAREA_EINVAL;
     if ((c->n_user && !c->user) || (c->n_stacks && !c->stacks) || (c->n_pages && !c->pages))
         return UAREA_EINVAL;
     ps = c->page_size ? c->page_size : MIGRATE_PAGE_SIZE;
     if (!migrate__img_pow2(ps) || ps < 64u) return UAREA_EINVAL;
-    size = MIGRATE_IMAGE_HEADER_SIZE + MIGRATE_IMAGE_TRAILER_SIZE;
-    for (i = 0; i < c->n_user; i++) {
-        if (!migrate__img_region_ok(c, c->user[i].addr, c->user[i].len)) return UAREA_EINVAL;
-        size += MIGRATE_IMAGE_SECTION_SIZE + MIGRATE_IMAGE_CRC_SIZE + (uint64_t)c->user[i].len;
-        csize += c->user[i].len;
-        count++;
-    }
-    if (c->uarea.len > 0) {
-        if (!migrate__img_region_ok(c, c->uarea.addr, c->uarea.len)) return UAREA_EINVAL;
-        size += MIGRATE_IMAGE_SECTION_SIZE + MIGRATE_IMAGE_CRC_SIZE + (uint64_t)c->uarea.len;
-        csize += c->uarea.len;
-        count++;
-    }
-    for (i = 0; i < c->n_stacks; i++) {
-        if (!migrate__img_region_ok(c, c->stacks[i].addr, c->stacks[i].len)) return UAREA_EINVAL;
-        size += MIGRATE_IMAGE_SECTION_SIZE + MIGRATE_IMAGE_CRC_SIZE + (uint64_t)c->stacks[i].len;
-        csize += c->stacks[i].len;
-        count++;
-    }
+    if (!migrate__img_add_regions(&z, c, c->user, c->n_user)) return UAREA_EINVAL;
+    if (c->uarea.len > 0 && !migrate__img_add_regions(&z, c, &c->uarea, 1)) return UAREA_EINVAL;
+    if (!migrate__img_add_regions(&z, c, c->stacks, c->n_stacks)) return UAREA_EINVAL;
     for (i = 0; i < c->n_pages; i++) {
         const migrate_page *pg = &c->pages[i];
         if (pg->flags & ~(uint32_t)(MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO)) return UAREA_EINVAL;
         if (!(pg->flags & MIGRATE_PAGE_PRESENT)) continue;
         if ((pg->addr & (ps - 1u)) != 0 || !migrate__img_region_ok(c, pg->addr, ps))
             return UAREA_EINVAL;
-        size += MIGRATE_IMAGE_SECTION_SIZE + MIGRATE_IMAGE_CRC_SIZE +
-                ((pg->flags & MIGRATE_PAGE_ZERO) ? 0u : ps);
-        csize += ps;
-        count++;
+        migrate__img_add(&z, ps, (pg->flags & MIGRATE_PAGE_ZERO) ? 0u : ps);
     }
-    if (count > UINT32_MAX) return UAREA_EINVAL;
+    if (z.count > UINT32_MAX) return UAREA_EINVAL;
     UAREA_MEMSET(w, 0, sizeof *w);
     w->c = *c;
     w->c.page_size = ps;
-    w->size = size;
-    w->container_size = csize;
-    w->count = (uint32_t)count;
+    w->size = z.size;
+    w->container_size = z.csize;
+    w->count = (uint32_t)z.count;
     h.version = MIGRATE_IMAGE_VERSION;
     h.word_size = (uint8_t)UAREA_WORD_SIZE;
     h.cpu = (uint8_t)UAREA_CPU;
@@ -695,8 +703,8 @@ UAREA_API int migrate_image_writer_init(migrate_image_writer *w, const migrate_c
     h.layout_fp = c->layout_fp;
     h.binary_fp = c->binary_fp;
     h.sections = w->count;
-    h.total_len = size;
-    h.container_size = csize;
+    h.total_len = z.size;
+    h.container_size = z.csize;
     migrate_image_header_encode(&h, w->piece);
     w->scrc = migrate_crc32c_update(migrate_crc32c_init(), w->piece, MIGRATE_IMAGE_HEADER_SIZE);
     migrate__img_piece(w, MIGRATE__IMG_HDR, MIGRATE_IMAGE_HEADER_SIZE);
