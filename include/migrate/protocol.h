@@ -1083,142 +1083,191 @@ static int migrate__dst_step(migrate_daemon *d)
 
 static int migrate__pump_outbox(migrate_daemon *d);
 
-/* ---- incoming messages ---- */
-static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
+/* ---- incoming messages: one handler per op ---- */
+/* 1 if m is about the migration in progress, from its peer. */
+static int migrate__ours(const migrate_daemon *d, const migrate_msg *m)
+{
+    return m->mid == d->mid && m->from == d->peer;
+}
+
+/* ACCEPT, source: the destination takes the image; open the portal. A late
+ * ACCEPT of a migration that failed is told ABORT. */
+static void migrate__on_accept(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    d->msgs_received++;
-    switch (m->op) {
-    case MIGRATE_OP_REQUEST:
-        migrate__on_request(d, m);
-        return;
-    case MIGRATE_OP_ACCEPT:
-        if (d->state == MIGRATE_S_REQUEST && m->mid == d->mid && m->from == d->peer) {
-            int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->peer, d->cfg.portal_port);
-            if (h < 0) { migrate__src_abort(d, h, 1); return; }
-            d->out_portal = h;
-            d->state = MIGRATE_S_SEND;
-            d->t_first = migrate__now(d);
-            migrate__arm(d);
-            migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
-        } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
-            migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
-        }
-        return;
-    case MIGRATE_OP_REJECT:
-    case MIGRATE_OP_NACK:
-        if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
-             d->state == MIGRATE_S_VERIFY) && m->mid == d->mid && m->from == d->peer)
-            migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
-        else if (d->state == MIGRATE_S_ABORT && m->mid == d->mid && m->from == d->peer)
-            migrate__src_aborted(d, d->abort_err);   /* the destination holds nothing */
-        return;
-    case MIGRATE_OP_VERIFIED:
-        if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == MIGRATE_PHASE_PRECOPY) &&
-            m->mid == d->mid && m->from == d->peer && d->state != MIGRATE_IDLE)
-            return;                    /* of the other phase: stale */
-        if (d->state == MIGRATE_S_SEND && m->mid == d->mid && m->from == d->peer &&
-            d->inflight != 0 && d->done + d->inflight >= d->size) {
-            /* The destination verified the whole image before this side saw
-             * its last write end (on a transport where the reader finishes a
-             * transfer, it can): the write is over. */
-            migrate__cancel_portal(d, d->out_portal);
-            d->done = d->size;
-            d->state = MIGRATE_S_VERIFY;
-            migrate__trace(d, MIGRATE_PT_SRC_SENT);
-        }
-        if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer &&
-            d->phase == MIGRATE_PHASE_PRECOPY) {
-            migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
-            migrate__src_delta(d);     /* the pre-copy image is staged there */
-        } else if (d->state == MIGRATE_S_VERIFY && m->mid == d->mid && m->from == d->peer) {
-            migrate_msg c;
-            /* The commit point: the destination holds a verified copy. From
-             * here the source never runs the container again; COMMIT goes
-             * out first and the source's copy is dropped while it travels
-             * (dropping — stopping the cores, wiping the region — is not
-             * part of the downtime). */
-            migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
-            /* A destination known dead now cannot run what COMMIT would
-             * tell it: the container stays here (a death after this check
-             * is the pump's, below, or loses the container with it). */
-            if (noc_node_gone(d->t, d->peer) == 1) {
-                migrate__src_abort(d, UAREA_EPEERGONE, 1);
-                return;
-            }
-            d->cur.transfer_ns = migrate__now(d) - d->t_first;
-            if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
-            UAREA_MEMSET(&c, 0, sizeof c);
-            c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
-            c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
-            c.size = d->cur.inplace_bytes;            /* a figure for the record */
-            (void)migrate__send(d, d->peer, &c);
-            (void)migrate__pump_outbox(d);
-            /* The pump learnt that the destination is gone (its copy with
-             * it): it aborted and the container runs here again. */
-            if (d->state != MIGRATE_S_VERIFY) return;
-            if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->peer);
-            migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
-            (void)d->ops->drop(d->ctx);
-            migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
-            migrate__finish(d, MIGRATE_ROLE_SOURCE, 0);
-        } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
-            if (res == 0) {
-                migrate_msg c;
-                UAREA_MEMSET(&c, 0, sizeof c);
-                c.op = MIGRATE_OP_COMMIT; c.mid = m->mid; c.src = d->self; c.dst = m->from;
-                c.ctrl = -1;
-                (void)migrate__send(d, m->from, &c);
-            } else {
-                migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
-            }
-        }
-        return;
-    case MIGRATE_OP_COMMIT:
-        if (d->state == MIGRATE_R_COMMIT && m->mid == d->mid && m->from == d->peer) {
-            d->cur.zero_pages = m->zero_pages;
-            d->cur.inplace_bytes = m->size;
-            migrate__activate(d, m->stamp);
-        }
-        return;
-    case MIGRATE_OP_ABORT:
-        if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT ||
-             d->state == MIGRATE_R_STAGED) &&
-            m->mid == d->mid && m->from == d->peer) {
-            migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
-            migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
-        } else if (!(migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res) && res == 0) &&
-                   !(d->mid == m->mid && d->peer == m->from && d->state != MIGRATE_IDLE)) {
-            /* nothing of it here (any more): confirm, so the source may run */
-            migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
-        }
-        return;
-    case MIGRATE_OP_PREPARE:
-        if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
-            d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
-            if (d->trace != NULL) d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from,
-                                        MIGRATE_PHASE_ONE);
-        }
-        return;
-    case MIGRATE_OP_MOVE: {
-        int rc;
-        /* a duplicate of the MOVE being (or last) served: its RESULT comes
-         * (came) from that migration, an EBUSY would pass for the outcome */
-        if (m->from == d->move_from && m->mid == d->move_req) return;
-        d->move_from = m->from;
-        d->move_req = m->mid;
-        rc = migrate__start(d, m->dst, m->from);
-        if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
+    if (d->state == MIGRATE_S_REQUEST && migrate__ours(d, m)) {
+        int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->peer, d->cfg.portal_port);
+        if (h < 0) { migrate__src_abort(d, h, 1); return; }
+        d->out_portal = h;
+        d->state = MIGRATE_S_SEND;
+        d->t_first = migrate__now(d);
+        migrate__arm(d);
+        migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
+    } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
+        migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+    }
+}
+
+/* REJECT or NACK, source: the destination holds nothing of the migration. */
+static void migrate__on_refused(migrate_daemon *d, const migrate_msg *m)
+{
+    if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
+         d->state == MIGRATE_S_VERIFY) && migrate__ours(d, m))
+        migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
+    else if (d->state == MIGRATE_S_ABORT && migrate__ours(d, m))
+        migrate__src_aborted(d, d->abort_err);   /* the destination holds nothing */
+}
+
+/* The commit point, source: the destination holds a verified copy. From
+ * here the source never runs the container again; COMMIT goes out first
+ * and the source's copy is dropped while it travels (dropping — stopping
+ * the cores, wiping the region — is not part of the downtime). */
+static void migrate__commit_point(migrate_daemon *d)
+{
+    migrate_msg c;
+    migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
+    /* A destination known dead now cannot run what COMMIT would
+     * tell it: the container stays here (a death after this check
+     * is the pump's, below, or loses the container with it). */
+    if (noc_node_gone(d->t, d->peer) == 1) {
+        migrate__src_abort(d, UAREA_EPEERGONE, 1);
         return;
     }
-    case MIGRATE_OP_RESULT:
-        if (d->ctrl_pending && m->from == d->ctrl_node && m->mid == d->ctrl_req) {
-            d->ctrl_status = m->status;
-            d->ctrl_pending = 0;
-        }
-        return;
-    default:
-        return;
+    d->cur.transfer_ns = migrate__now(d) - d->t_first;
+    if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
+    UAREA_MEMSET(&c, 0, sizeof c);
+    c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
+    c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
+    c.size = d->cur.inplace_bytes;            /* a figure for the record */
+    (void)migrate__send(d, d->peer, &c);
+    (void)migrate__pump_outbox(d);
+    /* The pump learnt that the destination is gone (its copy with
+     * it): it aborted and the container runs here again. */
+    if (d->state != MIGRATE_S_VERIFY) return;
+    if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->peer);
+    migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
+    (void)d->ops->drop(d->ctx);
+    migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
+    migrate__finish(d, MIGRATE_ROLE_SOURCE, 0);
+}
+
+/* A VERIFIED of a migration this source finished: the outcome again
+ * (COMMIT, or ABORT with why). */
+static void migrate__answer_late_verified(migrate_daemon *d, const migrate_msg *m, int res)
+{
+    if (res == 0) {
+        migrate_msg c;
+        UAREA_MEMSET(&c, 0, sizeof c);
+        c.op = MIGRATE_OP_COMMIT; c.mid = m->mid; c.src = d->self; c.dst = m->from;
+        c.ctrl = -1;
+        (void)migrate__send(d, m->from, &c);
+    } else {
+        migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+    }
+}
+
+/* VERIFIED, source: the pre-copy image is staged (send the delta), or the
+ * whole image is verified (the commit point). */
+static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == MIGRATE_PHASE_PRECOPY) &&
+        migrate__ours(d, m) && d->state != MIGRATE_IDLE)
+        return;                    /* of the other phase: stale */
+    if (d->state == MIGRATE_S_SEND && migrate__ours(d, m) &&
+        d->inflight != 0 && d->done + d->inflight >= d->size) {
+        /* The destination verified the whole image before this side saw
+         * its last write end (on a transport where the reader finishes a
+         * transfer, it can): the write is over. */
+        migrate__cancel_portal(d, d->out_portal);
+        d->done = d->size;
+        d->state = MIGRATE_S_VERIFY;
+        migrate__trace(d, MIGRATE_PT_SRC_SENT);
+    }
+    if (d->state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
+        d->phase == MIGRATE_PHASE_PRECOPY) {
+        migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
+        migrate__src_delta(d);     /* the pre-copy image is staged there */
+    } else if (d->state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
+        migrate__commit_point(d);
+    } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
+        migrate__answer_late_verified(d, m, res);
+    }
+}
+
+/* COMMIT, destination: run the container here. */
+static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
+        d->cur.zero_pages = m->zero_pages;
+        d->cur.inplace_bytes = m->size;
+        migrate__activate(d, m->stamp);
+    }
+}
+
+/* ABORT, destination: discard, and confirm with NACK (also when nothing of
+ * it is here any more, so that the source may run). */
+static void migrate__on_abort(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT ||
+         d->state == MIGRATE_R_STAGED) && migrate__ours(d, m)) {
+        migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
+        migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+    } else if (!(migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res) && res == 0) &&
+               !(migrate__ours(d, m) && d->state != MIGRATE_IDLE)) {
+        /* nothing of it here (any more): confirm, so the source may run */
+        migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+    }
+}
+
+/* PREPARE, destination: a REQUEST is coming; poll instead of sleeping. */
+static void migrate__on_prepare(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
+        d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
+        if (d->trace != NULL)
+            d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from, MIGRATE_PHASE_ONE);
+    }
+}
+
+/* MOVE, from a controller: start moving this node's container. */
+static void migrate__on_move(migrate_daemon *d, const migrate_msg *m)
+{
+    int rc;
+    /* a duplicate of the MOVE being (or last) served: its RESULT comes
+     * (came) from that migration, an EBUSY would pass for the outcome */
+    if (m->from == d->move_from && m->mid == d->move_req) return;
+    d->move_from = m->from;
+    d->move_req = m->mid;
+    rc = migrate__start(d, m->dst, m->from);
+    if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
+}
+
+/* RESULT, controller: the answer to its MOVE. */
+static void migrate__on_result(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->ctrl_pending && m->from == d->ctrl_node && m->mid == d->ctrl_req) {
+        d->ctrl_status = m->status;
+        d->ctrl_pending = 0;
+    }
+}
+
+static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
+{
+    d->msgs_received++;
+    switch (m->op) {
+    case MIGRATE_OP_REQUEST: migrate__on_request(d, m); return;
+    case MIGRATE_OP_ACCEPT: migrate__on_accept(d, m); return;
+    case MIGRATE_OP_REJECT:
+    case MIGRATE_OP_NACK: migrate__on_refused(d, m); return;
+    case MIGRATE_OP_VERIFIED: migrate__on_verified(d, m); return;
+    case MIGRATE_OP_COMMIT: migrate__on_commit(d, m); return;
+    case MIGRATE_OP_ABORT: migrate__on_abort(d, m); return;
+    case MIGRATE_OP_PREPARE: migrate__on_prepare(d, m); return;
+    case MIGRATE_OP_MOVE: migrate__on_move(d, m); return;
+    case MIGRATE_OP_RESULT: migrate__on_result(d, m); return;
+    default: return;
     }
 }
 
