@@ -261,60 +261,89 @@ typedef enum migrate_role {
 } migrate_role;
 
 typedef struct migrate_daemon {
+    /* The node: its transport, its container, the settings. */
     noc_transport *t;
     const migrate_container_ops *ops;
     void *ctx;
     migrate_config cfg;
     int self, nodes;
-    uint8_t *block;           /* portal transfer buffer (caller's memory) */
-    size_t block_size;
-    /* The block as two halves (from 2 * MIGRATE_SPLIT_MIN bytes on): the
-     * source fills one while the other is being written, the destination
-     * posts its next read into one while it feeds the other, so that the two
-     * sides work at the same time. Else one buffer, one thing at a time. */
-    size_t half;              /* bytes of a portal transfer */
-    unsigned split;           /* 1: two halves */
-    unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
-    size_t ready;             /* source: image bytes filled in half ready_buf */
-    unsigned ready_buf;
-    int no_inplace;           /* source: the transport gives no access in place */
-    int no_rbuf;              /* destination: ... nor to the source's buffer */
-    int in_mbx, in_portal, out_portal;
-    int out_mbx[NOC_NODES_MAX];
-    uint8_t in_buf[NOC_MAILBOX_MSG_SIZE];
-    /* outgoing messages, sent one at a time per handle */
-    struct { int node; uint8_t buf[NOC_MAILBOX_MSG_SIZE]; } outbox[MIGRATE_OUTBOX];
-    unsigned out_head, out_count;
-    int out_busy;             /* an awrite is in flight for outbox[out_head] */
-    uint64_t out_since;       /* ... since then: after cfg.timeout_ns it is dropped */
-    /* the migration in progress */
-    migrate_state state;
-    uint32_t mid, next_mid;
-    int peer, ctrl;
-    int tries;
-    uint64_t deadline;
-    uint64_t size, done;
-    size_t inflight;          /* bytes of the portal op in flight, 0 if none */
-    uint64_t t_request, t_frozen, t_first, t_freeze_src;
-    uint64_t alert_until;     /* a PREPARE came: poll until then */
-    int abort_err;            /* why the source is aborting (S_ABORT) */
-    migrate_phase phase;      /* which image is moving */
-    migrate_offer offer;
-    migrate_stats cur, last;
-    int have_last;
-    /* outcomes of finished migrations, for late messages */
-    struct { uint32_t mid; int peer; int result; migrate_role role; } hist[MIGRATE_HISTORY];
-    unsigned hist_next;
-    /* answers to this node's controller requests */
-    int ctrl_node, ctrl_status, ctrl_pending;
-    uint32_t ctrl_req, ctrl_next; /* controller: id of the MOVE out, last id */
-    uint64_t ctrl_deadline;       /* ... its RESULT is given up after this */
-    int move_from;                /* target: the controller of the last MOVE */
-    uint32_t move_req;            /* ... and its id (a duplicate is ignored) */
-    /* counters */
-    uint32_t msgs_sent, msgs_received, msgs_dropped;
     migrate_trace_fn trace;       /* migrate_daemon_trace(); NULL: none */
     void *trace_arg;
+
+    /* Incoming messages: the request mailbox and the read posted on it. */
+    struct migrate_daemon__inbox {
+        int mbx;
+        uint8_t buf[NOC_MAILBOX_MSG_SIZE];
+    } inbox;
+
+    /* Outgoing messages, queued, sent one at a time per handle. */
+    struct migrate_daemon__outbox {
+        struct { int node; uint8_t buf[NOC_MAILBOX_MSG_SIZE]; } q[MIGRATE_OUTBOX];
+        unsigned head, count;
+        int busy;                 /* an awrite is in flight for q[head] */
+        uint64_t since;           /* ... since then: after cfg.timeout_ns it is dropped */
+        int mbx[NOC_NODES_MAX];   /* mailbox handle per node, -1: not open */
+    } outbox;
+
+    /* Image bytes over the portals. The block as two halves (from
+     * 2 * MIGRATE_SPLIT_MIN bytes on): the source fills one while the other
+     * is being written, the destination posts its next read into one while
+     * it feeds the other, so that the two sides work at the same time. Else
+     * one buffer, one thing at a time. */
+    struct migrate_daemon__xfer {
+        uint8_t *block;           /* portal transfer buffer (caller's memory) */
+        size_t block_size;
+        size_t half;              /* bytes of a portal transfer */
+        unsigned split;           /* 1: two halves */
+        unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
+        size_t ready;             /* source: image bytes filled in half ready_buf */
+        unsigned ready_buf;
+        size_t inflight;          /* bytes of the portal op in flight, 0 if none */
+        int no_inplace;           /* source: the transport gives no access in place */
+        int no_rbuf;              /* destination: ... nor to the source's buffer */
+        int in_portal;            /* the incoming data portal */
+        int out_portal;           /* source: the portal to the destination, -1: none */
+    } xfer;
+
+    /* The migration in progress (state IDLE: none). */
+    struct migrate_daemon__mig {
+        migrate_state state;
+        uint32_t mid, next_mid;   /* its id; the last id this node gave */
+        int peer;                 /* the other node */
+        int ctrl;                 /* source: the controller that asked for it, -1: none */
+        int tries;                /* retransmissions so far */
+        uint64_t deadline;        /* the current step times out then */
+        uint64_t size, done;      /* image bytes, and how many went through */
+        uint64_t t_request, t_frozen, t_first, t_freeze_src;
+        uint64_t alert_until;     /* a PREPARE came: poll until then */
+        int abort_err;            /* why the source is aborting (S_ABORT) */
+        migrate_phase phase;      /* which image is moving */
+        migrate_offer offer;
+    } mig;
+
+    /* Controller requests: this node's own MOVE out, and the last MOVE it
+     * serves as the target. */
+    struct migrate_daemon__ctrl {
+        int node, status, pending;    /* the node asked, its answer, 1: none yet */
+        uint32_t req, next;           /* id of the MOVE out, last id */
+        uint64_t deadline;            /* ... its RESULT is given up after this */
+        int move_from;                /* target: the controller of the last MOVE */
+        uint32_t move_req;            /* ... and its id (a duplicate is ignored) */
+    } ctrl;
+
+    /* Outcomes of finished migrations, for late messages. */
+    struct migrate_daemon__history {
+        struct { uint32_t mid; int peer; int result; migrate_role role; } entry[MIGRATE_HISTORY];
+        unsigned next;
+    } history;
+
+    /* Statistics: the migration in progress, the last finished one, and
+     * message counters. */
+    struct migrate_daemon__stats {
+        migrate_stats cur, last;
+        int have_last;
+        uint32_t msgs_sent, msgs_received, msgs_dropped;
+    } stats;
 } migrate_daemon;
 
 /* Sets up the daemon of node `t`: creates its request mailbox and data portal.
@@ -453,12 +482,12 @@ static uint64_t migrate__now(migrate_daemon *d) { return noc_clock_ns(d->t); }
 
 static void migrate__trace(migrate_daemon *d, migrate_point p)
 {
-    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mid, d->peer, (int)d->phase);
+    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mig.mid, d->mig.peer, (int)d->mig.phase);
 }
 
 static void migrate__arm(migrate_daemon *d)
 {
-    d->deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
+    d->mig.deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
 }
 
 /* The time k (retries + 1) timeouts from now, saturating. */
@@ -470,11 +499,17 @@ static uint64_t migrate__after_retries(migrate_daemon *d, unsigned k)
 }
 
 /* Deadline in as many timeouts as a peer's retries take. */
-static void migrate__arm_retries(migrate_daemon *d) { d->deadline = migrate__after_retries(d, 1); }
+static void migrate__arm_retries(migrate_daemon *d) { d->mig.deadline = migrate__after_retries(d, 1); }
 
-static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->deadline; }
+static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->mig.deadline; }
 
 static int migrate__valid_node(const migrate_daemon *d, int n) { return n >= 0 && n < d->nodes; }
+
+/* Half k of the block (the whole block when it is not split: k is 0). */
+static uint8_t *migrate__half(migrate_daemon *d, unsigned k)
+{
+    return d->xfer.block + (size_t)k * d->xfer.half;
+}
 
 /* Queue a message for `node`. Returns 0, or UAREA_ENOMEM if the outbox is full
  * (the message is then lost, as on a congested network: the protocol retries). */
@@ -482,12 +517,12 @@ static int migrate__send(migrate_daemon *d, int node, migrate_msg *m)
 {
     unsigned slot;
     if (!migrate__valid_node(d, node)) return UAREA_EBADNODE;
-    if (d->out_count == MIGRATE_OUTBOX) return UAREA_ENOMEM;
+    if (d->outbox.count == MIGRATE_OUTBOX) return UAREA_ENOMEM;
     m->from = d->self;
-    slot = (d->out_head + d->out_count) % MIGRATE_OUTBOX;
-    d->outbox[slot].node = node;
-    migrate_msg_encode(m, d->outbox[slot].buf);
-    d->out_count++;
+    slot = (d->outbox.head + d->outbox.count) % MIGRATE_OUTBOX;
+    d->outbox.q[slot].node = node;
+    migrate_msg_encode(m, d->outbox.q[slot].buf);
+    d->outbox.count++;
     return 0;
 }
 
@@ -503,8 +538,11 @@ static void migrate__reply(migrate_daemon *d, int node, uint8_t op, uint32_t mid
 static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
                               int result)
 {
-    unsigned i = d->hist_next++ % MIGRATE_HISTORY;
-    d->hist[i].mid = mid; d->hist[i].peer = peer; d->hist[i].role = role; d->hist[i].result = result;
+    unsigned i = d->history.next++ % MIGRATE_HISTORY;
+    d->history.entry[i].mid = mid;
+    d->history.entry[i].peer = peer;
+    d->history.entry[i].role = role;
+    d->history.entry[i].result = result;
 }
 
 /* Outcome of a finished migration: 1 found (result in *res), 0 unknown. */
@@ -513,9 +551,9 @@ static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, migr
 {
     unsigned i;
     for (i = 0; i < MIGRATE_HISTORY; i++)
-        if (d->hist[i].role == role && d->hist[i].mid == mid && d->hist[i].peer == peer &&
-            mid != 0) {
-            *res = d->hist[i].result;
+        if (d->history.entry[i].role == role && d->history.entry[i].mid == mid &&
+            d->history.entry[i].peer == peer && mid != 0) {
+            *res = d->history.entry[i].result;
             return 1;
         }
     return 0;
@@ -523,31 +561,32 @@ static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, migr
 
 static void migrate__cancel_portal(migrate_daemon *d, int h)
 {
-    if (d->inflight && h >= 0) (void)noc_portal_cancel(d->t, h);
-    d->inflight = 0;
+    if (d->xfer.inflight && h >= 0) (void)noc_portal_cancel(d->t, h);
+    d->xfer.inflight = 0;
 }
 
 static void migrate__finish(migrate_daemon *d, migrate_role role, int result)
 {
     uint64_t now = migrate__now(d);
-    d->cur.result = result;
-    d->cur.total_ns = now - d->t_request;
-    d->last = d->cur;
-    d->have_last = 1;
-    migrate__remember(d, d->mid, d->peer, role, result);
+    d->stats.cur.result = result;
+    d->stats.cur.total_ns = now - d->mig.t_request;
+    d->stats.last = d->stats.cur;
+    d->stats.have_last = 1;
+    migrate__remember(d, d->mig.mid, d->mig.peer, role, result);
     /* RESULT names the MOVE */
-    if (role == MIGRATE_ROLE_SOURCE && d->ctrl >= 0 && d->ctrl != d->self)
-        migrate__reply(d, d->ctrl, MIGRATE_OP_RESULT, d->move_req, d->self, d->peer, result);
-    else if (role == MIGRATE_ROLE_SOURCE && d->ctrl == d->self) {
-        d->ctrl_status = result; d->ctrl_node = d->self; d->ctrl_pending = 0;
+    if (role == MIGRATE_ROLE_SOURCE && d->mig.ctrl >= 0 && d->mig.ctrl != d->self)
+        migrate__reply(d, d->mig.ctrl, MIGRATE_OP_RESULT, d->ctrl.move_req, d->self, d->mig.peer,
+                       result);
+    else if (role == MIGRATE_ROLE_SOURCE && d->mig.ctrl == d->self) {
+        d->ctrl.status = result; d->ctrl.node = d->self; d->ctrl.pending = 0;
     }
-    if (d->out_portal >= 0) {
-        (void)noc_portal_close(d->t, d->out_portal);
-        d->out_portal = -1;
+    if (d->xfer.out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->xfer.out_portal);
+        d->xfer.out_portal = -1;
     }
-    d->state = MIGRATE_IDLE;
-    d->inflight = 0;
-    d->phase = MIGRATE_PHASE_ONE;
+    d->mig.state = MIGRATE_IDLE;
+    d->xfer.inflight = 0;
+    d->mig.phase = MIGRATE_PHASE_ONE;
 }
 
 /* Source, an abort's end: the container runs here again. */
@@ -567,22 +606,22 @@ static void migrate__src_aborted(migrate_daemon *d, int err)
 static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
 {
     /* the destination knows of it */
-    int told = d->state != MIGRATE_S_FREEZE || d->phase == MIGRATE_PHASE_DELTA;
+    int told = d->mig.state != MIGRATE_S_FREEZE || d->mig.phase == MIGRATE_PHASE_DELTA;
     /* A staged pre-copy image never runs without the delta and COMMIT: the
      * destination's copy cannot be complete, nothing to wait for. */
-    if (d->phase == MIGRATE_PHASE_PRECOPY) confirmed = 1;
-    migrate__cancel_portal(d, d->out_portal);
+    if (d->mig.phase == MIGRATE_PHASE_PRECOPY) confirmed = 1;
+    migrate__cancel_portal(d, d->xfer.out_portal);
     if (err >= 0) err = UAREA_EABORTED;
-    if (!confirmed && (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY)) {
-        d->abort_err = err;
-        d->state = MIGRATE_S_ABORT;
-        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
+    if (!confirmed && (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY)) {
+        d->mig.abort_err = err;
+        d->mig.state = MIGRATE_S_ABORT;
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
         migrate__arm(d);
         migrate__trace(d, MIGRATE_PT_SRC_ABORTING);
         return;
     }
-    if (told && d->state != MIGRATE_S_ABORT)
-        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, err);
+    if (told && d->mig.state != MIGRATE_S_ABORT)
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
     migrate__src_aborted(d, err);
 }
 
@@ -595,20 +634,20 @@ static void migrate__discard(migrate_daemon *d)
 /* Destination gives up: discard what arrived, tell the source why. */
 static void migrate__dst_fail(migrate_daemon *d, int err, int tell)
 {
-    migrate__cancel_portal(d, d->in_portal);
+    migrate__cancel_portal(d, d->xfer.in_portal);
     migrate__discard(d);
-    if (tell) migrate__reply(d, d->peer, MIGRATE_OP_NACK, d->mid, d->peer, d->self, err);
+    if (tell) migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self, err);
     migrate__finish(d, MIGRATE_ROLE_DEST, err);
 }
 
 static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
 {
-    UAREA_MEMSET(&d->cur, 0, sizeof d->cur);
-    d->cur.mid = d->mid;
-    d->cur.src = src;
-    d->cur.dst = dst;
-    d->t_request = migrate__now(d);
-    d->t_freeze_src = d->t_request;        /* without pre-copy the freeze starts at once */
+    UAREA_MEMSET(&d->stats.cur, 0, sizeof d->stats.cur);
+    d->stats.cur.mid = d->mig.mid;
+    d->stats.cur.src = src;
+    d->stats.cur.dst = dst;
+    d->mig.t_request = migrate__now(d);
+    d->mig.t_freeze_src = d->mig.t_request;        /* without pre-copy the freeze starts at once */
 }
 
 /* ---- source role ---- */
@@ -617,46 +656,46 @@ static void migrate__send_request(migrate_daemon *d);
 /* Source: a fresh image transfer (the first of a migration, or the delta). */
 static void migrate__src_reset(migrate_daemon *d)
 {
-    d->tries = 0;
-    d->done = 0;
-    d->inflight = 0;
-    d->ready = 0;
-    d->wbuf = 0;
-    d->no_inplace = !MIGRATE_INPLACE;
+    d->mig.tries = 0;
+    d->mig.done = 0;
+    d->xfer.inflight = 0;
+    d->xfer.ready = 0;
+    d->xfer.wbuf = 0;
+    d->xfer.no_inplace = !MIGRATE_INPLACE;
 }
 
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
 {
     if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
     if (dst == d->self) return UAREA_ESAMENODE;
-    if (d->state != MIGRATE_IDLE) return UAREA_EBUSY;
+    if (d->mig.state != MIGRATE_IDLE) return UAREA_EBUSY;
     if (!d->ops->has_container(d->ctx)) return UAREA_ENOCONTAINER;
     if (d->ops->check_dst != NULL) {
         int rc = d->ops->check_dst(d->ctx, dst);
         if (rc < 0) return rc;
     }
-    if ((++d->next_mid & 0xffffffu) == 0) d->next_mid++;   /* id 0 is never used */
-    d->mid = ((uint32_t)(d->self & 0xff) << 24) | (d->next_mid & 0xffffffu);
-    d->peer = dst;
-    d->ctrl = ctrl;
+    if ((++d->mig.next_mid & 0xffffffu) == 0) d->mig.next_mid++;   /* id 0 is never used */
+    d->mig.mid = ((uint32_t)(d->self & 0xff) << 24) | (d->mig.next_mid & 0xffffffu);
+    d->mig.peer = dst;
+    d->mig.ctrl = ctrl;
     migrate__src_reset(d);
     migrate__begin_stats(d, d->self, dst);
-    d->state = MIGRATE_S_FREEZE;
-    d->phase = MIGRATE_PHASE_ONE;
+    d->mig.state = MIGRATE_S_FREEZE;
+    d->mig.phase = MIGRATE_PHASE_ONE;
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
-    migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mid, d->self, dst, 0);
+    migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mig.mid, d->self, dst, 0);
     if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy) {
         /* Pre-copy: the first image goes out while the container runs. */
-        UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
-        d->offer.src = d->self;
-        d->offer.mid = d->mid;
-        d->offer.flags = MIGRATE_OFFER_PRE;
-        if (d->ops->precopy_begin(d->ctx, &d->offer) == 0 && d->offer.size != 0) {
-            d->phase = MIGRATE_PHASE_PRECOPY;
-            d->size = d->offer.size;
-            d->state = MIGRATE_S_REQUEST;
+        UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+        d->mig.offer.src = d->self;
+        d->mig.offer.mid = d->mig.mid;
+        d->mig.offer.flags = MIGRATE_OFFER_PRE;
+        if (d->ops->precopy_begin(d->ctx, &d->mig.offer) == 0 && d->mig.offer.size != 0) {
+            d->mig.phase = MIGRATE_PHASE_PRECOPY;
+            d->mig.size = d->mig.offer.size;
+            d->mig.state = MIGRATE_S_REQUEST;
             migrate__send_request(d);
         }
     }
@@ -667,14 +706,14 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
  * what changed. */
 static void migrate__src_delta(migrate_daemon *d)
 {
-    d->cur.precopy_bytes = d->size;
-    if (d->out_portal >= 0) {
-        (void)noc_portal_close(d->t, d->out_portal);
-        d->out_portal = -1;
+    d->stats.cur.precopy_bytes = d->mig.size;
+    if (d->xfer.out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->xfer.out_portal);
+        d->xfer.out_portal = -1;
     }
-    d->phase = MIGRATE_PHASE_DELTA;
-    d->state = MIGRATE_S_FREEZE;
-    d->t_freeze_src = migrate__now(d);     /* the freeze starts now */
+    d->mig.phase = MIGRATE_PHASE_DELTA;
+    d->mig.state = MIGRATE_S_FREEZE;
+    d->mig.t_freeze_src = migrate__now(d);     /* the freeze starts now */
     migrate__src_reset(d);
     migrate__arm(d);
 }
@@ -684,10 +723,12 @@ static void migrate__send_request(migrate_daemon *d)
     migrate_msg m;
     UAREA_MEMSET(&m, 0, sizeof m);
     m.op = MIGRATE_OP_REQUEST;
-    m.mid = d->mid; m.src = d->self; m.dst = d->peer; m.ctrl = -1;
-    m.size = d->offer.size; m.layout_fp = d->offer.layout_fp; m.binary_fp = d->offer.binary_fp;
-    m.flags = (uint16_t)d->offer.flags;
-    (void)migrate__send(d, d->peer, &m);
+    m.mid = d->mig.mid; m.src = d->self; m.dst = d->mig.peer; m.ctrl = -1;
+    m.size = d->mig.offer.size;
+    m.layout_fp = d->mig.offer.layout_fp;
+    m.binary_fp = d->mig.offer.binary_fp;
+    m.flags = (uint16_t)d->mig.offer.flags;
+    (void)migrate__send(d, d->mig.peer, &m);
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
 }
@@ -704,26 +745,26 @@ static int migrate__src_inplace(migrate_daemon *d)
     size_t cap, want;
     long n;
     int rc;
-    if (d->no_inplace) return UAREA_ENOSYS;
-    if (d->ready != 0 || d->inflight) return UAREA_EAGAIN;
-    rc = noc_portal_wbuf(d->t, d->out_portal, &buf, &cap);
+    if (d->xfer.no_inplace) return UAREA_ENOSYS;
+    if (d->xfer.ready != 0 || d->xfer.inflight) return UAREA_EAGAIN;
+    rc = noc_portal_wbuf(d->t, d->xfer.out_portal, &buf, &cap);
     if (rc == UAREA_ENOTALLOWED) return UAREA_EAGAIN;
     if (rc < 0) return rc;
-    want = d->half;
-    if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
+    want = d->xfer.half;
+    if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
     if (cap < want) {
-        (void)noc_portal_cancel(d->t, d->out_portal);
+        (void)noc_portal_cancel(d->t, d->xfer.out_portal);
         return UAREA_EMSGSIZE;
     }
     n = d->ops->image_produce(d->ctx, buf, want);
     if (n < 0 || (size_t)n != want) {
-        (void)noc_portal_cancel(d->t, d->out_portal);
+        (void)noc_portal_cancel(d->t, d->xfer.out_portal);
         return n < 0 ? (int)n : UAREA_EIMGTRUNC;
     }
-    rc = noc_portal_wdone(d->t, d->out_portal, want);
+    rc = noc_portal_wdone(d->t, d->xfer.out_portal, want);
     if (rc < 0) return rc;
-    d->done += want;
-    d->cur.inplace_bytes += want;
+    d->mig.done += want;
+    d->stats.cur.inplace_bytes += want;
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
     return 1;
@@ -734,23 +775,23 @@ static int migrate__src_inplace(migrate_daemon *d)
  * 1 filled, 0 nothing to do, or an error. */
 static int migrate__src_fill(migrate_daemon *d)
 {
-    uint64_t produced = d->done + d->inflight + d->ready;
-    size_t want = d->half;
+    uint64_t produced = d->mig.done + d->xfer.inflight + d->xfer.ready;
+    size_t want = d->xfer.half;
     long n;
-    if (d->ready != 0 || produced >= d->size || (d->inflight && !d->split)) return 0;
-    if ((uint64_t)want > d->size - produced) want = (size_t)(d->size - produced);
-    d->ready_buf = d->inflight ? d->wbuf ^ 1u : 0u;
-    n = d->ops->image_produce(d->ctx, d->block + (size_t)d->ready_buf * d->half, want);
+    if (d->xfer.ready != 0 || produced >= d->mig.size || (d->xfer.inflight && !d->xfer.split)) return 0;
+    if ((uint64_t)want > d->mig.size - produced) want = (size_t)(d->mig.size - produced);
+    d->xfer.ready_buf = d->xfer.inflight ? d->xfer.wbuf ^ 1u : 0u;
+    n = d->ops->image_produce(d->ctx, migrate__half(d, d->xfer.ready_buf), want);
     if (n < 0) return (int)n;
     if ((size_t)n != want) return UAREA_EIMGTRUNC;
-    d->ready = want;
+    d->xfer.ready = want;
     return 1;
 }
 
 static int migrate__src_step(migrate_daemon *d)
 {
     int rc;
-    switch (d->state) {
+    switch (d->mig.state) {
     case MIGRATE_S_FREEZE:
         rc = d->ops->freeze(d->ctx);
         if (rc == UAREA_EAGAIN) {
@@ -758,28 +799,28 @@ static int migrate__src_step(migrate_daemon *d)
             return 0;
         }
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
-        d->t_frozen = migrate__now(d);
-        d->cur.freeze_ns = d->t_frozen - d->t_freeze_src;
-        UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
-        d->offer.src = d->self;
-        d->offer.mid = d->mid;
-        d->offer.flags = d->phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
-        rc = d->ops->image_begin(d->ctx, &d->offer);
+        d->mig.t_frozen = migrate__now(d);
+        d->stats.cur.freeze_ns = d->mig.t_frozen - d->mig.t_freeze_src;
+        UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+        d->mig.offer.src = d->self;
+        d->mig.offer.mid = d->mig.mid;
+        d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
+        rc = d->ops->image_begin(d->ctx, &d->mig.offer);
         if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
-        d->size = d->offer.size;
-        d->cur.bytes = d->size;
+        d->mig.size = d->mig.offer.size;
+        d->stats.cur.bytes = d->mig.size;
         migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
-        d->state = MIGRATE_S_REQUEST;
+        d->mig.state = MIGRATE_S_REQUEST;
         migrate__send_request(d);
         return 1;
     case MIGRATE_S_REQUEST:
         if (!migrate__expired(d)) return 0;
-        if (++d->tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
+        if (++d->mig.tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
         migrate__send_request(d);
         return 1;
     case MIGRATE_S_SEND:
-        if (d->inflight) {
-            rc = noc_portal_poll(d->t, d->out_portal);
+        if (d->xfer.inflight) {
+            rc = noc_portal_poll(d->t, d->xfer.out_portal);
             if (rc == UAREA_EAGAIN) {
                 /* while the write is out, fill the other half */
                 rc = migrate__src_fill(d);
@@ -789,34 +830,34 @@ static int migrate__src_step(migrate_daemon *d)
                 return 0;
             }
             if (rc < 0) {
-                d->inflight = 0;
+                d->xfer.inflight = 0;
                 migrate__src_abort(d, rc, rc == UAREA_EPEERGONE);
                 return 1;
             }
-            d->done += d->inflight;
-            d->inflight = 0;
+            d->mig.done += d->xfer.inflight;
+            d->xfer.inflight = 0;
             migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
         }
-        if (d->done >= d->size) {
+        if (d->mig.done >= d->mig.size) {
             /* the destination verifies, then retransmits VERIFIED once per
              * timeout: leave room for several of them */
-            d->state = MIGRATE_S_VERIFY;
+            d->mig.state = MIGRATE_S_VERIFY;
             migrate__arm_retries(d);
             migrate__trace(d, MIGRATE_PT_SRC_SENT);
             return 1;
         }
         rc = migrate__src_inplace(d);
         if (rc == 1) return 1;
-        if (rc == UAREA_ENOSYS) d->no_inplace = 1;
+        if (rc == UAREA_ENOSYS) d->xfer.no_inplace = 1;
         else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
         rc = migrate__src_fill(d);
         if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
-        rc = noc_portal_awrite(d->t, d->out_portal, d->block + (size_t)d->ready_buf * d->half,
-                               d->ready);
+        rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__half(d, d->xfer.ready_buf),
+                               d->xfer.ready);
         if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-        d->wbuf = d->ready_buf;
-        d->inflight = d->ready;
-        d->ready = 0;
+        d->xfer.wbuf = d->xfer.ready_buf;
+        d->xfer.inflight = d->xfer.ready;
+        d->xfer.ready = 0;
         migrate__arm(d);
         return 1;
     case MIGRATE_S_VERIFY:
@@ -825,7 +866,8 @@ static int migrate__src_step(migrate_daemon *d)
         return 1;
     case MIGRATE_S_ABORT:
         if (!migrate__expired(d)) return 0;
-        migrate__reply(d, d->peer, MIGRATE_OP_ABORT, d->mid, d->self, d->peer, d->abort_err);
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer,
+                       d->mig.abort_err);
         migrate__arm(d);
         return 1;
     default:
@@ -836,50 +878,50 @@ static int migrate__src_step(migrate_daemon *d)
 /* ---- destination role ---- */
 static int migrate__post_read(migrate_daemon *d)
 {
-    size_t want = d->half;
+    size_t want = d->xfer.half;
     int rc;
-    if ((uint64_t)want > d->size - d->done) want = (size_t)(d->size - d->done);
-    rc = noc_portal_allow(d->t, d->in_portal, d->peer, d->cfg.portal_out_port);
+    if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
+    rc = noc_portal_allow(d->t, d->xfer.in_portal, d->mig.peer, d->cfg.portal_out_port);
     if (rc < 0) return rc;
-    if (!d->no_rbuf) {
+    if (!d->xfer.no_rbuf) {
         /* read in place: the allow is all; the source's data is taken
          * where it lies once its write is out (R_RECV) */
-        d->inflight = want;
+        d->xfer.inflight = want;
         migrate__arm(d);
         return 0;
     }
-    rc = noc_portal_aread(d->t, d->in_portal, d->block + (size_t)d->rbuf * d->half, want);
+    rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf), want);
     if (rc < 0) return rc;
-    d->inflight = want;
+    d->xfer.inflight = want;
     migrate__arm(d);
     return 0;
 }
 
-/* Destination: take the image that REQUEST m offers (d->offer and the
+/* Destination: take the image that REQUEST m offers (d->mig.offer and the
  * statistics are set up; rc says why not before asking ops->accept, or 0)
  * and post the first read, or refuse. A refused delta discards the staged
  * image under it. */
 static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
 {
-    int staged = d->state == MIGRATE_R_STAGED;
-    d->size = m->size;
-    d->done = 0;
-    d->inflight = 0;
-    d->rbuf = 0;
-    d->no_rbuf = !MIGRATE_RBUF;
-    d->cur.bytes = m->size;
-    d->offer.size = m->size;
-    d->offer.layout_fp = m->layout_fp; d->offer.binary_fp = m->binary_fp;
-    if (rc == 0) rc = d->ops->accept(d->ctx, &d->offer);
+    int staged = d->mig.state == MIGRATE_R_STAGED;
+    d->mig.size = m->size;
+    d->mig.done = 0;
+    d->xfer.inflight = 0;
+    d->xfer.rbuf = 0;
+    d->xfer.no_rbuf = !MIGRATE_RBUF;
+    d->stats.cur.bytes = m->size;
+    d->mig.offer.size = m->size;
+    d->mig.offer.layout_fp = m->layout_fp; d->mig.offer.binary_fp = m->binary_fp;
+    if (rc == 0) rc = d->ops->accept(d->ctx, &d->mig.offer);
     if (rc < 0) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
         if (staged) migrate__discard(d);
         migrate__finish(d, MIGRATE_ROLE_DEST, rc);
         return;
     }
-    if (staged) d->phase = MIGRATE_PHASE_DELTA;
-    d->state = MIGRATE_R_RECV;
-    d->t_first = migrate__now(d);
+    if (staged) d->mig.phase = MIGRATE_PHASE_DELTA;
+    d->mig.state = MIGRATE_R_RECV;
+    d->mig.t_first = migrate__now(d);
     rc = migrate__post_read(d);
     if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
     /* The first data may wait for the source's retries: a lost ACCEPT is
@@ -892,18 +934,18 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
 static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if (d->state == MIGRATE_R_STAGED && d->mid == m->mid && d->peer == m->from &&
+    if (d->mig.state == MIGRATE_R_STAGED && d->mig.mid == m->mid && d->mig.peer == m->from &&
         (m->flags & MIGRATE_OFFER_DELTA)) {
         /* the delta of the staged pre-copy image */
-        d->cur.precopy_bytes = d->size;
-        d->offer.flags = MIGRATE_OFFER_DELTA;
+        d->stats.cur.precopy_bytes = d->mig.size;
+        d->mig.offer.flags = MIGRATE_OFFER_DELTA;
         migrate__dst_take(d, m, m->size == 0 ? UAREA_EIMGTRUNC : 0);
         return;
     }
-    if (d->state != MIGRATE_IDLE) {
-        if (d->mid == m->mid && d->peer == m->from) {
+    if (d->mig.state != MIGRATE_IDLE) {
+        if (d->mig.mid == m->mid && d->mig.peer == m->from) {
             /* duplicate of the current request: repeat the answer */
-            if (d->state == MIGRATE_R_RECV && d->done == 0)
+            if (d->mig.state == MIGRATE_R_RECV && d->mig.done == 0)
                 migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
             return;
         }
@@ -921,14 +963,14 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EPROTO);
         return;
     }
-    d->mid = m->mid;
-    d->peer = m->from;
-    d->ctrl = -1;
-    d->alert_until = 0;
-    UAREA_MEMSET(&d->offer, 0, sizeof d->offer);
-    d->offer.src = m->src; d->offer.mid = m->mid;
-    d->offer.flags = m->flags & MIGRATE_OFFER_PRE;
-    d->phase = (m->flags & MIGRATE_OFFER_PRE) ? MIGRATE_PHASE_PRECOPY : MIGRATE_PHASE_ONE;
+    d->mig.mid = m->mid;
+    d->mig.peer = m->from;
+    d->mig.ctrl = -1;
+    d->mig.alert_until = 0;
+    UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+    d->mig.offer.src = m->src; d->mig.offer.mid = m->mid;
+    d->mig.offer.flags = m->flags & MIGRATE_OFFER_PRE;
+    d->mig.phase = (m->flags & MIGRATE_OFFER_PRE) ? MIGRATE_PHASE_PRECOPY : MIGRATE_PHASE_ONE;
     migrate__begin_stats(d, m->src, d->self);
     migrate__trace(d, MIGRATE_PT_DST_REQUEST);
     migrate__dst_take(d, m, d->ops->has_container(d->ctx) ? UAREA_EBUSY
@@ -943,9 +985,9 @@ static void migrate__send_verified(migrate_daemon *d)
 {
     migrate_msg m;
     UAREA_MEMSET(&m, 0, sizeof m);
-    m.op = MIGRATE_OP_VERIFIED; m.mid = d->mid; m.src = d->peer; m.dst = d->self; m.ctrl = -1;
-    m.flags = d->state == MIGRATE_R_STAGED ? (uint16_t)MIGRATE_OFFER_PRE : (uint16_t)0;
-    (void)migrate__send(d, d->peer, &m);
+    m.op = MIGRATE_OP_VERIFIED; m.mid = d->mig.mid; m.src = d->mig.peer; m.dst = d->self; m.ctrl = -1;
+    m.flags = d->mig.state == MIGRATE_R_STAGED ? (uint16_t)MIGRATE_OFFER_PRE : (uint16_t)0;
+    (void)migrate__send(d, d->mig.peer, &m);
     migrate__arm(d);
 }
 
@@ -956,7 +998,7 @@ static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
     migrate__trace(d, MIGRATE_PT_DST_COMMIT);
     now = migrate__now(d);
     rc = d->ops->activate(d->ctx);
-    if (freeze_stamp != 0 && now >= freeze_stamp) d->cur.downtime_ns = now - freeze_stamp;
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
     migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
     migrate__finish(d, MIGRATE_ROLE_DEST, rc);
 }
@@ -966,10 +1008,10 @@ static int migrate__dst_verify(migrate_daemon *d)
 {
     int rc = d->ops->restore_end(d->ctx);
     if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
-    d->cur.transfer_ns = migrate__now(d) - d->t_first;
+    d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
     /* a staged pre-copy image waits for its delta; else for COMMIT */
-    d->state = d->phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
-    d->tries = 0;
+    d->mig.state = d->mig.phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
+    d->mig.tries = 0;
     migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
     migrate__send_verified(d);
     return 1;
@@ -982,29 +1024,29 @@ static int migrate__dst_inplace(migrate_daemon *d)
 {
     const void *got;
     size_t n;
-    int rc = noc_portal_rbuf(d->t, d->in_portal, &got, &n);
+    int rc = noc_portal_rbuf(d->t, d->xfer.in_portal, &got, &n);
     if (rc == UAREA_ENOSYS) return rc;
     if (rc == UAREA_EAGAIN) {
         if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
         return 0;
     }
     if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
-    d->inflight = 0;
-    if (n == 0 || n > d->half || (uint64_t)n > d->size - d->done) {
-        (void)noc_portal_rdone(d->t, d->in_portal);
+    d->xfer.inflight = 0;
+    if (n == 0 || n > d->xfer.half || (uint64_t)n > d->mig.size - d->mig.done) {
+        (void)noc_portal_rdone(d->t, d->xfer.in_portal);
         migrate__dst_fail(d, UAREA_EPROTO, 1);
         return 1;
     }
-    d->done += n;
+    d->mig.done += n;
     rc = d->ops->restore_feed(d->ctx, (const uint8_t *)got, n);
     {
-        int end = noc_portal_rdone(d->t, d->in_portal);     /* the source's half is free */
+        int end = noc_portal_rdone(d->t, d->xfer.in_portal);     /* the source's half is free */
         if (rc >= 0 && end < 0) rc = end;
     }
     if (rc < 0) { migrate__dst_fail(d, rc, rc == UAREA_EPEERGONE ? 0 : 1); return 1; }
-    d->cur.inplace_read_bytes += n;
+    d->stats.cur.inplace_read_bytes += n;
     migrate__trace(d, MIGRATE_PT_DST_BLOCK);
-    if (d->done < d->size) {
+    if (d->mig.done < d->mig.size) {
         rc = migrate__post_read(d);
         if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
         return 1;
@@ -1015,37 +1057,37 @@ static int migrate__dst_inplace(migrate_daemon *d)
 static int migrate__dst_step(migrate_daemon *d)
 {
     int rc;
-    switch (d->state) {
+    switch (d->mig.state) {
     case MIGRATE_R_RECV: {
         size_t n;
-        if (!d->no_rbuf) {
+        if (!d->xfer.no_rbuf) {
             rc = migrate__dst_inplace(d);
             if (rc != UAREA_ENOSYS) return rc;
             /* no access to the source's buffer: a read into the block */
-            d->no_rbuf = 1;
-            rc = noc_portal_aread(d->t, d->in_portal, d->block + (size_t)d->rbuf * d->half,
-                                  d->inflight);
+            d->xfer.no_rbuf = 1;
+            rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf),
+                                  d->xfer.inflight);
             if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
             return 1;
         }
-        rc = noc_portal_poll(d->t, d->in_portal);
+        rc = noc_portal_poll(d->t, d->xfer.in_portal);
         if (rc == UAREA_EAGAIN) {
             if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
             return 0;
         }
-        d->inflight = 0;
+        d->xfer.inflight = 0;
         if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
         n = (size_t)rc;
-        if (n == 0 || (uint64_t)n > d->size - d->done) {
+        if (n == 0 || (uint64_t)n > d->mig.size - d->mig.done) {
             migrate__dst_fail(d, UAREA_EPROTO, 1);
             return 1;
         }
         {
-            const uint8_t *got = d->block + (size_t)d->rbuf * d->half;
-            d->done += n;
-            if (d->split && d->done < d->size) {
+            const uint8_t *got = migrate__half(d, d->xfer.rbuf);
+            d->mig.done += n;
+            if (d->xfer.split && d->mig.done < d->mig.size) {
                 /* the next transfer lands in the other half while this one is fed */
-                d->rbuf ^= 1u;
+                d->xfer.rbuf ^= 1u;
                 rc = migrate__post_read(d);
                 if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
             }
@@ -1053,8 +1095,8 @@ static int migrate__dst_step(migrate_daemon *d)
             if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
             migrate__trace(d, MIGRATE_PT_DST_BLOCK);
         }
-        if (d->done < d->size) {
-            if (!d->split) {
+        if (d->mig.done < d->mig.size) {
+            if (!d->xfer.split) {
                 rc = migrate__post_read(d);
                 if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
             }
@@ -1073,7 +1115,10 @@ static int migrate__dst_step(migrate_daemon *d)
          * of a finished migration with ABORT; one that cannot be reached is
          * seen gone by the transport. The source may take a freeze timeout
          * and its retries to come back: wait that long, then give up. */
-        if (++d->tries > 2 * (d->cfg.retries + 1)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+        if (++d->mig.tries > 2 * (d->cfg.retries + 1)) {
+            migrate__dst_fail(d, UAREA_ETIMEDOUT, 1);
+            return 1;
+        }
         migrate__send_verified(d);
         return 1;
     default:
@@ -1087,7 +1132,7 @@ static int migrate__pump_outbox(migrate_daemon *d);
 /* 1 if m is about the migration in progress, from its peer. */
 static int migrate__ours(const migrate_daemon *d, const migrate_msg *m)
 {
-    return m->mid == d->mid && m->from == d->peer;
+    return m->mid == d->mig.mid && m->from == d->mig.peer;
 }
 
 /* ACCEPT, source: the destination takes the image; open the portal. A late
@@ -1095,12 +1140,12 @@ static int migrate__ours(const migrate_daemon *d, const migrate_msg *m)
 static void migrate__on_accept(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if (d->state == MIGRATE_S_REQUEST && migrate__ours(d, m)) {
-        int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->peer, d->cfg.portal_port);
+    if (d->mig.state == MIGRATE_S_REQUEST && migrate__ours(d, m)) {
+        int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->mig.peer, d->cfg.portal_port);
         if (h < 0) { migrate__src_abort(d, h, 1); return; }
-        d->out_portal = h;
-        d->state = MIGRATE_S_SEND;
-        d->t_first = migrate__now(d);
+        d->xfer.out_portal = h;
+        d->mig.state = MIGRATE_S_SEND;
+        d->mig.t_first = migrate__now(d);
         migrate__arm(d);
         migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
     } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
@@ -1111,11 +1156,11 @@ static void migrate__on_accept(migrate_daemon *d, const migrate_msg *m)
 /* REJECT or NACK, source: the destination holds nothing of the migration. */
 static void migrate__on_refused(migrate_daemon *d, const migrate_msg *m)
 {
-    if ((d->state == MIGRATE_S_REQUEST || d->state == MIGRATE_S_SEND ||
-         d->state == MIGRATE_S_VERIFY) && migrate__ours(d, m))
+    if ((d->mig.state == MIGRATE_S_REQUEST || d->mig.state == MIGRATE_S_SEND ||
+         d->mig.state == MIGRATE_S_VERIFY) && migrate__ours(d, m))
         migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
-    else if (d->state == MIGRATE_S_ABORT && migrate__ours(d, m))
-        migrate__src_aborted(d, d->abort_err);   /* the destination holds nothing */
+    else if (d->mig.state == MIGRATE_S_ABORT && migrate__ours(d, m))
+        migrate__src_aborted(d, d->mig.abort_err);   /* the destination holds nothing */
 }
 
 /* The commit point, source: the destination holds a verified copy. From
@@ -1129,22 +1174,22 @@ static void migrate__commit_point(migrate_daemon *d)
     /* A destination known dead now cannot run what COMMIT would
      * tell it: the container stays here (a death after this check
      * is the pump's, below, or loses the container with it). */
-    if (noc_node_gone(d->t, d->peer) == 1) {
+    if (noc_node_gone(d->t, d->mig.peer) == 1) {
         migrate__src_abort(d, UAREA_EPEERGONE, 1);
         return;
     }
-    d->cur.transfer_ns = migrate__now(d) - d->t_first;
-    if (d->ops->zero_pages) d->cur.zero_pages = d->ops->zero_pages(d->ctx);
+    d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
+    if (d->ops->zero_pages) d->stats.cur.zero_pages = d->ops->zero_pages(d->ctx);
     UAREA_MEMSET(&c, 0, sizeof c);
-    c.op = MIGRATE_OP_COMMIT; c.mid = d->mid; c.src = d->self; c.dst = d->peer;
-    c.ctrl = -1; c.stamp = d->t_frozen; c.zero_pages = d->cur.zero_pages;
-    c.size = d->cur.inplace_bytes;            /* a figure for the record */
-    (void)migrate__send(d, d->peer, &c);
+    c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
+    c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
+    c.size = d->stats.cur.inplace_bytes;            /* a figure for the record */
+    (void)migrate__send(d, d->mig.peer, &c);
     (void)migrate__pump_outbox(d);
     /* The pump learnt that the destination is gone (its copy with
      * it): it aborted and the container runs here again. */
-    if (d->state != MIGRATE_S_VERIFY) return;
-    if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->peer);
+    if (d->mig.state != MIGRATE_S_VERIFY) return;
+    if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->mig.peer);
     migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
     (void)d->ops->drop(d->ctx);
     migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
@@ -1171,24 +1216,24 @@ static void migrate__answer_late_verified(migrate_daemon *d, const migrate_msg *
 static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->phase == MIGRATE_PHASE_PRECOPY) &&
-        migrate__ours(d, m) && d->state != MIGRATE_IDLE)
+    if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->mig.phase == MIGRATE_PHASE_PRECOPY) &&
+        migrate__ours(d, m) && d->mig.state != MIGRATE_IDLE)
         return;                    /* of the other phase: stale */
-    if (d->state == MIGRATE_S_SEND && migrate__ours(d, m) &&
-        d->inflight != 0 && d->done + d->inflight >= d->size) {
+    if (d->mig.state == MIGRATE_S_SEND && migrate__ours(d, m) &&
+        d->xfer.inflight != 0 && d->mig.done + d->xfer.inflight >= d->mig.size) {
         /* The destination verified the whole image before this side saw
          * its last write end (on a transport where the reader finishes a
          * transfer, it can): the write is over. */
-        migrate__cancel_portal(d, d->out_portal);
-        d->done = d->size;
-        d->state = MIGRATE_S_VERIFY;
+        migrate__cancel_portal(d, d->xfer.out_portal);
+        d->mig.done = d->mig.size;
+        d->mig.state = MIGRATE_S_VERIFY;
         migrate__trace(d, MIGRATE_PT_SRC_SENT);
     }
-    if (d->state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
-        d->phase == MIGRATE_PHASE_PRECOPY) {
+    if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
+        d->mig.phase == MIGRATE_PHASE_PRECOPY) {
         migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
         migrate__src_delta(d);     /* the pre-copy image is staged there */
-    } else if (d->state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
+    } else if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
         migrate__commit_point(d);
     } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
         migrate__answer_late_verified(d, m, res);
@@ -1198,9 +1243,9 @@ static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
 /* COMMIT, destination: run the container here. */
 static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
 {
-    if (d->state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
-        d->cur.zero_pages = m->zero_pages;
-        d->cur.inplace_bytes = m->size;
+    if (d->mig.state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
+        d->stats.cur.zero_pages = m->zero_pages;
+        d->stats.cur.inplace_bytes = m->size;
         migrate__activate(d, m->stamp);
     }
 }
@@ -1210,12 +1255,12 @@ static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
 static void migrate__on_abort(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if ((d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_COMMIT ||
-         d->state == MIGRATE_R_STAGED) && migrate__ours(d, m)) {
+    if ((d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_COMMIT ||
+         d->mig.state == MIGRATE_R_STAGED) && migrate__ours(d, m)) {
         migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
         migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
     } else if (!(migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res) && res == 0) &&
-               !(migrate__ours(d, m) && d->state != MIGRATE_IDLE)) {
+               !(migrate__ours(d, m) && d->mig.state != MIGRATE_IDLE)) {
         /* nothing of it here (any more): confirm, so the source may run */
         migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
     }
@@ -1224,8 +1269,8 @@ static void migrate__on_abort(migrate_daemon *d, const migrate_msg *m)
 /* PREPARE, destination: a REQUEST is coming; poll instead of sleeping. */
 static void migrate__on_prepare(migrate_daemon *d, const migrate_msg *m)
 {
-    if (d->state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
-        d->alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
+    if (d->mig.state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
+        d->mig.alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
         if (d->trace != NULL)
             d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from, MIGRATE_PHASE_ONE);
     }
@@ -1237,9 +1282,9 @@ static void migrate__on_move(migrate_daemon *d, const migrate_msg *m)
     int rc;
     /* a duplicate of the MOVE being (or last) served: its RESULT comes
      * (came) from that migration, an EBUSY would pass for the outcome */
-    if (m->from == d->move_from && m->mid == d->move_req) return;
-    d->move_from = m->from;
-    d->move_req = m->mid;
+    if (m->from == d->ctrl.move_from && m->mid == d->ctrl.move_req) return;
+    d->ctrl.move_from = m->from;
+    d->ctrl.move_req = m->mid;
     rc = migrate__start(d, m->dst, m->from);
     if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
 }
@@ -1247,15 +1292,15 @@ static void migrate__on_move(migrate_daemon *d, const migrate_msg *m)
 /* RESULT, controller: the answer to its MOVE. */
 static void migrate__on_result(migrate_daemon *d, const migrate_msg *m)
 {
-    if (d->ctrl_pending && m->from == d->ctrl_node && m->mid == d->ctrl_req) {
-        d->ctrl_status = m->status;
-        d->ctrl_pending = 0;
+    if (d->ctrl.pending && m->from == d->ctrl.node && m->mid == d->ctrl.req) {
+        d->ctrl.status = m->status;
+        d->ctrl.pending = 0;
     }
 }
 
 static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
 {
-    d->msgs_received++;
+    d->stats.msgs_received++;
     switch (m->op) {
     case MIGRATE_OP_REQUEST: migrate__on_request(d, m); return;
     case MIGRATE_OP_ACCEPT: migrate__on_accept(d, m); return;
@@ -1276,24 +1321,24 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
  * the ones behind would wait as long each). The others keep their order. */
 static int migrate__drop_queued(migrate_daemon *d, int node)
 {
-    unsigned i, kept = 0, n = d->out_count;
+    unsigned i, kept = 0, n = d->outbox.count;
     for (i = 0; i < n; i++) {
-        unsigned from = (d->out_head + i) % MIGRATE_OUTBOX;
-        if (d->outbox[from].node == node) continue;
-        if (kept != i) d->outbox[(d->out_head + kept) % MIGRATE_OUTBOX] = d->outbox[from];
+        unsigned from = (d->outbox.head + i) % MIGRATE_OUTBOX;
+        if (d->outbox.q[from].node == node) continue;
+        if (kept != i) d->outbox.q[(d->outbox.head + kept) % MIGRATE_OUTBOX] = d->outbox.q[from];
         kept++;
     }
-    d->out_count = kept;
-    d->msgs_dropped += n - kept;
+    d->outbox.count = kept;
+    d->stats.msgs_dropped += n - kept;
     return (int)(n - kept);
 }
 
 static int migrate__pump_outbox(migrate_daemon *d)
 {
     int did = 0;
-    while (d->out_count > 0) {
-        int node = d->outbox[d->out_head].node;
-        int h = d->out_mbx[node];
+    while (d->outbox.count > 0) {
+        int node = d->outbox.q[d->outbox.head].node;
+        int h = d->outbox.mbx[node];
         int rc;
         if (h < 0) {
             h = noc_mailbox_open(d->t, node, d->cfg.mailbox_port);
@@ -1301,49 +1346,49 @@ static int migrate__pump_outbox(migrate_daemon *d)
                 rc = h;
                 goto failed;
             }
-            d->out_mbx[node] = h;
+            d->outbox.mbx[node] = h;
         }
-        if (!d->out_busy) {
-            rc = noc_mailbox_awrite(d->t, h, d->outbox[d->out_head].buf, MIGRATE_MSG_SIZE);
+        if (!d->outbox.busy) {
+            rc = noc_mailbox_awrite(d->t, h, d->outbox.q[d->outbox.head].buf, MIGRATE_MSG_SIZE);
             if (rc < 0) goto failed;
-            d->out_busy = 1;
-            d->out_since = migrate__now(d);
+            d->outbox.busy = 1;
+            d->outbox.since = migrate__now(d);
         }
         rc = noc_mailbox_poll(d->t, h);
         if (rc == UAREA_EAGAIN) {
             /* A peer that takes no message for a whole timeout (hung, full,
              * or never started) would hold every later message, to any node,
              * behind this one: drop it, as the network may. */
-            if (migrate__now(d) - d->out_since < (uint64_t)d->cfg.timeout_ns) return did;
+            if (migrate__now(d) - d->outbox.since < (uint64_t)d->cfg.timeout_ns) return did;
             rc = noc_mailbox_cancel(d->t, h);   /* >= 0: it went out meanwhile */
             if (rc == UAREA_EAGAIN) rc = UAREA_ETIMEDOUT;
         }
-        d->out_busy = 0;
+        d->outbox.busy = 0;
         if (rc < 0) goto failed;
-        d->msgs_sent++;
-        d->out_head = (d->out_head + 1) % MIGRATE_OUTBOX;
-        d->out_count--;
+        d->stats.msgs_sent++;
+        d->outbox.head = (d->outbox.head + 1) % MIGRATE_OUTBOX;
+        d->outbox.count--;
         did++;
         continue;
     failed:
         /* the message is lost; a dead peer is news for the state machine */
-        d->out_busy = 0;
-        d->msgs_dropped++;
-        d->out_head = (d->out_head + 1) % MIGRATE_OUTBOX;
-        d->out_count--;
+        d->outbox.busy = 0;
+        d->stats.msgs_dropped++;
+        d->outbox.head = (d->outbox.head + 1) % MIGRATE_OUTBOX;
+        d->outbox.count--;
         did++;
-        if (rc == UAREA_EPEERGONE && node == d->peer) {
-            if (d->state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
-            else if (d->state == MIGRATE_R_RECV || d->state == MIGRATE_R_STAGED)
+        if (rc == UAREA_EPEERGONE && node == d->mig.peer) {
+            if (d->mig.state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
+            else if (d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_STAGED)
                 migrate__dst_fail(d, rc, 0);
-            else if (d->state >= MIGRATE_S_REQUEST && d->state <= MIGRATE_S_VERIFY)
+            else if (d->mig.state >= MIGRATE_S_REQUEST && d->mig.state <= MIGRATE_S_VERIFY)
                 migrate__src_abort(d, rc, 1);
-            else if (d->state == MIGRATE_S_ABORT) /* dead: it holds nothing */
-                migrate__src_aborted(d, d->abort_err);
+            else if (d->mig.state == MIGRATE_S_ABORT) /* dead: it holds nothing */
+                migrate__src_aborted(d, d->mig.abort_err);
         }
-        if (rc == UAREA_EPEERGONE && d->out_mbx[node] >= 0) {
-            (void)noc_mailbox_close(d->t, d->out_mbx[node]);
-            d->out_mbx[node] = -1;
+        if (rc == UAREA_EPEERGONE && d->outbox.mbx[node] >= 0) {
+            (void)noc_mailbox_close(d->t, d->outbox.mbx[node]);
+            d->outbox.mbx[node] = -1;
         }
         if (rc == UAREA_ETIMEDOUT) did += migrate__drop_queued(d, node);
     }
@@ -1357,13 +1402,13 @@ static int migrate__inbox_done(migrate_daemon *d, int rc)
     if (rc >= 0) {
         /* a message is taken from the node it names, when the transport
          * can tell who sent it: another node's forgery is dropped */
-        int sender = noc_mailbox_sender(d->t, d->in_mbx);
-        if (migrate_msg_decode(&m, d->in_buf, (size_t)rc) == 0 && (sender < 0 || sender == m.from))
+        int sender = noc_mailbox_sender(d->t, d->inbox.mbx);
+        if (migrate_msg_decode(&m, d->inbox.buf, (size_t)rc) == 0 && (sender < 0 || sender == m.from))
             migrate__on_msg(d, &m);
         else
-            d->msgs_dropped++;
+            d->stats.msgs_dropped++;
     }
-    rc = noc_mailbox_aread(d->t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+    rc = noc_mailbox_aread(d->t, d->inbox.mbx, d->inbox.buf, sizeof d->inbox.buf);
     return rc < 0 ? rc : 1;
 }
 
@@ -1371,7 +1416,7 @@ static int migrate__pump_inbox(migrate_daemon *d)
 {
     int did = 0;
     for (;;) {
-        int rc = noc_mailbox_poll(d->t, d->in_mbx);
+        int rc = noc_mailbox_poll(d->t, d->inbox.mbx);
         if (rc == UAREA_EAGAIN) return did;
         /* a failed read (e.g. every sender that opened the inbox died) is
          * posted again, once per step, so the daemon cannot spin on it */
@@ -1402,37 +1447,37 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     if (d->cfg.mailbox_port <= 0) d->cfg.mailbox_port = MIGRATE_MAILBOX_PORT;
     if (d->cfg.portal_port <= 0) d->cfg.portal_port = MIGRATE_PORTAL_PORT;
     if (d->cfg.portal_out_port <= 0) d->cfg.portal_out_port = MIGRATE_PORTAL_OUT_PORT;
-    d->block = (uint8_t *)block;
+    d->xfer.block = (uint8_t *)block;
     /* Ids continue from the clock, not from 0: peers remember finished
      * migrations by (id, node), and would take the first REQUEST of a
      * daemon set up again (a restarted node) for a stale duplicate. */
-    d->next_mid = (uint32_t)(migrate__now(d) >> 10);
-    d->ctrl_next = d->next_mid;
-    d->move_from = -1;
-    d->block_size = block_size;
-    d->split = block_size >= 2u * MIGRATE_SPLIT_MIN;
-    d->half = d->split ? block_size / 2u : block_size;
+    d->mig.next_mid = (uint32_t)(migrate__now(d) >> 10);
+    d->ctrl.next = d->mig.next_mid;
+    d->ctrl.move_from = -1;
+    d->xfer.block_size = block_size;
+    d->xfer.split = block_size >= 2u * MIGRATE_SPLIT_MIN;
+    d->xfer.half = d->xfer.split ? block_size / 2u : block_size;
     d->self = noc_self(t);
     if (d->self < 0) return d->self;
     d->nodes = noc_count(t);
     if (d->nodes < 0) return d->nodes;
     if (d->nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
-    for (i = 0; i < NOC_NODES_MAX; i++) d->out_mbx[i] = -1;
-    d->out_portal = -1;
-    d->ctrl_node = -1;
-    for (i = 0; i < MIGRATE_HISTORY; i++) d->hist[i].role = MIGRATE_ROLE_NONE;
-    d->in_mbx = noc_mailbox_create(t, d->cfg.mailbox_port);
-    if (d->in_mbx < 0) return d->in_mbx;
-    d->in_portal = noc_portal_create(t, d->cfg.portal_port);
-    if (d->in_portal < 0) {
-        rc = d->in_portal;
-        (void)noc_mailbox_unlink(t, d->in_mbx);
+    for (i = 0; i < NOC_NODES_MAX; i++) d->outbox.mbx[i] = -1;
+    d->xfer.out_portal = -1;
+    d->ctrl.node = -1;
+    for (i = 0; i < MIGRATE_HISTORY; i++) d->history.entry[i].role = MIGRATE_ROLE_NONE;
+    d->inbox.mbx = noc_mailbox_create(t, d->cfg.mailbox_port);
+    if (d->inbox.mbx < 0) return d->inbox.mbx;
+    d->xfer.in_portal = noc_portal_create(t, d->cfg.portal_port);
+    if (d->xfer.in_portal < 0) {
+        rc = d->xfer.in_portal;
+        (void)noc_mailbox_unlink(t, d->inbox.mbx);
         return rc;
     }
-    rc = noc_mailbox_aread(t, d->in_mbx, d->in_buf, sizeof d->in_buf);
+    rc = noc_mailbox_aread(t, d->inbox.mbx, d->inbox.buf, sizeof d->inbox.buf);
     if (rc < 0) {
-        (void)noc_portal_unlink(t, d->in_portal);
-        (void)noc_mailbox_unlink(t, d->in_mbx);
+        (void)noc_portal_unlink(t, d->xfer.in_portal);
+        (void)noc_mailbox_unlink(t, d->inbox.mbx);
         return rc;
     }
     return 0;
@@ -1445,21 +1490,21 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d)
     /* Image bytes are out (the destination may verify them and wait for
      * COMMIT), or this node holds a verified copy the source may already
      * have committed to: only the protocol may end these. */
-    if (d->state == MIGRATE_S_SEND || d->state == MIGRATE_S_VERIFY ||
-        d->state == MIGRATE_S_ABORT || d->state == MIGRATE_R_COMMIT)
+    if (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY ||
+        d->mig.state == MIGRATE_S_ABORT || d->mig.state == MIGRATE_R_COMMIT)
         return UAREA_EBUSY;
-    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT)
+    if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT)
         migrate__src_abort(d, UAREA_ECANCELED, 1);
-    else if (d->state >= MIGRATE_R_RECV)
+    else if (d->mig.state >= MIGRATE_R_RECV)
         migrate__dst_fail(d, UAREA_ECANCELED, 1);
     (void)migrate__pump_outbox(d);
-    (void)noc_mailbox_cancel(d->t, d->in_mbx);
-    (void)noc_mailbox_unlink(d->t, d->in_mbx);
-    (void)noc_portal_unlink(d->t, d->in_portal);
+    (void)noc_mailbox_cancel(d->t, d->inbox.mbx);
+    (void)noc_mailbox_unlink(d->t, d->inbox.mbx);
+    (void)noc_portal_unlink(d->t, d->xfer.in_portal);
     for (i = 0; i < NOC_NODES_MAX; i++)
-        if (d->out_mbx[i] >= 0) {
-            if (d->out_busy) (void)noc_mailbox_cancel(d->t, d->out_mbx[i]);
-            (void)noc_mailbox_close(d->t, d->out_mbx[i]);
+        if (d->outbox.mbx[i] >= 0) {
+            if (d->outbox.busy) (void)noc_mailbox_cancel(d->t, d->outbox.mbx[i]);
+            (void)noc_mailbox_close(d->t, d->outbox.mbx[i]);
         }
     d->t = NULL;
     return 0;
@@ -1472,15 +1517,15 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
     rc = migrate__pump_inbox(d);
     if (rc < 0) return rc;
     did += rc;
-    if (d->state >= MIGRATE_S_FREEZE && d->state <= MIGRATE_S_ABORT) {
+    if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT) {
         while ((rc = migrate__src_step(d)) > 0) {
             did += rc;
-            if (d->state != MIGRATE_S_SEND) break;
+            if (d->mig.state != MIGRATE_S_SEND) break;
         }
-    } else if (d->state >= MIGRATE_R_RECV) {
+    } else if (d->mig.state >= MIGRATE_R_RECV) {
         while ((rc = migrate__dst_step(d)) > 0) {
             did += rc;
-            if (d->state != MIGRATE_R_RECV) break;
+            if (d->mig.state != MIGRATE_R_RECV) break;
         }
     }
     did += migrate__pump_outbox(d);
@@ -1491,7 +1536,7 @@ UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns)
 {
     int rc, got;
     if (d == NULL || d->t == NULL || timeout_ns < 0) return UAREA_EINVAL;
-    got = noc_mailbox_wait(d->t, d->in_mbx, timeout_ns);
+    got = noc_mailbox_wait(d->t, d->inbox.mbx, timeout_ns);
     if (got == UAREA_ETIMEDOUT) return 0;
     rc = migrate__inbox_done(d, got);
     if (rc < 0) return rc;
@@ -1532,61 +1577,62 @@ UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
     if (d == NULL || d->t == NULL) return UAREA_EINVAL;
     if (!migrate__valid_node(d, a) || !migrate__valid_node(d, b)) return UAREA_EBADNODE;
     if (a == b) return UAREA_ESAMENODE;
-    if (d->ctrl_pending) return UAREA_EBUSY;
+    if (d->ctrl.pending) return UAREA_EBUSY;
     if (a == d->self) {
         rc = migrate__start(d, b, d->self);
         if (rc < 0) return rc;
-        d->ctrl_node = a; d->ctrl_pending = 1;
+        d->ctrl.node = a; d->ctrl.pending = 1;
         return 0;
     }
     UAREA_MEMSET(&m, 0, sizeof m);
-    if (++d->ctrl_next == 0) d->ctrl_next++;
-    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self; m.mid = d->ctrl_next;
+    if (++d->ctrl.next == 0) d->ctrl.next++;
+    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self; m.mid = d->ctrl.next;
     rc = migrate__send(d, a, &m);
     if (rc < 0) return rc;
-    d->ctrl_node = a; d->ctrl_pending = 1; d->ctrl_req = d->ctrl_next;
+    d->ctrl.node = a; d->ctrl.pending = 1; d->ctrl.req = d->ctrl.next;
     /* The RESULT may be lost: give up after what a migration with all its
      * retries can take (freeze, request, verification), twice over. */
-    d->ctrl_deadline = migrate__after_retries(d, 6);
+    d->ctrl.deadline = migrate__after_retries(d, 6);
     return 0;
 }
 
 UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node)
 {
     if (d == NULL) return UAREA_EINVAL;
-    if (d->ctrl_node < 0) return UAREA_ESTATE;
-    if (node) *node = d->ctrl_node;
-    if (d->ctrl_pending && d->ctrl_node != d->self && d->t != NULL &&
-        migrate__now(d) >= d->ctrl_deadline) {
-        d->ctrl_pending = 0;                /* no RESULT came: the outcome is unknown */
-        d->ctrl_status = UAREA_ETIMEDOUT;
+    if (d->ctrl.node < 0) return UAREA_ESTATE;
+    if (node) *node = d->ctrl.node;
+    if (d->ctrl.pending && d->ctrl.node != d->self && d->t != NULL &&
+        migrate__now(d) >= d->ctrl.deadline) {
+        d->ctrl.pending = 0;                /* no RESULT came: the outcome is unknown */
+        d->ctrl.status = UAREA_ETIMEDOUT;
     }
-    if (d->ctrl_pending) return UAREA_EAGAIN;
-    return d->ctrl_status;
+    if (d->ctrl.pending) return UAREA_EAGAIN;
+    return d->ctrl.status;
 }
 
 UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st)
 {
     if (d == NULL) return UAREA_EINVAL;
-    if (!d->have_last) return UAREA_EAGAIN;
-    if (st) *st = d->last;
-    return d->last.result;
+    if (!d->stats.have_last) return UAREA_EAGAIN;
+    if (st) *st = d->stats.last;
+    return d->stats.last.result;
 }
 
 UAREA_API int migrate_daemon_busy(const migrate_daemon *d)
 {
-    return d != NULL && d->state != MIGRATE_IDLE;
+    return d != NULL && d->mig.state != MIGRATE_IDLE;
 }
 
 UAREA_API int migrate_daemon_alert(const migrate_daemon *d)
 {
-    return d != NULL && d->t != NULL && d->state == MIGRATE_IDLE && d->alert_until != 0 &&
-           noc_clock_ns(d->t) < d->alert_until;
+    return d != NULL && d->t != NULL && d->mig.state == MIGRATE_IDLE && d->mig.alert_until != 0 &&
+           noc_clock_ns(d->t) < d->mig.alert_until;
 }
 
 UAREA_API int migrate_daemon_quiet(const migrate_daemon *d)
 {
-    return d != NULL && d->state == MIGRATE_IDLE && d->out_count == 0 && !migrate_daemon_alert(d);
+    return d != NULL && d->mig.state == MIGRATE_IDLE && d->outbox.count == 0 &&
+           !migrate_daemon_alert(d);
 }
 
 UAREA_EXTERN_C_END

@@ -129,7 +129,7 @@ static void run_node(noc_shm *shm, int self, void *region, uint64_t fp)
     }
     while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) && now_ns() < deadline) {
         int did = migrate_node_step(&n);
-        if (self == 0 && n.d.phase == MIGRATE_PHASE_DELTA && sh->progress_at_freeze == 0)
+        if (self == 0 && n.d.mig.phase == MIGRATE_PHASE_DELTA && sh->progress_at_freeze == 0)
             sh->progress_at_freeze = ct_user.progress;
         if (self == 0 && !started && ct_user.progress >= CT_WORKERS * CT_STEPS / 4) {
             sh->progress_at_move = ct_user.progress;

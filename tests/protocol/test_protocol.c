@@ -65,7 +65,7 @@ Test(protocol, prepare_alerts_the_destination_before_the_freeze)
     }
     cr_assert_eq(migrate_daemon_alert(&w->d[1]), 1, "PREPARE reached the destination");
     cr_assert_eq(migrate_daemon_busy(&w->d[1]), 0, "it is advice: no migration yet");
-    cr_assert_eq(w->d[0].state, MIGRATE_S_FREEZE, "before the freeze ended");
+    cr_assert_eq(w->d[0].mig.state, MIGRATE_S_FREEZE, "before the freeze ended");
     cr_assert_eq(migrate_daemon_alert(&w->d[2]), 0);
     cr_assert_eq(migrate_daemon_alert(&w->d[0]), 0);
     noc_loopback_advance(&w->lb, (uint64_t)MIGRATE_ALERT_NS);
@@ -107,15 +107,15 @@ Test(protocol, source_fills_the_next_half_while_a_write_is_out)
     int overlapped = 0, steps = 0;
     size_t biggest = 0;
     w_fill(w, 0, LEN, SEED);
-    cr_assert_eq(w->d[0].half, W_BLOCK / 2);
-    cr_assert_eq(w->d[0].split, 1u);
+    cr_assert_eq(w->d[0].xfer.half, W_BLOCK / 2);
+    cr_assert_eq(w->d[0].xfer.split, 1u);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     while (migrate_daemon_busy(&w->d[0]) || migrate_daemon_busy(&w->d[1])) {
         cr_assert_lt(++steps, 100000, "the migration does not end");
         (void)migrate_daemon_step(&w->d[0]);
-        if (w->d[0].inflight > biggest) biggest = w->d[0].inflight;
-        if (w->d[0].state == MIGRATE_S_SEND && w->d[0].inflight != 0 &&
-            w->f[0].off > w->d[0].done + w->d[0].inflight)
+        if (w->d[0].xfer.inflight > biggest) biggest = w->d[0].xfer.inflight;
+        if (w->d[0].mig.state == MIGRATE_S_SEND && w->d[0].xfer.inflight != 0 &&
+            w->f[0].off > w->d[0].mig.done + w->d[0].xfer.inflight)
             overlapped = 1;
         (void)migrate_daemon_step(&w->d[1]);
         if (noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
@@ -332,10 +332,10 @@ Test(protocol, destination_dead_after_verified_leaves_the_source_running)
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     for (int i = 0; i < 1000000; i++) {
         int did = migrate_daemon_step(&w->d[0]) + migrate_daemon_step(&w->d[1]);
-        if (w->d[1].state == MIGRATE_R_COMMIT && w->d[1].out_count == 0) break;
+        if (w->d[1].mig.state == MIGRATE_R_COMMIT && w->d[1].outbox.count == 0) break;
         if (did <= 0 && noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
     }
-    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT, "VERIFIED is on the wire");
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_R_COMMIT, "VERIFIED is on the wire");
     cr_assert_eq(noc_loopback_crash(&w->lb, 1), 0);
     cr_assert(w_run(w, 1000000000ull));
     cr_assert_eq(w->f[0].dropped, 0, "the source kept its copy");
@@ -354,7 +354,7 @@ Test(protocol, a_daemon_set_up_again_uses_new_ids)
     uint32_t first;
     w_fill(w, 0, LEN, SEED);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    first = w->d[0].mid;
+    first = w->d[0].mig.mid;
     cr_assert(w_run(w, 1000000000ull));
     cr_assert_eq(migrate_daemon_start(&w->d[1], 0), 0);
     cr_assert(w_run(w, 1000000000ull));
@@ -365,7 +365,7 @@ Test(protocol, a_daemon_set_up_again_uses_new_ids)
                                      &(migrate_config){.timeout_ns = 2000000}, w->block[0],
                                      sizeof w->block[0]), 0);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    cr_assert_neq(w->d[0].mid, first);
+    cr_assert_neq(w->d[0].mig.mid, first);
     cr_assert(w_run(w, 1000000000ull));
     ends_with(w, 0, 1);
     w_free(w);
@@ -380,16 +380,16 @@ Test(protocol, fini_refuses_past_the_point_of_no_return)
     int where = -1;
     w_fill(w, 0, LEN, SEED);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    for (int i = 0; i < 1000000 && w->d[0].state != MIGRATE_IDLE; i++) {
+    for (int i = 0; i < 1000000 && w->d[0].mig.state != MIGRATE_IDLE; i++) {
         int did = migrate_daemon_step(&w->d[0]);
-        if (w->d[0].state == MIGRATE_S_SEND)
+        if (w->d[0].mig.state == MIGRATE_S_SEND)
             cr_assert_eq(migrate_daemon_fini(&w->d[0]), UAREA_EBUSY, "source sending");
-        if (w->d[0].state == MIGRATE_IDLE) break;          /* committed: COMMIT on its way */
+        if (w->d[0].mig.state == MIGRATE_IDLE) break;          /* committed: COMMIT on its way */
         did += migrate_daemon_step(&w->d[1]);
         if (did <= 0 && noc_loopback_step(&w->lb) <= 0) noc_loopback_advance(&w->lb, 100000);
     }
     cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
-    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT);
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_R_COMMIT);
     cr_assert_eq(migrate_daemon_fini(&w->d[1]), UAREA_EBUSY);
     cr_assert_eq(w->f[1].discarded, 0, "the copy is kept");
     cr_assert(w_run(w, 1000000000ull));

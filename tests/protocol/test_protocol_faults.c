@@ -110,7 +110,7 @@ Test(protocol_faults, lost_commit_is_answered_from_history)
         if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
     }
     cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), 0);
-    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT);
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_R_COMMIT);
     /* the retransmitted VERIFIED is answered with COMMIT */
     cr_assert(w_run(w, LIMIT_NS));
     cr_assert_eq(w_live(w, &where), 1, "dst: discarded %d activated %d result %d",
@@ -173,15 +173,15 @@ static world *late_last_chunk(void)
     /* messages 0 -> 1: PREPARE, REQUEST, then ABORT */
     cr_assert_geq(noc_loopback_script(&w->lb, NOC_LB_DROP, NOC_LB_MAILBOX, 0, 1, 3, 0), 0);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    for (int i = 0; i < 1000000 && w->d[1].state != MIGRATE_R_COMMIT; i++) {
+    for (int i = 0; i < 1000000 && w->d[1].mig.state != MIGRATE_R_COMMIT; i++) {
         /* time passes in small steps (noc_loopback_step would jump straight
          * to the late chunk) */
         migrate_daemon_step(&w->d[0]);
         migrate_daemon_step(&w->d[1]);
         noc_loopback_advance(&w->lb, 50000);
     }
-    cr_assert_eq(w->d[0].state, MIGRATE_S_ABORT, "the source gave up on the late chunk");
-    cr_assert_eq(w->d[1].state, MIGRATE_R_COMMIT, "the destination verified the late image");
+    cr_assert_eq(w->d[0].mig.state, MIGRATE_S_ABORT, "the source gave up on the late chunk");
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_R_COMMIT, "the destination verified the late image");
     cr_assert(w->f[0].frozen, "an aborting source stays frozen until confirmed");
     return w;
 }
@@ -232,15 +232,15 @@ Test(protocol_faults, a_forged_sender_is_dropped)
     uint8_t buf[MIGRATE_MSG_SIZE];
     w_fill(w, 0, LEN, SEED);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
-    for (int i = 0; i < 100000 && w->d[1].state != MIGRATE_R_RECV; i++) {
+    for (int i = 0; i < 100000 && w->d[1].mig.state != MIGRATE_R_RECV; i++) {
         migrate_daemon_step(&w->d[0]);
         migrate_daemon_step(&w->d[1]);
         if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
     }
-    cr_assert_eq(w->d[1].state, MIGRATE_R_RECV);
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_R_RECV);
     memset(&m, 0, sizeof m);
     m.op = MIGRATE_OP_ABORT;
-    m.mid = w->d[1].mid;
+    m.mid = w->d[1].mig.mid;
     m.from = 0;                       /* claims to be the source */
     m.src = 0;
     m.dst = 1;
@@ -249,10 +249,10 @@ Test(protocol_faults, a_forged_sender_is_dropped)
     migrate_msg_encode(&m, buf);
     out = noc_mailbox_open(&w->t[2], 1, MIGRATE_MAILBOX_PORT);
     cr_assert_geq(out, 0);
-    dropped = w->d[1].msgs_dropped;
+    dropped = w->d[1].stats.msgs_dropped;
     cr_assert_eq(noc_mailbox_write(&w->t[2], out, buf, sizeof buf, 0), (int)sizeof buf);
     cr_assert(w_run(w, LIMIT_NS));
-    cr_assert_gt(w->d[1].msgs_dropped, dropped, "the forgery was not dropped");
+    cr_assert_gt(w->d[1].stats.msgs_dropped, dropped, "the forgery was not dropped");
     cr_assert_eq(w_live(w, &where), 1);
     cr_assert_eq(where, 1, "the forged ABORT stopped the migration");
     cr_assert(w_intact(w, 1, LEN, SEED));

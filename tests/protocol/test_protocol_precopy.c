@@ -211,7 +211,7 @@ Test(protocol_precopy, a_late_verified_of_the_staged_image_does_not_commit)
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     for (int i = 0; i < 200000 && !reached; i++) {
         migrate_daemon_step(&w->d[0]);
-        reached = w->d[0].phase == MIGRATE_PHASE_DELTA && w->d[0].state == MIGRATE_S_VERIFY;
+        reached = w->d[0].mig.phase == MIGRATE_PHASE_DELTA && w->d[0].mig.state == MIGRATE_S_VERIFY;
         if (reached) break;
         migrate_daemon_step(&w->d[1]);
         if (!noc_loopback_step(&w->lb)) noc_loopback_advance(&w->lb, 100000);
@@ -219,11 +219,11 @@ Test(protocol_precopy, a_late_verified_of_the_staged_image_does_not_commit)
     cr_assert(reached, "the source never waited for the delta's verification");
     memset(&stale, 0, sizeof stale);
     stale.op = MIGRATE_OP_VERIFIED;
-    stale.mid = w->d[0].mid;
+    stale.mid = w->d[0].mig.mid;
     stale.from = 1; stale.src = 0; stale.dst = 1; stale.ctrl = -1;
     stale.flags = MIGRATE_OFFER_PRE;
     migrate__on_msg(&w->d[0], &stale);
-    cr_assert_eq(w->d[0].state, MIGRATE_S_VERIFY, "a stale VERIFIED moved the source on");
+    cr_assert_eq(w->d[0].mig.state, MIGRATE_S_VERIFY, "a stale VERIFIED moved the source on");
     cr_assert_eq(w->f[0].dropped, 0, "the source dropped its container on a stale VERIFIED");
     /* the real one still completes the migration */
     cr_assert(w_run(w, LIMIT_NS));
@@ -244,7 +244,7 @@ Test(protocol_precopy, a_delta_without_a_staged_image_is_refused)
     req.size = 100; req.layout_fp = W_LAYOUT_FP; req.binary_fp = W_BINARY_FP;
     req.flags = MIGRATE_OFFER_DELTA;
     migrate__on_msg(&w->d[1], &req);
-    cr_assert_eq(w->d[1].state, MIGRATE_IDLE);
+    cr_assert_eq(w->d[1].mig.state, MIGRATE_IDLE);
     cr_assert_eq(migrate_daemon_last(&w->d[1], NULL), UAREA_EPROTO);
     cr_assert_eq(w->f[1].got, 0);
     w_free(w);

@@ -305,7 +305,7 @@ static int w_run(world *w, uint64_t limit_ns)
             if (w->dead[n]) continue;
             int rc = migrate_daemon_step(&w->d[n]);
             if (rc > 0) did += rc;
-            busy |= migrate_daemon_busy(&w->d[n]) || w->d[n].out_count > 0;
+            busy |= migrate_daemon_busy(&w->d[n]) || w->d[n].outbox.count > 0;
         }
         int s = noc_loopback_step(&w->lb);
         if (s > 0) did += s;
