@@ -3,6 +3,11 @@
  * container: the protocol of migrate/protocol.h, the image of
  * migrate/image.h and the UArea of uarea/uarea.h, joined.
  *
+ * Defines `migrate_node` (a node's container and the daemon that moves it),
+ * migrate_describe(), migrate_checkpoint() and migrate_restore(). The
+ * protocol's state machine itself, `migrate_daemon` (the field
+ * migrate_node.d), is defined in migrate/protocol.h, not here.
+ *
  * A node has one container region, at the same address on every node of the
  * build (the port reserves it), and at most one container in it at a time.
  * Its daemon moves that container to another node, or takes one in:

@@ -1,6 +1,7 @@
 /*
  * migrate/master.h - a node's master: the loop that drives the node's
- * migration daemon (migrate/daemon.h) and answers its container's calls
+ * migration daemon (its migrate_node, migrate/daemon.h, whose state machine,
+ * migrate_daemon, is in migrate/protocol.h) and answers its container's calls
  * (migrate/syscall.h). Every port whose containers migrate runs one master
  * per node, on the node's master thread (POSIX) or master core (MPPA-256),
  * and supplies only what uarea/port.h lists plus a noc_transport.

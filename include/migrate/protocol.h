@@ -2,6 +2,12 @@
  * migrate/protocol.h - the migration protocol: one non-blocking state machine
  * per node (the "daemon") that every port runs.
  *
+ * Defines `migrate_daemon` (and its messages, migrate_msg, and the container
+ * as it sees it, migrate_container_ops). Despite the file names, the daemon
+ * lives here; migrate/daemon.h defines `migrate_node`, this daemon bound to a
+ * real container (a UArea, its image, the node's region), which is what a
+ * port runs.
+ *
  * What it does. A node's daemon owns a request mailbox and a data portal on the
  * node's transport (noc/noc.h). It moves the node's container to another node
  * (sender role) or takes one in (receiver role):
