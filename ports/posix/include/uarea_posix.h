@@ -65,6 +65,36 @@
  *   UAREA_POSIX_QUANTUM_NS    preemption tick (2 ms; 0: none)
  *   UAREA_POSIX_SLEEP_CALLS   1: the sleeping calls above (uarea_posix/sleep.h)
  *
+ * Contents. This file reads as the runtime's story; a section starts with a
+ * line "==== Title", and the parts with a concern of their own are files
+ * under uarea_posix/, which this one includes:
+ *
+ *   The interface            UAREA_USER, uarea_posix_desc, uarea_posix_report,
+ *                            uarea_posix_run() and the calls of a run
+ *   Implementation
+ *     Configuration          UAREA_POSIX_REGION_ADDR, _BLOCK, _PRECOPY,
+ *                            _QUANTUM_NS, _PREEMPT_SIG
+ *     The run's globals      the program, its argv, the binary's fingerprint
+ *     A node process's own state   uarea__posix_node
+ *     Queries of a run       uarea_posix_where(), _move(), uarea_malloc(), ...
+ *     The protocol's callbacks     custody, named steps, arrivals
+ *     Cores                  core threads: made once, parked between visits
+ *     Pre-copy: dirty pages  the daemon's dirty-page hooks
+ *     A node process         uarea__posix_node_main's steps, fork to end
+ *     The launcher           uarea_posix_run's steps; the descriptor's
+ *                            defaults (uarea__posix_desc_defaults)
+ *   uarea_posix/books.h      the block the launcher and the nodes share:
+ *                            custody, ends, migration records
+ *   uarea_posix/preempt.h    the preemption tick: timers, signal handler,
+ *                            sigreturn stub
+ *   uarea_posix/sleep.h      sleeping and waiting calls of container threads
+ *   uarea_posix/checkpoint.h checkpoint files: the board's call, writing,
+ *                            restoring
+ *   uarea_posix/watch.h      the launcher's watch of its node processes
+ *   uarea_posix/port.h       the port contract (contexts, futexes, the
+ *                            critical section); noc_shm.h the NoC; dirty.h
+ *                            written pages; features.h _GNU_SOURCE
+ *
  * Implementation: UAREA_IMPLEMENTATION (or UAREA_POSIX_IMPLEMENTATION with
  * the core modules' macros) in one C file. Linux only.
  */
@@ -296,13 +326,6 @@ UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one po
 #  define UAREA_POSIX_PREEMPT_SIG SIGURG
 #endif
 
-/* Migration records the launcher has not taken yet (on_migration). */
-#define UAREA__POSIX_RING 256u
-/* ... and the ones a node keeps while that ring is full. */
-#define UAREA__POSIX_PENDING 32u
-
-#define UAREA__POSIX_SYS_CKPT 0x434b5054u      /* "CKPT": uarea_posix_checkpoint */
-
 /* The user section: linker-made bounds (weak: a program may have none). */
 extern char __start_uarea_user[] __attribute__((weak));
 extern char __stop_uarea_user[] __attribute__((weak));
@@ -310,50 +333,8 @@ extern char __stop_uarea_user[] __attribute__((weak));
 extern char __executable_start[] __attribute__((weak));
 extern char etext[] __attribute__((weak));
 
-/* ==== State shared by the launcher and every node ========================
- * One MAP_SHARED block, at the same address in every process of the run.
- *
- * Custody (who answers for each container, docs/reliability.md): one word
- * per container, written by the nodes as the protocol moves the container
- * (migrate_custody) and read by the launcher when a node dies: the holder
- * (the node that runs it, or, from a migration's commit point on, its
- * destination) and the candidate (a node that accepted an image of it and
- * may yet run it), each as node + 1 (0: none). One word, so that the
- * launcher never sees a holder of one moment with a candidate of another. */
-struct uarea__posix_stats_slot {
-    uint32_t seq;             /* ticket + 1 once written */
-    int container;
-    migrate_stats st;
-};
-
-struct uarea__posix_shared {
-    int stop;                 /* every node: leave */
-    int containers;           /* containers of the run */
-    int nodes;
-    int forked;               /* every node process exists (the launcher) */
-    int efd;                  /* eventfd: a node tells the launcher to look */
-    int done_count;           /* containers whose program ended */
-    int done[NOC_NODES_MAX];  /* per container */
-    int exit_code[NOC_NODES_MAX]; /* its program's value */
-    uint32_t custody[NOC_NODES_MAX];
-    long pid[NOC_NODES_MAX];  /* node processes */
-    struct {                  /* how a node ended, as it says itself */
-        int claimed;          /* 1 once it began to say */
-        int end;              /* uarea_posix_end, 0: not yet */
-        int code;
-        int container;
-    } end[NOC_NODES_MAX];
-    struct {                  /* each container's last migration (seqlock) */
-        uint32_t seq, count;
-        migrate_stats st;
-    } last[NOC_NODES_MAX];
-    uint32_t nstats;          /* migrations recorded */
-    uint32_t dropped;         /* records the ring had no room for */
-    uint32_t ring_head, ring_tail;
-    struct uarea__posix_stats_slot ring[UAREA__POSIX_RING];
-};
-
-static struct uarea__posix_shared *uarea__posix_sh;
+/* ==== The run's globals ====================================================
+ * Set by the launcher before the fork: every node process has them. */
 static int (*uarea__posix_app)(int, char **);
 static int uarea__posix_argc;
 static char **uarea__posix_argv;
@@ -361,6 +342,9 @@ static uint64_t uarea__posix_fp;
 static int uarea__posix_restore_fd = -1;      /* desc.restore, opened by the launcher */
 /* The container's own index: in the user section, so it travels with it. */
 static int uarea__posix_cid __attribute__((section("uarea_user"), used));
+
+/* The block the launcher and the nodes share: custody, ends, records. */
+#include "uarea_posix/books.h"
 
 /* ==== A node process's own state ======================================== */
 typedef struct uarea__posix_node {
@@ -389,16 +373,15 @@ typedef struct uarea__posix_node {
     size_t block_size;
     uint64_t next_tick;       /* desc.scheduler's next call (node 0) */
     int restored;             /* the container came from a checkpoint file */
-    /* migration records waiting for room in the launcher's ring */
-    struct { int container; migrate_stats st; } pending[UAREA__POSIX_PENDING];
-    unsigned n_pending;
+    uarea__posix_records rec; /* migration records waiting for room in the launcher's ring */
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
 static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
-#include "uarea_posix/preempt.h"
-#include "uarea_posix/sleep.h"
+/* The node's migration daemon (migrate/protocol.h), asked through its
+ * public functions only. */
+static migrate_daemon *uarea__posix_daemon(uarea__posix_node *n) { return &n->m.node.d; }
 
 static void uarea__posix_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void uarea__posix_logf(int level, const char *fmt, ...)
@@ -411,34 +394,70 @@ static void uarea__posix_logf(int level, const char *fmt, ...)
     uarea__posix_log(level, line);
 }
 
-/* ==== Custody and events ================================================ */
-#define UAREA__POSIX_CUSTODY(holder, cand) \
-    ((uint32_t)((holder) + 1) | ((uint32_t)((cand) + 1) << 16))
-static int uarea__posix_holder_of(uint32_t w) { return (int)(w & 0xffffu) - 1; }
-static int uarea__posix_cand_of(uint32_t w) { return (int)(w >> 16) - 1; }
+/* The runtime's parts in files of their own (see the table of contents). */
+#include "uarea_posix/preempt.h"
+#include "uarea_posix/sleep.h"
+#include "uarea_posix/checkpoint.h"
+#include "uarea_posix/watch.h"
 
-/* The launcher should look at the shared block again. */
-static void uarea__posix_tell_launcher(void)
+/* ==== Queries of a run ================================================== */
+UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
+
+UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
+
+UAREA_API long uarea_posix_node_pid(int node)
 {
-    uint64_t one = 1;
-    if (uarea__posix_sh != NULL && uarea__posix_sh->efd >= 0)
-        (void)!write(uarea__posix_sh->efd, &one, sizeof one);
+    if (uarea__posix_sh == NULL || node < 0 || node >= uarea__posix_sh->nodes) return -1;
+    long pid = __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
+    return pid > 0 ? pid : -1;
 }
 
-/* Changes container c's custody word: holder to `holder` and candidate to
- * `cand` (-2: leave as is; -1: none), when the holder is `if_holder` and the
- * candidate `if_cand` (-2: any). */
-static void uarea__posix_custody_set(int c, int holder, int cand, int if_holder, int if_cand)
+UAREA_API int uarea_posix_where(int container)
 {
-    uint32_t *w = &uarea__posix_sh->custody[c];
-    uint32_t old = __atomic_load_n(w, __ATOMIC_ACQUIRE), neu;
-    do {
-        int h = uarea__posix_holder_of(old), v = uarea__posix_cand_of(old);
-        if ((if_holder != -2 && h != if_holder) || (if_cand != -2 && v != if_cand)) return;
-        neu = UAREA__POSIX_CUSTODY(holder == -2 ? h : holder, cand == -2 ? v : cand);
-    } while (!__atomic_compare_exchange_n(w, &old, neu, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    if (uarea__posix_sh == NULL) return UAREA_ESTATE;
+    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
+    return uarea__posix_holder_of(
+        __atomic_load_n(&uarea__posix_sh->custody[container], __ATOMIC_ACQUIRE));
 }
 
+UAREA_API int uarea_posix_move(int container, int node)
+{
+    int from, c;
+    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
+    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
+    if (node < 0 || node >= uarea__posix_sh->nodes) return UAREA_EBADNODE;
+    from = uarea_posix_where(container);
+    if (from < 0) return UAREA_ENOCONTAINER;
+    if (from == node) return UAREA_ESAMENODE;
+    for (c = 0; c < uarea__posix_sh->containers; c++)
+        if (uarea_posix_where(c) == node) return UAREA_EBUSY;
+    return migrate_daemon_request(uarea__posix_daemon(uarea__posix_me), from, node);
+}
+
+UAREA_API int uarea_posix_move_result(void)
+{
+    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
+    return migrate_daemon_ctrl_result(uarea__posix_daemon(uarea__posix_me), NULL);
+}
+
+UAREA_API void *uarea_malloc(size_t size)
+{
+    struct uarea *ua = uarea_current();
+    return ua ? uarea_heap_alloc(ua, size) : NULL;
+}
+
+UAREA_API void uarea_free(void *ptr)
+{
+    struct uarea *ua = uarea_current();
+    if (ua && ptr) (void)uarea_heap_free(ua, ptr);
+}
+
+/* ==== The protocol's callbacks =============================================
+ * What the node's daemon tells the runtime (migrate_node_desc,
+ * migrate_master_desc): custody for the books, named steps for
+ * desc.on_step, arrivals for the records. */
+
+/* A named step of this node, to desc.on_step. */
 static void uarea__posix_step(uarea__posix_node *n, const char *step)
 {
     if (n->desc->on_step != NULL) n->desc->on_step(n->desc->arg, n->self, step);
@@ -492,208 +511,13 @@ static void uarea__posix_on_trace(void *arg, migrate_point p, uint32_t mid, int 
     uarea__posix_step(n, name);
 }
 
-/* Container c's program ended with `code` (thread 0 returned, or exit()):
- * the first report counts; the run stops with the last container. A
- * container thread calls it: inside the critical section, or a tick could
- * park the thread between `done` (on which its master releases the
- * container, and the thread never runs again) and `stop`. */
-static void uarea__posix_container_done(int c, int code)
+
+/* migrate_master_desc.on_arrival: the container arrived here, its record. */
+static void uarea__posix_on_arrival(void *arg, const migrate_stats *st)
 {
-    int expect = 0;
-    uintptr_t crit = UAREA_PORT_CRIT_ENTER();
-    if (c >= 0 && c < uarea__posix_sh->containers &&
-        __atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
-        if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
-            uarea__posix_sh->containers)
-            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-        uarea__posix_tell_launcher();
-    }
-    UAREA_PORT_CRIT_LEAVE(crit);
-}
-
-/* How this node ended, for the launcher: the first word counts (a master
- * that sees the run stop may leave while a container thread is in exit()). */
-static void uarea__posix_say_end(int self, int end, int code, int container)
-{
-    int expect = 0;
-    if (!__atomic_compare_exchange_n(&uarea__posix_sh->end[self].claimed, &expect, 1, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return;
-    uarea__posix_sh->end[self].code = code;
-    uarea__posix_sh->end[self].container = container;
-    __atomic_store_n(&uarea__posix_sh->end[self].end, end, __ATOMIC_RELEASE);
-    uarea__posix_tell_launcher();
-}
-
-/* exit() in a node process (on_exit): a container thread (or the program's
- * scheduler) ended the program; the container held here ends with `status`.
- * The node then ends at once, its stdio flushed: the program's other exit
- * handlers belong to the launcher's process (a node inherited them through
- * the fork) and are not run here (nor a sanitizer's leak check, which would
- * stop a node whose threads are the container's). */
-static void uarea__posix_on_exit(int status, void *arg)
-{
-    uarea__posix_node *n = uarea__posix_me;
-    int c = -1;
-    (void)arg;
-    if (n == NULL || uarea__posix_sh == NULL) return;
-    (void)UAREA_PORT_CRIT_ENTER();        /* no tick parks this thread now */
-    if (migrate_node_present(&n->m.node)) c = uarea__posix_cid;
-    /* first the end, then the container's: its end stops the run */
-    uarea__posix_say_end(n->self, UAREA_POSIX_END_EXIT, status, c);
-    if (c >= 0) uarea__posix_container_done(c, status);
-    fflush(NULL);
-    _exit(status);
-}
-
-/* ==== Queries of a run ================================================== */
-UAREA_API uint64_t uarea_posix_binary_fp(void) { return uarea__posix_fp; }
-
-UAREA_API int uarea_posix_container(void) { return uarea__posix_cid; }
-
-UAREA_API long uarea_posix_node_pid(int node)
-{
-    if (uarea__posix_sh == NULL || node < 0 || node >= uarea__posix_sh->nodes) return -1;
-    long pid = __atomic_load_n(&uarea__posix_sh->pid[node], __ATOMIC_ACQUIRE);
-    return pid > 0 ? pid : -1;
-}
-
-UAREA_API int uarea_posix_where(int container)
-{
-    if (uarea__posix_sh == NULL) return UAREA_ESTATE;
-    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
-    return uarea__posix_holder_of(
-        __atomic_load_n(&uarea__posix_sh->custody[container], __ATOMIC_ACQUIRE));
-}
-
-UAREA_API int uarea_posix_move(int container, int node)
-{
-    int from, c;
-    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
-    if (container < 0 || container >= uarea__posix_sh->containers) return UAREA_EINVAL;
-    if (node < 0 || node >= uarea__posix_sh->nodes) return UAREA_EBADNODE;
-    from = uarea_posix_where(container);
-    if (from < 0) return UAREA_ENOCONTAINER;
-    if (from == node) return UAREA_ESAMENODE;
-    for (c = 0; c < uarea__posix_sh->containers; c++)
-        if (uarea_posix_where(c) == node) return UAREA_EBUSY;
-    return migrate_daemon_request(&uarea__posix_me->m.node.d, from, node);
-}
-
-UAREA_API int uarea_posix_move_result(void)
-{
-    if (!uarea__posix_in_scheduler || uarea__posix_me == NULL) return UAREA_ESTATE;
-    return migrate_daemon_ctrl_result(&uarea__posix_me->m.node.d, NULL);
-}
-
-UAREA_API void *uarea_malloc(size_t size)
-{
-    struct uarea *ua = uarea_current();
-    return ua ? uarea_heap_alloc(ua, size) : NULL;
-}
-
-UAREA_API void uarea_free(void *ptr)
-{
-    struct uarea *ua = uarea_current();
-    if (ua && ptr) (void)uarea_heap_free(ua, ptr);
-}
-
-/* ==== Migration records ================================================== */
-/* The calling container's last migration: its record in the shared block,
- * read under its sequence number (the writer is another process's master). */
-UAREA_API int uarea_posix_last_migration(migrate_stats *st)
-{
-    int c = uarea__posix_cid;
-    if (uarea__posix_sh == NULL || st == NULL || c < 0 || c >= uarea__posix_sh->containers)
-        return UAREA_EINVAL;
-    for (;;) {
-        uint32_t s1 = __atomic_load_n(&uarea__posix_sh->last[c].seq, __ATOMIC_ACQUIRE), s2;
-        uint32_t count = __atomic_load_n(&uarea__posix_sh->last[c].count, __ATOMIC_ACQUIRE);
-        if (s1 & 1u) {
-            sched_yield();
-            continue;
-        }
-        if (count == 0) return UAREA_EAGAIN;
-        *st = uarea__posix_sh->last[c].st;
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        s2 = __atomic_load_n(&uarea__posix_sh->last[c].seq, __ATOMIC_RELAXED);
-        if (s1 == s2) return 0;
-    }
-}
-
-/* One record into the launcher's ring; UAREA_EAGAIN when it is full. Many
- * nodes write, the launcher reads: a writer takes a ticket, fills its slot,
- * and marks it written with the ticket. */
-static int uarea__posix_ring_put(int c, const migrate_stats *st)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    uint32_t t = __atomic_load_n(&sh->ring_tail, __ATOMIC_ACQUIRE);
-    struct uarea__posix_stats_slot *slot;
-    do {
-        if (t - __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE) >= UAREA__POSIX_RING)
-            return UAREA_EAGAIN;
-    } while (!__atomic_compare_exchange_n(&sh->ring_tail, &t, t + 1u, false, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_ACQUIRE));
-    slot = &sh->ring[t % UAREA__POSIX_RING];
-    slot->container = c;
-    slot->st = *st;
-    __atomic_store_n(&slot->seq, t + 1u, __ATOMIC_RELEASE);
-    return 0;
-}
-
-/* Records kept while the ring was full go first, in order. */
-static void uarea__posix_records_flush(uarea__posix_node *n)
-{
-    unsigned i = 0;
-    while (i < n->n_pending && uarea__posix_ring_put(n->pending[i].container, &n->pending[i].st) == 0)
-        i++;
-    if (i == 0) return;
-    memmove(n->pending, n->pending + i, (n->n_pending - i) * sizeof n->pending[0]);
-    n->n_pending -= i;
-    uarea__posix_tell_launcher();
-}
-
-/* The container arrived here: its record, for the container (its last
- * migration) and for the launcher (on_migration). */
-static void uarea__posix_record(uarea__posix_node *n, int c, const migrate_stats *st)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    if (c >= 0 && c < sh->containers) {
-        __atomic_add_fetch(&sh->last[c].seq, 1u, __ATOMIC_ACQ_REL);     /* odd: writing */
-        sh->last[c].st = *st;
-        __atomic_add_fetch(&sh->last[c].count, 1u, __ATOMIC_RELEASE);
-        __atomic_add_fetch(&sh->last[c].seq, 1u, __ATOMIC_RELEASE);
-    }
-    __atomic_add_fetch(&sh->nstats, 1u, __ATOMIC_RELEASE);
-    uarea__posix_records_flush(n);
-    if (n->n_pending == 0 && uarea__posix_ring_put(c, st) == 0) {
-        uarea__posix_tell_launcher();
-    } else if (n->n_pending < UAREA__POSIX_PENDING) {
-        n->pending[n->n_pending].container = c;
-        n->pending[n->n_pending].st = *st;
-        n->n_pending++;
-    } else {
-        __atomic_add_fetch(&sh->dropped, 1u, __ATOMIC_RELEASE);
-    }
-}
-
-/* ==== Syscall boards: calls of container threads to the master ========== */
-/* UAREA_PORT_WAKE_MASTER's hook: a container thread posted a call; the
- * master may sleep in its mailbox wait (up to 1 ms): kick it out. */
-static void uarea__posix_kick_master(void)
-{
-    uarea__posix_node *n = uarea__posix_me;
-    if (n != NULL && n->noc != NULL) noc_shm_kick(n->noc);
-}
-
-/* migrate_to and the board handshake are migrate/syscall.h's; a checkpoint
- * is one more call on the same boards, served by this runtime. */
-UAREA_API int uarea_posix_checkpoint(const char *path)
-{
-    if (path == NULL || path[0] == '\0') return UAREA_EINVAL;
-    return migrate_syscall(UAREA__POSIX_SYS_CKPT, (uintptr_t)path);
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    uarea__posix_step(n, "node.arrived");
+    uarea__posix_record(&n->rec, uarea__posix_cid, st);
 }
 
 /* ==== Cores ============================================================= */
@@ -850,168 +674,7 @@ static void *uarea__posix_argv_copy(struct uarea *ua)
     return block;
 }
 
-/* ==== The master's service of the boards ================================ */
-/* The port's own calls on the boards (migrate_master_desc.serve): the
- * checkpoints. migrate/master.h serves migrate_to first. One at a time: a
- * checkpoint while the container migrates, or a migrate_to while a
- * checkpoint is taken, gets UAREA_EBUSY (the node holds the container for
- * the checkpoint, so a controller's MOVE is refused too: migrate_node_hold). */
-static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, size_t cap);
-
-static int uarea__posix_boards(uarea__posix_node *n, struct uarea *ua)
-{
-    unsigned c;
-    int did = 0;
-    for (c = 0; c < UAREA_CORES_MAX; c++) {
-        struct uarea_board *b = &ua->board[c];
-        if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != UAREA__POSIX_SYS_CKPT) continue;
-        if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
-            int rc;
-            __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
-            did++;
-            if (n->ckpt_core >= 0 || migrate_daemon_busy(&n->m.node.d)) {
-                __atomic_store_n(&b->ret, (intptr_t)UAREA_EBUSY, __ATOMIC_RELEASE);
-                continue;
-            }
-            rc = migrate_freeze_begin(ua);
-            if (rc < 0) {
-                __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-            } else {
-                n->ckpt_core = (int)c;
-                (void)migrate_node_hold(&n->m.node, 1);
-            }
-        } else if ((int)c != n->ckpt_core && n->restored &&
-                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
-            /* this checkpoint is the one the run restored from */
-            __atomic_store_n(&b->ret, (intptr_t)1, __ATOMIC_RELEASE);
-            did++;
-        }
-    }
-    return did;
-}
-
-static int uarea__posix_serve(void *arg, struct uarea *ua, int arrived)
-{
-    uarea__posix_node *n = (uarea__posix_node *)arg;
-    int did = uarea__posix_boards(n, ua);
-    (void)arrived;
-    /* still freezing: the master relaxes between turns (ckpt_busy) */
-    if (n->ckpt_core >= 0) uarea__posix_ckpt_step(n, n->block, n->block_size);
-    return did;
-}
-
-static int uarea__posix_ckpt_busy(void *arg) { return ((uarea__posix_node *)arg)->ckpt_core >= 0; }
-
-/* ==== Checkpoint files =================================================== */
-/* A file system error as the library's: the ones a caller can act on by
- * name, the rest as UAREA_EIO. */
-static int uarea__posix_errno_err(int e)
-{
-    switch (e) {
-    case ENOENT: case ENOTDIR: case ENAMETOOLONG: case ELOOP: return UAREA_ENOENT;
-    case EACCES: case EPERM: case EROFS: return UAREA_EACCES;
-    case ENOSPC: case EDQUOT: case EFBIG: return UAREA_ENOSPC;
-    default: return UAREA_EIO;
-    }
-}
-
-struct uarea__posix_file {
-    int fd;
-    int err;                  /* errno of the first failure, 0: none */
-};
-
-static int uarea__posix_sink(void *ctx, const void *buf, size_t len)
-{
-    struct uarea__posix_file *f = (struct uarea__posix_file *)ctx;
-    const char *p = (const char *)buf;
-    while (len > 0) {
-        ssize_t k = write(f->fd, p, len);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            f->err = k < 0 ? errno : EIO;
-            return uarea__posix_errno_err(f->err);
-        }
-        p += k;
-        len -= (size_t)k;
-    }
-    return 0;
-}
-
-static long uarea__posix_source(void *ctx, void *buf, size_t cap)
-{
-    struct uarea__posix_file *f = (struct uarea__posix_file *)ctx;
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t k = read(f->fd, (char *)buf + got, cap - got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            f->err = errno;
-            return uarea__posix_errno_err(errno);
-        }
-        if (k == 0) break;
-        got += (size_t)k;
-    }
-    return (long)got;
-}
-
-/* Write the frozen container to `path`: whole, under a temporary name in the
- * same directory, flushed to the disk, then renamed over `path` (a failure
- * leaves what was at `path`); created 0600. */
-static int uarea__posix_ckpt_write(uarea__posix_node *n, const char *path, unsigned char *buf,
-                                   size_t cap)
-{
-    size_t len = strlen(path);
-    char *tmp = (char *)malloc(len + 8), *dir;
-    struct uarea__posix_file f;
-    int rc, dfd;
-    if (tmp == NULL) return UAREA_ENOMEM;
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".XXXXXX", 8);
-    f.err = 0;
-    f.fd = mkstemp(tmp);   /* mode 0600 */
-    if (f.fd >= 0) (void)fcntl(f.fd, F_SETFD, FD_CLOEXEC);
-    if (f.fd < 0) {
-        rc = uarea__posix_errno_err(errno);
-        free(tmp);
-        return rc;
-    }
-    rc = migrate_checkpoint(n->ua, n->user, n->n_user, uarea__posix_fp, uarea__posix_sink, &f, buf,
-                            cap, NULL);
-    if (rc == 0 && fsync(f.fd) != 0) rc = uarea__posix_errno_err(errno);
-    if (close(f.fd) != 0 && rc == 0) rc = uarea__posix_errno_err(errno);
-    if (rc == 0 && rename(tmp, path) != 0) rc = uarea__posix_errno_err(errno);
-    if (rc < 0) {
-        (void)unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    dir = dirname(tmp);                   /* the rename itself, to the disk */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    return 0;
-}
-
-/* A checkpoint asked for: once frozen, write it and let the container run. */
-static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, size_t cap)
-{
-    struct uarea_board *b;
-    int rc;
-    if (n->ckpt_core < 0) return;
-    rc = migrate_freeze_poll(n->ua);
-    if (rc == UAREA_EAGAIN) return;
-    b = &n->ua->board[n->ckpt_core];
-    if (rc == 0) rc = uarea__posix_ckpt_write(n, (const char *)b->args[0], buf, cap);
-    (void)migrate_unfreeze(n->ua);
-    (void)migrate_node_hold(&n->m.node, 0);
-    n->ckpt_core = -1;
-    __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
-}
-
-/* ==== Dirty pages (pre-copy) ============================================= */
+/* ==== Pre-copy: dirty pages ============================================= */
 /* The pre-copy's dirty-page hooks (migrate_node_desc): one tracker over the
  * container region, one over the pages of the user section. */
 static int uarea__posix_dirty_begin(void *arg)
@@ -1052,7 +715,6 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
 #endif
 }
 
-/* ==== A node process ===================================================== */
 /* The dirty hooks of the port contract (UAREA_PORT_DIRTY_*, uarea_posix/port.h)
  * on this node's trackers. */
 static int uarea__posix_port_dirty_begin(void) { return uarea__posix_dirty_begin(uarea__posix_me); }
@@ -1071,11 +733,47 @@ static int uarea__posix_port_dirty_collect(void (*mark)(void *, uintptr_t, size_
     return uarea__posix_dirty_collect(uarea__posix_me, mark, ctx);
 }
 
-static void uarea__posix_on_arrival(void *arg, const migrate_stats *st)
+/* ==== A node process ==================================================== */
+/* A node process, from the fork to its end:
+ *
+ *   uarea__posix_node_process    the fork's child: its pid, node_main, its end
+ *     uarea__posix_node_main     the steps below, in order
+ *       uarea__posix_node_init     its state, its exit hook
+ *       uarea__posix_wait_forked   until every node process exists
+ *       uarea__posix_node_setup    transport, user section, trackers, master
+ *       uarea__posix_node_birth    its first container, if it has one
+ *       migrate_master_run         the master's loop (migrate/master.h),
+ *                                  with uarea__posix_tick as the port's part
+ *       uarea__posix_node_leave    cores, master, trackers, transport
+ */
+
+/* UAREA_PORT_WAKE_MASTER's hook: a container thread posted a call; the
+ * master may sleep in its mailbox wait (up to 1 ms): kick it out. */
+static void uarea__posix_kick_master(void)
 {
-    uarea__posix_node *n = (uarea__posix_node *)arg;
-    uarea__posix_step(n, "node.arrived");
-    uarea__posix_record(n, uarea__posix_cid, st);
+    uarea__posix_node *n = uarea__posix_me;
+    if (n != NULL && n->noc != NULL) noc_shm_kick(n->noc);
+}
+
+/* exit() in a node process (on_exit): a container thread (or the program's
+ * scheduler) ended the program; the container held here ends with `status`.
+ * The node then ends at once, its stdio flushed: the program's other exit
+ * handlers belong to the launcher's process (a node inherited them through
+ * the fork) and are not run here (nor a sanitizer's leak check, which would
+ * stop a node whose threads are the container's). */
+static void uarea__posix_on_exit(int status, void *arg)
+{
+    uarea__posix_node *n = uarea__posix_me;
+    int c = -1;
+    (void)arg;
+    if (n == NULL || uarea__posix_sh == NULL) return;
+    (void)UAREA_PORT_CRIT_ENTER();        /* no tick parks this thread now */
+    if (migrate_node_present(&n->m.node)) c = uarea__posix_cid;
+    /* first the end, then the container's: its end stops the run */
+    uarea__posix_say_end(n->self, UAREA_POSIX_END_EXIT, status, c);
+    if (c >= 0) uarea__posix_container_done(c, status);
+    fflush(NULL);
+    _exit(status);
 }
 
 /* The port's periodic work in the master's loop (migrate_master_desc.tick):
@@ -1087,13 +785,12 @@ static int uarea__posix_tick(void *arg)
     const uarea_posix_desc *d = n->desc;
     int did = 0;
     if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) return -1;
-    if (n->n_pending) uarea__posix_records_flush(n);
+    if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= n->next_tick) {
-        int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
         uarea__posix_in_scheduler = 1;
         d->scheduler(d->arg);
         uarea__posix_in_scheduler = 0;
-        n->next_tick = uarea__posix_now() + (uint64_t)period;
+        n->next_tick = uarea__posix_now() + (uint64_t)d->scheduler_period_ns;
         did = 1;
     }
     if (migrate_node_present(&n->m.node) && n->running &&
@@ -1107,30 +804,64 @@ static int uarea__posix_tick(void *arg)
     return did;
 }
 
-/* Set up the node: its transport, its user section, its master. */
+/* The node's state before anything runs; exit() in this process from now on
+ * ends the container held here (uarea__posix_on_exit). */
+static void uarea__posix_node_init(uarea__posix_node *n, int self, const uarea_posix_desc *d,
+                                   unsigned char *block, size_t block_size)
+{
+    memset(n, 0, sizeof *n);
+    n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
+    n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
+    n->self = self;
+    n->desc = d;
+    n->ckpt_core = -1;
+    n->block = block;
+    n->block_size = block_size;
+    n->next_tick = uarea__posix_now();
+    uarea__posix_me = n;
+    (void)on_exit(uarea__posix_on_exit, NULL);
+}
+
+/* Containers start once every node process exists (and has a pid), or the
+ * run stopped before. */
+static void uarea__posix_wait_forked(void)
+{
+    while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
+        usleep(50);
+}
+
+/* The user section (UAREA_USER globals, uarea_posix_application()'s data):
+ * one region that moves with the container, when the program has one. */
+static void uarea__posix_find_user(uarea__posix_node *n)
+{
+    uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
+    if (lo == 0 || hi <= lo) return;
+    n->user[0].addr = lo;
+    n->user[0].len = (size_t)(hi - lo);
+    n->n_user = 1;
+#ifdef UAREA__ASAN
+    /* The section moves as a whole: AddressSanitizer's redzones between the
+     * globals of uarea_posix_application()'s objects would stop the image
+     * writer's copy and CRC. */
+    __asan_unpoison_memory_region((void *)lo, (size_t)(hi - lo));
+#endif
+}
+
+/* Set up the node: its transport, its user section, its master (the
+ * daemon with this runtime's callbacks; pre-copy when both trackers open). */
 static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_node *me,
                                    noc_transport *t, void *region, migrate_config *cfg)
 {
     migrate_master_desc md;
-    uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
     int rc = noc_shm_attach(shm, n->self, me, t);
     if (rc < 0) return rc;
     n->noc = me;
     uarea__posix_wake_fn = uarea__posix_kick_master;
     noc_set_default(t);
-    if (lo != 0 && hi > lo) {
-        n->user[0].addr = lo;
-        n->user[0].len = (size_t)(hi - lo);
-        n->n_user = 1;
-#ifdef UAREA__ASAN
-        /* The section moves as a whole: AddressSanitizer's redzones
-         * between the globals of uarea_posix_application()'s objects
-         * would stop the image writer's copy and CRC. */
-        __asan_unpoison_memory_region((void *)lo, (size_t)(hi - lo));
-#endif
-    }
+    uarea__posix_find_user(n);
     memset(cfg, 0, sizeof *cfg);
-    cfg->timeout_ns = n->desc->timeout_ns > 0 ? n->desc->timeout_ns : INT64_C(1000000000);
+    cfg->timeout_ns = n->desc->timeout_ns;
     memset(&md, 0, sizeof md);
     md.node.t = t;
     md.node.region = region;
@@ -1161,8 +892,9 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_n
 }
 
 /* The container this node starts with: restored from the checkpoint file
- * (node 0), or a new one running app_main (node i for container i). 0 also
- * when it has none; an error of the restore ends the run with it. */
+ * (node 0, uarea_posix/checkpoint.h), or a new one running app_main (node i
+ * for container i). 0 also when it has none; an error of the restore ends
+ * the run with it. */
 static int uarea__posix_node_birth(uarea__posix_node *n, void *region)
 {
     struct uarea *ua = NULL;
@@ -1170,23 +902,9 @@ static int uarea__posix_node_birth(uarea__posix_node *n, void *region)
     void *args;
     int rc;
     if (n->self == 0 && uarea__posix_restore_fd >= 0) {
-        struct uarea__posix_file f;
-        f.fd = uarea__posix_restore_fd;
-        f.err = 0;
-        rc = migrate_restore(region, UAREA_CONTAINER_SIZE, n->user, n->n_user, uarea__posix_fp,
-                             uarea__posix_source, &f, n->block, n->block_size, NULL, &ua);
-        close(uarea__posix_restore_fd);
-        uarea__posix_restore_fd = -1;
-        if (rc == 0) rc = migrate_node_adopt(&n->m.node);
-        if (rc < 0) {
-            uarea__posix_container_done(0, rc);   /* the run's result: why */
-            return 0;
-        }
-        n->ua = ua;
-        n->restored = 1;
-        (void)uarea__posix_boards(n, ua);   /* the checkpoint call returns 1 */
-        (void)migrate_unfreeze(ua);
-        uarea__posix_start_cores(n, ua);
+        rc = uarea__posix_ckpt_restore(n, region);
+        if (rc < 0) uarea__posix_container_done(0, rc);   /* the run's result: why */
+        else uarea__posix_start_cores(n, n->ua);
         return 0;
     }
     if (n->self >= uarea__posix_sh->containers) return 0;
@@ -1202,37 +920,9 @@ static int uarea__posix_node_birth(uarea__posix_node *n, void *region)
     return 0;
 }
 
-static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
-                                  unsigned char *block, size_t block_size)
+/* The run is over: the node lets go of everything it holds. */
+static void uarea__posix_node_leave(uarea__posix_node *n, noc_shm_node *me)
 {
-    static uarea__posix_node node;
-    noc_shm_node me;
-    noc_transport t;
-    migrate_config cfg;
-    uarea__posix_node *n = &node;
-    int64_t period = d->scheduler_period_ns > 0 ? d->scheduler_period_ns : INT64_C(1000000);
-    int rc;
-    memset(n, 0, sizeof *n);
-    n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
-    n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
-    n->self = self;
-    n->desc = d;
-    n->ckpt_core = -1;
-    n->block = block;
-    n->block_size = block_size;
-    n->next_tick = uarea__posix_now();
-    uarea__posix_me = n;
-    (void)on_exit(uarea__posix_on_exit, NULL);
-    /* containers start once every node process exists (and has a pid) */
-    while (!__atomic_load_n(&uarea__posix_sh->forked, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE))
-        usleep(50);
-    rc = uarea__posix_node_setup(n, shm, &me, &t, region, &cfg);
-    if (rc == 0) rc = uarea__posix_node_birth(n, region);
-    if (rc < 0) return rc;
-    /* the master's loop (migrate/master.h): asleep in its mailbox wait when
-     * nothing is going on, at most 1 ms or the scheduler's period */
-    (void)migrate_master_run(&n->m, period < 1000000 ? period : 1000000);
     if (n->running) {
         /* another node ended the run while the container was here */
         (void)uarea_release(n->ua);
@@ -1242,7 +932,34 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     (void)migrate_master_fini(&n->m);
     uarea_posix_dirty_close(&n->dirty_region);
     uarea_posix_dirty_close(&n->dirty_user);
-    (void)noc_shm_detach(&me);
+    (void)noc_shm_detach(me);
+}
+
+static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
+                                  unsigned char *block, size_t block_size)
+{
+    static uarea__posix_node node;
+    uarea__posix_node *n = &node;
+    noc_shm_node me;
+    noc_transport t;
+    migrate_config cfg;
+    int rc;
+    /* 1. the node's state, its exit hook */
+    uarea__posix_node_init(n, self, d, block, block_size);
+    /* 2. containers start once every node process exists */
+    uarea__posix_wait_forked();
+    /* 3. its end of the NoC, its user section, its master */
+    rc = uarea__posix_node_setup(n, shm, &me, &t, region, &cfg);
+    /* 4. its first container: new, restored, or none */
+    if (rc == 0) rc = uarea__posix_node_birth(n, region);
+    if (rc < 0) return rc;
+    /* 5. the master's loop (migrate/master.h) until the run stops: asleep in
+     *    its mailbox wait when nothing is going on, at most 1 ms or the
+     *    scheduler's period */
+    (void)migrate_master_run(&n->m, d->scheduler_period_ns < 1000000 ? d->scheduler_period_ns
+                                                                       : 1000000);
+    /* 6. let go of the container, the cores, the master, the NoC */
+    uarea__posix_node_leave(n, &me);
     return 0;
 }
 
@@ -1266,7 +983,7 @@ UAREA_NORETURN static void uarea__posix_node_process(noc_shm *shm, int self, voi
     _exit(0);
 }
 
-/* ==== The launcher ======================================================= */
+/* ==== The launcher ====================================================== */
 static uint64_t uarea__posix_fingerprint(void)
 {
     uint64_t fp = 0x75617265615f6670ull; /* "uarea_fp" */
@@ -1278,297 +995,219 @@ static uint64_t uarea__posix_fingerprint(void)
     return fp;
 }
 
-/* What the launcher knows of its nodes while it watches them. */
-typedef struct uarea__posix_watch {
-    const uarea_posix_desc *d;
+/* The launcher's own state, from uarea_posix_run's call to its return:
+ * what it took (given back by uarea__posix_launch_end) and what it watches. */
+typedef struct uarea__posix_launch {
+    uarea_posix_desc d;           /* the caller's descriptor, its defaults filled */
+    uarea_posix_report scratch;   /* the report when desc.report is NULL */
+    void *region;                 /* the container region; NULL: not mapped */
+    noc_shm shm;                  /* the NoC (have_noc) */
+    int have_noc;
+    unsigned char *arena;         /* the nodes' portal blocks, in the NoC's arena */
+    uarea__posix_watch w;         /* the node processes (uarea_posix/watch.h) */
+} uarea__posix_launch;
+
+/* The descriptor's defaults: the one place that fills them (the nodes get
+ * the filled copy through the fork). */
+static void uarea__posix_desc_defaults(uarea_posix_desc *d)
+{
+    if (d->nodes == 0) d->nodes = 4;
+    if (d->cores == 0) d->cores = 2;
+    if (d->containers == 0) d->containers = 1;
+    if (d->timeout_ns <= 0) d->timeout_ns = INT64_C(1000000000);
+    if (d->scheduler_period_ns <= 0) d->scheduler_period_ns = INT64_C(1000000);
+}
+
+/* The caller's descriptor with its defaults, checked, and an empty report
+ * (filled even when the run does not start). */
+static int uarea__posix_launch_desc(uarea__posix_launch *la, const uarea_posix_desc *desc,
+                                    int (*app_main)(int, char **), int argc, char **argv)
+{
+    uarea_posix_desc *d = &la->d;
     uarea_posix_report *rep;
-    int nodes;
-    pid_t pid[NOC_NODES_MAX];
-    int pidfd[NOC_NODES_MAX];     /* -1: none (the kernel has no pidfd) */
-    int ended[NOC_NODES_MAX];
-    int dead[NOC_NODES_MAX];      /* ended while the run went on */
-    int failed;                   /* the first runtime error of a node, 0: none */
-    int lost;                     /* the first container lost, -1: none */
-    uint64_t undecided_since;     /* a holder died, a candidate may run it: since */
-} uarea__posix_watch;
-
-/* Give the program the migration records the nodes left in the ring. */
-static void uarea__posix_drain(uarea__posix_watch *w)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    for (;;) {
-        uint32_t h = __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
-        struct uarea__posix_stats_slot *slot = &sh->ring[h % UAREA__POSIX_RING];
-        migrate_stats st;
-        if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != h + 1u) return;
-        st = slot->st;
-        __atomic_store_n(&sh->ring_head, h + 1u, __ATOMIC_RELEASE);
-        if (w->d->on_migration != NULL) w->d->on_migration(w->d->arg, &st);
-    }
-}
-
-/* Node i ended (status from waitpid; known 0: someone else reaped it). */
-static void uarea__posix_ended(uarea__posix_watch *w, int i, int status, int known)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    int said = __atomic_load_n(&sh->end[i].end, __ATOMIC_ACQUIRE), c, held = -1;
-    int end, code;
-    for (c = 0; c < sh->containers; c++)
-        if (uarea__posix_holder_of(__atomic_load_n(&sh->custody[c], __ATOMIC_ACQUIRE)) == i &&
-            !__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE))
-            held = c;
-    w->ended[i] = 1;
-    if (said != 0) {
-        end = said;
-        code = sh->end[i].code;
-        if (sh->end[i].container >= 0) held = sh->end[i].container;
-    } else if (known && WIFSIGNALED(status)) {
-        end = UAREA_POSIX_END_KILLED;
-        code = WTERMSIG(status);
-    } else if (known && WIFEXITED(status)) {
-        /* _exit() in the node, past the runtime: the program ended itself */
-        end = UAREA_POSIX_END_EXIT;
-        code = WEXITSTATUS(status);
-        if (held >= 0) uarea__posix_container_done(held, code);
-    } else {
-        end = UAREA_POSIX_END_UNKNOWN;
-        code = 0;
-    }
-    w->rep->node[i].end = end;
-    w->rep->node[i].code = code;
-    w->rep->node[i].container = held;
-    if (end == UAREA_POSIX_END_CLEAN) return;
-    w->dead[i] = !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) || held >= 0;
-    if (end == UAREA_POSIX_END_KILLED)
-        uarea__posix_logf(0, "node %d (pid %ld) was killed by signal %d (%s)%s", i, (long)w->pid[i],
-                          code, strsignal(code), held >= 0 ? " while it held a container" : "");
-    else if (end == UAREA_POSIX_END_FAILED) {
-        uarea__posix_logf(0, "node %d (pid %ld) failed: %s", i, (long)w->pid[i], uarea_strerror(code));
-        if (w->failed == 0) w->failed = code;
-    } else if (end == UAREA_POSIX_END_UNKNOWN)
-        uarea__posix_logf(1, "node %d (pid %ld) ended; another part of the program reaped it", i,
-                          (long)w->pid[i]);
-}
-
-/* Is every container held by a live node, or done? A container whose holder
- * died is lost, unless a live node accepted an image of it: that node runs
- * it (it learns of the death and activates) or discards it, and the books
- * say which soon; past a bound on that, it is lost too. */
-static void uarea__posix_settle(uarea__posix_watch *w, uint64_t now)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    uint64_t bound = (uint64_t)(w->d->timeout_ns > 0 ? w->d->timeout_ns : INT64_C(1000000000)) *
-                     (uint64_t)(2 * (MIGRATE_RETRIES + 1)) + UINT64_C(1000000000);
-    int c, undecided = 0;
-    for (c = 0; c < sh->containers && w->lost < 0; c++) {
-        uint32_t word = __atomic_load_n(&sh->custody[c], __ATOMIC_ACQUIRE);
-        int h = uarea__posix_holder_of(word), v = uarea__posix_cand_of(word);
-        if (__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE) || h < 0 || !w->dead[h]) continue;
-        if (v >= 0 && v != h && !w->dead[v] &&
-            (w->undecided_since == 0 || now - w->undecided_since < bound)) {
-            undecided = 1;
-            continue;
-        }
-        w->lost = c;
-        w->rep->lost_container = c;
-        w->rep->lost_node = h;
-        uarea__posix_logf(0, "container %d is lost: node %d, which held its only copy, is gone", c, h);
-        __atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-    }
-    if (!undecided) w->undecided_since = 0;
-    else if (w->undecided_since == 0) w->undecided_since = now ? now : 1;
-}
-
-/* Wait for the node processes (only them) to end, keep the books on the way,
- * give the program its migration records. */
-static void uarea__posix_watch_run(uarea__posix_watch *w)
-{
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    int i, left = w->nodes;
-    for (i = 0; i < w->nodes; i++) {
-#ifdef SYS_pidfd_open
-        w->pidfd[i] = (int)syscall(SYS_pidfd_open, w->pid[i], 0);
-#else
-        w->pidfd[i] = -1;
-#endif
-    }
-    while (left > 0) {
-        struct pollfd pf[NOC_NODES_MAX + 1];
-        int np = 0, blind = 0;
-        uint64_t drain;
-        while (read(sh->efd, &drain, sizeof drain) > 0) {
-        }
-        uarea__posix_drain(w);
-        for (i = 0; i < w->nodes; i++) {
-            int status = 0;
-            pid_t r;
-            if (w->ended[i]) continue;
-            r = waitpid(w->pid[i], &status, WNOHANG);
-            if (r == 0 || (r < 0 && errno == EINTR)) continue;
-            uarea__posix_ended(w, i, status, r == w->pid[i]);
-            left--;
-        }
-        uarea__posix_settle(w, uarea__posix_now());
-        if (left == 0) break;
-        pf[np].fd = sh->efd;
-        pf[np++].events = POLLIN;
-        for (i = 0; i < w->nodes; i++) {
-            if (w->ended[i]) continue;
-            if (w->pidfd[i] < 0) blind = 1;
-            else {
-                pf[np].fd = w->pidfd[i];
-                pf[np++].events = POLLIN;
-            }
-        }
-        (void)poll(pf, (nfds_t)np, blind || w->undecided_since ? 10 : -1);
-    }
-    uarea__posix_drain(w);
-    for (i = 0; i < w->nodes; i++)
-        if (w->pidfd[i] >= 0) close(w->pidfd[i]);
-}
-
-/* desc.restore, opened here: a file that is not there fails the run before
- * any node starts. The descriptor goes to node 0 through the fork. */
-static int uarea__posix_open_restore(const char *path)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return uarea__posix_errno_err(errno);
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        close(fd);
-        return UAREA_EIO;
-    }
-    return fd;
-}
-
-UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
-                              int (*app_main)(int argc, char **argv), int argc, char **argv)
-{
-    uarea_posix_desc d;
-    uarea_posix_report scratch, *rep;
-    uarea__posix_watch w;
-    noc_shm shm;
-    void *region;
-    int i, rc, result = 0;
-    pid_t launcher = getpid();
-    unsigned char *arena;
-    memset(&d, 0, sizeof d);
-    if (desc) d = *desc;
-    rep = d.report != NULL ? d.report : &scratch;
+    int i;
+    memset(la, 0, sizeof *la);
+    if (desc) *d = *desc;
+    rep = d->report != NULL ? d->report : &la->scratch;
     memset(rep, 0, sizeof *rep);
     rep->lost_container = rep->lost_node = -1;
     for (i = 0; i < NOC_NODES_MAX; i++) rep->node[i].container = -1;
+    la->w.d = d;
+    la->w.rep = rep;
+    la->w.lost = -1;
     if (app_main == NULL) return UAREA_EINVAL;
     /* a container thread, the scheduler or a node may not start a run of
      * its own: its nodes would fork copies of this node */
     if (uarea__posix_sh != NULL) return UAREA_ESTATE;
-    if (d.nodes == 0) d.nodes = 4;
-    if (d.cores == 0) d.cores = 2;
-    if (d.nodes < 1 || d.nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
-    if (d.containers == 0) d.containers = 1;
-    if (d.containers < 1 || d.containers > d.nodes) return UAREA_EINVAL;
-    if (d.restore != NULL && d.containers != 1) return UAREA_EINVAL;
-    if (d.cores < 1 || d.cores > UAREA_CORES_MAX) return UAREA_EINVAL;
+    uarea__posix_desc_defaults(d);
+    if (d->nodes < 1 || d->nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
+    if (d->containers < 1 || d->containers > d->nodes) return UAREA_EINVAL;
+    if (d->restore != NULL && d->containers != 1) return UAREA_EINVAL;
+    if (d->cores < 1 || d->cores > UAREA_CORES_MAX) return UAREA_EINVAL;
     if (argc < 0 || (argc > 0 && argv == NULL)) return UAREA_EINVAL;
-    if (d.restore != NULL) {
-        uarea__posix_restore_fd = uarea__posix_open_restore(d.restore);
-        if (uarea__posix_restore_fd < 0) {
-            rc = uarea__posix_restore_fd;
-            uarea__posix_restore_fd = -1;
-            return rc;
-        }
-    }
+    return 0;
+}
+
+/* desc.restore, opened before anything starts (uarea_posix/checkpoint.h). */
+static int uarea__posix_launch_restore(const uarea_posix_desc *d)
+{
+    int fd;
+    if (d->restore == NULL) return 0;
+    fd = uarea__posix_open_restore(d->restore);
+    if (fd < 0) return fd;
+    uarea__posix_restore_fd = fd;
+    return 0;
+}
+
+/* What every node inherits through the fork: the program and its argv, the
+ * number of cores, the binary's fingerprint, the preemption tick's handler. */
+static void uarea__posix_launch_globals(const uarea_posix_desc *d, int (*app_main)(int, char **),
+                                        int argc, char **argv)
+{
     uarea__posix_app = app_main;
     uarea__posix_argc = argc;
     uarea__posix_argv = argv;
-    uarea__posix_ncores = (unsigned)d.cores;
+    uarea__posix_ncores = (unsigned)d->cores;
     uarea__posix_fp = uarea__posix_fingerprint();
     uarea__posix_install_preemption();
-    rc = UAREA_ENOMEM;
+}
+
+/* The container region at its fixed address, the shared block with its
+ * eventfd (uarea_posix/books.h), and the NoC. */
+static int uarea__posix_launch_map(uarea__posix_launch *la)
+{
+    const uarea_posix_desc *d = &la->d;
+    struct uarea__posix_shared *sh;
+    void *region;
+    int i, rc;
     region = mmap((void *)(uintptr_t)UAREA_POSIX_REGION_ADDR, UAREA_CONTAINER_SIZE,
                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (region == MAP_FAILED) goto no_region;
-    if (region != (void *)(uintptr_t)UAREA_POSIX_REGION_ADDR) goto no_shared;
+    if (region == MAP_FAILED) return UAREA_ENOMEM;
+    la->region = region;
+    if (region != (void *)(uintptr_t)UAREA_POSIX_REGION_ADDR) return UAREA_ENOMEM;
     uarea__posix_region = region;
     uarea__posix_region_size = UAREA_CONTAINER_SIZE;
-    uarea__posix_sh = (struct uarea__posix_shared *)mmap(NULL, sizeof *uarea__posix_sh,
-                                                         PROT_READ | PROT_WRITE,
-                                                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (uarea__posix_sh == MAP_FAILED) goto no_shared;
-    memset(uarea__posix_sh, 0, sizeof *uarea__posix_sh);
-    uarea__posix_sh->containers = d.containers;
-    uarea__posix_sh->nodes = d.nodes;
+    sh = (struct uarea__posix_shared *)mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+                                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) return UAREA_ENOMEM;
+    memset(sh, 0, sizeof *sh);
+    uarea__posix_sh = sh;
+    sh->containers = d->containers;
+    sh->nodes = d->nodes;
     for (i = 0; i < NOC_NODES_MAX; i++)
-        uarea__posix_sh->custody[i] = UAREA__POSIX_CUSTODY(i < d.containers ? i : -1, -1);
-    uarea__posix_sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (uarea__posix_sh->efd < 0) {
-        rc = UAREA_EIO;
-        goto no_efd;
-    }
+        sh->custody[i] = UAREA__POSIX_CUSTODY(i < d->containers ? i : -1, -1);
+    sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sh->efd < 0) return UAREA_EIO;
     /* Each node's portal block lies in the transport's shared arena: a
      * portal transfer into it is one memcpy (docs/posix-noc.md). */
-    rc = noc_shm_create(&shm, &(noc_shm_desc){.nodes = d.nodes,
-                                              .arena_size = (size_t)d.nodes * UAREA_POSIX_BLOCK});
-    if (rc < 0) goto no_noc;
-    rc = 0;
-    arena = (unsigned char *)noc_shm_arena(&shm, NULL);
-    memset(&w, 0, sizeof w);
-    w.d = &d;
-    w.rep = rep;
-    w.lost = -1;
+    rc = noc_shm_create(&la->shm, &(noc_shm_desc){.nodes = d->nodes,
+                                                  .arena_size = (size_t)d->nodes * UAREA_POSIX_BLOCK});
+    if (rc < 0) return rc;
+    la->have_noc = 1;
+    la->arena = (unsigned char *)noc_shm_arena(&la->shm, NULL);
+    return 0;
+}
+
+/* Fork the node processes (uarea__posix_node_process), then let them start.
+ * A fork that fails stops the run: the nodes already there leave. */
+static void uarea__posix_launch_nodes(uarea__posix_launch *la)
+{
+    uarea__posix_watch *w = &la->w;
+    pid_t launcher = getpid();
+    int i;
     fflush(NULL);
-    for (i = 0; i < d.nodes; i++) {
+    for (i = 0; i < la->d.nodes; i++) {
         pid_t p = fork();
         if (p == 0)
-            uarea__posix_node_process(&shm, i, region, &d, arena + (size_t)i * UAREA_POSIX_BLOCK,
-                                      launcher);
+            uarea__posix_node_process(&la->shm, i, la->region, &la->d,
+                                      la->arena + (size_t)i * UAREA_POSIX_BLOCK, launcher);
         if (p < 0) {
             uarea__posix_logf(0, "cannot start node %d: %s", i, strerror(errno));
             __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
-            if (w.failed == 0) w.failed = UAREA_ENOMEM;
+            if (w->failed == 0) w->failed = UAREA_ENOMEM;
             break;
         }
-        w.pid[i] = p;
-        rep->node[i].pid = (long)p;
+        w->pid[i] = p;
+        w->rep->node[i].pid = (long)p;
         __atomic_store_n(&uarea__posix_sh->pid[i], (long)p, __ATOMIC_RELEASE);
         /* a node that dies before it attaches is then seen dead */
-        (void)noc_shm_expect(&shm, i, (int)p);
+        (void)noc_shm_expect(&la->shm, i, (int)p);
     }
-    w.nodes = rep->nodes = i;
+    w->nodes = w->rep->nodes = i;
     if (uarea__posix_restore_fd >= 0) {
         close(uarea__posix_restore_fd);           /* node 0 has it */
         uarea__posix_restore_fd = -1;
     }
     __atomic_store_n(&uarea__posix_sh->forked, 1, __ATOMIC_RELEASE);
-    uarea__posix_watch_run(&w);
-    rep->migrations = __atomic_load_n(&uarea__posix_sh->nstats, __ATOMIC_ACQUIRE);
-    rep->stats_dropped = __atomic_load_n(&uarea__posix_sh->dropped, __ATOMIC_ACQUIRE);
-    if (w.lost >= 0) {
-        result = w.failed != 0 && w.rep->node[rep->lost_node].end == UAREA_POSIX_END_FAILED
-                     ? w.failed : UAREA_ELOST;
-    } else {
-        int all = 1, first = 0;
-        for (i = 0; i < d.containers; i++) {
-            if (!uarea__posix_sh->done[i]) all = 0;
-            else if (first == 0) first = uarea__posix_sh->exit_code[i];
-        }
-        result = all ? first : w.failed != 0 ? w.failed : UAREA_EABORTED;
+}
+
+/* The run's value, once every node has ended: the first non-zero value of
+ * the containers' programs when they all ended; else UAREA_ELOST (or the
+ * runtime error of the node whose failure lost a container), a node's
+ * runtime error, or UAREA_EABORTED. The report's counts too. */
+static int uarea__posix_outcome(uarea__posix_launch *la)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    uarea__posix_watch *w = &la->w;
+    uarea_posix_report *rep = w->rep;
+    int i, all = 1, first = 0;
+    rep->migrations = __atomic_load_n(&sh->nstats, __ATOMIC_ACQUIRE);
+    rep->stats_dropped = __atomic_load_n(&sh->dropped, __ATOMIC_ACQUIRE);
+    if (w->lost >= 0)
+        return w->failed != 0 && rep->node[rep->lost_node].end == UAREA_POSIX_END_FAILED
+                   ? w->failed : UAREA_ELOST;
+    for (i = 0; i < la->d.containers; i++) {
+        if (!sh->done[i]) all = 0;
+        else if (first == 0) first = sh->exit_code[i];
     }
-    noc_shm_destroy(&shm);
-no_noc:
-    close(uarea__posix_sh->efd);
-no_efd:
-    munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
-no_shared:
-    uarea__posix_sh = NULL;
-    munmap(region, UAREA_CONTAINER_SIZE);
-    uarea__posix_region = NULL;
-    uarea__posix_region_size = 0;
-no_region:
+    return all ? first : w->failed != 0 ? w->failed : UAREA_EABORTED;
+}
+
+/* Give back what the launcher took, whatever step it reached. */
+static void uarea__posix_launch_end(uarea__posix_launch *la)
+{
+    if (la->have_noc) noc_shm_destroy(&la->shm);
+    if (uarea__posix_sh != NULL) {
+        if (uarea__posix_sh->efd >= 0) close(uarea__posix_sh->efd);
+        munmap(uarea__posix_sh, sizeof *uarea__posix_sh);
+        uarea__posix_sh = NULL;
+    }
+    if (la->region != NULL) {
+        munmap(la->region, UAREA_CONTAINER_SIZE);
+        uarea__posix_region = NULL;
+        uarea__posix_region_size = 0;
+    }
     if (uarea__posix_restore_fd >= 0) close(uarea__posix_restore_fd);
     uarea__posix_restore_fd = -1;
-    return rc < 0 ? rc : result;
 }
+
+UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
+                              int (*app_main)(int argc, char **argv), int argc, char **argv)
+{
+    uarea__posix_launch la;
+    int rc;
+    /* 1. the descriptor with its defaults, checked; an empty report */
+    rc = uarea__posix_launch_desc(&la, desc, app_main, argc, argv);
+    /* 2. the checkpoint file to start from, if any */
+    if (rc == 0) rc = uarea__posix_launch_restore(&la.d);
+    if (rc < 0) return rc;
+    /* 3. what the nodes inherit: the program, the fingerprint, the tick */
+    uarea__posix_launch_globals(&la.d, app_main, argc, argv);
+    /* 4. the container region, the shared block, the NoC */
+    rc = uarea__posix_launch_map(&la);
+    if (rc == 0) {
+        /* 5. the node processes */
+        uarea__posix_launch_nodes(&la);
+        /* 6. watch them to their end (uarea_posix/watch.h) */
+        uarea__posix_watch_run(&la.w);
+        /* 7. the run's value and report */
+        rc = uarea__posix_outcome(&la);
+    }
+    /* 8. give back the region, the shared block, the NoC, the file */
+    uarea__posix_launch_end(&la);
+    return rc;
+}
+
 
 UAREA_EXTERN_C_END
 
