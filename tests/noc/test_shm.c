@@ -527,8 +527,17 @@ Test(shm_bounce, cancel_in_the_middle)
 static void *kick_when_asleep(void *arg)
 {
     noc_shm_node *n = arg;
-    while (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST) == NULL) sched_yield();
+    while (__atomic_load_n(&shm.region->node[n->self].sleeping, __ATOMIC_SEQ_CST) == 0) sched_yield();
     noc_shm_kick(n);
+    return NULL;
+}
+
+/* the same from "another process": by node number, through the mapping */
+static void *kick_node_when_asleep(void *arg)
+{
+    int node = (int)(intptr_t)arg;
+    while (__atomic_load_n(&shm.region->node[node].sleeping, __ATOMIC_SEQ_CST) == 0) sched_yield();
+    noc_shm_kick_node(&shm, node);
     return NULL;
 }
 
@@ -545,7 +554,13 @@ Test(shm, a_kick_ends_a_mailbox_wait_and_leaves_the_read_posted)
     cr_assert_eq(pthread_create(&th, NULL, kick_when_asleep, &nd[1]), 0);
     cr_assert_eq(noc_mailbox_wait(&t[1], in, NOC_FOREVER), UAREA_ETIMEDOUT, "kicked asleep");
     pthread_join(th, NULL);
-    cr_assert_eq(nd[1].sleeping, NULL);
+    cr_assert_eq(shm.region->node[1].sleeping, 0);
+    cr_assert_eq(pthread_create(&th, NULL, kick_node_when_asleep, (void *)(intptr_t)1), 0);
+    cr_assert_eq(noc_mailbox_wait(&t[1], in, NOC_FOREVER), UAREA_ETIMEDOUT, "kicked by number");
+    pthread_join(th, NULL);
+    noc_shm_kick_node(&shm, 0);                           /* kept for node 0's next wait */
+    noc_shm_kick_node(&shm, 7);                           /* out of range: nothing */
+    noc_shm_kick_node(NULL, 0);
     cr_assert_eq(noc_mailbox_write(&t[0], out, "kick", 5, 1000000000), 5);
     cr_assert_eq(noc_mailbox_wait(&t[1], in, 1000000000), 5, "the read was still posted");
     cr_assert_str_eq(buf, "kick");

@@ -225,8 +225,6 @@ typedef struct noc_shm_node {
     uint64_t probed[NOC_NODES_MAX];     /* last liveness probe, ns */
     noc__shm_handle mbx[NOC_OPEN_MAX];
     noc__shm_handle ptl[NOC_OPEN_MAX];
-    uint32_t kick;                      /* noc_shm_kick() */
-    void *sleeping;                     /* the event a mailbox read sleeps on */
 } noc_shm_node;
 
 /* Create the shared mapping for desc->nodes nodes (desc NULL: defaults).
@@ -248,6 +246,11 @@ UAREA_API void *noc_shm_arena(noc_shm *shm, size_t *size);
  * with UAREA_ETIMEDOUT, the read still posted. The POSIX runtime wakes its
  * master with it when a container thread posts a call. */
 UAREA_API void noc_shm_kick(noc_shm_node *self);
+/* The same for node `node`, from any process of the run (another node, or
+ * the launcher that created the transport): the POSIX runtime wakes every
+ * node's master with it when the run ends. Nothing when node is out of
+ * range. */
+UAREA_API void noc_shm_kick_node(noc_shm *shm, int node);
 /* 1 when `node` is attached and its process alive, 0 when not attached yet,
  * UAREA_EPEERGONE when it left or died, UAREA_EBADNODE. */
 UAREA_API int noc_shm_peer_state(noc_shm_node *self, int node);

@@ -253,13 +253,21 @@ UAREA_API int noc_shm_expect(noc_shm *shm, int node, int pid)
     return 0;
 }
 
+UAREA_API void noc_shm_kick_node(noc_shm *shm, int node)
+{
+    struct noc__shm_nodeinfo *ni;
+    struct noc__shm_event *e;
+    if (shm == NULL || shm->region == NULL || node < 0 || node >= shm->nodes) return;
+    ni = &shm->region->node[node];
+    __atomic_store_n(&ni->kick, 1u, NOC__SHM_SEQ);
+    e = (struct noc__shm_event *)(uintptr_t)__atomic_load_n(&ni->sleeping, NOC__SHM_SEQ);
+    if (e != NULL) noc__shm_notify(e);
+}
+
 UAREA_API void noc_shm_kick(noc_shm_node *self)
 {
-    struct noc__shm_event *e;
     if (self == NULL) return;
-    __atomic_store_n(&self->kick, 1u, NOC__SHM_SEQ);
-    e = (struct noc__shm_event *)__atomic_load_n(&self->sleeping, NOC__SHM_SEQ);
-    if (e != NULL) noc__shm_notify(e);
+    noc_shm_kick_node(self->shm, self->self);
 }
 
 UAREA_API int noc_shm_peer_state(noc_shm_node *self, int node)

@@ -38,7 +38,10 @@ struct noc__shm_nodeinfo {
     uint32_t state;
     int32_t pid;
     uint32_t gen;
-    uint32_t pad_;
+    uint32_t kick;                      /* noc_shm_kick / noc_shm_kick_node */
+    uint64_t sleeping;                  /* the event its mailbox read sleeps on (an
+                                           address in the mapping, the same in every
+                                           node), 0: none */
 };
 
 struct noc__shm_slot {

@@ -99,6 +99,7 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
 {
     uint64_t start, now, deadline, spin_end, busy_end = 0;
     int promised = 0, kickable = !portal && !h->out;
+    struct noc__shm_nodeinfo *me = &s->shm->region->node[s->self];   /* its kick */
     if (h->op == NOC__SHM_OP_NONE) return UAREA_ESTATE;
     noc__shm_progress(s, h, portal);
     if (h->done) return noc__shm_take(h);
@@ -115,7 +116,7 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
         uint64_t nap;
         now = noc__shm_now();
         if (now >= deadline) return UAREA_ETIMEDOUT;
-        if (kickable && __atomic_exchange_n(&s->kick, 0u, NOC__SHM_SEQ)) return UAREA_ETIMEDOUT;
+        if (kickable && __atomic_exchange_n(&me->kick, 0u, NOC__SHM_SEQ)) return UAREA_ETIMEDOUT;
         if (now < spin_end) {
             if (!promised) noc__shm_reader_promise(s, h, portal, spin_end);
             promised = 1;
@@ -148,13 +149,13 @@ static int noc__shm_wait_for(noc_shm_node *s, noc__shm_handle *h, int portal, in
         noc__shm_progress(s, h, portal);
         /* a kicker stores kick, then reads `sleeping`; this side stores
          * `sleeping`, then reads kick: one of the two sees the other */
-        if (kickable) __atomic_store_n(&s->sleeping, (void *)e, NOC__SHM_SEQ);
-        if (!h->done && !(kickable && __atomic_load_n(&s->kick, NOC__SHM_SEQ))) {
+        if (kickable) __atomic_store_n(&me->sleeping, (uint64_t)(uintptr_t)e, NOC__SHM_SEQ);
+        if (!h->done && !(kickable && __atomic_load_n(&me->kick, NOC__SHM_SEQ))) {
             nap = deadline - now < (uint64_t)NOC_SHM_CHECK_NS ? deadline - now : NOC_SHM_CHECK_NS;
             noc__shm_sleep(e, seen, noc__shm_nap(s, h, portal, now, nap));
             noc__shm_progress(s, h, portal);
         }
-        if (kickable) __atomic_store_n(&s->sleeping, NULL, NOC__SHM_SEQ);
+        if (kickable) __atomic_store_n(&me->sleeping, (uint64_t)0, NOC__SHM_SEQ);
         __atomic_sub_fetch(&e->waiters, 1u, NOC__SHM_SEQ);
         if (h->done) return noc__shm_take(h);
     }
