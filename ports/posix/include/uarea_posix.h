@@ -294,6 +294,16 @@ UAREA_EXTERN_C_BEGIN
 #  endif
 #endif
 
+/* The longest a node's master sleeps with nothing to do, ns. Nothing that
+ * needs it waits for this: a message, a container thread's call
+ * (migrate_to, a checkpoint), the end of its container's program and the
+ * end of the run each wake it (noc_shm_kick, noc_shm_kick_node); the nap only
+ * bounds how long a lost wake-up would cost (tests/posix/test_wake.c runs
+ * with a nap of ten minutes). */
+#ifndef UAREA_POSIX_NAP_NS
+#  define UAREA_POSIX_NAP_NS 1000000
+#endif
+
 #ifndef UAREA_POSIX_BLOCK
 #  define UAREA_POSIX_BLOCK (256u * 1024u)     /* portal transfer block per node */
 #endif
@@ -954,10 +964,11 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
     if (rc == 0) rc = uarea__posix_node_birth(n, region);
     if (rc < 0) return rc;
     /* 5. the master's loop (migrate/master.h) until the run stops: asleep in
-     *    its mailbox wait when nothing is going on, at most 1 ms or the
-     *    scheduler's period */
-    (void)migrate_master_run(&n->m, d->scheduler_period_ns < 1000000 ? d->scheduler_period_ns
-                                                                       : 1000000);
+     *    its mailbox wait when nothing is going on, at most UAREA_POSIX_NAP_NS
+     *    or the scheduler's period; a message, a posted call, the end of its
+     *    container's program or of the run wake it at once */
+    (void)migrate_master_run(&n->m, d->scheduler_period_ns < (int64_t)UAREA_POSIX_NAP_NS
+                                        ? d->scheduler_period_ns : (int64_t)UAREA_POSIX_NAP_NS);
     /* 6. let go of the container, the cores, the master, the NoC */
     uarea__posix_node_leave(n, &me);
     return 0;
@@ -1104,6 +1115,7 @@ static int uarea__posix_launch_map(uarea__posix_launch *la)
                                                   .arena_size = (size_t)d->nodes * UAREA_POSIX_BLOCK});
     if (rc < 0) return rc;
     la->have_noc = 1;
+    uarea__posix_noc = &la->shm;
     la->arena = (unsigned char *)noc_shm_arena(&la->shm, NULL);
     return 0;
 }
@@ -1123,7 +1135,7 @@ static void uarea__posix_launch_nodes(uarea__posix_launch *la)
                                       la->arena + (size_t)i * UAREA_POSIX_BLOCK, launcher);
         if (p < 0) {
             uarea__posix_logf(0, "cannot start node %d: %s", i, strerror(errno));
-            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            uarea__posix_stop();
             if (w->failed == 0) w->failed = UAREA_ENOMEM;
             break;
         }
@@ -1167,6 +1179,7 @@ static int uarea__posix_outcome(uarea__posix_launch *la)
 static void uarea__posix_launch_end(uarea__posix_launch *la)
 {
     if (la->have_noc) noc_shm_destroy(&la->shm);
+    uarea__posix_noc = NULL;
     if (uarea__posix_sh != NULL) {
         if (uarea__posix_sh->efd >= 0) close(uarea__posix_sh->efd);
         munmap(uarea__posix_sh, sizeof *uarea__posix_sh);

@@ -70,6 +70,17 @@ struct uarea__posix_shared {
 };
 
 static struct uarea__posix_shared *uarea__posix_sh;
+static noc_shm *uarea__posix_noc;    /* the run's NoC (the launcher's; inherited by the nodes) */
+
+/* The run stops: every node's master is woken out of its mailbox wait to
+ * see it (else each would see it at its next nap). */
+static void uarea__posix_stop(void)
+{
+    int i;
+    __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+    if (uarea__posix_noc != NULL)
+        for (i = 0; i < uarea__posix_noc->nodes; i++) noc_shm_kick_node(uarea__posix_noc, i);
+}
 
 /* ==== Custody =========================================================== */
 #define UAREA__POSIX_CUSTODY(holder, cand) \
@@ -115,8 +126,9 @@ static void uarea__posix_container_done(int c, int code)
         __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
         if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
             uarea__posix_sh->containers)
-            __atomic_store_n(&uarea__posix_sh->stop, 1, __ATOMIC_RELEASE);
+            uarea__posix_stop();
         uarea__posix_tell_launcher();
+        uarea__posix_wake_master();           /* it releases the container */
     }
     UAREA_PORT_CRIT_LEAVE(crit);
 }

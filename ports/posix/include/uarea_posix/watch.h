@@ -110,7 +110,7 @@ static void uarea__posix_settle(uarea__posix_watch *w, uint64_t now)
         w->rep->lost_container = c;
         w->rep->lost_node = h;
         uarea__posix_logf(0, "container %d is lost: node %d, which held its only copy, is gone", c, h);
-        __atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+        uarea__posix_stop();
     }
     if (!undecided) w->undecided_since = 0;
     else if (w->undecided_since == 0) w->undecided_since = now ? now : 1;
