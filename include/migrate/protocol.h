@@ -794,78 +794,93 @@ static int migrate__src_fill(migrate_daemon *d)
     return 1;
 }
 
-static int migrate__src_step(migrate_daemon *d)
+/* Source, S_FREEZE: the container is frozen (or not yet); then the image
+ * is begun and REQUEST goes out. */
+static int migrate__src_frozen(migrate_daemon *d)
+{
+    int rc = d->ops->freeze(d->ctx);
+    if (rc == UAREA_EAGAIN) {
+        if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
+        return 0;
+    }
+    if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
+    d->mig.t_frozen = migrate__now(d);
+    d->stats.cur.freeze_ns = d->mig.t_frozen - d->mig.t_freeze_src;
+    UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+    d->mig.offer.src = d->self;
+    d->mig.offer.mid = d->mig.mid;
+    d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
+    rc = d->ops->image_begin(d->ctx, &d->mig.offer);
+    if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
+    d->mig.size = d->mig.offer.size;
+    d->stats.cur.bytes = d->mig.size;
+    migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
+    d->mig.state = MIGRATE_S_REQUEST;
+    migrate__send_request(d);
+    return 1;
+}
+
+/* Source, S_SEND: collect the write that is out (filling the other half
+ * meanwhile), then send the next transfer, or go to S_VERIFY after the
+ * last. */
+static int migrate__src_send(migrate_daemon *d)
 {
     int rc;
-    switch (d->mig.state) {
-    case MIGRATE_S_FREEZE:
-        rc = d->ops->freeze(d->ctx);
+    if (d->xfer.inflight) {
+        rc = noc_portal_poll(d->t, d->xfer.out_portal);
         if (rc == UAREA_EAGAIN) {
-            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
+            /* while the write is out, fill the other half */
+            rc = migrate__src_fill(d);
+            if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+            if (rc > 0) return 1;
+            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
             return 0;
         }
-        if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
-        d->mig.t_frozen = migrate__now(d);
-        d->stats.cur.freeze_ns = d->mig.t_frozen - d->mig.t_freeze_src;
-        UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
-        d->mig.offer.src = d->self;
-        d->mig.offer.mid = d->mig.mid;
-        d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
-        rc = d->ops->image_begin(d->ctx, &d->mig.offer);
-        if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
-        d->mig.size = d->mig.offer.size;
-        d->stats.cur.bytes = d->mig.size;
-        migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
-        d->mig.state = MIGRATE_S_REQUEST;
-        migrate__send_request(d);
+        if (rc < 0) {
+            d->xfer.inflight = 0;
+            migrate__src_abort(d, rc, rc == UAREA_EPEERGONE);
+            return 1;
+        }
+        d->mig.done += d->xfer.inflight;
+        d->xfer.inflight = 0;
+        migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
+    }
+    if (d->mig.done >= d->mig.size) {
+        /* the destination verifies, then retransmits VERIFIED once per
+         * timeout: leave room for several of them */
+        d->mig.state = MIGRATE_S_VERIFY;
+        migrate__arm_retries(d);
+        migrate__trace(d, MIGRATE_PT_SRC_SENT);
         return 1;
+    }
+    rc = migrate__src_inplace(d);
+    if (rc == 1) return 1;
+    if (rc == UAREA_ENOSYS) d->xfer.no_inplace = 1;
+    else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+    rc = migrate__src_fill(d);
+    if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+    rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__half(d, d->xfer.ready_buf),
+                           d->xfer.ready);
+    if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+    d->xfer.wbuf = d->xfer.ready_buf;
+    d->xfer.inflight = d->xfer.ready;
+    d->xfer.ready = 0;
+    migrate__arm(d);
+    return 1;
+}
+
+static int migrate__src_step(migrate_daemon *d)
+{
+    switch (d->mig.state) {
+    case MIGRATE_S_FREEZE:
+        return migrate__src_frozen(d);
     case MIGRATE_S_REQUEST:
         if (!migrate__expired(d)) return 0;
         if (++d->mig.tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
         migrate__send_request(d);
         return 1;
     case MIGRATE_S_SEND:
-        if (d->xfer.inflight) {
-            rc = noc_portal_poll(d->t, d->xfer.out_portal);
-            if (rc == UAREA_EAGAIN) {
-                /* while the write is out, fill the other half */
-                rc = migrate__src_fill(d);
-                if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
-                if (rc > 0) return 1;
-                if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
-                return 0;
-            }
-            if (rc < 0) {
-                d->xfer.inflight = 0;
-                migrate__src_abort(d, rc, rc == UAREA_EPEERGONE);
-                return 1;
-            }
-            d->mig.done += d->xfer.inflight;
-            d->xfer.inflight = 0;
-            migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
-        }
-        if (d->mig.done >= d->mig.size) {
-            /* the destination verifies, then retransmits VERIFIED once per
-             * timeout: leave room for several of them */
-            d->mig.state = MIGRATE_S_VERIFY;
-            migrate__arm_retries(d);
-            migrate__trace(d, MIGRATE_PT_SRC_SENT);
-            return 1;
-        }
-        rc = migrate__src_inplace(d);
-        if (rc == 1) return 1;
-        if (rc == UAREA_ENOSYS) d->xfer.no_inplace = 1;
-        else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-        rc = migrate__src_fill(d);
-        if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
-        rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__half(d, d->xfer.ready_buf),
-                               d->xfer.ready);
-        if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-        d->xfer.wbuf = d->xfer.ready_buf;
-        d->xfer.inflight = d->xfer.ready;
-        d->xfer.ready = 0;
-        migrate__arm(d);
-        return 1;
+        return migrate__src_send(d);
     case MIGRATE_S_VERIFY:
         if (!migrate__expired(d)) return 0;
         migrate__src_abort(d, UAREA_ETIMEDOUT, 0);
