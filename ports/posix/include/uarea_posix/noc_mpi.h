@@ -194,6 +194,10 @@ typedef struct noc__mpi_send {
     } u;
 } noc__mpi_send;
 
+/* A withdrawn read's drain record: free; waiting for the sender's answer
+ * (did its data go out?); its data is coming and will be thrown away. */
+enum { NOC__MPI_DRAIN_FREE = 0, NOC__MPI_DRAIN_ASKED = 1, NOC__MPI_DRAIN_COMING = 2 };
+
 /* One attached node. */
 typedef struct noc_mpi_node {
     MPI_Comm comm;                      /* the transport's duplicate */
@@ -236,7 +240,7 @@ typedef struct noc_mpi_node {
     } outportal[NOC_NODES_MAX][NOC_PORTS_MAX];
     struct {                            /* reads withdrawn while their CTS was out */
         short node, port;
-        unsigned char state;            /* 0 free, 1 waiting for the answer, 2 data coming */
+        unsigned char state;            /* NOC__MPI_DRAIN_* */
         uint32_t seq;
     } drain[NOC_MPI_DRAINS];
     noc__mpi_send send[NOC_MPI_SENDS];
@@ -738,12 +742,12 @@ static void noc__mpi_drain_step(noc_mpi_node *s)
     MPI_Status st;
     int i, flag, n;
     for (i = 0; i < NOC_MPI_DRAINS; i++) {
-        if (s->drain[i].state == 0) continue;
+        if (s->drain[i].state == NOC__MPI_DRAIN_FREE) continue;
         if (s->gone[s->drain[i].node]) {
-            s->drain[i].state = 0;
+            s->drain[i].state = NOC__MPI_DRAIN_FREE;
             continue;
         }
-        if (s->drain[i].state != 2) continue;
+        if (s->drain[i].state != NOC__MPI_DRAIN_COMING) continue;
         flag = 0;
         if (MPI_Improbe(s->drain[i].node, noc__mpi_tag_data(s, s->drain[i].port, s->drain[i].seq),
                         s->comm, &flag, &msg, &st) != MPI_SUCCESS || !flag)
@@ -751,7 +755,7 @@ static void noc__mpi_drain_step(noc_mpi_node *s)
         if (s->scratch == NULL) s->scratch = malloc(NOC_PORTAL_MAX_SIZE);
         if (MPI_Get_count(&st, MPI_BYTE, &n) != MPI_SUCCESS || n < 0 || s->scratch == NULL) n = 0;
         (void)MPI_Mrecv(s->scratch, n, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        s->drain[i].state = 0;
+        s->drain[i].state = NOC__MPI_DRAIN_FREE;
         s->discarded++;
     }
 }
@@ -767,25 +771,11 @@ static noc__mpi_handle *noc__mpi_writer(noc_mpi_node *s, int node, int port, int
     return NULL;
 }
 
-static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
+/* Control messages about mailboxes: credits and their revocation, openers.
+ * 1 when `type` was one of them. */
+static int noc__mpi_on_mailbox_ctrl(noc_mpi_node *s, int from, int type, int port, uint32_t a,
+                                    uint32_t b)
 {
-    int type = m[0], port = m[1], lport = m[2], i;
-    uint32_t a = (uint32_t)m[3], b = (uint32_t)m[4], c = (uint32_t)m[5];
-    if (from < 0 || from >= s->nodes || port < 0 || port >= NOC_PORTS_MAX) return;
-    if (type == NOC__MPI_LEAVE) {
-        if (s->leaving) {
-            s->answered[from] = 1;               /* our own LEAVE went to it */
-        } else {
-            noc__mpi_ctrl(s, from, NOC__MPI_LEAVEACK, 0, 0, 0, 0, 0);
-        }
-        s->gone[from] = 1;
-        return;
-    }
-    if (type == NOC__MPI_LEAVEACK) {
-        s->answered[from] = 1;
-        return;
-    }
-    if (s->leaving || s->gone[from]) return;
     switch (type) {
     case NOC__MPI_CREDIT: {
         uint32_t *e = &s->outbox[from][port].epoch;
@@ -809,6 +799,19 @@ static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
     case NOC__MPI_MCLOSE:
         if (s->inbox[port].openers[from] > 0) s->inbox[port].openers[from]--;
         break;
+    default:
+        return 0;
+    }
+    return 1;
+}
+
+/* Control messages about portals: allows, clear-to-send, revoked sends and
+ * their answers, a write too big for the read. */
+static void noc__mpi_on_portal_ctrl(noc_mpi_node *s, int from, int type, int port, int lport,
+                                    uint32_t a, uint32_t b, uint32_t c)
+{
+    int i;
+    switch (type) {
     case NOC__MPI_ALLOW:
         s->outportal[from][port].lport = (short)lport;
         s->outportal[from][port].gen = a;
@@ -843,9 +846,10 @@ static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
     }
     case NOC__MPI_PACK:
         for (i = 0; i < NOC_MPI_DRAINS; i++)
-            if (s->drain[i].state == 1 && s->drain[i].node == from && s->drain[i].port == port &&
+            if (s->drain[i].state == NOC__MPI_DRAIN_ASKED && s->drain[i].node == from &&
+                s->drain[i].port == port &&
                 s->drain[i].seq == a) {
-                s->drain[i].state = b ? 2 : 0;
+                s->drain[i].state = b ? NOC__MPI_DRAIN_COMING : NOC__MPI_DRAIN_FREE;
                 break;
             }
         break;
@@ -864,6 +868,29 @@ static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
     default:
         break;
     }
+}
+
+static void noc__mpi_on_ctrl(noc_mpi_node *s, int from, const int32_t *m)
+{
+    int type = m[0], port = m[1], lport = m[2];
+    uint32_t a = (uint32_t)m[3], b = (uint32_t)m[4], c = (uint32_t)m[5];
+    if (from < 0 || from >= s->nodes || port < 0 || port >= NOC_PORTS_MAX) return;
+    if (type == NOC__MPI_LEAVE) {
+        if (s->leaving) {
+            s->answered[from] = 1;               /* our own LEAVE went to it */
+        } else {
+            noc__mpi_ctrl(s, from, NOC__MPI_LEAVEACK, 0, 0, 0, 0, 0);
+        }
+        s->gone[from] = 1;
+        return;
+    }
+    if (type == NOC__MPI_LEAVEACK) {
+        s->answered[from] = 1;
+        return;
+    }
+    if (s->leaving || s->gone[from]) return;
+    if (!noc__mpi_on_mailbox_ctrl(s, from, type, port, a, b))
+        noc__mpi_on_portal_ctrl(s, from, type, port, lport, a, b, c);
 }
 
 /* ---- progress ---- */
@@ -1286,11 +1313,11 @@ static int noc__mpi_drain_add(noc_mpi_node *s, int node, int port, uint32_t seq)
     int i;
     for (;;) {
         for (i = 0; i < NOC_MPI_DRAINS; i++)
-            if (s->drain[i].state == 0) {
+            if (s->drain[i].state == NOC__MPI_DRAIN_FREE) {
                 s->drain[i].node = (short)node;
                 s->drain[i].port = (short)port;
                 s->drain[i].seq = seq;
-                s->drain[i].state = 1;
+                s->drain[i].state = NOC__MPI_DRAIN_ASKED;
                 return i;
             }
         noc__mpi_unlock(s);
@@ -1332,7 +1359,7 @@ static int noc__mpi_ptl_cancel_locked(noc_mpi_node *s, noc__mpi_handle *h)
                 noc__mpi_finish(h, UAREA_EAGAIN);          /* the allow stays */
                 return noc__mpi_take(h);
             }
-            s->drain[d].state = 0;
+            s->drain[d].state = NOC__MPI_DRAIN_FREE;
         } else if (noc__mpi_cancel_recv(s, &h->req, node, &bytes, &err)) {
             h->active = 0;
             noc__mpi_finish(h, UAREA_EAGAIN);
