@@ -55,10 +55,13 @@ static void rv_doze(const uint32_t *bell, uint32_t seen, uint64_t ns)
 /* ---- The board: after the IKC arena in the shared region ------------------ */
 #define RV_RECS 16
 
+/* The side a cluster took in a migration (also an index of rv_cur). */
+enum { RV_SOURCE = 0, RV_DEST = 1 };
+
 /* One migration as one cluster saw it (written by that cluster only). */
 typedef struct rv_rec {
     uint32_t mid;
-    int32_t role;                         /* 0: source, 1: destination */
+    int32_t role;                         /* RV_SOURCE or RV_DEST */
     int32_t peer;
     int32_t result;                       /* 0 committed / activated, or the error */
     uint64_t t[MIGRATE_PT_COUNT];         /* mtime at each trace point (10 MHz) */
@@ -123,7 +126,7 @@ static rv_rec *rv_new_rec(uint32_t mid, int role, int peer)
 static void rv_trace(void *arg, migrate_point p, uint32_t mid, int peer, int phase)
 {
     uint64_t t = rv_mtime(), n = rv_instret();
-    int role = p >= MIGRATE_PT_DST_PREPARED ? 1 : 0;
+    int role = p >= MIGRATE_PT_DST_PREPARED ? RV_DEST : RV_SOURCE;
     rv_rec *r = rv_cur[role];
     (void)arg;
     (void)phase;
@@ -164,7 +167,7 @@ static void rv_on_arrival(void *arg, const migrate_stats *st)
     uint32_t i;
     (void)arg;
     for (i = 0; i < rv_me->n_recs; i++)
-        if (rv_me->rec[i].mid == st->mid && rv_me->rec[i].role == 1) rv_me->rec[i].bytes = st->bytes;
+        if (rv_me->rec[i].mid == st->mid && rv_me->rec[i].role == RV_DEST) rv_me->rec[i].bytes = st->bytes;
 }
 
 static uint64_t rv_span(const rv_rec *r, const uint64_t *v, migrate_point a, migrate_point b)
@@ -179,10 +182,10 @@ static void rv_print_rec(rv_rec *r)
     migrate_stats st;
     if (migrate_daemon_last(&uarea__mppa256_m.node.d, &st) == 0 && st.mid == r->mid) {
         if (r->result != 0) r->result = st.result;
-        if (r->role == 0) r->bytes = st.bytes;
+        if (r->role == RV_SOURCE) r->bytes = st.bytes;
     }
     if (r->result == 1) r->result = UAREA_EABORTED;
-    if (r->role == 0) {
+    if (r->role == RV_SOURCE) {
         migrate_point end = r->result == 0 ? MIGRATE_PT_SRC_DROPPED : MIGRATE_PT_SRC_ABORTED;
         kprintf("cluster %d: migration %08x to %d: %s; source: total %llu ticks / %llu %s, "
                 "frozen %llu ticks / %llu %s, image %llu bytes\n",
@@ -228,13 +231,29 @@ static int rv_failures;
         }                                                    \
     } while (0)
 
-static void rv_summary(void)
+/* The source's record of hop i: its k-th migration to the hop's destination
+ * (NULL when missing); *mid receives its migration id. */
+static const rv_rec *rv_hop_source(const demo_app_t *a, int i, uint32_t *mid)
 {
-    const demo_app_t *a = &rv_bd->app;
-    uint64_t preempts = 0, ticks = 0;
+    int from = a->hop_from[i], to = a->route[i], k;
+    for (k = 0; k < RV_RECS && from >= 0 && from < UAREA_MPPA256_NODES; k++) {
+        const rv_rec *r = &rv_bd->node[from].rec[k];
+        int j, nth = 0, want = 0;
+        if (k >= (int)rv_bd->node[from].n_recs) break;
+        if (r->role != RV_SOURCE || r->peer != to) continue;
+        for (j = 0; j < i; j++) want += a->hop_from[j] == from && a->route[j] == to;
+        for (j = 0; j < k; j++)
+            nth += rv_bd->node[from].rec[j].role == RV_SOURCE && rv_bd->node[from].rec[j].peer == to;
+        if (nth == want) { *mid = r->mid; return r; }
+    }
+    return NULL;
+}
+
+/* The figures of every hop, each side on its own clock, and their means. */
+static void rv_print_hops(const demo_app_t *a)
+{
     uint64_t sum_down = 0, sum_total = 0, sum_down_n = 0, sum_total_n = 0;
     int i, n_ok = 0;
-    ikc_shm_counters_t c, sum;
     kprintf("\nsummary (%s): per hop, each side on its own clock: ticks of mtime (10 MHz) / %s%s\n",
             rv_mode_name(rv_mode), rv_unit,
             (rv_flags & RV_FLAG_ICOUNT) ? " (QEMU -icount: instructions retired)"
@@ -243,20 +262,10 @@ static void rv_summary(void)
             "dest. request->run    downtime ~          image\n");
     for (i = 0; i < a->n_route; i++) {
         const rv_rec *s = NULL, *d = NULL;
-        int from = a->hop_from[i], to = a->route[i], k;
+        int from = a->hop_from[i], to = a->route[i];
         uint32_t mid = 0;
-        /* the source's record of this hop: its k-th migration to `to` */
-        for (k = 0; k < RV_RECS && from >= 0 && from < UAREA_MPPA256_NODES; k++) {
-            const rv_rec *r = &rv_bd->node[from].rec[k];
-            int j, nth = 0, want = 0;
-            if (k >= (int)rv_bd->node[from].n_recs) break;
-            if (r->role != 0 || r->peer != to) continue;
-            for (j = 0; j < i; j++) want += a->hop_from[j] == from && a->route[j] == to;
-            for (j = 0; j < k; j++)
-                nth += rv_bd->node[from].rec[j].role == 0 && rv_bd->node[from].rec[j].peer == to;
-            if (nth == want) { s = r; mid = r->mid; break; }
-        }
-        if (s != NULL && to >= 0 && to < UAREA_MPPA256_NODES) d = rv_find(to, mid, 1);
+        s = rv_hop_source(a, i, &mid);
+        if (s != NULL && to >= 0 && to < UAREA_MPPA256_NODES) d = rv_find(to, mid, RV_DEST);
         if (s != NULL && d != NULL) {
             migrate_point se = s->result == 0 ? MIGRATE_PT_SRC_DROPPED : MIGRATE_PT_SRC_ABORTED;
             migrate_point de = d->result == 0 ? MIGRATE_PT_DST_ACTIVATED : MIGRATE_PT_DST_DISCARDED;
@@ -299,6 +308,14 @@ static void rv_summary(void)
         kprintf("beside: Nanvix on the MPPA-256 (the papers), about 7.8 M cycles per migration of an "
                 "empty container, up to about 45 M cycles for parallel migrations\n");
     }
+}
+
+/* The NoC's counters and the user cores' ticks; returns the preemptions. */
+static uint64_t rv_print_counters(void)
+{
+    uint64_t preempts = 0, ticks = 0;
+    int i;
+    ikc_shm_counters_t c, sum;
     UAREA_MEMSET(&sum, 0, sizeof sum);
     for (i = 0; i < UAREA_MPPA256_NODES; i++) {
         ikc_shm_counters(i, &c);
@@ -315,7 +332,15 @@ static void rv_summary(void)
     kprintf("user cores: %llu timer ticks, %llu preemptions at safe points\n",
             (unsigned long long)ticks, (unsigned long long)preempts);
 
-    /* the checks */
+    return preempts;
+}
+
+/* What the transcript must show: each hop on another cluster, the damaged
+ * one refused, the workers computing throughout, the result equal to the
+ * computation without migration. */
+static void rv_check_run(const demo_app_t *a, uint64_t preempts)
+{
+    int i;
     RV_CHECK(rv_bd->ended && rv_bd->ended_on == a->route[a->n_route - 1] &&
                  rv_bd->ended_on != DEMO_HOME,
              "the container ended on cluster %d, not on %d (the last of its route)",
@@ -349,6 +374,13 @@ static void rv_summary(void)
             (unsigned long long)rv_expected, a->result == rv_expected ? "match" : "DIFFER");
     kprintf("run: %llu ticks (%llu ms of mtime) from the container's start to its end\n",
             (unsigned long long)(rv_mtime() - rv_t_start), (unsigned long long)((rv_mtime() - rv_t_start) / 10000u));
+}
+
+static void rv_summary(void)
+{
+    const demo_app_t *a = &rv_bd->app;
+    rv_print_hops(a);
+    rv_check_run(a, rv_print_counters());
 }
 
 /* ---- The runtime's hooks ----------------------------------------------------- */
