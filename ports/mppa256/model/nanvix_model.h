@@ -237,8 +237,11 @@ struct mppa_model__shared {
 };
 
 /* ---- Per-process state ------------------------------------------------------ */
+/* A core's thread: free, running, ended (not joined yet). */
+enum { MPPA_MODEL__CORE_FREE = 0, MPPA_MODEL__CORE_RUNNING = 1, MPPA_MODEL__CORE_ENDED = 2 };
+
 struct mppa_model__core {
-    uint32_t state;                  /* 0 free, 1 running, 2 ended (not joined) */
+    uint32_t state;                  /* MPPA_MODEL__CORE_* */
     pthread_t thread;
     void (*fn)(void);
 };
@@ -350,7 +353,7 @@ long mppa_model_boot(int nodenum, void (*master)(void))
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) raise(SIGKILL);
     pthread_mutex_init(&mppa_model__cores_lock, NULL);
     for (i = 0; i < MPPA_MODEL__CORES; i++) {
-        mppa_model__cores[i].state = 0;
+        mppa_model__cores[i].state = MPPA_MODEL__CORE_FREE;
         mppa_model__cores[i].fn = NULL;
         mppa_model__events[i] = 0;
     }
@@ -462,7 +465,7 @@ static void *mppa_model__core_main(void *arg)
     mppa_model__core_id = id;
     mppa_model__irq_off = 0;
     fn();
-    __atomic_store_n(&mppa_model__cores[id].state, 2u, __ATOMIC_RELEASE);
+    __atomic_store_n(&mppa_model__cores[id].state, (uint32_t)MPPA_MODEL__CORE_ENDED, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -474,21 +477,21 @@ int core_start(int coreid, void (*start)(void))
     c = &mppa_model__cores[coreid];
     pthread_mutex_lock(&mppa_model__cores_lock);
     switch (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE)) {
-    case 1:
+    case MPPA_MODEL__CORE_RUNNING:
         rc = MPPA_MODEL__E(EBUSY);
         break;
-    case 2: /* ended, not joined: its thread is done */
+    case MPPA_MODEL__CORE_ENDED: /* not joined: its thread is done */
         pthread_join(c->thread, NULL);
-        __atomic_store_n(&c->state, 0u, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->state, (uint32_t)MPPA_MODEL__CORE_FREE, __ATOMIC_RELAXED);
         break;
     default:
         break;
     }
     if (rc == 0) {
         c->fn = start;
-        __atomic_store_n(&c->state, 1u, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->state, (uint32_t)MPPA_MODEL__CORE_RUNNING, __ATOMIC_RELEASE);
         if (pthread_create(&c->thread, NULL, mppa_model__core_main, (void *)(intptr_t)coreid) != 0) {
-            __atomic_store_n(&c->state, 0u, __ATOMIC_RELEASE);
+            __atomic_store_n(&c->state, (uint32_t)MPPA_MODEL__CORE_FREE, __ATOMIC_RELEASE);
             rc = MPPA_MODEL__E(EAGAIN);
         }
     }
@@ -503,7 +506,7 @@ int mppa_model_core_join(int coreid)
     if (coreid < 1 || coreid >= MPPA_MODEL__CORES) return -EINVAL;
     c = &mppa_model__cores[coreid];
     pthread_mutex_lock(&mppa_model__cores_lock);
-    if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == 0) {
+    if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == MPPA_MODEL__CORE_FREE) {
         pthread_mutex_unlock(&mppa_model__cores_lock);
         return -EINVAL;
     }
@@ -511,7 +514,7 @@ int mppa_model_core_join(int coreid)
     pthread_mutex_unlock(&mppa_model__cores_lock);
     pthread_join(t, NULL);
     pthread_mutex_lock(&mppa_model__cores_lock);
-    __atomic_store_n(&c->state, 0u, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->state, (uint32_t)MPPA_MODEL__CORE_FREE, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&mppa_model__cores_lock);
     return 0;
 }

@@ -512,7 +512,7 @@ static void uarea__posix_on_trace(void *arg, migrate_point p, uint32_t mid, int 
     (void)mid;
     (void)peer;
     if (n->desc->on_step == NULL) return;
-    if (phase == 1) {
+    if (phase == MIGRATE_PHASE_PRECOPY) {
         memcpy(name, "pre.", 4);
         k = 4;
     }
