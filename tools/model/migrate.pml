@@ -6,12 +6,15 @@
  * "Model checking" of docs/protocol.md says what it covers.
  *
  * Correspondence with protocol.h:
- *   Source()  migrate__start, migrate__src_step, the source's cases of
- *             migrate__on_msg, migrate__src_abort, the commit point, and the
- *             answers from the history (migrate__recall, role 0) once idle.
- *   Dest()    migrate__on_request, migrate__dst_step, the destination's cases
- *             of migrate__on_msg, migrate__dst_fail, migrate__activate, and
- *             the history (role 1) that makes late messages harmless.
+ *   Source()  migrate__start, migrate__src_step (migrate__src_frozen,
+ *             migrate__src_send), the source's handlers of migrate__on_msg
+ *             (migrate__on_accept, migrate__on_refused, migrate__on_verified),
+ *             migrate__src_abort, migrate__commit_point, and the answers from
+ *             the history (migrate__recall, MIGRATE_ROLE_SOURCE) once idle.
+ *   Dest()    migrate__on_request, migrate__dst_step, the destination's
+ *             handlers (migrate__on_commit, migrate__on_abort),
+ *             migrate__dst_fail, migrate__activate, and the history
+ *             (MIGRATE_ROLE_DEST) that makes late messages harmless.
  *   s_send/d_send  migrate__send + migrate__pump_outbox: a message to a dead
  *             node fails with "peer gone", which the sender handles as
  *             pump_outbox does (R_COMMIT: activate; R_RECV: discard;
