@@ -1,212 +1,422 @@
 /*
- * migrate/daemon.h - the migration daemon of a node, bound to a real
- * container: the protocol of migrate/protocol.h, the image of
- * migrate/image.h and the UArea of uarea/uarea.h, joined.
+ * migrate/daemon.h - the migration protocol: one non-blocking state machine
+ * per node (the "daemon") that every port runs.
  *
- * Defines `migrate_node` (a node's container and the daemon that moves it),
- * migrate_describe(), migrate_checkpoint() and migrate_restore(). The
- * protocol's state machine itself, `migrate_daemon` (the field
- * migrate_node.d), is defined in migrate/protocol.h, not here.
+ * Defines `migrate_daemon` (and its messages, migrate_msg, and the container
+ * as it sees it, migrate_container_ops); migrate/node.h defines
+ * `migrate_node`, this daemon bound to a real container (a UArea, its image,
+ * the node's region), which is what a port runs.
  *
- * A node has one container region, at the same address on every node of the
- * build (the port reserves it), and at most one container in it at a time.
- * Its daemon moves that container to another node, or takes one in:
+ * What it does. A node's daemon owns a request mailbox and a data portal on the
+ * node's transport (noc/noc.h). It moves the node's container to another node
+ * (sender role) or takes one in (receiver role):
  *
- *   migrate_node node;
- *   migrate_node_desc desc = { 0 };
- *   desc.t = &transport;                         // this node's transport
- *   desc.region = base; desc.region_size = size; // the container region
- *   desc.user = user_sections; desc.n_user = 1;  // from linker symbols (may be 0)
- *   desc.binary_fp = my_binary_fingerprint;
- *   desc.block = buf; desc.block_size = sizeof buf;  // portal transfer buffer
- *   desc.on_activate = start_cores; desc.on_release = stop_cores; desc.arg = me;
- *   migrate_node_init(&node, &desc);
- *   ... on the node that starts the program:
- *   uarea_container_init(base, size, &ua); create thread 0; migrate_node_adopt(&node);
- *   ... on every node, from the master thread or core:
- *   for (;;) { migrate_node_step(&node); wait a little; }
+ *   source                                    destination
+ *   PREPARE (advisory)                ----->  poll, do not sleep
+ *   freeze ........................................................
+ *   REQUEST(mid, size, fingerprints)  ----->  accept? (busy, fits, same build)
+ *                                     <-----  ACCEPT  | REJECT(err)
+ *   image over the portal, in blocks  ----->  restore_feed (verify as it lands)
+ *                                     <-----  VERIFIED | NACK(err)
+ *   drop its copy (commit point)
+ *   COMMIT(freeze time)               ----->  activate (unfreeze): runs there
  *
- * What the daemon does with the container:
- *  - source: freeze (uarea_freeze, every core parks), describe it (user
- *    sections, the UArea, the live part of every used stack, the present
- *    heap pages with zero pages flagged), stream the image; at the commit
- *    point release it (uarea_release: cores leave it; on_release tells the
- *    port), then wipe the region and the user sections: the copy is gone.
- *    On an abort: unfreeze, the threads go on.
- *  - destination: accept only the same build (binary fingerprint, UArea layout
- *    fingerprint) into an empty region; restore straight into the region as
- *    the portal delivers (the reader verifies every CRC and bound); on the
- *    last byte check the UArea (uarea_attach); on COMMIT unfreeze and call
- *    on_activate so the port's cores run it. On any failure the region and
- *    user sections are wiped: nothing is left.
+ * Move, not copy. The source stays frozen until the destination has verified
+ * the whole image and said so; only then does the source drop its copy and
+ * send COMMIT, and only on COMMIT does the destination run the container. On a
+ * reject, a NACK, a timeout or a dead destination, the destination discards and
+ * the source unfreezes and continues. So two copies never run. The container is
+ * lost only if the node holding the one live copy dies: before the commit point
+ * that is the source, after it the destination. The destination, when it holds
+ * a verified image and learns that the source died (UAREA_EPEERGONE, a proof
+ * of death on the transports of this library), activates: the source can no
+ * longer run, and it may have committed. Lost and duplicated messages are
+ * handled by retransmission (REQUEST, VERIFIED) and by remembering the outcome
+ * of recent migrations (a late VERIFIED is answered with COMMIT or ABORT, a
+ * late ACCEPT with ABORT). Messages carry a CRC32C; a damaged one is dropped
+ * like a lost one. Image damage is caught by the image's own CRCs.
  *
- * Checkpoints: migrate_checkpoint() writes a frozen container through a sink
- * (a file); migrate_restore() reads one back into an empty region of a fresh
- * node, verified, frozen, ready for migrate_unfreeze() and the cores.
+ * What it does not do: it knows nothing of UAreas or images. The container is
+ * reached through `migrate_container_ops` (freeze, produce image bytes, drop,
+ * unfreeze on the source; accept, feed image bytes, verify, discard, activate
+ * on the destination); migrate/node.h binds them to a real container.
  *
- * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION); needs the
- * core and noc implementations in the same program and the program's port.
+ * Driving it. migrate_daemon_step() never blocks: it polls the transport,
+ * advances the state machine, and returns how much it did (0: nothing to do
+ * right now). A port calls it from its master thread (POSIX) or master core
+ * (MPPA-256); tests call it in turn for every node of a loopback transport.
+ * Timeouts use the transport's clock (virtual on the loopback).
+ *
+ * PREPARE goes out when a migration starts, before the freeze: it only tells
+ * the destination to poll instead of sleeping for MIGRATE_ALERT_NS
+ * (migrate_daemon_alert()), so that a destination whose thread sleeps is
+ * awake when REQUEST comes; nothing depends on it arriving.
+ *
+ * At most one migration per node at a time (either role); a second request is
+ * answered with UAREA_EBUSY. Migrations between disjoint pairs of nodes run at
+ * the same time. A controller (any node's daemon) can ask node A to move its
+ * container to node B: migrate_daemon_request(); the answer comes back as a
+ * RESULT message (migrate_daemon_ctrl_result()).
+ *
+ * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION). Needs
+ * NOC_IMPLEMENTATION in the same program. Freestanding; no allocation (the
+ * caller gives the block buffer).
  */
 #include "../uarea/config.h"
 #include "../uarea/error.h"
-#include "../uarea/thread.h"
 #include "../noc/noc.h"
-#include "image.h"
-#include "protocol.h"
-#include "freeze.h"
+#include "crc32c.h"
+#include "le.h"
 
 #ifndef MIGRATE_DAEMON_H
 #define MIGRATE_DAEMON_H
 
 UAREA_EXTERN_C_BEGIN
 
-#ifndef MIGRATE_USER_SECTIONS_MAX
-#  define MIGRATE_USER_SECTIONS_MAX 4
+/* ---- Configuration -------------------------------------------------------- */
+#ifndef MIGRATE_MAILBOX_PORT
+#  define MIGRATE_MAILBOX_PORT 1        /* the daemon's request mailbox */
 #endif
-/* Stack sections of a container: per used stack, its guard words at the base
- * (checked at every switch) and its live part up to the top. */
-#define MIGRATE_STACK_SECTIONS (2 * UAREA_THREADS_MAX)
-/* User-section pieces a pre-copy delta may carry; more written runs than
- * this and the delta carries the whole user sections again. */
-#ifndef MIGRATE_DELTA_RUNS_MAX
-#  define MIGRATE_DELTA_RUNS_MAX 32
+#ifndef MIGRATE_PORTAL_PORT
+#  define MIGRATE_PORTAL_PORT 1         /* the daemon's incoming data portal */
+#endif
+#ifndef MIGRATE_PORTAL_OUT_PORT
+#  define MIGRATE_PORTAL_OUT_PORT 2     /* local port of outgoing portals */
+#endif
+#ifndef MIGRATE_SPLIT_MIN
+#  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
+#endif
+/* Zero-copy transfers, where the transport offers them (docs/protocol.md,
+ * "In place"): 1 lets the source make a transfer straight into the
+ * destination's posted read (noc_portal_wbuf), MIGRATE_RBUF 1 lets the
+ * destination restore straight from the source's pending write
+ * (noc_portal_rbuf). Both 0 by default: on the machines measured so far a
+ * pull into a local buffer, then a restore from it, is faster than either
+ * (bench/posix/bench_steps, docs/posix-port.md). */
+#ifndef MIGRATE_INPLACE
+#  define MIGRATE_INPLACE 0
+#endif
+#ifndef MIGRATE_RBUF
+#  define MIGRATE_RBUF 0
+#endif
+#ifndef MIGRATE_TIMEOUT_NS
+#  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */
+#endif
+#ifndef MIGRATE_ALERT_NS
+#  define MIGRATE_ALERT_NS INT64_C(2000000) /* a destination polls this long after PREPARE */
+#endif
+#ifndef MIGRATE_RETRIES
+#  define MIGRATE_RETRIES 4             /* REQUEST retransmissions */
+#endif
+#ifndef MIGRATE_OUTBOX
+#  define MIGRATE_OUTBOX 8              /* queued outgoing messages */
+#endif
+#ifndef MIGRATE_HISTORY
+#  define MIGRATE_HISTORY 8             /* outcomes remembered */
 #endif
 
-/* Reports one written range (dirty_collect). */
-typedef void (*migrate_dirty_fn)(void *ctx, uintptr_t addr, size_t len);
+/* ---- The container, as the protocol sees it ------------------------------ */
+typedef struct migrate_offer {
+    int src;                  /* node that sends */
+    uint32_t mid;             /* migration id */
+    uint64_t size;            /* image bytes */
+    uint64_t layout_fp;       /* UArea layout fingerprint of the source */
+    uint64_t binary_fp;       /* binary fingerprint of the source */
+    uint32_t flags;           /* MIGRATE_OFFER_*: which image this is */
+} migrate_offer;
 
-/* Custody: which node answers for the container, as migrations move it
- * (migrate_node_desc.on_custody). A port that keeps books of where each
- * container is (the POSIX launcher does, to tell a lost container from a
- * moved one when a node dies) follows these, in the order they come:
- *  - RECEIVING: this node accepted an image from `peer` (the holder); it may
- *    end up running it, so a death of the holder is not yet a loss;
- *  - DISCARDED: this node threw away what it received from `peer`;
- *  - COMMITTED: (source) past the commit point: the container is `peer`'s
- *    from now on, whatever happens to this node (COMMIT is out or on its
- *    way); called before the copy here is dropped;
- *  - ACTIVATED: this node runs the container now (from `peer`), before
- *    on_activate starts its threads. */
-typedef enum migrate_custody {
-    MIGRATE_CUSTODY_RECEIVING = 1,
-    MIGRATE_CUSTODY_DISCARDED,
-    MIGRATE_CUSTODY_COMMITTED,
-    MIGRATE_CUSTODY_ACTIVATED
-} migrate_custody;
+/* Pre-copy (see docs/protocol.md): the first image is sent while the
+ * container runs, the second, during the freeze, carries what changed. */
+#define MIGRATE_OFFER_PRE 1u      /* a pre-copy image: stage it, do not run it */
+#define MIGRATE_OFFER_DELTA 2u    /* completes the staged pre-copy image */
 
-typedef struct migrate_node_desc {
-    noc_transport *t;             /* this node's transport */
-    void *region;                 /* the container region (same address everywhere) */
-    size_t region_size;           /* at least UAREA_CONTAINER_SIZE */
-    const migrate_region *user;   /* user sections (may be NULL with n_user 0) */
-    uint32_t n_user;              /* at most MIGRATE_USER_SECTIONS_MAX */
-    uint64_t binary_fp;           /* fingerprint of this binary */
-    void *block;                  /* portal transfer buffer */
-    size_t block_size;
-    const migrate_config *cfg;    /* NULL: defaults */
-    /* The container runs here now: start running its threads. Called from
-     * migrate_node_step() after COMMIT. */
-    void (*on_activate)(void *arg, struct uarea *ua);
-    /* The container left (or is about to be wiped): stop running its threads;
-     * return only when no core runs it any more. */
-    void (*on_release)(void *arg, struct uarea *ua);
-    /* Optional: dirty-page tracking, which turns on pre-copy (both or
-     * neither). dirty_begin starts a round over the container region and the
-     * user sections; dirty_collect reports through mark every range written
-     * since (whole pages, any order) and returns 0 or a negative error. */
-    int (*dirty_begin)(void *arg);
-    int (*dirty_collect)(void *arg, migrate_dirty_fn mark, void *ctx);
-    /* Optional: custody changes (migrate_custody), from migrate_node_step(). */
-    void (*on_custody)(void *arg, migrate_custody what, int peer);
-    /* Optional: the daemon's trace hook (migrate_daemon_trace), with arg. */
-    migrate_trace_fn trace;
-    /* Optional: may this node's container go to node `dst`? 0, or the error
-     * the migration's start fails with at once (a migrate_to call, a
-     * controller's MOVE): a port whose machine has nodes that hold no
-     * container (the MPPA-256's I/O clusters: UAREA_ENODEKIND) says so here. */
-    int (*check_dst)(void *arg, int dst);
-    void *arg;
-} migrate_node_desc;
+typedef struct migrate_container_ops {
+    /* Source side. */
+    int (*has_container)(void *ctx);                /* 1 if this node runs one */
+    int (*freeze)(void *ctx);                       /* 0 frozen, UAREA_EAGAIN pending */
+    int (*unfreeze)(void *ctx);                     /* resume (abort) */
+    int (*image_begin)(void *ctx, migrate_offer *offer); /* fill size, fingerprints */
+    long (*image_produce)(void *ctx, void *buf, size_t cap); /* bytes, 0 at end */
+    int (*drop)(void *ctx);                         /* commit point: forget it */
+    /* Destination side. */
+    int (*accept)(void *ctx, const migrate_offer *offer); /* 0 or why not */
+    int (*restore_feed)(void *ctx, const void *buf, size_t len);
+    int (*restore_end)(void *ctx);                  /* verify all; 0 if good */
+    int (*discard)(void *ctx);                      /* wipe; leave it empty */
+    int (*activate)(void *ctx);                     /* unfreeze: run here */
+    /* Optional: zero pages the image skipped (for statistics). */
+    uint32_t (*zero_pages)(void *ctx);
+    /* Optional, source side: start a pre-copy of the running container (dirty
+     * tracking on, describe what can be sent before the freeze): fill the
+     * offer like image_begin; image_produce then produces that image, and the
+     * next image_begin (after the freeze) describes only what changed.
+     * UAREA_ENOSYS (or any error): no pre-copy this time. */
+    int (*precopy_begin)(void *ctx, migrate_offer *offer);
+    /* Optional, source side: the commit point is passed (the destination
+     * holds a verified copy, COMMIT is out or on its way, and this copy will
+     * never run again). Called before drop, so that a port keeping books of
+     * where each container is moves it to the destination first: from here
+     * the destination's death loses it, the source's does not. */
+    void (*commit)(void *ctx, int dst);
+    /* Optional, source side: may the container go to node `dst`? 0, or the
+     * error the start of the migration fails with at once (a migrate_to, a
+     * controller's MOVE alike): a machine whose nodes do not all hold
+     * containers (the MPPA-256's I/O clusters: UAREA_ENODEKIND). */
+    int (*check_dst)(void *ctx, int dst);
+} migrate_container_ops;
 
-/* Pre-copy, destination: where a staged pre-copy image stands. A discard in
- * any state but NONE wipes the whole region and the user sections: the
- * image being read, or the delta's own span, is only part of what is there. */
-typedef enum migrate_staged {
-    MIGRATE_STAGED_NONE = 0,  /* no pre-copy image here */
-    MIGRATE_STAGED_HELD,      /* a verified pre-copy image sits in the region
-                                 (also while its delta is being read) */
-    MIGRATE_STAGED_READING,   /* the pre-copy image's reader runs */
-    MIGRATE_STAGED_COMPLETE   /* the delta over it is verified, until activate */
-} migrate_staged;
+/* ---- Trace points --------------------------------------------------------- */
+/* Where a daemon is in a migration, for a trace hook (migrate_daemon_trace):
+ * per-step timestamps, and deterministic fault injection in tests (kill a
+ * node at a named step). Each is passed as the daemon reaches it. */
+typedef enum migrate_point {
+    MIGRATE_PT_SRC_START = 0, /* source: a migration starts (before PREPARE, freeze) */
+    MIGRATE_PT_SRC_FROZEN,    /* source: the container is frozen, the image described */
+    MIGRATE_PT_SRC_REQUEST,   /* source: REQUEST queued (again on each retry) */
+    MIGRATE_PT_SRC_ACCEPTED,  /* source: ACCEPT came, the portal is open */
+    MIGRATE_PT_SRC_BLOCK,     /* source: a portal write of image bytes completed */
+    MIGRATE_PT_SRC_SENT,      /* source: every image byte is out */
+    MIGRATE_PT_SRC_VERIFIED,  /* source: VERIFIED came; the commit point is next */
+    MIGRATE_PT_SRC_COMMITTED, /* source: past the commit point (COMMIT out, ops->commit done), not dropped */
+    MIGRATE_PT_SRC_DROPPED,   /* source: COMMIT out, the copy here dropped */
+    MIGRATE_PT_SRC_ABORTING,  /* source: gave up, frozen until the destination confirms */
+    MIGRATE_PT_SRC_ABORTED,   /* source: gave up, the container runs here again */
+    MIGRATE_PT_DST_PREPARED,  /* destination: PREPARE came */
+    MIGRATE_PT_DST_REQUEST,   /* destination: REQUEST of a new migration, before accept */
+    MIGRATE_PT_DST_ACCEPTED,  /* destination: accepted, first read posted, ACCEPT queued */
+    MIGRATE_PT_DST_BLOCK,     /* destination: a block of image bytes fed */
+    MIGRATE_PT_DST_VERIFIED,  /* destination: the whole image verified, VERIFIED not out */
+    MIGRATE_PT_DST_COMMIT,    /* destination: COMMIT came (or the source died): activation next */
+    MIGRATE_PT_DST_ACTIVATED, /* destination: the container runs here */
+    MIGRATE_PT_DST_DISCARDED, /* destination: what arrived is discarded */
+    MIGRATE_PT_COUNT
+} migrate_point;
 
-typedef struct migrate_node {
-    migrate_daemon d;
-    migrate_node_desc desc;
-    migrate_region user[MIGRATE_USER_SECTIONS_MAX];
-    struct uarea *ua;             /* == region */
-    int present;                  /* this node holds the container */
-    migrate_region stacks[MIGRATE_STACK_SECTIONS];
-    migrate_page pages[UAREA_HEAP_PAGES];
-    migrate_container c;
-    migrate_image_writer w;
-    migrate_image_reader r;
+/* Which image of a migration is moving: the only one, or, with pre-copy,
+ * the image sent while the container runs and then the delta sent during
+ * the freeze. */
+typedef enum migrate_phase {
+    MIGRATE_PHASE_ONE = 0,    /* the one image (no pre-copy) */
+    MIGRATE_PHASE_PRECOPY,    /* the pre-copy image: staged, not run */
+    MIGRATE_PHASE_DELTA       /* the delta that completes the staged image */
+} migrate_phase;
+
+/* Called at each trace point: the migration's id, the other node, and its
+ * phase (a migrate_phase). It runs inside migrate_daemon_step() and must not
+ * call into the daemon. */
+typedef void (*migrate_trace_fn)(void *arg, migrate_point p, uint32_t mid, int peer, int phase);
+
+/* ---- Statistics of one migration ------------------------------------------ */
+typedef struct migrate_stats {
+    uint32_t mid;
+    int src, dst;
+    int result;               /* 0 committed; negative: why it was aborted */
+    uint64_t bytes;           /* image bytes sent/received */
+    uint32_t zero_pages;      /* heap pages sent as a flag only */
+    uint64_t freeze_ns;       /* freeze request -> frozen (source) */
+    uint64_t transfer_ns;     /* first byte -> verified */
+    uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
+    uint64_t total_ns;        /* request -> commit or abort */
+    uint64_t precopy_bytes;   /* image bytes sent before the freeze (0: no pre-copy) */
+    uint64_t inplace_bytes;   /* source: image bytes made straight into the
+                                 destination's posted read (noc_portal_wbuf) */
+    uint64_t inplace_read_bytes; /* destination: image bytes restored straight
+                                 from the source's buffer (noc_portal_rbuf) */
+} migrate_stats;
+
+/* ---- The daemon -------------------------------------------------------------- */
+typedef enum migrate_state {
+    MIGRATE_IDLE = 0,
+    MIGRATE_S_FREEZE,         /* source: waiting for the freeze */
+    MIGRATE_S_REQUEST,        /* source: REQUEST sent, waiting for an answer */
+    MIGRATE_S_SEND,           /* source: streaming the image */
+    MIGRATE_S_VERIFY,         /* source: all sent, waiting for VERIFIED */
+    MIGRATE_S_ABORT,          /* source: gave up, waiting for the destination
+                                 to confirm it discarded (NACK) or to die */
+    MIGRATE_R_RECV,           /* destination: receiving the image */
+    MIGRATE_R_COMMIT,         /* destination: verified, waiting for COMMIT */
+    MIGRATE_R_STAGED          /* destination: pre-copy image verified, waiting
+                                 for the REQUEST of the delta */
+} migrate_state;
+
+typedef struct migrate_msg {
+    uint8_t op;
+    uint32_t mid;
+    int from, src, dst, ctrl;
+    int32_t status;
+    uint64_t size, layout_fp, binary_fp, stamp;
     uint32_t zero_pages;
-    /* pre-copy, source: a pre-copy image went out (its heap pages in sent[]);
-     * the delta sends what the tracker saw written since */
-    int pre;
-    uint8_t sent[UAREA_HEAP_PAGES], dirty[UAREA_HEAP_PAGES];
-    migrate_page dpages[UAREA_HEAP_PAGES];
-    migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
-    uint32_t n_runs;
-    int runs_overflow;
-    migrate_staged staged;        /* pre-copy, destination */
-    /* destination: an accepted image is here (until discard or activate),
-     * from node `from` */
-    int receiving, from;
-    int held;                     /* migrate_node_hold() */
-    /* migrate_to calls this node's daemon took from each core's board and
-     * has not answered (migrate/syscall.h) */
-    uint8_t calls[UAREA_CORES_MAX];
-} migrate_node;
+    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_* */
+} migrate_msg;
 
-/* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,
- * UAREA_ENOMEM for a region below UAREA_CONTAINER_SIZE, transport errors. */
-UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc);
-/* This node now holds the container in its region (made here, or restored
- * from a checkpoint): uarea_check() must pass. */
-UAREA_API int migrate_node_adopt(migrate_node *n);
-/* Non-blocking progress (migrate_daemon_step). */
-UAREA_API int migrate_node_step(migrate_node *n);
-UAREA_API int migrate_node_fini(migrate_node *n);
-/* 1 when this node holds the container, 0 when not. */
-UAREA_API int migrate_node_present(const migrate_node *n);
-/* Hold (1) or let go (0) this node's container: while it is held the node
- * does not move it, and a migration asked for (migrate_daemon_start, a
- * controller's MOVE) ends at once with UAREA_EBUSY, the container as it
- * was. For a port that freezes the container itself (a checkpoint).
- * UAREA_EBUSY when a migration is under way (nothing changes). */
-UAREA_API int migrate_node_hold(migrate_node *n, int held);
+typedef struct migrate_config {
+    int64_t timeout_ns;       /* 0: MIGRATE_TIMEOUT_NS */
+    int retries;              /* 0: MIGRATE_RETRIES */
+    int mailbox_port;         /* 0: MIGRATE_MAILBOX_PORT */
+    int portal_port;          /* 0: MIGRATE_PORTAL_PORT */
+    int portal_out_port;      /* 0: MIGRATE_PORTAL_OUT_PORT */
+    int no_precopy;           /* 1: never pre-copy, even when the ops can */
+} migrate_config;
 
-/* Describe a frozen container for the image writer. stacks and pages are the
- * caller's arrays (MIGRATE_STACK_SECTIONS and UAREA_HEAP_PAGES entries): for
- * each used stack its guard words and its live part, each present heap page
- * with zero pages flagged. UAREA_ESTATE when the container is not frozen. */
-UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
-                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
-                               migrate_container *c);
+/* A node's part in a migration, as the history remembers it. */
+typedef enum migrate_role {
+    MIGRATE_ROLE_NONE = -1,   /* an unused history slot */
+    MIGRATE_ROLE_SOURCE = 0,
+    MIGRATE_ROLE_DEST = 1
+} migrate_role;
 
-/* Write a frozen container through sink (buf: cap bytes of staging). */
-UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
-                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
-                                 size_t cap, migrate_image_stats *st);
+typedef struct migrate_daemon {
+    /* The node: its transport, its container, the settings. */
+    noc_transport *t;
+    const migrate_container_ops *ops;
+    void *ctx;
+    migrate_config cfg;
+    int self, nodes;
+    migrate_trace_fn trace;       /* migrate_daemon_trace(); NULL: none */
+    void *trace_arg;
 
-/* Read a checkpoint into the region [region, region + size) and the user
- * sections, verify it and check the UArea; *out is the restored UArea,
- * frozen. Any failure wipes what was written and returns the error. */
-UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
-                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
-                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
-                              struct uarea **out);
+    /* Incoming messages: the request mailbox and the read posted on it. */
+    struct migrate_daemon__inbox {
+        int mbx;
+        uint8_t buf[NOC_MAILBOX_MSG_SIZE];
+    } inbox;
+
+    /* Outgoing messages, queued, sent one at a time per handle. */
+    struct migrate_daemon__outbox {
+        struct { int node; uint8_t buf[NOC_MAILBOX_MSG_SIZE]; } q[MIGRATE_OUTBOX];
+        unsigned head, count;
+        int busy;                 /* an awrite is in flight for q[head] */
+        uint64_t since;           /* ... since then: after cfg.timeout_ns it is dropped */
+        int mbx[NOC_NODES_MAX];   /* mailbox handle per node, -1: not open */
+    } outbox;
+
+    /* Image bytes over the portals. The block as two halves (from
+     * 2 * MIGRATE_SPLIT_MIN bytes on): the source fills one while the other
+     * is being written, the destination posts its next read into one while
+     * it feeds the other, so that the two sides work at the same time. Else
+     * one buffer, one thing at a time. */
+    struct migrate_daemon__xfer {
+        uint8_t *block;           /* portal transfer buffer (caller's memory) */
+        size_t block_size;
+        size_t half;              /* bytes of a portal transfer */
+        unsigned split;           /* 1: two halves */
+        unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
+        size_t ready;             /* source: image bytes filled in half ready_buf */
+        unsigned ready_buf;
+        size_t inflight;          /* bytes of the portal op in flight, 0 if none */
+        int no_inplace;           /* source: the transport gives no access in place */
+        int no_rbuf;              /* destination: ... nor to the source's buffer */
+        int in_portal;            /* the incoming data portal */
+        int out_portal;           /* source: the portal to the destination, -1: none */
+    } xfer;
+
+    /* The migration in progress (state IDLE: none). */
+    struct migrate_daemon__mig {
+        migrate_state state;
+        uint32_t mid, next_mid;   /* its id; the last id this node gave */
+        int peer;                 /* the other node */
+        int ctrl;                 /* source: the controller that asked for it, -1: none */
+        int tries;                /* retransmissions so far */
+        uint64_t deadline;        /* the current step times out then */
+        uint64_t size, done;      /* image bytes, and how many went through */
+        uint64_t t_request, t_frozen, t_first, t_freeze_src;
+        uint64_t alert_until;     /* a PREPARE came: poll until then */
+        int abort_err;            /* why the source is aborting (S_ABORT) */
+        migrate_phase phase;      /* which image is moving */
+        migrate_offer offer;
+    } mig;
+
+    /* Controller requests: this node's own MOVE out, and the last MOVE it
+     * serves as the target. */
+    struct migrate_daemon__ctrl {
+        int node, status, pending;    /* the node asked, its answer, 1: none yet */
+        uint32_t req, next;           /* id of the MOVE out, last id */
+        uint64_t deadline;            /* ... its RESULT is given up after this */
+        int move_from;                /* target: the controller of the last MOVE */
+        uint32_t move_req;            /* ... and its id (a duplicate is ignored) */
+    } ctrl;
+
+    /* Outcomes of finished migrations, for late messages. */
+    struct migrate_daemon__history {
+        struct { uint32_t mid; int peer; int result; migrate_role role; } entry[MIGRATE_HISTORY];
+        unsigned next;
+    } history;
+
+    /* Statistics: the migration in progress, the last finished one, and
+     * message counters. */
+    struct migrate_daemon__stats {
+        migrate_stats cur, last;
+        int have_last;
+        uint32_t msgs_sent, msgs_received, msgs_dropped;
+    } stats;
+} migrate_daemon;
+
+/* Sets up the daemon of node `t`: creates its request mailbox and data portal.
+ * `block` is the portal transfer buffer (block_size bytes, at most
+ * NOC_PORTAL_MAX_SIZE); from 2 * MIGRATE_SPLIT_MIN bytes on it is used as two
+ * halves and the image moves in transfers of block_size / 2, so both ends of
+ * a migration must use the same block_size. cfg may be NULL (defaults). */
+UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
+                                  const migrate_container_ops *ops, void *ctx,
+                                  const migrate_config *cfg, void *block, size_t block_size);
+/* Releases the daemon's ports. A migration in progress is aborted first,
+ * unless it is past the point where giving up alone could lose or duplicate
+ * the container (a source that has sent image bytes, a destination holding a
+ * verified copy): then UAREA_EBUSY and nothing changes; step the daemon until
+ * migrate_daemon_busy() is 0 and call again. */
+UAREA_API int migrate_daemon_fini(migrate_daemon *d);
+/* Advances the daemon without blocking. Returns the number of events handled
+ * (0: idle), or a negative error if the transport itself failed. */
+UAREA_API int migrate_daemon_step(migrate_daemon *d);
+/* Blocks until a message for this daemon arrives (and handles it) or
+ * timeout_ns passes: what an idle master waits in, so that a request wakes it
+ * at once. Returns 1 when a message was handled, 0 on timeout, or an error:
+ * then it did not wait (UAREA_EPEERGONE: every node that could send is gone;
+ * the driver waits some other way, or it would spin). While a migration is
+ * under way, call migrate_daemon_step() instead. */
+UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns);
+/* Starts moving this node's container to node `dst` (the source role).
+ * UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_ENOCONTAINER, UAREA_EBUSY. */
+UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst);
+/* Asks node `a` to move its container to node `b` (a controller's request);
+ * a's answer arrives later: migrate_daemon_ctrl_result(). */
+UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b);
+/* The answer to this daemon's last controller request: 0 or an error from the
+ * migration, UAREA_EAGAIN while it has not come, UAREA_ESTATE if none asked,
+ * UAREA_ETIMEDOUT when no answer came in 6 (retries + 1) timeouts (it was
+ * lost: whether the container moved is unknown; a new request may go). */
+UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node);
+/* Statistics of the last finished migration this node took part in
+ * (UAREA_EAGAIN: none yet). Returns its result (0 or why it aborted). */
+UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st);
+/* 1 while a migration is in progress on this node. */
+UAREA_API int migrate_daemon_busy(const migrate_daemon *d);
+
+/* 1 while an idle daemon expects a REQUEST (a PREPARE came less than
+ * MIGRATE_ALERT_NS ago): its driver should keep stepping rather than sleep
+ * in migrate_daemon_wait(). 0 otherwise. */
+UAREA_API int migrate_daemon_alert(const migrate_daemon *d);
+/* 1 when the daemon has nothing to do until a message comes: no migration
+ * in progress, nothing waiting to be sent, no alert. Its driver may then
+ * sleep in migrate_daemon_wait(). */
+UAREA_API int migrate_daemon_quiet(const migrate_daemon *d);
+
+/* Sets the trace hook (NULL: none); see migrate_point. */
+UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg);
+/* A trace point's name ("src.frozen", "dst.verified", ...); "?" if none. */
+UAREA_API const char *migrate_point_name(int p);
+
+/* Message codec, public for tests and tools. */
+#define MIGRATE_MSG_SIZE 64u
+UAREA_STATIC_ASSERT(MIGRATE_MSG_SIZE <= NOC_MAILBOX_MSG_SIZE, "messages must fit a mailbox");
+enum {
+    MIGRATE_OP_REQUEST = 1, MIGRATE_OP_ACCEPT, MIGRATE_OP_REJECT, MIGRATE_OP_VERIFIED,
+    MIGRATE_OP_NACK, MIGRATE_OP_COMMIT, MIGRATE_OP_ABORT, MIGRATE_OP_MOVE,
+    MIGRATE_OP_RESULT, MIGRATE_OP_PREPARE
+};
+UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE]);
+/* UAREA_EPROTO if the bytes are not a valid message (magic, version, CRC). */
+UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len);
 
 UAREA_EXTERN_C_END
 
@@ -218,483 +428,1231 @@ UAREA_EXTERN_C_END
 
 UAREA_EXTERN_C_BEGIN
 
-UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
-                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
-                               migrate_container *c)
+#define MIGRATE__MAGIC 0x474d4155u /* "UAMG" little-endian */
+#define MIGRATE__VERSION 1u
+
+static int migrate__node16(uint32_t v) { return v == 0xffffu ? -1 : (int)v; }
+
+/* Wire layout (little-endian, 64 bytes):
+ *  0 magic u32 | 4 version u8 | 5 op u8 | 6 from u16 | 8 mid u32 | 12 src u16
+ * 14 dst u16 | 16 ctrl u16 | 18 flags u16 | 20 status i32 | 24 size u64
+ * 32 layout_fp u64 | 40 binary_fp u64 | 48 stamp u64 | 56 zero_pages u32
+ * 60 crc32c of bytes 0..59 */
+UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE])
 {
-    unsigned i = 0, flags = 0;
-    uint32_t ns = 0, np = 0;
-    if (ua == NULL || c == NULL || stacks == NULL || pages == NULL || (user == NULL && n_user))
-        return UAREA_EINVAL;
-    if (!uarea_frozen(ua)) return UAREA_ESTATE;
-    UAREA_MEMSET(c, 0, sizeof *c);
-    c->layout_fp = ua->hdr.fingerprint;
-    c->binary_fp = binary_fp;
-    c->page_size = UAREA_PAGE_SIZE;
-    c->user = user;
-    c->n_user = n_user;
-    c->uarea.addr = (uintptr_t)ua;
-    c->uarea.len = sizeof *ua;
-    for (i = 0; uarea_stack_next(ua, &i); i++) {
-        uintptr_t lo, base = (uintptr_t)uarea_stack_base(ua, i);
-        size_t len;
-        if (uarea_stack_used(ua, i, &lo, &len) < 0) continue;
-        /* The guard words of every used stack go, also when nothing of it
-         * is live: a thread that has not run yet keeps its start in its
-         * context on CPUs that pass it in a register (aarch64, riscv), and
-         * its first switch checks them. */
-        if (lo > base + UAREA_CANARY_BYTES) {
-            stacks[ns].addr = base;
-            stacks[ns].len = UAREA_CANARY_BYTES;
-            ns++;
-        } else {
-            len += lo - base; /* the live part reaches the guard words */
-            lo = base;
+    UAREA_MEMSET(out, 0, MIGRATE_MSG_SIZE);
+    migrate__le_put32(out + 0, MIGRATE__MAGIC);
+    out[4] = (uint8_t)MIGRATE__VERSION;
+    out[5] = m->op;
+    migrate__le_put16(out + 6, (uint32_t)m->from & 0xffffu);
+    migrate__le_put32(out + 8, m->mid);
+    migrate__le_put16(out + 12, (uint32_t)m->src & 0xffffu);
+    migrate__le_put16(out + 14, (uint32_t)m->dst & 0xffffu);
+    migrate__le_put16(out + 16, (uint32_t)m->ctrl & 0xffffu);
+    migrate__le_put16(out + 18, m->flags);
+    migrate__le_put32(out + 20, (uint32_t)m->status);
+    migrate__le_put64(out + 24, m->size);
+    migrate__le_put64(out + 32, m->layout_fp);
+    migrate__le_put64(out + 40, m->binary_fp);
+    migrate__le_put64(out + 48, m->stamp);
+    migrate__le_put32(out + 56, m->zero_pages);
+    migrate__le_put32(out + 60, migrate_crc32c(0, out, 60));
+}
+
+UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
+{
+    if (m == NULL || in == NULL) return UAREA_EINVAL;
+    if (len < MIGRATE_MSG_SIZE) return UAREA_EPROTO;
+    if (migrate__le_get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
+    if (migrate__le_get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
+    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_PREPARE) return UAREA_EPROTO;
+    m->op = in[5];
+    m->from = migrate__node16(migrate__le_get16(in + 6));
+    m->mid = migrate__le_get32(in + 8);
+    m->src = migrate__node16(migrate__le_get16(in + 12));
+    m->dst = migrate__node16(migrate__le_get16(in + 14));
+    m->ctrl = migrate__node16(migrate__le_get16(in + 16));
+    m->flags = (uint16_t)migrate__le_get16(in + 18);
+    m->status = (int32_t)migrate__le_get32(in + 20);
+    m->size = migrate__le_get64(in + 24);
+    m->layout_fp = migrate__le_get64(in + 32);
+    m->binary_fp = migrate__le_get64(in + 40);
+    m->stamp = migrate__le_get64(in + 48);
+    m->zero_pages = migrate__le_get32(in + 56);
+    return 0;
+}
+
+/* ---- helpers ---- */
+static uint64_t migrate__now(migrate_daemon *d) { return noc_clock_ns(d->t); }
+
+static void migrate__trace(migrate_daemon *d, migrate_point p)
+{
+    if (d->trace != NULL) d->trace(d->trace_arg, p, d->mig.mid, d->mig.peer, (int)d->mig.phase);
+}
+
+static void migrate__arm(migrate_daemon *d)
+{
+    d->mig.deadline = migrate__now(d) + (uint64_t)d->cfg.timeout_ns;
+}
+
+/* The time k (retries + 1) timeouts from now, saturating. */
+static uint64_t migrate__after_retries(migrate_daemon *d, unsigned k)
+{
+    uint64_t t = (uint64_t)d->cfg.timeout_ns, n = (uint64_t)k * ((uint64_t)d->cfg.retries + 1u);
+    uint64_t span = t > UINT64_MAX / n ? UINT64_MAX : t * n, now = migrate__now(d);
+    return span > UINT64_MAX - now ? UINT64_MAX : now + span;
+}
+
+/* Deadline in as many timeouts as a peer's retries take. */
+static void migrate__arm_retries(migrate_daemon *d) { d->mig.deadline = migrate__after_retries(d, 1); }
+
+static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->mig.deadline; }
+
+static int migrate__valid_node(const migrate_daemon *d, int n) { return n >= 0 && n < d->nodes; }
+
+/* Half k of the block (the whole block when it is not split: k is 0). */
+static uint8_t *migrate__half(migrate_daemon *d, unsigned k)
+{
+    return d->xfer.block + (size_t)k * d->xfer.half;
+}
+
+/* Queue a message for `node`. Returns 0, or UAREA_ENOMEM if the outbox is full
+ * (the message is then lost, as on a congested network: the protocol retries). */
+static int migrate__send(migrate_daemon *d, int node, migrate_msg *m)
+{
+    unsigned slot;
+    if (!migrate__valid_node(d, node)) return UAREA_EBADNODE;
+    if (d->outbox.count == MIGRATE_OUTBOX) return UAREA_ENOMEM;
+    m->from = d->self;
+    slot = (d->outbox.head + d->outbox.count) % MIGRATE_OUTBOX;
+    d->outbox.q[slot].node = node;
+    migrate_msg_encode(m, d->outbox.q[slot].buf);
+    d->outbox.count++;
+    return 0;
+}
+
+static void migrate__reply(migrate_daemon *d, int node, uint8_t op, uint32_t mid,
+                           int src, int dst, int32_t status)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = op; m.mid = mid; m.src = src; m.dst = dst; m.ctrl = -1; m.status = status;
+    (void)migrate__send(d, node, &m);
+}
+
+static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
+                              int result)
+{
+    unsigned i = d->history.next++ % MIGRATE_HISTORY;
+    d->history.entry[i].mid = mid;
+    d->history.entry[i].peer = peer;
+    d->history.entry[i].role = role;
+    d->history.entry[i].result = result;
+}
+
+/* Outcome of a finished migration: 1 found (result in *res), 0 unknown. */
+static int migrate__recall(const migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
+                           int *res)
+{
+    unsigned i;
+    for (i = 0; i < MIGRATE_HISTORY; i++)
+        if (d->history.entry[i].role == role && d->history.entry[i].mid == mid &&
+            d->history.entry[i].peer == peer && mid != 0) {
+            *res = d->history.entry[i].result;
+            return 1;
         }
-        if (len > 0) {
-            stacks[ns].addr = lo;
-            stacks[ns].len = len;
-            ns++;
-        }
-    }
-    for (i = 0; uarea_page_next(ua, &i, &flags); i++) {
-        pages[np].addr = (uintptr_t)uarea_page_addr(ua, i);
-        pages[np].flags = MIGRATE_PAGE_PRESENT;
-        np++;
-    }
-    (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
-    c->stacks = stacks;
-    c->n_stacks = ns;
-    c->pages = pages;
-    c->n_pages = np;
     return 0;
 }
 
-UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
-                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
-                                 size_t cap, migrate_image_stats *st)
+static void migrate__cancel_portal(migrate_daemon *d, int h)
 {
-    migrate_region stacks[MIGRATE_STACK_SECTIONS];
-    migrate_page pages[UAREA_HEAP_PAGES];
-    migrate_container c;
-    int rc = migrate_describe(ua, user, n_user, binary_fp, stacks, pages, &c);
-    if (rc < 0) return rc;
-    return migrate_image_write(&c, sink, ctx, buf, cap, st);
+    if (d->xfer.inflight && h >= 0) (void)noc_portal_cancel(d->t, h);
+    d->xfer.inflight = 0;
 }
 
-/* The restore target of this node: its region, and a user window spanning the
- * user sections. */
-static int migrate__target(migrate_image_target *t, void *region, size_t size,
-                           const migrate_region *user, uint32_t n_user, uint64_t binary_fp)
+static void migrate__finish(migrate_daemon *d, migrate_role role, int result)
 {
-    uint32_t i;
-    UAREA_MEMSET(t, 0, sizeof *t);
-    if (region == NULL || (user == NULL && n_user)) return UAREA_EINVAL;
-    if (size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
-    t->layout_fp = uarea_layout_fingerprint();
-    t->binary_fp = binary_fp;
-    t->page_size = UAREA_PAGE_SIZE;
-    t->lo = (uintptr_t)region;
-    t->hi = (uintptr_t)region + size;
-    for (i = 0; i < n_user; i++) {
-        uintptr_t a = user[i].addr, e = user[i].addr + user[i].len;
-        if (e < a) return UAREA_EINVAL;
-        if (t->user_lo == t->user_hi) { t->user_lo = a; t->user_hi = e; continue; }
-        if (a < t->user_lo) t->user_lo = a;
-        if (e > t->user_hi) t->user_hi = e;
+    uint64_t now = migrate__now(d);
+    d->stats.cur.result = result;
+    d->stats.cur.total_ns = now - d->mig.t_request;
+    d->stats.last = d->stats.cur;
+    d->stats.have_last = 1;
+    migrate__remember(d, d->mig.mid, d->mig.peer, role, result);
+    /* RESULT names the MOVE */
+    if (role == MIGRATE_ROLE_SOURCE && d->mig.ctrl >= 0 && d->mig.ctrl != d->self)
+        migrate__reply(d, d->mig.ctrl, MIGRATE_OP_RESULT, d->ctrl.move_req, d->self, d->mig.peer,
+                       result);
+    else if (role == MIGRATE_ROLE_SOURCE && d->mig.ctrl == d->self) {
+        d->ctrl.status = result; d->ctrl.node = d->self; d->ctrl.pending = 0;
     }
-    return 0;
-}
-
-/* Zero the region and the user sections: the container is gone from here.
- * A port may zero faster than memset (UAREA_PORT_WIPE, uarea/port.h: the
- * POSIX port skips pages the node never touched). */
-#ifndef UAREA_PORT_WIPE
-#  define UAREA_PORT_WIPE(addr, len) UAREA_MEMSET((addr), 0, (len))
-#endif
-static void migrate__wipe(void *region, size_t size, const migrate_region *user, uint32_t n_user)
-{
-    uint32_t i;
-    UAREA_PORT_WIPE(region, size);
-    for (i = 0; i < n_user; i++) UAREA_PORT_WIPE((void *)user[i].addr, user[i].len);
-}
-
-UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
-                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
-                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
-                              struct uarea **out)
-{
-    migrate_image_target t;
-    int rc;
-    if (source == NULL || buf == NULL || cap == 0 || out == NULL) return UAREA_EINVAL;
-    rc = migrate__target(&t, region, size, user, n_user, binary_fp);
-    if (rc < 0) return rc;
-    rc = migrate_image_read(&t, 0, source, ctx, buf, cap, st);
-    if (rc < 0) return rc;
-    rc = uarea_attach((struct uarea *)region);
-    if (rc < 0) {
-        migrate__wipe(region, size, user, n_user);
-        return rc;
+    if (d->xfer.out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->xfer.out_portal);
+        d->xfer.out_portal = -1;
     }
-    *out = (struct uarea *)region;
-    return 0;
+    d->mig.state = MIGRATE_IDLE;
+    d->xfer.inflight = 0;
+    d->mig.phase = MIGRATE_PHASE_ONE;
 }
 
-/* ---- the protocol's container operations ---- */
-static int migrate__n_has(void *ctx) { return ((migrate_node *)ctx)->present; }
-
-static int migrate__n_freeze(void *ctx)
+/* Source, an abort's end: the container runs here again. */
+static void migrate__src_aborted(migrate_daemon *d, int err)
 {
-    migrate_node *n = (migrate_node *)ctx;
-    int rc;
-    if (!n->present) return UAREA_ENOCONTAINER;
-    if (n->held) return UAREA_EBUSY;
-    if (__atomic_load_n(&n->ua->freeze, __ATOMIC_ACQUIRE) == UAREA_RUN) {
-        rc = migrate_freeze_begin(n->ua);
+    (void)d->ops->unfreeze(d->ctx);
+    migrate__trace(d, MIGRATE_PT_SRC_ABORTED);
+    migrate__finish(d, MIGRATE_ROLE_SOURCE, err);
+}
+
+/* Source gives up: the destination discards, the source runs on. Once image
+ * bytes went out (S_SEND, S_VERIFY) the destination may hold a complete copy,
+ * and it would run that copy if it later learned of the source's death: so,
+ * unless the destination already said it holds nothing (`confirmed`: its
+ * REJECT or NACK, or its death), the source stays frozen in S_ABORT, repeating
+ * ABORT until the destination confirms with NACK or is known dead. */
+static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
+{
+    /* the destination knows of it */
+    int told = d->mig.state != MIGRATE_S_FREEZE || d->mig.phase == MIGRATE_PHASE_DELTA;
+    /* A staged pre-copy image never runs without the delta and COMMIT: the
+     * destination's copy cannot be complete, nothing to wait for. */
+    if (d->mig.phase == MIGRATE_PHASE_PRECOPY) confirmed = 1;
+    migrate__cancel_portal(d, d->xfer.out_portal);
+    if (err >= 0) err = UAREA_EABORTED;
+    if (!confirmed && (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY)) {
+        d->mig.abort_err = err;
+        d->mig.state = MIGRATE_S_ABORT;
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
+        migrate__arm(d);
+        migrate__trace(d, MIGRATE_PT_SRC_ABORTING);
+        return;
+    }
+    if (told && d->mig.state != MIGRATE_S_ABORT)
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
+    migrate__src_aborted(d, err);
+}
+
+static void migrate__discard(migrate_daemon *d)
+{
+    (void)d->ops->discard(d->ctx);
+    migrate__trace(d, MIGRATE_PT_DST_DISCARDED);
+}
+
+/* Destination gives up: discard what arrived, tell the source why. */
+static void migrate__dst_fail(migrate_daemon *d, int err, int tell)
+{
+    migrate__cancel_portal(d, d->xfer.in_portal);
+    migrate__discard(d);
+    if (tell) migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self, err);
+    migrate__finish(d, MIGRATE_ROLE_DEST, err);
+}
+
+static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
+{
+    UAREA_MEMSET(&d->stats.cur, 0, sizeof d->stats.cur);
+    d->stats.cur.mid = d->mig.mid;
+    d->stats.cur.src = src;
+    d->stats.cur.dst = dst;
+    d->mig.t_request = migrate__now(d);
+    d->mig.t_freeze_src = d->mig.t_request;        /* without pre-copy the freeze starts at once */
+}
+
+/* ---- source role ---- */
+static void migrate__send_request(migrate_daemon *d);
+
+/* Source: a fresh image transfer (the first of a migration, or the delta). */
+static void migrate__src_reset(migrate_daemon *d)
+{
+    d->mig.tries = 0;
+    d->mig.done = 0;
+    d->xfer.inflight = 0;
+    d->xfer.ready = 0;
+    d->xfer.wbuf = 0;
+    d->xfer.no_inplace = !MIGRATE_INPLACE;
+}
+
+static int migrate__start(migrate_daemon *d, int dst, int ctrl)
+{
+    if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
+    if (dst == d->self) return UAREA_ESAMENODE;
+    if (d->mig.state != MIGRATE_IDLE) return UAREA_EBUSY;
+    if (!d->ops->has_container(d->ctx)) return UAREA_ENOCONTAINER;
+    if (d->ops->check_dst != NULL) {
+        int rc = d->ops->check_dst(d->ctx, dst);
         if (rc < 0) return rc;
     }
-    return migrate_freeze_poll(n->ua);
-}
-
-static int migrate__n_unfreeze(void *ctx)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
-}
-
-/* dirty_collect's report: heap pages into dirty[], user-section runs into
- * runs[] (clipped to the sections); the rest of the region (UArea, stacks)
- * always goes whole. */
-static void migrate__n_mark(void *ctx, uintptr_t addr, size_t len)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    uintptr_t heap = (uintptr_t)n->desc.region + UAREA_HEAP_OFFSET, end = addr + len;
-    uint32_t i;
-    if (end > heap && addr < heap + (uintptr_t)UAREA_HEAP_BYTES) {
-        uintptr_t a = addr > heap ? addr : heap;
-        uintptr_t e = end < heap + (uintptr_t)UAREA_HEAP_BYTES ? end : heap + (uintptr_t)UAREA_HEAP_BYTES;
-        for (i = (uint32_t)((a - heap) / UAREA_PAGE_SIZE);
-             (uintptr_t)i * UAREA_PAGE_SIZE < e - heap; i++)
-            n->dirty[i] = 1;
-    }
-    for (i = 0; i < n->desc.n_user; i++) {
-        uintptr_t lo = n->user[i].addr, hi = lo + n->user[i].len;
-        uintptr_t a = addr > lo ? addr : lo, e = end < hi ? end : hi;
-        if (a >= e) continue;
-        if (n->n_runs > 0 && n->runs[n->n_runs - 1].addr + n->runs[n->n_runs - 1].len == a) {
-            n->runs[n->n_runs - 1].len += (size_t)(e - a);
-        } else if (n->n_runs < MIGRATE_DELTA_RUNS_MAX) {
-            n->runs[n->n_runs].addr = a;
-            n->runs[n->n_runs].len = (size_t)(e - a);
-            n->n_runs++;
-        } else {
-            n->runs_overflow = 1;
+    if ((++d->mig.next_mid & 0xffffffu) == 0) d->mig.next_mid++;   /* id 0 is never used */
+    d->mig.mid = ((uint32_t)(d->self & 0xff) << 24) | (d->mig.next_mid & 0xffffffu);
+    d->mig.peer = dst;
+    d->mig.ctrl = ctrl;
+    migrate__src_reset(d);
+    migrate__begin_stats(d, d->self, dst);
+    d->mig.state = MIGRATE_S_FREEZE;
+    d->mig.phase = MIGRATE_PHASE_ONE;
+    migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_START);
+    /* wake the destination while this side freezes */
+    migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mig.mid, d->self, dst, 0);
+    if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy) {
+        /* Pre-copy: the first image goes out while the container runs. */
+        UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+        d->mig.offer.src = d->self;
+        d->mig.offer.mid = d->mig.mid;
+        d->mig.offer.flags = MIGRATE_OFFER_PRE;
+        if (d->ops->precopy_begin(d->ctx, &d->mig.offer) == 0 && d->mig.offer.size != 0) {
+            d->mig.phase = MIGRATE_PHASE_PRECOPY;
+            d->mig.size = d->mig.offer.size;
+            d->mig.state = MIGRATE_S_REQUEST;
+            migrate__send_request(d);
         }
     }
+    return 0;
 }
 
-/* Sort the runs by address (the image wants user sections in order; the
- * tracker reports in order already, this is cheap insurance). */
-static void migrate__n_sort_runs(migrate_node *n)
+/* Source: the destination staged the pre-copy image; now freeze and send
+ * what changed. */
+static void migrate__src_delta(migrate_daemon *d)
 {
-    uint32_t i, j;
-    for (i = 1; i < n->n_runs; i++) {
-        migrate_region r = n->runs[i];
-        for (j = i; j > 0 && n->runs[j - 1].addr > r.addr; j--) n->runs[j] = n->runs[j - 1];
-        n->runs[j] = r;
+    d->stats.cur.precopy_bytes = d->mig.size;
+    if (d->xfer.out_portal >= 0) {
+        (void)noc_portal_close(d->t, d->xfer.out_portal);
+        d->xfer.out_portal = -1;
     }
+    d->mig.phase = MIGRATE_PHASE_DELTA;
+    d->mig.state = MIGRATE_S_FREEZE;
+    d->mig.t_freeze_src = migrate__now(d);     /* the freeze starts now */
+    migrate__src_reset(d);
+    migrate__arm(d);
 }
 
-/* The pre-copy image of the running container: the user sections and the
- * heap pages present now, read while the threads run. A page written during
- * or after its copy was written after dirty_begin, so the delta sends it
- * again; the image's CRCs cover the bytes as copied, so a torn page still
- * verifies (and is then overwritten by the delta). */
-static int migrate__n_precopy(void *ctx, migrate_offer *offer)
+static void migrate__send_request(migrate_daemon *d)
 {
-    migrate_node *n = (migrate_node *)ctx;
-    uint32_t i, np = 0;
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_REQUEST;
+    m.mid = d->mig.mid; m.src = d->self; m.dst = d->mig.peer; m.ctrl = -1;
+    m.size = d->mig.offer.size;
+    m.layout_fp = d->mig.offer.layout_fp;
+    m.binary_fp = d->mig.offer.binary_fp;
+    m.flags = (uint16_t)d->mig.offer.flags;
+    (void)migrate__send(d, d->mig.peer, &m);
+    migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
+}
+
+/* Source: make the next transfer straight into the read the destination
+ * posted, where the transport gives access to it (noc_portal_wbuf): one copy
+ * from the container to the destination's block. 1 sent; UAREA_EAGAIN (no
+ * read posted now: this transfer goes through the block and awrite, which
+ * also serves a destination that reads in place); UAREA_ENOSYS (never, for
+ * this migration); or an error (the claim, if any, is cancelled). */
+static int migrate__src_inplace(migrate_daemon *d)
+{
+    void *buf;
+    size_t cap, want;
+    long n;
     int rc;
-    n->pre = 0;
-    if (!n->present) return UAREA_ENOCONTAINER;
-    if (n->held) return UAREA_EBUSY;
-    if (n->desc.dirty_begin == NULL || n->desc.dirty_collect == NULL) return UAREA_ENOSYS;
-    rc = n->desc.dirty_begin(n->desc.arg);
+    if (d->xfer.no_inplace) return UAREA_ENOSYS;
+    if (d->xfer.ready != 0 || d->xfer.inflight) return UAREA_EAGAIN;
+    rc = noc_portal_wbuf(d->t, d->xfer.out_portal, &buf, &cap);
+    if (rc == UAREA_ENOTALLOWED) return UAREA_EAGAIN;
     if (rc < 0) return rc;
-    UAREA_MEMSET(&n->c, 0, sizeof n->c);
-    n->c.layout_fp = n->ua->hdr.fingerprint;
-    n->c.binary_fp = n->desc.binary_fp;
-    n->c.page_size = UAREA_PAGE_SIZE;
-    n->c.user = n->user;
-    n->c.n_user = n->desc.n_user;
-    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        unsigned f = __atomic_load_n(&n->ua->pages[i], __ATOMIC_RELAXED);
-        n->sent[i] = 0;
-        if (!(f & UAREA_PAGE_PRESENT)) continue;
-        n->pages[np].addr = (uintptr_t)uarea_page_addr(n->ua, i);
-        n->pages[np].flags = MIGRATE_PAGE_PRESENT;
-        n->sent[i] = 1;
-        np++;
+    want = d->xfer.half;
+    if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
+    if (cap < want) {
+        (void)noc_portal_cancel(d->t, d->xfer.out_portal);
+        return UAREA_EMSGSIZE;
     }
-    (void)migrate_pages_mark_zero(n->pages, np, UAREA_PAGE_SIZE, NULL, 0);
-    n->c.pages = n->pages;
-    n->c.n_pages = np;
-    rc = migrate_image_writer_init(&n->w, &n->c);
-    if (rc < 0) return rc;
-    offer->size = migrate_image_writer_size(&n->w);
-    offer->layout_fp = n->c.layout_fp;
-    offer->binary_fp = n->c.binary_fp;
-    n->zero_pages = 0;
-    n->pre = 1;
-    return 0;
-}
-
-/* The delta after a pre-copy, of the frozen container: the UArea and the
- * stacks whole, the heap pages written since the pre-copy or not sent in
- * it, zero records for pages sent then and gone now (the destination holds
- * what they held then), and the written runs of the user sections. */
-static int migrate__n_delta(migrate_node *n)
-{
-    uint32_t i, k = 0, out = 0, np = n->c.n_pages;
-    int rc;
-    UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
-    n->n_runs = 0;
-    n->runs_overflow = 0;
-    rc = n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
-    if (rc < 0) return rc;
-    /* n->pages: the pages present now, in address order (migrate_describe) */
-    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        uintptr_t a = (uintptr_t)uarea_page_addr(n->ua, i);
-        if (k < np && n->pages[k].addr == a) {
-            if (n->dirty[i] || !n->sent[i]) n->dpages[out++] = n->pages[k];
-            k++;
-        } else if (n->sent[i]) {
-            n->dpages[out].addr = a;
-            n->dpages[out].flags = MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO;
-            out++;
-        }
+    n = d->ops->image_produce(d->ctx, buf, want);
+    if (n < 0 || (size_t)n != want) {
+        (void)noc_portal_cancel(d->t, d->xfer.out_portal);
+        return n < 0 ? (int)n : UAREA_EIMGTRUNC;
     }
-    n->c.pages = n->dpages;
-    n->c.n_pages = out;
-    if (!n->runs_overflow) {
-        migrate__n_sort_runs(n);
-        n->c.user = n->runs;
-        n->c.n_user = n->n_runs;
-    }
-    return 0;
-}
-
-static int migrate__n_begin(void *ctx, migrate_offer *offer)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    int rc, pre = n->pre;
-    uint32_t i;
-    n->pre = 0;
-    if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
-    rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
-                          n->pages, &n->c);
+    rc = noc_portal_wdone(d->t, d->xfer.out_portal, want);
     if (rc < 0) return rc;
-    if (offer->flags & MIGRATE_OFFER_DELTA) {
-        rc = migrate__n_delta(n);
-        if (rc < 0) return rc;
-    }
-    n->zero_pages = 0;
-    for (i = 0; i < n->c.n_pages; i++)   /* c.pages: the delta's own list after a pre-copy */
-        if (n->c.pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
-    rc = migrate_image_writer_init(&n->w, &n->c);
-    if (rc < 0) return rc;
-    offer->size = migrate_image_writer_size(&n->w);
-    offer->layout_fp = n->c.layout_fp;
-    offer->binary_fp = n->c.binary_fp;
-    return 0;
+    d->mig.done += want;
+    d->stats.cur.inplace_bytes += want;
+    migrate__arm(d);
+    migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
+    return 1;
 }
 
-static long migrate__n_produce(void *ctx, void *buf, size_t cap)
+/* Source: fill the next transfer's half with image bytes, unless one is
+ * already filled, the image is all out, or (one buffer) a write is out.
+ * 1 filled, 0 nothing to do, or an error. */
+static int migrate__src_fill(migrate_daemon *d)
 {
-    return migrate_image_produce(&((migrate_node *)ctx)->w, buf, cap);
+    uint64_t produced = d->mig.done + d->xfer.inflight + d->xfer.ready;
+    size_t want = d->xfer.half;
+    long n;
+    if (d->xfer.ready != 0 || produced >= d->mig.size || (d->xfer.inflight && !d->xfer.split)) return 0;
+    if ((uint64_t)want > d->mig.size - produced) want = (size_t)(d->mig.size - produced);
+    d->xfer.ready_buf = d->xfer.inflight ? d->xfer.wbuf ^ 1u : 0u;
+    n = d->ops->image_produce(d->ctx, migrate__half(d, d->xfer.ready_buf), want);
+    if (n < 0) return (int)n;
+    if ((size_t)n != want) return UAREA_EIMGTRUNC;
+    d->xfer.ready = want;
+    return 1;
 }
 
-static void migrate__n_custody(migrate_node *n, migrate_custody what, int peer)
+/* Source, S_FREEZE: the container is frozen (or not yet); then the image
+ * is begun and REQUEST goes out. */
+static int migrate__src_frozen(migrate_daemon *d)
 {
-    if (n->desc.on_custody != NULL) n->desc.on_custody(n->desc.arg, what, peer);
-}
-
-static void migrate__n_commit(void *ctx, int dst)
-{
-    migrate__n_custody((migrate_node *)ctx, MIGRATE_CUSTODY_COMMITTED, dst);
-}
-
-static int migrate__n_drop(void *ctx)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    (void)uarea_release(n->ua);
-    if (n->desc.on_release) n->desc.on_release(n->desc.arg, n->ua);
-    migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
-    n->present = 0;
-    return 0;
-}
-
-static int migrate__n_accept(void *ctx, const migrate_offer *offer)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    migrate_image_target t;
-    int rc;
-    if (n->present) return UAREA_EBUSY;
-    if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
-    if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
-    /* a delta lands on the staged pre-copy image, nothing else does */
-    if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != MIGRATE_STAGED_HELD
-                                                  : n->staged != MIGRATE_STAGED_NONE)
-        return UAREA_ESTATE;
-    rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
-                         n->desc.binary_fp);
-    if (rc < 0) return rc;
-    rc = migrate_image_reader_init(&n->r, &t, 0);
-    if (rc < 0) return rc;
-    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = MIGRATE_STAGED_READING;
-    n->from = offer->src;
-    n->receiving = 1;
-    migrate__n_custody(n, MIGRATE_CUSTODY_RECEIVING, offer->src);
-    return 0;
-}
-
-static int migrate__n_feed(void *ctx, const void *buf, size_t len)
-{
-    int rc = migrate_image_feed(&((migrate_node *)ctx)->r, buf, len);
-    return rc < 0 ? rc : 0;
-}
-
-static int migrate__n_end(void *ctx)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    int rc = migrate_image_finish(&n->r);
-    if (rc < 0) return rc;
-    if (n->staged == MIGRATE_STAGED_READING) {  /* the pre-copy image: staged, not run */
-        n->staged = MIGRATE_STAGED_HELD;
+    int rc = d->ops->freeze(d->ctx);
+    if (rc == UAREA_EAGAIN) {
+        if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
         return 0;
     }
-    rc = uarea_attach((struct uarea *)n->desc.region);
+    if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
+    d->mig.t_frozen = migrate__now(d);
+    d->stats.cur.freeze_ns = d->mig.t_frozen - d->mig.t_freeze_src;
+    UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+    d->mig.offer.src = d->self;
+    d->mig.offer.mid = d->mig.mid;
+    d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
+    rc = d->ops->image_begin(d->ctx, &d->mig.offer);
+    if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
+    d->mig.size = d->mig.offer.size;
+    d->stats.cur.bytes = d->mig.size;
+    migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
+    d->mig.state = MIGRATE_S_REQUEST;
+    migrate__send_request(d);
+    return 1;
+}
+
+/* Source, S_SEND: collect the write that is out (filling the other half
+ * meanwhile), then send the next transfer, or go to S_VERIFY after the
+ * last. */
+static int migrate__src_send(migrate_daemon *d)
+{
+    int rc;
+    if (d->xfer.inflight) {
+        rc = noc_portal_poll(d->t, d->xfer.out_portal);
+        if (rc == UAREA_EAGAIN) {
+            /* while the write is out, fill the other half */
+            rc = migrate__src_fill(d);
+            if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+            if (rc > 0) return 1;
+            if (migrate__expired(d)) { migrate__src_abort(d, UAREA_ETIMEDOUT, 0); return 1; }
+            return 0;
+        }
+        if (rc < 0) {
+            d->xfer.inflight = 0;
+            migrate__src_abort(d, rc, rc == UAREA_EPEERGONE);
+            return 1;
+        }
+        d->mig.done += d->xfer.inflight;
+        d->xfer.inflight = 0;
+        migrate__trace(d, MIGRATE_PT_SRC_BLOCK);
+    }
+    if (d->mig.done >= d->mig.size) {
+        /* the destination verifies, then retransmits VERIFIED once per
+         * timeout: leave room for several of them */
+        d->mig.state = MIGRATE_S_VERIFY;
+        migrate__arm_retries(d);
+        migrate__trace(d, MIGRATE_PT_SRC_SENT);
+        return 1;
+    }
+    rc = migrate__src_inplace(d);
+    if (rc == 1) return 1;
+    if (rc == UAREA_ENOSYS) d->xfer.no_inplace = 1;
+    else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+    rc = migrate__src_fill(d);
+    if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
+    rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__half(d, d->xfer.ready_buf),
+                           d->xfer.ready);
+    if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
+    d->xfer.wbuf = d->xfer.ready_buf;
+    d->xfer.inflight = d->xfer.ready;
+    d->xfer.ready = 0;
+    migrate__arm(d);
+    return 1;
+}
+
+static int migrate__src_step(migrate_daemon *d)
+{
+    switch (d->mig.state) {
+    case MIGRATE_S_FREEZE:
+        return migrate__src_frozen(d);
+    case MIGRATE_S_REQUEST:
+        if (!migrate__expired(d)) return 0;
+        if (++d->mig.tries > d->cfg.retries) { migrate__src_abort(d, UAREA_ETIMEDOUT, 1); return 1; }
+        migrate__send_request(d);
+        return 1;
+    case MIGRATE_S_SEND:
+        return migrate__src_send(d);
+    case MIGRATE_S_VERIFY:
+        if (!migrate__expired(d)) return 0;
+        migrate__src_abort(d, UAREA_ETIMEDOUT, 0);
+        return 1;
+    case MIGRATE_S_ABORT:
+        if (!migrate__expired(d)) return 0;
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer,
+                       d->mig.abort_err);
+        migrate__arm(d);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- destination role ---- */
+static int migrate__post_read(migrate_daemon *d)
+{
+    size_t want = d->xfer.half;
+    int rc;
+    if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
+    rc = noc_portal_allow(d->t, d->xfer.in_portal, d->mig.peer, d->cfg.portal_out_port);
+    if (rc < 0) return rc;
+    if (!d->xfer.no_rbuf) {
+        /* read in place: the allow is all; the source's data is taken
+         * where it lies once its write is out (R_RECV) */
+        d->xfer.inflight = want;
+        migrate__arm(d);
+        return 0;
+    }
+    rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf), want);
+    if (rc < 0) return rc;
+    d->xfer.inflight = want;
+    migrate__arm(d);
+    return 0;
+}
+
+/* Destination: take the image that REQUEST m offers (d->mig.offer and the
+ * statistics are set up; rc says why not before asking ops->accept, or 0)
+ * and post the first read, or refuse. A refused delta discards the staged
+ * image under it. */
+static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
+{
+    int staged = d->mig.state == MIGRATE_R_STAGED;
+    d->mig.size = m->size;
+    d->mig.done = 0;
+    d->xfer.inflight = 0;
+    d->xfer.rbuf = 0;
+    d->xfer.no_rbuf = !MIGRATE_RBUF;
+    d->stats.cur.bytes = m->size;
+    d->mig.offer.size = m->size;
+    d->mig.offer.layout_fp = m->layout_fp; d->mig.offer.binary_fp = m->binary_fp;
+    if (rc == 0) rc = d->ops->accept(d->ctx, &d->mig.offer);
     if (rc < 0) {
-        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
-        n->staged = MIGRATE_STAGED_NONE;
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
+        if (staged) migrate__discard(d);
+        migrate__finish(d, MIGRATE_ROLE_DEST, rc);
+        return;
+    }
+    if (staged) d->mig.phase = MIGRATE_PHASE_DELTA;
+    d->mig.state = MIGRATE_R_RECV;
+    d->mig.t_first = migrate__now(d);
+    rc = migrate__post_read(d);
+    if (rc < 0) { migrate__dst_fail(d, rc, 1); return; }
+    /* The first data may wait for the source's retries: a lost ACCEPT is
+     * repeated only when the REQUEST comes again, one timeout later. */
+    migrate__arm_retries(d);
+    migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+    migrate__trace(d, MIGRATE_PT_DST_ACCEPTED);
+}
+
+static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if (d->mig.state == MIGRATE_R_STAGED && d->mig.mid == m->mid && d->mig.peer == m->from &&
+        (m->flags & MIGRATE_OFFER_DELTA)) {
+        /* the delta of the staged pre-copy image */
+        d->stats.cur.precopy_bytes = d->mig.size;
+        d->mig.offer.flags = MIGRATE_OFFER_DELTA;
+        migrate__dst_take(d, m, m->size == 0 ? UAREA_EIMGTRUNC : 0);
+        return;
+    }
+    if (d->mig.state != MIGRATE_IDLE) {
+        if (d->mig.mid == m->mid && d->mig.peer == m->from) {
+            /* duplicate of the current request: repeat the answer */
+            if (d->mig.state == MIGRATE_R_RECV && d->mig.done == 0)
+                migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+            return;
+        }
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EBUSY);
+        return;
+    }
+    if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res)) {
+        /* A REQUEST this node has answered. Refused or failed: it holds
+         * nothing of that migration, so the answer may go again (the first
+         * may have been lost, and the source would wait out its retries). */
+        if (res < 0) migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, res);
+        return;
+    }
+    if (m->src != m->from || m->dst != d->self) {
+        migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EPROTO);
+        return;
+    }
+    d->mig.mid = m->mid;
+    d->mig.peer = m->from;
+    d->mig.ctrl = -1;
+    d->mig.alert_until = 0;
+    UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
+    d->mig.offer.src = m->src; d->mig.offer.mid = m->mid;
+    d->mig.offer.flags = m->flags & MIGRATE_OFFER_PRE;
+    d->mig.phase = (m->flags & MIGRATE_OFFER_PRE) ? MIGRATE_PHASE_PRECOPY : MIGRATE_PHASE_ONE;
+    migrate__begin_stats(d, m->src, d->self);
+    migrate__trace(d, MIGRATE_PT_DST_REQUEST);
+    migrate__dst_take(d, m, d->ops->has_container(d->ctx) ? UAREA_EBUSY
+                            : m->size == 0                 ? UAREA_EIMGTRUNC
+                            : (m->flags & MIGRATE_OFFER_DELTA) ? UAREA_EPROTO /* nothing staged */
+                                                           : 0);
+}
+
+/* VERIFIED of a staged pre-copy image carries MIGRATE_OFFER_PRE: a late
+ * copy of it must never pass for the verification of the delta. */
+static void migrate__send_verified(migrate_daemon *d)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_VERIFIED; m.mid = d->mig.mid; m.src = d->mig.peer; m.dst = d->self; m.ctrl = -1;
+    m.flags = d->mig.state == MIGRATE_R_STAGED ? (uint16_t)MIGRATE_OFFER_PRE : (uint16_t)0;
+    (void)migrate__send(d, d->mig.peer, &m);
+    migrate__arm(d);
+}
+
+static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
+{
+    uint64_t now;
+    int rc;
+    migrate__trace(d, MIGRATE_PT_DST_COMMIT);
+    now = migrate__now(d);
+    rc = d->ops->activate(d->ctx);
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
+    migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
+    migrate__finish(d, MIGRATE_ROLE_DEST, rc);
+}
+
+/* Destination: the whole image is in; verify it, then say so. */
+static int migrate__dst_verify(migrate_daemon *d)
+{
+    int rc = d->ops->restore_end(d->ctx);
+    if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+    d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
+    /* a staged pre-copy image waits for its delta; else for COMMIT */
+    d->mig.state = d->mig.phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
+    d->mig.tries = 0;
+    migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
+    migrate__send_verified(d);
+    return 1;
+}
+
+/* Destination, reading in place (noc_portal_rbuf): feed the source's
+ * pending write from where it lies, then end it and allow the next. 1
+ * progress, 0 nothing yet, UAREA_ENOSYS (no access: read into the block). */
+static int migrate__dst_inplace(migrate_daemon *d)
+{
+    const void *got;
+    size_t n;
+    int rc = noc_portal_rbuf(d->t, d->xfer.in_portal, &got, &n);
+    if (rc == UAREA_ENOSYS) return rc;
+    if (rc == UAREA_EAGAIN) {
+        if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+        return 0;
+    }
+    if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+    d->xfer.inflight = 0;
+    if (n == 0 || n > d->xfer.half || (uint64_t)n > d->mig.size - d->mig.done) {
+        (void)noc_portal_rdone(d->t, d->xfer.in_portal);
+        migrate__dst_fail(d, UAREA_EPROTO, 1);
+        return 1;
+    }
+    d->mig.done += n;
+    rc = d->ops->restore_feed(d->ctx, (const uint8_t *)got, n);
+    {
+        int end = noc_portal_rdone(d->t, d->xfer.in_portal);     /* the source's half is free */
+        if (rc >= 0 && end < 0) rc = end;
+    }
+    if (rc < 0) { migrate__dst_fail(d, rc, rc == UAREA_EPEERGONE ? 0 : 1); return 1; }
+    d->stats.cur.inplace_read_bytes += n;
+    migrate__trace(d, MIGRATE_PT_DST_BLOCK);
+    if (d->mig.done < d->mig.size) {
+        rc = migrate__post_read(d);
+        if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+        return 1;
+    }
+    return migrate__dst_verify(d);
+}
+
+static int migrate__dst_step(migrate_daemon *d)
+{
+    int rc;
+    switch (d->mig.state) {
+    case MIGRATE_R_RECV: {
+        size_t n;
+        if (!d->xfer.no_rbuf) {
+            rc = migrate__dst_inplace(d);
+            if (rc != UAREA_ENOSYS) return rc;
+            /* no access to the source's buffer: a read into the block */
+            d->xfer.no_rbuf = 1;
+            rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf),
+                                  d->xfer.inflight);
+            if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            return 1;
+        }
+        rc = noc_portal_poll(d->t, d->xfer.in_portal);
+        if (rc == UAREA_EAGAIN) {
+            if (migrate__expired(d)) { migrate__dst_fail(d, UAREA_ETIMEDOUT, 1); return 1; }
+            return 0;
+        }
+        d->xfer.inflight = 0;
+        if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+        n = (size_t)rc;
+        if (n == 0 || (uint64_t)n > d->mig.size - d->mig.done) {
+            migrate__dst_fail(d, UAREA_EPROTO, 1);
+            return 1;
+        }
+        {
+            const uint8_t *got = migrate__half(d, d->xfer.rbuf);
+            d->mig.done += n;
+            if (d->xfer.split && d->mig.done < d->mig.size) {
+                /* the next transfer lands in the other half while this one is fed */
+                d->xfer.rbuf ^= 1u;
+                rc = migrate__post_read(d);
+                if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
+            }
+            rc = d->ops->restore_feed(d->ctx, got, n);
+            if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
+            migrate__trace(d, MIGRATE_PT_DST_BLOCK);
+        }
+        if (d->mig.done < d->mig.size) {
+            if (!d->xfer.split) {
+                rc = migrate__post_read(d);
+                if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
+            }
+            return 1;
+        }
+        return migrate__dst_verify(d);
+    }
+    case MIGRATE_R_COMMIT:
+        if (!migrate__expired(d)) return 0;
+        migrate__send_verified(d);     /* lost VERIFIED or COMMIT: ask again */
+        return 1;
+    case MIGRATE_R_STAGED:
+        if (!migrate__expired(d)) return 0;
+        /* Lost VERIFIED or REQUEST: ask again. A source that never comes
+         * back (it gave up and its ABORT was lost, say) answers a VERIFIED
+         * of a finished migration with ABORT; one that cannot be reached is
+         * seen gone by the transport. The source may take a freeze timeout
+         * and its retries to come back: wait that long, then give up. */
+        if (++d->mig.tries > 2 * (d->cfg.retries + 1)) {
+            migrate__dst_fail(d, UAREA_ETIMEDOUT, 1);
+            return 1;
+        }
+        migrate__send_verified(d);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int migrate__pump_outbox(migrate_daemon *d);
+
+/* ---- incoming messages: one handler per op ---- */
+/* 1 if m is about the migration in progress, from its peer. */
+static int migrate__ours(const migrate_daemon *d, const migrate_msg *m)
+{
+    return m->mid == d->mig.mid && m->from == d->mig.peer;
+}
+
+/* ACCEPT, source: the destination takes the image; open the portal. A late
+ * ACCEPT of a migration that failed is told ABORT. */
+static void migrate__on_accept(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if (d->mig.state == MIGRATE_S_REQUEST && migrate__ours(d, m)) {
+        int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->mig.peer, d->cfg.portal_port);
+        if (h < 0) { migrate__src_abort(d, h, 1); return; }
+        d->xfer.out_portal = h;
+        d->mig.state = MIGRATE_S_SEND;
+        d->mig.t_first = migrate__now(d);
+        migrate__arm(d);
+        migrate__trace(d, MIGRATE_PT_SRC_ACCEPTED);
+    } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
+        migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+    }
+}
+
+/* REJECT or NACK, source: the destination holds nothing of the migration. */
+static void migrate__on_refused(migrate_daemon *d, const migrate_msg *m)
+{
+    if ((d->mig.state == MIGRATE_S_REQUEST || d->mig.state == MIGRATE_S_SEND ||
+         d->mig.state == MIGRATE_S_VERIFY) && migrate__ours(d, m))
+        migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
+    else if (d->mig.state == MIGRATE_S_ABORT && migrate__ours(d, m))
+        migrate__src_aborted(d, d->mig.abort_err);   /* the destination holds nothing */
+}
+
+/* The commit point, source: the destination holds a verified copy. From
+ * here the source never runs the container again; COMMIT goes out first
+ * and the source's copy is dropped while it travels (dropping — stopping
+ * the cores, wiping the region — is not part of the downtime). */
+static void migrate__commit_point(migrate_daemon *d)
+{
+    migrate_msg c;
+    migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
+    /* A destination known dead now cannot run what COMMIT would
+     * tell it: the container stays here (a death after this check
+     * is the pump's, below, or loses the container with it). */
+    if (noc_node_gone(d->t, d->mig.peer) == 1) {
+        migrate__src_abort(d, UAREA_EPEERGONE, 1);
+        return;
+    }
+    d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
+    if (d->ops->zero_pages) d->stats.cur.zero_pages = d->ops->zero_pages(d->ctx);
+    UAREA_MEMSET(&c, 0, sizeof c);
+    c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
+    c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
+    c.size = d->stats.cur.inplace_bytes;            /* a figure for the record */
+    (void)migrate__send(d, d->mig.peer, &c);
+    (void)migrate__pump_outbox(d);
+    /* The pump learnt that the destination is gone (its copy with
+     * it): it aborted and the container runs here again. */
+    if (d->mig.state != MIGRATE_S_VERIFY) return;
+    if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->mig.peer);
+    migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
+    (void)d->ops->drop(d->ctx);
+    migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
+    migrate__finish(d, MIGRATE_ROLE_SOURCE, 0);
+}
+
+/* A VERIFIED of a migration this source finished: the outcome again
+ * (COMMIT, or ABORT with why). */
+static void migrate__answer_late_verified(migrate_daemon *d, const migrate_msg *m, int res)
+{
+    if (res == 0) {
+        migrate_msg c;
+        UAREA_MEMSET(&c, 0, sizeof c);
+        c.op = MIGRATE_OP_COMMIT; c.mid = m->mid; c.src = d->self; c.dst = m->from;
+        c.ctrl = -1;
+        (void)migrate__send(d, m->from, &c);
+    } else {
+        migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+    }
+}
+
+/* VERIFIED, source: the pre-copy image is staged (send the delta), or the
+ * whole image is verified (the commit point). */
+static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->mig.phase == MIGRATE_PHASE_PRECOPY) &&
+        migrate__ours(d, m) && d->mig.state != MIGRATE_IDLE)
+        return;                    /* of the other phase: stale */
+    if (d->mig.state == MIGRATE_S_SEND && migrate__ours(d, m) &&
+        d->xfer.inflight != 0 && d->mig.done + d->xfer.inflight >= d->mig.size) {
+        /* The destination verified the whole image before this side saw
+         * its last write end (on a transport where the reader finishes a
+         * transfer, it can): the write is over. */
+        migrate__cancel_portal(d, d->xfer.out_portal);
+        d->mig.done = d->mig.size;
+        d->mig.state = MIGRATE_S_VERIFY;
+        migrate__trace(d, MIGRATE_PT_SRC_SENT);
+    }
+    if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
+        d->mig.phase == MIGRATE_PHASE_PRECOPY) {
+        migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
+        migrate__src_delta(d);     /* the pre-copy image is staged there */
+    } else if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
+        migrate__commit_point(d);
+    } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
+        migrate__answer_late_verified(d, m, res);
+    }
+}
+
+/* COMMIT, destination: run the container here. */
+static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->mig.state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
+        d->stats.cur.zero_pages = m->zero_pages;
+        d->stats.cur.inplace_bytes = m->size;
+        migrate__activate(d, m->stamp);
+    }
+}
+
+/* ABORT, destination: discard, and confirm with NACK (also when nothing of
+ * it is here any more, so that the source may run). */
+static void migrate__on_abort(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if ((d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_COMMIT ||
+         d->mig.state == MIGRATE_R_STAGED) && migrate__ours(d, m)) {
+        migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
+        migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+    } else if (!(migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res) && res == 0) &&
+               !(migrate__ours(d, m) && d->mig.state != MIGRATE_IDLE)) {
+        /* nothing of it here (any more): confirm, so the source may run */
+        migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, UAREA_EABORTED);
+    }
+}
+
+/* PREPARE, destination: a REQUEST is coming; poll instead of sleeping. */
+static void migrate__on_prepare(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->mig.state == MIGRATE_IDLE && m->src == m->from && m->dst == d->self) {
+        d->mig.alert_until = migrate__now(d) + (uint64_t)MIGRATE_ALERT_NS;
+        if (d->trace != NULL)
+            d->trace(d->trace_arg, MIGRATE_PT_DST_PREPARED, m->mid, m->from, MIGRATE_PHASE_ONE);
+    }
+}
+
+/* MOVE, from a controller: start moving this node's container. */
+static void migrate__on_move(migrate_daemon *d, const migrate_msg *m)
+{
+    int rc;
+    /* a duplicate of the MOVE being (or last) served: its RESULT comes
+     * (came) from that migration, an EBUSY would pass for the outcome */
+    if (m->from == d->ctrl.move_from && m->mid == d->ctrl.move_req) return;
+    d->ctrl.move_from = m->from;
+    d->ctrl.move_req = m->mid;
+    rc = migrate__start(d, m->dst, m->from);
+    if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
+}
+
+/* RESULT, controller: the answer to its MOVE. */
+static void migrate__on_result(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->ctrl.pending && m->from == d->ctrl.node && m->mid == d->ctrl.req) {
+        d->ctrl.status = m->status;
+        d->ctrl.pending = 0;
+    }
+}
+
+static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
+{
+    d->stats.msgs_received++;
+    switch (m->op) {
+    case MIGRATE_OP_REQUEST: migrate__on_request(d, m); return;
+    case MIGRATE_OP_ACCEPT: migrate__on_accept(d, m); return;
+    case MIGRATE_OP_REJECT:
+    case MIGRATE_OP_NACK: migrate__on_refused(d, m); return;
+    case MIGRATE_OP_VERIFIED: migrate__on_verified(d, m); return;
+    case MIGRATE_OP_COMMIT: migrate__on_commit(d, m); return;
+    case MIGRATE_OP_ABORT: migrate__on_abort(d, m); return;
+    case MIGRATE_OP_PREPARE: migrate__on_prepare(d, m); return;
+    case MIGRATE_OP_MOVE: migrate__on_move(d, m); return;
+    case MIGRATE_OP_RESULT: migrate__on_result(d, m); return;
+    default: return;
+    }
+}
+
+/* ---- transport plumbing ---- */
+/* Drop every queued message to `node` (which took none for a whole timeout:
+ * the ones behind would wait as long each). The others keep their order. */
+static int migrate__drop_queued(migrate_daemon *d, int node)
+{
+    unsigned i, kept = 0, n = d->outbox.count;
+    for (i = 0; i < n; i++) {
+        unsigned from = (d->outbox.head + i) % MIGRATE_OUTBOX;
+        if (d->outbox.q[from].node == node) continue;
+        if (kept != i) d->outbox.q[(d->outbox.head + kept) % MIGRATE_OUTBOX] = d->outbox.q[from];
+        kept++;
+    }
+    d->outbox.count = kept;
+    d->stats.msgs_dropped += n - kept;
+    return (int)(n - kept);
+}
+
+static int migrate__pump_outbox(migrate_daemon *d)
+{
+    int did = 0;
+    while (d->outbox.count > 0) {
+        int node = d->outbox.q[d->outbox.head].node;
+        int h = d->outbox.mbx[node];
+        int rc;
+        if (h < 0) {
+            h = noc_mailbox_open(d->t, node, d->cfg.mailbox_port);
+            if (h < 0) {
+                rc = h;
+                goto failed;
+            }
+            d->outbox.mbx[node] = h;
+        }
+        if (!d->outbox.busy) {
+            rc = noc_mailbox_awrite(d->t, h, d->outbox.q[d->outbox.head].buf, MIGRATE_MSG_SIZE);
+            if (rc < 0) goto failed;
+            d->outbox.busy = 1;
+            d->outbox.since = migrate__now(d);
+        }
+        rc = noc_mailbox_poll(d->t, h);
+        if (rc == UAREA_EAGAIN) {
+            /* A peer that takes no message for a whole timeout (hung, full,
+             * or never started) would hold every later message, to any node,
+             * behind this one: drop it, as the network may. */
+            if (migrate__now(d) - d->outbox.since < (uint64_t)d->cfg.timeout_ns) return did;
+            rc = noc_mailbox_cancel(d->t, h);   /* >= 0: it went out meanwhile */
+            if (rc == UAREA_EAGAIN) rc = UAREA_ETIMEDOUT;
+        }
+        d->outbox.busy = 0;
+        if (rc < 0) goto failed;
+        d->stats.msgs_sent++;
+        d->outbox.head = (d->outbox.head + 1) % MIGRATE_OUTBOX;
+        d->outbox.count--;
+        did++;
+        continue;
+    failed:
+        /* the message is lost; a dead peer is news for the state machine */
+        d->outbox.busy = 0;
+        d->stats.msgs_dropped++;
+        d->outbox.head = (d->outbox.head + 1) % MIGRATE_OUTBOX;
+        d->outbox.count--;
+        did++;
+        if (rc == UAREA_EPEERGONE && node == d->mig.peer) {
+            if (d->mig.state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
+            else if (d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_STAGED)
+                migrate__dst_fail(d, rc, 0);
+            else if (d->mig.state >= MIGRATE_S_REQUEST && d->mig.state <= MIGRATE_S_VERIFY)
+                migrate__src_abort(d, rc, 1);
+            else if (d->mig.state == MIGRATE_S_ABORT) /* dead: it holds nothing */
+                migrate__src_aborted(d, d->mig.abort_err);
+        }
+        if (rc == UAREA_EPEERGONE && d->outbox.mbx[node] >= 0) {
+            (void)noc_mailbox_close(d->t, d->outbox.mbx[node]);
+            d->outbox.mbx[node] = -1;
+        }
+        if (rc == UAREA_ETIMEDOUT) did += migrate__drop_queued(d, node);
+    }
+    return did;
+}
+
+/* A mailbox read of the inbox ended with rc: handle it, post the next. */
+static int migrate__inbox_done(migrate_daemon *d, int rc)
+{
+    migrate_msg m;
+    if (rc >= 0) {
+        /* a message is taken from the node it names, when the transport
+         * can tell who sent it: another node's forgery is dropped */
+        int sender = noc_mailbox_sender(d->t, d->inbox.mbx);
+        if (migrate_msg_decode(&m, d->inbox.buf, (size_t)rc) == 0 && (sender < 0 || sender == m.from))
+            migrate__on_msg(d, &m);
+        else
+            d->stats.msgs_dropped++;
+    }
+    rc = noc_mailbox_aread(d->t, d->inbox.mbx, d->inbox.buf, sizeof d->inbox.buf);
+    return rc < 0 ? rc : 1;
+}
+
+static int migrate__pump_inbox(migrate_daemon *d)
+{
+    int did = 0;
+    for (;;) {
+        int rc = noc_mailbox_poll(d->t, d->inbox.mbx);
+        if (rc == UAREA_EAGAIN) return did;
+        /* a failed read (e.g. every sender that opened the inbox died) is
+         * posted again, once per step, so the daemon cannot spin on it */
+        if (rc < 0) return (rc = migrate__inbox_done(d, rc)) < 0 ? rc : did;
+        rc = migrate__inbox_done(d, rc);
+        if (rc < 0) return rc;
+        did++;
+    }
+}
+
+/* ---- public ---- */
+UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
+                                  const migrate_container_ops *ops, void *ctx,
+                                  const migrate_config *cfg, void *block, size_t block_size)
+{
+    int i, rc;
+    if (d == NULL || t == NULL || ops == NULL || block == NULL) return UAREA_EINVAL;
+    if (!ops->has_container || !ops->freeze || !ops->unfreeze || !ops->image_begin ||
+        !ops->image_produce || !ops->drop || !ops->accept || !ops->restore_feed ||
+        !ops->restore_end || !ops->discard || !ops->activate)
+        return UAREA_EINVAL;
+    if (block_size == 0 || block_size > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
+    UAREA_MEMSET(d, 0, sizeof *d);
+    d->t = t; d->ops = ops; d->ctx = ctx;
+    if (cfg) d->cfg = *cfg;
+    if (d->cfg.timeout_ns <= 0) d->cfg.timeout_ns = MIGRATE_TIMEOUT_NS;
+    if (d->cfg.retries <= 0) d->cfg.retries = MIGRATE_RETRIES;
+    if (d->cfg.mailbox_port <= 0) d->cfg.mailbox_port = MIGRATE_MAILBOX_PORT;
+    if (d->cfg.portal_port <= 0) d->cfg.portal_port = MIGRATE_PORTAL_PORT;
+    if (d->cfg.portal_out_port <= 0) d->cfg.portal_out_port = MIGRATE_PORTAL_OUT_PORT;
+    d->xfer.block = (uint8_t *)block;
+    /* Ids continue from the clock, not from 0: peers remember finished
+     * migrations by (id, node), and would take the first REQUEST of a
+     * daemon set up again (a restarted node) for a stale duplicate. */
+    d->mig.next_mid = (uint32_t)(migrate__now(d) >> 10);
+    d->ctrl.next = d->mig.next_mid;
+    d->ctrl.move_from = -1;
+    d->xfer.block_size = block_size;
+    d->xfer.split = block_size >= 2u * MIGRATE_SPLIT_MIN;
+    d->xfer.half = d->xfer.split ? block_size / 2u : block_size;
+    d->self = noc_self(t);
+    if (d->self < 0) return d->self;
+    d->nodes = noc_count(t);
+    if (d->nodes < 0) return d->nodes;
+    if (d->nodes > NOC_NODES_MAX) return UAREA_EBADNODE;
+    for (i = 0; i < NOC_NODES_MAX; i++) d->outbox.mbx[i] = -1;
+    d->xfer.out_portal = -1;
+    d->ctrl.node = -1;
+    for (i = 0; i < MIGRATE_HISTORY; i++) d->history.entry[i].role = MIGRATE_ROLE_NONE;
+    d->inbox.mbx = noc_mailbox_create(t, d->cfg.mailbox_port);
+    if (d->inbox.mbx < 0) return d->inbox.mbx;
+    d->xfer.in_portal = noc_portal_create(t, d->cfg.portal_port);
+    if (d->xfer.in_portal < 0) {
+        rc = d->xfer.in_portal;
+        (void)noc_mailbox_unlink(t, d->inbox.mbx);
         return rc;
     }
-    n->staged = n->staged == MIGRATE_STAGED_HELD ? MIGRATE_STAGED_COMPLETE : MIGRATE_STAGED_NONE;
-    n->zero_pages = n->r.stats.zero_pages;
-    return 0;
-}
-
-static int migrate__n_discard(void *ctx)
-{
-    migrate_node *n = (migrate_node *)ctx;
-    (void)migrate_image_discard(&n->r);
-    if (n->staged != MIGRATE_STAGED_NONE) {  /* a staged pre-copy image: all of it */
-        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
-        n->staged = MIGRATE_STAGED_NONE;
-    }
-    if (n->receiving) {
-        n->receiving = 0;
-        migrate__n_custody(n, MIGRATE_CUSTODY_DISCARDED, n->from);
+    rc = noc_mailbox_aread(t, d->inbox.mbx, d->inbox.buf, sizeof d->inbox.buf);
+    if (rc < 0) {
+        (void)noc_portal_unlink(t, d->xfer.in_portal);
+        (void)noc_mailbox_unlink(t, d->inbox.mbx);
+        return rc;
     }
     return 0;
 }
 
-static int migrate__n_activate(void *ctx)
+UAREA_API int migrate_daemon_fini(migrate_daemon *d)
 {
-    migrate_node *n = (migrate_node *)ctx;
-    int rc;
-    n->staged = MIGRATE_STAGED_NONE;
-    n->ua = (struct uarea *)n->desc.region;
-    n->present = 1;
-    n->receiving = 0;
-    migrate__n_custody(n, MIGRATE_CUSTODY_ACTIVATED, n->from);
-    rc = migrate_unfreeze(n->ua);
-    if (n->desc.on_activate) n->desc.on_activate(n->desc.arg, n->ua);
-    return rc;
+    int i;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    /* Image bytes are out (the destination may verify them and wait for
+     * COMMIT), or this node holds a verified copy the source may already
+     * have committed to: only the protocol may end these. */
+    if (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY ||
+        d->mig.state == MIGRATE_S_ABORT || d->mig.state == MIGRATE_R_COMMIT)
+        return UAREA_EBUSY;
+    if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT)
+        migrate__src_abort(d, UAREA_ECANCELED, 1);
+    else if (d->mig.state >= MIGRATE_R_RECV)
+        migrate__dst_fail(d, UAREA_ECANCELED, 1);
+    (void)migrate__pump_outbox(d);
+    (void)noc_mailbox_cancel(d->t, d->inbox.mbx);
+    (void)noc_mailbox_unlink(d->t, d->inbox.mbx);
+    (void)noc_portal_unlink(d->t, d->xfer.in_portal);
+    for (i = 0; i < NOC_NODES_MAX; i++)
+        if (d->outbox.mbx[i] >= 0) {
+            if (d->outbox.busy) (void)noc_mailbox_cancel(d->t, d->outbox.mbx[i]);
+            (void)noc_mailbox_close(d->t, d->outbox.mbx[i]);
+        }
+    d->t = NULL;
+    return 0;
 }
 
-static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
-
-static int migrate__n_check_dst(void *ctx, int dst)
+UAREA_API int migrate_daemon_step(migrate_daemon *d)
 {
-    migrate_node *n = (migrate_node *)ctx;
-    return n->desc.check_dst != NULL ? n->desc.check_dst(n->desc.arg, dst) : 0;
-}
-
-static const migrate_container_ops migrate__node_ops = {
-    .has_container = migrate__n_has,
-    .freeze = migrate__n_freeze,
-    .unfreeze = migrate__n_unfreeze,
-    .image_begin = migrate__n_begin,
-    .image_produce = migrate__n_produce,
-    .drop = migrate__n_drop,
-    .accept = migrate__n_accept,
-    .restore_feed = migrate__n_feed,
-    .restore_end = migrate__n_end,
-    .discard = migrate__n_discard,
-    .activate = migrate__n_activate,
-    .zero_pages = migrate__n_zero,
-    .precopy_begin = migrate__n_precopy,
-    .commit = migrate__n_commit,
-    .check_dst = migrate__n_check_dst,
-};
-
-UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
-{
-    uint32_t i;
-    int rc;
-    if (n == NULL || desc == NULL || desc->t == NULL || desc->region == NULL ||
-        desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
-        return UAREA_EINVAL;
-    if ((desc->dirty_begin == NULL) != (desc->dirty_collect == NULL)) return UAREA_EINVAL;
-    if (desc->region_size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
-    UAREA_MEMSET(n, 0, sizeof *n);
-    n->desc = *desc;
-    for (i = 0; i < desc->n_user; i++) n->user[i] = desc->user[i];
-    n->desc.user = n->user;
-    n->ua = (struct uarea *)desc->region;
-    n->from = -1;
-    rc = migrate_daemon_init(&n->d, desc->t, &migrate__node_ops, n, desc->cfg, desc->block,
-                             desc->block_size);
-    if (rc == 0) migrate_daemon_trace(&n->d, desc->trace, desc->arg);
-    return rc;
-}
-
-UAREA_API int migrate_node_adopt(migrate_node *n)
-{
-    int rc;
-    if (n == NULL) return UAREA_EINVAL;
-    if (migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
-    rc = uarea_check((struct uarea *)n->desc.region);
+    int did = 0, rc;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    rc = migrate__pump_inbox(d);
     if (rc < 0) return rc;
-    n->ua = (struct uarea *)n->desc.region;
-    n->present = 1;
+    did += rc;
+    if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT) {
+        while ((rc = migrate__src_step(d)) > 0) {
+            did += rc;
+            if (d->mig.state != MIGRATE_S_SEND) break;
+        }
+    } else if (d->mig.state >= MIGRATE_R_RECV) {
+        while ((rc = migrate__dst_step(d)) > 0) {
+            did += rc;
+            if (d->mig.state != MIGRATE_R_RECV) break;
+        }
+    }
+    did += migrate__pump_outbox(d);
+    return did;
+}
+
+UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns)
+{
+    int rc, got;
+    if (d == NULL || d->t == NULL || timeout_ns < 0) return UAREA_EINVAL;
+    got = noc_mailbox_wait(d->t, d->inbox.mbx, timeout_ns);
+    if (got == UAREA_ETIMEDOUT) return 0;
+    rc = migrate__inbox_done(d, got);
+    if (rc < 0) return rc;
+    (void)migrate__pump_outbox(d);
+    /* The read failed at once (every node that could write is gone): the
+     * call did not wait, and a driver that took it for a message would
+     * spin. Say so; the read is posted again. */
+    return got < 0 ? got : 1;
+}
+
+UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg)
+{
+    if (d == NULL) return;
+    d->trace = fn;
+    d->trace_arg = arg;
+}
+
+UAREA_API const char *migrate_point_name(int p)
+{
+    static const char *const names[MIGRATE_PT_COUNT] = {
+        "src.start", "src.frozen", "src.request", "src.accepted", "src.block", "src.sent",
+        "src.verified", "src.committed", "src.dropped", "src.aborting", "src.aborted",
+        "dst.prepared", "dst.request", "dst.accepted", "dst.block", "dst.verified",
+        "dst.commit", "dst.activated", "dst.discarded"};
+    return p >= 0 && p < MIGRATE_PT_COUNT ? names[p] : "?";
+}
+
+UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst)
+{
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    return migrate__start(d, dst, -1);
+}
+
+UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
+{
+    migrate_msg m;
+    int rc;
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    if (!migrate__valid_node(d, a) || !migrate__valid_node(d, b)) return UAREA_EBADNODE;
+    if (a == b) return UAREA_ESAMENODE;
+    if (d->ctrl.pending) return UAREA_EBUSY;
+    if (a == d->self) {
+        rc = migrate__start(d, b, d->self);
+        if (rc < 0) return rc;
+        d->ctrl.node = a; d->ctrl.pending = 1;
+        return 0;
+    }
+    UAREA_MEMSET(&m, 0, sizeof m);
+    if (++d->ctrl.next == 0) d->ctrl.next++;
+    m.op = MIGRATE_OP_MOVE; m.src = a; m.dst = b; m.ctrl = d->self; m.mid = d->ctrl.next;
+    rc = migrate__send(d, a, &m);
+    if (rc < 0) return rc;
+    d->ctrl.node = a; d->ctrl.pending = 1; d->ctrl.req = d->ctrl.next;
+    /* The RESULT may be lost: give up after what a migration with all its
+     * retries can take (freeze, request, verification), twice over. */
+    d->ctrl.deadline = migrate__after_retries(d, 6);
     return 0;
 }
 
-UAREA_API int migrate_node_step(migrate_node *n)
+UAREA_API int migrate_daemon_ctrl_result(migrate_daemon *d, int *node)
 {
-    if (n == NULL) return UAREA_EINVAL;
-    return migrate_daemon_step(&n->d);
+    if (d == NULL) return UAREA_EINVAL;
+    if (d->ctrl.node < 0) return UAREA_ESTATE;
+    if (node) *node = d->ctrl.node;
+    if (d->ctrl.pending && d->ctrl.node != d->self && d->t != NULL &&
+        migrate__now(d) >= d->ctrl.deadline) {
+        d->ctrl.pending = 0;                /* no RESULT came: the outcome is unknown */
+        d->ctrl.status = UAREA_ETIMEDOUT;
+    }
+    if (d->ctrl.pending) return UAREA_EAGAIN;
+    return d->ctrl.status;
 }
 
-UAREA_API int migrate_node_fini(migrate_node *n)
+UAREA_API int migrate_daemon_last(const migrate_daemon *d, migrate_stats *st)
 {
-    if (n == NULL) return UAREA_EINVAL;
-    return migrate_daemon_fini(&n->d);
+    if (d == NULL) return UAREA_EINVAL;
+    if (!d->stats.have_last) return UAREA_EAGAIN;
+    if (st) *st = d->stats.last;
+    return d->stats.last.result;
 }
 
-UAREA_API int migrate_node_present(const migrate_node *n)
+UAREA_API int migrate_daemon_busy(const migrate_daemon *d)
 {
-    return n != NULL && n->present;
+    return d != NULL && d->mig.state != MIGRATE_IDLE;
 }
 
-UAREA_API int migrate_node_hold(migrate_node *n, int held)
+UAREA_API int migrate_daemon_alert(const migrate_daemon *d)
 {
-    if (n == NULL) return UAREA_EINVAL;
-    if (held && migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
-    n->held = held != 0;
-    return 0;
+    return d != NULL && d->t != NULL && d->mig.state == MIGRATE_IDLE && d->mig.alert_until != 0 &&
+           noc_clock_ns(d->t) < d->mig.alert_until;
+}
+
+UAREA_API int migrate_daemon_quiet(const migrate_daemon *d)
+{
+    return d != NULL && d->mig.state == MIGRATE_IDLE && d->outbox.count == 0 &&
+           !migrate_daemon_alert(d);
 }
 
 UAREA_EXTERN_C_END

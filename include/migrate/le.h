@@ -3,7 +3,7 @@
  *
  * The one encoder and decoder of the fixed-size little-endian fields that
  * the container image (migrate/image.h, docs/image-format.md) and the
- * migration protocol's messages (migrate/protocol.h, docs/protocol.md) are
+ * migration protocol's messages (migrate/daemon.h, docs/protocol.md) are
  * made of. Byte by byte: no unaligned or endian-dependent loads, the same
  * result on every target. Freestanding; static inline, so nothing to
  * implement and nothing unused to warn about.

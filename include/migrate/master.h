@@ -1,7 +1,7 @@
 /*
  * migrate/master.h - a node's master: the loop that drives the node's
- * migration daemon (its migrate_node, migrate/daemon.h, whose state machine,
- * migrate_daemon, is in migrate/protocol.h) and answers its container's calls
+ * migration daemon (its migrate_node, migrate/node.h, whose state machine,
+ * migrate_daemon, is in migrate/daemon.h) and answers its container's calls
  * (migrate/syscall.h). Every port whose containers migrate runs one master
  * per node, on the node's master thread (POSIX) or master core (MPPA-256),
  * and supplies only what uarea/port.h lists plus a noc_transport.
@@ -45,7 +45,7 @@
 #include "../uarea/config.h"
 #include "../uarea/error.h"
 #include "../uarea/port.h"
-#include "daemon.h"
+#include "node.h"
 #include "syscall.h"
 
 #ifndef MIGRATE_MASTER_H

@@ -1,7 +1,7 @@
 /*
  * migrate/syscall.h - migrate_to as a system call: a container thread posts
  * it on its core's board in the UArea, the node's master serves it with the
- * node's daemon (migrate/daemon.h), and the thread waits for the outcome at
+ * node's daemon (migrate/node.h), and the thread waits for the outcome at
  * scheduling points. Every port whose containers migrate uses it; the port
  * supplies the items of uarea/port.h plus UAREA_PORT_WAKE_MASTER().
  *
@@ -40,7 +40,7 @@
  */
 #include "../uarea/config.h"
 #include "../uarea/error.h"
-#include "daemon.h"
+#include "node.h"
 #include "migrate.h"
 
 #ifndef MIGRATE_SYSCALL_H

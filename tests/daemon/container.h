@@ -10,7 +10,7 @@
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
 #include <noc/noc.h>
-#include <migrate/daemon.h>
+#include <migrate/node.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The node's container operations (include/migrate/daemon.h), called as the
+/* The node's container operations (include/migrate/node.h), called as the
  * protocol calls them, in one process: a source node produces a pre-copy
  * image and its delta from a container; a destination node at the same
  * addresses (the region and the user section, wiped in between) stages the
@@ -11,7 +11,7 @@
 #define UAREA_IMPLEMENTATION
 #include <uarea/thread.h>
 #include <noc/loopback.h>
-#include <migrate/daemon.h>
+#include <migrate/node.h>
 #include <criterion/criterion.h>
 #include <string.h>
 

@@ -17,7 +17,7 @@
 
 #define UAREA_IMPLEMENTATION
 #include <noc/loopback.h>
-#include <migrate/protocol.h>
+#include <migrate/daemon.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

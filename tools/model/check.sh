@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Model-checks tools/model/migrate.pml (the migration protocol of
-# include/migrate/protocol.h) with spin:
+# include/migrate/daemon.h) with spin:
 #   1. safety: assertions (never two live copies, only a verified copy runs,
 #      the outcome once everything settled) and invalid end states;
 #   2. the LTL formula never_both (the same safety property, as a never claim);
@@ -11,7 +11,7 @@
 #   6. pre-copy (-DPRECOPY): the safety run, never_both, never_stale, the
 #      liveness run and mutant 6, with one image block and smaller fault
 #      budgets (one loss, no extra duplicate: the resends duplicate anyway).
-# The model checks the protocol as include/migrate/protocol.h implements it:
+# The model checks the protocol as include/migrate/daemon.h implements it:
 # an aborting source stays frozen until the destination confirms (ABORT_ACK).
 # Exits 0 when every check passed, 1 on any failure, 77 (skipped) when spin
 # or gcc is missing, unless UAREA_REQUIRE_CROSS=1 (then a missing tool fails).

@@ -1,11 +1,11 @@
 /*
- * migrate.pml - a Promela model of one migration of include/migrate/protocol.h
+ * migrate.pml - a Promela model of one migration of include/migrate/daemon.h
  * between a source daemon and a destination daemon, on a network that loses,
  * duplicates and reorders messages, loses and corrupts image blocks, and may
  * crash either node at any moment. tools/model/check.sh runs it; the section
  * "Model checking" of docs/protocol.md says what it covers.
  *
- * Correspondence with protocol.h:
+ * Correspondence with daemon.h:
  *   Source()  migrate__start, migrate__src_step (migrate__src_frozen,
  *             migrate__src_send), the source's handlers of migrate__on_msg
  *             (migrate__on_accept, migrate__on_refused, migrate__on_verified),
@@ -35,7 +35,7 @@
  *             flight (timeouts longer than the network's latency), and a
  *             completed block write is taken before further messages. The
  *             safety runs leave it off: a timeout may fire at any moment.
- *   ABORT_ACK a change to the protocol, proposed, not in protocol.h: a source
+ *   ABORT_ACK a change to the protocol, proposed, not in daemon.h: a source
  *             that aborts after the image went out (S_SEND, S_VERIFY) stays
  *             frozen until the destination acknowledges the ABORT (NACK) or
  *             is known dead; then never_stale holds.

@@ -48,7 +48,7 @@
 #include <uarea/thread.h>
 #include <noc/noc.h>
 #include <migrate/migrate.h>
-#include <migrate/daemon.h>
+#include <migrate/node.h>
 #include <migrate/syscall.h>
 #include <migrate/master.h>
 #include "uarea_mppa256/noc_ikc.h"

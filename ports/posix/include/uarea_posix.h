@@ -21,7 +21,7 @@
  * processes (default 4). Each node runs desc.cores core threads (default 2)
  * that run the container's user threads when the container is on that node,
  * and a master thread (the node process's main thread) that runs the
- * migration daemon (migrate/daemon.h). app_main runs as thread 0 of a
+ * migration daemon (migrate/node.h). app_main runs as thread 0 of a
  * container that starts on node 0, with a copy of argv kept in the container
  * (it moves with it, and survives a checkpoint). When it returns, every node
  * shuts down and uarea_posix_run() returns its value in the launching
@@ -113,7 +113,7 @@
 #include <uarea_posix/dirty.h>
 #include <uarea/thread.h>
 #include <migrate/migrate.h>
-#include <migrate/daemon.h>
+#include <migrate/node.h>
 #include <migrate/syscall.h>
 #include <migrate/master.h>
 
@@ -389,7 +389,7 @@ typedef struct uarea__posix_node {
 static uarea__posix_node *uarea__posix_me;
 static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
-/* The node's migration daemon (migrate/protocol.h), asked through its
+/* The node's migration daemon (migrate/daemon.h), asked through its
  * public functions only. */
 static migrate_daemon *uarea__posix_daemon(uarea__posix_node *n) { return &n->m.node.d; }
 

@@ -1,0 +1,702 @@
+/*
+ * migrate/node.h - a node: its container and the migration daemon that
+ * moves it; the protocol of migrate/daemon.h, the image of migrate/image.h
+ * and the UArea of uarea/uarea.h, joined.
+ *
+ * Defines `migrate_node` (a node's container and the daemon that moves it),
+ * migrate_describe(), migrate_checkpoint() and migrate_restore(). The
+ * protocol's state machine itself, `migrate_daemon` (the field
+ * migrate_node.d), is defined in migrate/daemon.h.
+ *
+ * A node has one container region, at the same address on every node of the
+ * build (the port reserves it), and at most one container in it at a time.
+ * Its daemon moves that container to another node, or takes one in:
+ *
+ *   migrate_node node;
+ *   migrate_node_desc desc = { 0 };
+ *   desc.t = &transport;                         // this node's transport
+ *   desc.region = base; desc.region_size = size; // the container region
+ *   desc.user = user_sections; desc.n_user = 1;  // from linker symbols (may be 0)
+ *   desc.binary_fp = my_binary_fingerprint;
+ *   desc.block = buf; desc.block_size = sizeof buf;  // portal transfer buffer
+ *   desc.on_activate = start_cores; desc.on_release = stop_cores; desc.arg = me;
+ *   migrate_node_init(&node, &desc);
+ *   ... on the node that starts the program:
+ *   uarea_container_init(base, size, &ua); create thread 0; migrate_node_adopt(&node);
+ *   ... on every node, from the master thread or core:
+ *   for (;;) { migrate_node_step(&node); wait a little; }
+ *
+ * What the daemon does with the container:
+ *  - source: freeze (uarea_freeze, every core parks), describe it (user
+ *    sections, the UArea, the live part of every used stack, the present
+ *    heap pages with zero pages flagged), stream the image; at the commit
+ *    point release it (uarea_release: cores leave it; on_release tells the
+ *    port), then wipe the region and the user sections: the copy is gone.
+ *    On an abort: unfreeze, the threads go on.
+ *  - destination: accept only the same build (binary fingerprint, UArea layout
+ *    fingerprint) into an empty region; restore straight into the region as
+ *    the portal delivers (the reader verifies every CRC and bound); on the
+ *    last byte check the UArea (uarea_attach); on COMMIT unfreeze and call
+ *    on_activate so the port's cores run it. On any failure the region and
+ *    user sections are wiped: nothing is left.
+ *
+ * Checkpoints: migrate_checkpoint() writes a frozen container through a sink
+ * (a file); migrate_restore() reads one back into an empty region of a fresh
+ * node, verified, frozen, ready for migrate_unfreeze() and the cores.
+ *
+ * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION); needs the
+ * core and noc implementations in the same program and the program's port.
+ */
+#include "../uarea/config.h"
+#include "../uarea/error.h"
+#include "../uarea/thread.h"
+#include "../noc/noc.h"
+#include "image.h"
+#include "daemon.h"
+#include "freeze.h"
+
+#ifndef MIGRATE_NODE_H
+#define MIGRATE_NODE_H
+
+UAREA_EXTERN_C_BEGIN
+
+#ifndef MIGRATE_USER_SECTIONS_MAX
+#  define MIGRATE_USER_SECTIONS_MAX 4
+#endif
+/* Stack sections of a container: per used stack, its guard words at the base
+ * (checked at every switch) and its live part up to the top. */
+#define MIGRATE_STACK_SECTIONS (2 * UAREA_THREADS_MAX)
+/* User-section pieces a pre-copy delta may carry; more written runs than
+ * this and the delta carries the whole user sections again. */
+#ifndef MIGRATE_DELTA_RUNS_MAX
+#  define MIGRATE_DELTA_RUNS_MAX 32
+#endif
+
+/* Reports one written range (dirty_collect). */
+typedef void (*migrate_dirty_fn)(void *ctx, uintptr_t addr, size_t len);
+
+/* Custody: which node answers for the container, as migrations move it
+ * (migrate_node_desc.on_custody). A port that keeps books of where each
+ * container is (the POSIX launcher does, to tell a lost container from a
+ * moved one when a node dies) follows these, in the order they come:
+ *  - RECEIVING: this node accepted an image from `peer` (the holder); it may
+ *    end up running it, so a death of the holder is not yet a loss;
+ *  - DISCARDED: this node threw away what it received from `peer`;
+ *  - COMMITTED: (source) past the commit point: the container is `peer`'s
+ *    from now on, whatever happens to this node (COMMIT is out or on its
+ *    way); called before the copy here is dropped;
+ *  - ACTIVATED: this node runs the container now (from `peer`), before
+ *    on_activate starts its threads. */
+typedef enum migrate_custody {
+    MIGRATE_CUSTODY_RECEIVING = 1,
+    MIGRATE_CUSTODY_DISCARDED,
+    MIGRATE_CUSTODY_COMMITTED,
+    MIGRATE_CUSTODY_ACTIVATED
+} migrate_custody;
+
+typedef struct migrate_node_desc {
+    noc_transport *t;             /* this node's transport */
+    void *region;                 /* the container region (same address everywhere) */
+    size_t region_size;           /* at least UAREA_CONTAINER_SIZE */
+    const migrate_region *user;   /* user sections (may be NULL with n_user 0) */
+    uint32_t n_user;              /* at most MIGRATE_USER_SECTIONS_MAX */
+    uint64_t binary_fp;           /* fingerprint of this binary */
+    void *block;                  /* portal transfer buffer */
+    size_t block_size;
+    const migrate_config *cfg;    /* NULL: defaults */
+    /* The container runs here now: start running its threads. Called from
+     * migrate_node_step() after COMMIT. */
+    void (*on_activate)(void *arg, struct uarea *ua);
+    /* The container left (or is about to be wiped): stop running its threads;
+     * return only when no core runs it any more. */
+    void (*on_release)(void *arg, struct uarea *ua);
+    /* Optional: dirty-page tracking, which turns on pre-copy (both or
+     * neither). dirty_begin starts a round over the container region and the
+     * user sections; dirty_collect reports through mark every range written
+     * since (whole pages, any order) and returns 0 or a negative error. */
+    int (*dirty_begin)(void *arg);
+    int (*dirty_collect)(void *arg, migrate_dirty_fn mark, void *ctx);
+    /* Optional: custody changes (migrate_custody), from migrate_node_step(). */
+    void (*on_custody)(void *arg, migrate_custody what, int peer);
+    /* Optional: the daemon's trace hook (migrate_daemon_trace), with arg. */
+    migrate_trace_fn trace;
+    /* Optional: may this node's container go to node `dst`? 0, or the error
+     * the migration's start fails with at once (a migrate_to call, a
+     * controller's MOVE): a port whose machine has nodes that hold no
+     * container (the MPPA-256's I/O clusters: UAREA_ENODEKIND) says so here. */
+    int (*check_dst)(void *arg, int dst);
+    void *arg;
+} migrate_node_desc;
+
+/* Pre-copy, destination: where a staged pre-copy image stands. A discard in
+ * any state but NONE wipes the whole region and the user sections: the
+ * image being read, or the delta's own span, is only part of what is there. */
+typedef enum migrate_staged {
+    MIGRATE_STAGED_NONE = 0,  /* no pre-copy image here */
+    MIGRATE_STAGED_HELD,      /* a verified pre-copy image sits in the region
+                                 (also while its delta is being read) */
+    MIGRATE_STAGED_READING,   /* the pre-copy image's reader runs */
+    MIGRATE_STAGED_COMPLETE   /* the delta over it is verified, until activate */
+} migrate_staged;
+
+typedef struct migrate_node {
+    migrate_daemon d;
+    migrate_node_desc desc;
+    migrate_region user[MIGRATE_USER_SECTIONS_MAX];
+    struct uarea *ua;             /* == region */
+    int present;                  /* this node holds the container */
+    migrate_region stacks[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    migrate_image_writer w;
+    migrate_image_reader r;
+    uint32_t zero_pages;
+    /* pre-copy, source: a pre-copy image went out (its heap pages in sent[]);
+     * the delta sends what the tracker saw written since */
+    int pre;
+    uint8_t sent[UAREA_HEAP_PAGES], dirty[UAREA_HEAP_PAGES];
+    migrate_page dpages[UAREA_HEAP_PAGES];
+    migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
+    uint32_t n_runs;
+    int runs_overflow;
+    migrate_staged staged;        /* pre-copy, destination */
+    /* destination: an accepted image is here (until discard or activate),
+     * from node `from` */
+    int receiving, from;
+    int held;                     /* migrate_node_hold() */
+    /* migrate_to calls this node's daemon took from each core's board and
+     * has not answered (migrate/syscall.h) */
+    uint8_t calls[UAREA_CORES_MAX];
+} migrate_node;
+
+/* Set up the daemon (creates its ports). UAREA_EINVAL for a bad descriptor,
+ * UAREA_ENOMEM for a region below UAREA_CONTAINER_SIZE, transport errors. */
+UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc);
+/* This node now holds the container in its region (made here, or restored
+ * from a checkpoint): uarea_check() must pass. */
+UAREA_API int migrate_node_adopt(migrate_node *n);
+/* Non-blocking progress (migrate_daemon_step). */
+UAREA_API int migrate_node_step(migrate_node *n);
+UAREA_API int migrate_node_fini(migrate_node *n);
+/* 1 when this node holds the container, 0 when not. */
+UAREA_API int migrate_node_present(const migrate_node *n);
+/* Hold (1) or let go (0) this node's container: while it is held the node
+ * does not move it, and a migration asked for (migrate_daemon_start, a
+ * controller's MOVE) ends at once with UAREA_EBUSY, the container as it
+ * was. For a port that freezes the container itself (a checkpoint).
+ * UAREA_EBUSY when a migration is under way (nothing changes). */
+UAREA_API int migrate_node_hold(migrate_node *n, int held);
+
+/* Describe a frozen container for the image writer. stacks and pages are the
+ * caller's arrays (MIGRATE_STACK_SECTIONS and UAREA_HEAP_PAGES entries): for
+ * each used stack its guard words and its live part, each present heap page
+ * with zero pages flagged. UAREA_ESTATE when the container is not frozen. */
+UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                               migrate_container *c);
+
+/* Write a frozen container through sink (buf: cap bytes of staging). */
+UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
+                                 size_t cap, migrate_image_stats *st);
+
+/* Read a checkpoint into the region [region, region + size) and the user
+ * sections, verify it and check the UArea; *out is the restored UArea,
+ * frozen. Any failure wipes what was written and returns the error. */
+UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
+                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
+                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
+                              struct uarea **out);
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_NODE_H */
+
+/* ------------------------------------------------------------------------ */
+#if defined(MIGRATE_IMPLEMENTATION) && !defined(MIGRATE__NODE_IMPLEMENTED)
+#define MIGRATE__NODE_IMPLEMENTED
+
+UAREA_EXTERN_C_BEGIN
+
+UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                               migrate_container *c)
+{
+    unsigned i = 0, flags = 0;
+    uint32_t ns = 0, np = 0;
+    if (ua == NULL || c == NULL || stacks == NULL || pages == NULL || (user == NULL && n_user))
+        return UAREA_EINVAL;
+    if (!uarea_frozen(ua)) return UAREA_ESTATE;
+    UAREA_MEMSET(c, 0, sizeof *c);
+    c->layout_fp = ua->hdr.fingerprint;
+    c->binary_fp = binary_fp;
+    c->page_size = UAREA_PAGE_SIZE;
+    c->user = user;
+    c->n_user = n_user;
+    c->uarea.addr = (uintptr_t)ua;
+    c->uarea.len = sizeof *ua;
+    for (i = 0; uarea_stack_next(ua, &i); i++) {
+        uintptr_t lo, base = (uintptr_t)uarea_stack_base(ua, i);
+        size_t len;
+        if (uarea_stack_used(ua, i, &lo, &len) < 0) continue;
+        /* The guard words of every used stack go, also when nothing of it
+         * is live: a thread that has not run yet keeps its start in its
+         * context on CPUs that pass it in a register (aarch64, riscv), and
+         * its first switch checks them. */
+        if (lo > base + UAREA_CANARY_BYTES) {
+            stacks[ns].addr = base;
+            stacks[ns].len = UAREA_CANARY_BYTES;
+            ns++;
+        } else {
+            len += lo - base; /* the live part reaches the guard words */
+            lo = base;
+        }
+        if (len > 0) {
+            stacks[ns].addr = lo;
+            stacks[ns].len = len;
+            ns++;
+        }
+    }
+    for (i = 0; uarea_page_next(ua, &i, &flags); i++) {
+        pages[np].addr = (uintptr_t)uarea_page_addr(ua, i);
+        pages[np].flags = MIGRATE_PAGE_PRESENT;
+        np++;
+    }
+    (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    c->stacks = stacks;
+    c->n_stacks = ns;
+    c->pages = pages;
+    c->n_pages = np;
+    return 0;
+}
+
+UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                                 uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
+                                 size_t cap, migrate_image_stats *st)
+{
+    migrate_region stacks[MIGRATE_STACK_SECTIONS];
+    migrate_page pages[UAREA_HEAP_PAGES];
+    migrate_container c;
+    int rc = migrate_describe(ua, user, n_user, binary_fp, stacks, pages, &c);
+    if (rc < 0) return rc;
+    return migrate_image_write(&c, sink, ctx, buf, cap, st);
+}
+
+/* The restore target of this node: its region, and a user window spanning the
+ * user sections. */
+static int migrate__target(migrate_image_target *t, void *region, size_t size,
+                           const migrate_region *user, uint32_t n_user, uint64_t binary_fp)
+{
+    uint32_t i;
+    UAREA_MEMSET(t, 0, sizeof *t);
+    if (region == NULL || (user == NULL && n_user)) return UAREA_EINVAL;
+    if (size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
+    t->layout_fp = uarea_layout_fingerprint();
+    t->binary_fp = binary_fp;
+    t->page_size = UAREA_PAGE_SIZE;
+    t->lo = (uintptr_t)region;
+    t->hi = (uintptr_t)region + size;
+    for (i = 0; i < n_user; i++) {
+        uintptr_t a = user[i].addr, e = user[i].addr + user[i].len;
+        if (e < a) return UAREA_EINVAL;
+        if (t->user_lo == t->user_hi) { t->user_lo = a; t->user_hi = e; continue; }
+        if (a < t->user_lo) t->user_lo = a;
+        if (e > t->user_hi) t->user_hi = e;
+    }
+    return 0;
+}
+
+/* Zero the region and the user sections: the container is gone from here.
+ * A port may zero faster than memset (UAREA_PORT_WIPE, uarea/port.h: the
+ * POSIX port skips pages the node never touched). */
+#ifndef UAREA_PORT_WIPE
+#  define UAREA_PORT_WIPE(addr, len) UAREA_MEMSET((addr), 0, (len))
+#endif
+static void migrate__wipe(void *region, size_t size, const migrate_region *user, uint32_t n_user)
+{
+    uint32_t i;
+    UAREA_PORT_WIPE(region, size);
+    for (i = 0; i < n_user; i++) UAREA_PORT_WIPE((void *)user[i].addr, user[i].len);
+}
+
+UAREA_API int migrate_restore(void *region, size_t size, const migrate_region *user,
+                              uint32_t n_user, uint64_t binary_fp, migrate_source_fn source,
+                              void *ctx, void *buf, size_t cap, migrate_image_stats *st,
+                              struct uarea **out)
+{
+    migrate_image_target t;
+    int rc;
+    if (source == NULL || buf == NULL || cap == 0 || out == NULL) return UAREA_EINVAL;
+    rc = migrate__target(&t, region, size, user, n_user, binary_fp);
+    if (rc < 0) return rc;
+    rc = migrate_image_read(&t, 0, source, ctx, buf, cap, st);
+    if (rc < 0) return rc;
+    rc = uarea_attach((struct uarea *)region);
+    if (rc < 0) {
+        migrate__wipe(region, size, user, n_user);
+        return rc;
+    }
+    *out = (struct uarea *)region;
+    return 0;
+}
+
+/* ---- the protocol's container operations ---- */
+static int migrate__n_has(void *ctx) { return ((migrate_node *)ctx)->present; }
+
+static int migrate__n_freeze(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc;
+    if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->held) return UAREA_EBUSY;
+    if (__atomic_load_n(&n->ua->freeze, __ATOMIC_ACQUIRE) == UAREA_RUN) {
+        rc = migrate_freeze_begin(n->ua);
+        if (rc < 0) return rc;
+    }
+    return migrate_freeze_poll(n->ua);
+}
+
+static int migrate__n_unfreeze(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
+}
+
+/* dirty_collect's report: heap pages into dirty[], user-section runs into
+ * runs[] (clipped to the sections); the rest of the region (UArea, stacks)
+ * always goes whole. */
+static void migrate__n_mark(void *ctx, uintptr_t addr, size_t len)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uintptr_t heap = (uintptr_t)n->desc.region + UAREA_HEAP_OFFSET, end = addr + len;
+    uint32_t i;
+    if (end > heap && addr < heap + (uintptr_t)UAREA_HEAP_BYTES) {
+        uintptr_t a = addr > heap ? addr : heap;
+        uintptr_t e = end < heap + (uintptr_t)UAREA_HEAP_BYTES ? end : heap + (uintptr_t)UAREA_HEAP_BYTES;
+        for (i = (uint32_t)((a - heap) / UAREA_PAGE_SIZE);
+             (uintptr_t)i * UAREA_PAGE_SIZE < e - heap; i++)
+            n->dirty[i] = 1;
+    }
+    for (i = 0; i < n->desc.n_user; i++) {
+        uintptr_t lo = n->user[i].addr, hi = lo + n->user[i].len;
+        uintptr_t a = addr > lo ? addr : lo, e = end < hi ? end : hi;
+        if (a >= e) continue;
+        if (n->n_runs > 0 && n->runs[n->n_runs - 1].addr + n->runs[n->n_runs - 1].len == a) {
+            n->runs[n->n_runs - 1].len += (size_t)(e - a);
+        } else if (n->n_runs < MIGRATE_DELTA_RUNS_MAX) {
+            n->runs[n->n_runs].addr = a;
+            n->runs[n->n_runs].len = (size_t)(e - a);
+            n->n_runs++;
+        } else {
+            n->runs_overflow = 1;
+        }
+    }
+}
+
+/* Sort the runs by address (the image wants user sections in order; the
+ * tracker reports in order already, this is cheap insurance). */
+static void migrate__n_sort_runs(migrate_node *n)
+{
+    uint32_t i, j;
+    for (i = 1; i < n->n_runs; i++) {
+        migrate_region r = n->runs[i];
+        for (j = i; j > 0 && n->runs[j - 1].addr > r.addr; j--) n->runs[j] = n->runs[j - 1];
+        n->runs[j] = r;
+    }
+}
+
+/* The pre-copy image of the running container: the user sections and the
+ * heap pages present now, read while the threads run. A page written during
+ * or after its copy was written after dirty_begin, so the delta sends it
+ * again; the image's CRCs cover the bytes as copied, so a torn page still
+ * verifies (and is then overwritten by the delta). */
+static int migrate__n_precopy(void *ctx, migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uint32_t i, np = 0;
+    int rc;
+    n->pre = 0;
+    if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->held) return UAREA_EBUSY;
+    if (n->desc.dirty_begin == NULL || n->desc.dirty_collect == NULL) return UAREA_ENOSYS;
+    rc = n->desc.dirty_begin(n->desc.arg);
+    if (rc < 0) return rc;
+    UAREA_MEMSET(&n->c, 0, sizeof n->c);
+    n->c.layout_fp = n->ua->hdr.fingerprint;
+    n->c.binary_fp = n->desc.binary_fp;
+    n->c.page_size = UAREA_PAGE_SIZE;
+    n->c.user = n->user;
+    n->c.n_user = n->desc.n_user;
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        unsigned f = __atomic_load_n(&n->ua->pages[i], __ATOMIC_RELAXED);
+        n->sent[i] = 0;
+        if (!(f & UAREA_PAGE_PRESENT)) continue;
+        n->pages[np].addr = (uintptr_t)uarea_page_addr(n->ua, i);
+        n->pages[np].flags = MIGRATE_PAGE_PRESENT;
+        n->sent[i] = 1;
+        np++;
+    }
+    (void)migrate_pages_mark_zero(n->pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    n->c.pages = n->pages;
+    n->c.n_pages = np;
+    rc = migrate_image_writer_init(&n->w, &n->c);
+    if (rc < 0) return rc;
+    offer->size = migrate_image_writer_size(&n->w);
+    offer->layout_fp = n->c.layout_fp;
+    offer->binary_fp = n->c.binary_fp;
+    n->zero_pages = 0;
+    n->pre = 1;
+    return 0;
+}
+
+/* The delta after a pre-copy, of the frozen container: the UArea and the
+ * stacks whole, the heap pages written since the pre-copy or not sent in
+ * it, zero records for pages sent then and gone now (the destination holds
+ * what they held then), and the written runs of the user sections. */
+static int migrate__n_delta(migrate_node *n)
+{
+    uint32_t i, k = 0, out = 0, np = n->c.n_pages;
+    int rc;
+    UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
+    n->n_runs = 0;
+    n->runs_overflow = 0;
+    rc = n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
+    if (rc < 0) return rc;
+    /* n->pages: the pages present now, in address order (migrate_describe) */
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        uintptr_t a = (uintptr_t)uarea_page_addr(n->ua, i);
+        if (k < np && n->pages[k].addr == a) {
+            if (n->dirty[i] || !n->sent[i]) n->dpages[out++] = n->pages[k];
+            k++;
+        } else if (n->sent[i]) {
+            n->dpages[out].addr = a;
+            n->dpages[out].flags = MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO;
+            out++;
+        }
+    }
+    n->c.pages = n->dpages;
+    n->c.n_pages = out;
+    if (!n->runs_overflow) {
+        migrate__n_sort_runs(n);
+        n->c.user = n->runs;
+        n->c.n_user = n->n_runs;
+    }
+    return 0;
+}
+
+static int migrate__n_begin(void *ctx, migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc, pre = n->pre;
+    uint32_t i;
+    n->pre = 0;
+    if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
+    rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
+                          n->pages, &n->c);
+    if (rc < 0) return rc;
+    if (offer->flags & MIGRATE_OFFER_DELTA) {
+        rc = migrate__n_delta(n);
+        if (rc < 0) return rc;
+    }
+    n->zero_pages = 0;
+    for (i = 0; i < n->c.n_pages; i++)   /* c.pages: the delta's own list after a pre-copy */
+        if (n->c.pages[i].flags & MIGRATE_PAGE_ZERO) n->zero_pages++;
+    rc = migrate_image_writer_init(&n->w, &n->c);
+    if (rc < 0) return rc;
+    offer->size = migrate_image_writer_size(&n->w);
+    offer->layout_fp = n->c.layout_fp;
+    offer->binary_fp = n->c.binary_fp;
+    return 0;
+}
+
+static long migrate__n_produce(void *ctx, void *buf, size_t cap)
+{
+    return migrate_image_produce(&((migrate_node *)ctx)->w, buf, cap);
+}
+
+static void migrate__n_custody(migrate_node *n, migrate_custody what, int peer)
+{
+    if (n->desc.on_custody != NULL) n->desc.on_custody(n->desc.arg, what, peer);
+}
+
+static void migrate__n_commit(void *ctx, int dst)
+{
+    migrate__n_custody((migrate_node *)ctx, MIGRATE_CUSTODY_COMMITTED, dst);
+}
+
+static int migrate__n_drop(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    (void)uarea_release(n->ua);
+    if (n->desc.on_release) n->desc.on_release(n->desc.arg, n->ua);
+    migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+    n->present = 0;
+    return 0;
+}
+
+static int migrate__n_accept(void *ctx, const migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    migrate_image_target t;
+    int rc;
+    if (n->present) return UAREA_EBUSY;
+    if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
+    if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
+    /* a delta lands on the staged pre-copy image, nothing else does */
+    if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != MIGRATE_STAGED_HELD
+                                                  : n->staged != MIGRATE_STAGED_NONE)
+        return UAREA_ESTATE;
+    rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
+                         n->desc.binary_fp);
+    if (rc < 0) return rc;
+    rc = migrate_image_reader_init(&n->r, &t, 0);
+    if (rc < 0) return rc;
+    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = MIGRATE_STAGED_READING;
+    n->from = offer->src;
+    n->receiving = 1;
+    migrate__n_custody(n, MIGRATE_CUSTODY_RECEIVING, offer->src);
+    return 0;
+}
+
+static int migrate__n_feed(void *ctx, const void *buf, size_t len)
+{
+    int rc = migrate_image_feed(&((migrate_node *)ctx)->r, buf, len);
+    return rc < 0 ? rc : 0;
+}
+
+static int migrate__n_end(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc = migrate_image_finish(&n->r);
+    if (rc < 0) return rc;
+    if (n->staged == MIGRATE_STAGED_READING) {  /* the pre-copy image: staged, not run */
+        n->staged = MIGRATE_STAGED_HELD;
+        return 0;
+    }
+    rc = uarea_attach((struct uarea *)n->desc.region);
+    if (rc < 0) {
+        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+        n->staged = MIGRATE_STAGED_NONE;
+        return rc;
+    }
+    n->staged = n->staged == MIGRATE_STAGED_HELD ? MIGRATE_STAGED_COMPLETE : MIGRATE_STAGED_NONE;
+    n->zero_pages = n->r.stats.zero_pages;
+    return 0;
+}
+
+static int migrate__n_discard(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    (void)migrate_image_discard(&n->r);
+    if (n->staged != MIGRATE_STAGED_NONE) {  /* a staged pre-copy image: all of it */
+        migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+        n->staged = MIGRATE_STAGED_NONE;
+    }
+    if (n->receiving) {
+        n->receiving = 0;
+        migrate__n_custody(n, MIGRATE_CUSTODY_DISCARDED, n->from);
+    }
+    return 0;
+}
+
+static int migrate__n_activate(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc;
+    n->staged = MIGRATE_STAGED_NONE;
+    n->ua = (struct uarea *)n->desc.region;
+    n->present = 1;
+    n->receiving = 0;
+    migrate__n_custody(n, MIGRATE_CUSTODY_ACTIVATED, n->from);
+    rc = migrate_unfreeze(n->ua);
+    if (n->desc.on_activate) n->desc.on_activate(n->desc.arg, n->ua);
+    return rc;
+}
+
+static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
+
+static int migrate__n_check_dst(void *ctx, int dst)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    return n->desc.check_dst != NULL ? n->desc.check_dst(n->desc.arg, dst) : 0;
+}
+
+static const migrate_container_ops migrate__node_ops = {
+    .has_container = migrate__n_has,
+    .freeze = migrate__n_freeze,
+    .unfreeze = migrate__n_unfreeze,
+    .image_begin = migrate__n_begin,
+    .image_produce = migrate__n_produce,
+    .drop = migrate__n_drop,
+    .accept = migrate__n_accept,
+    .restore_feed = migrate__n_feed,
+    .restore_end = migrate__n_end,
+    .discard = migrate__n_discard,
+    .activate = migrate__n_activate,
+    .zero_pages = migrate__n_zero,
+    .precopy_begin = migrate__n_precopy,
+    .commit = migrate__n_commit,
+    .check_dst = migrate__n_check_dst,
+};
+
+UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
+{
+    uint32_t i;
+    int rc;
+    if (n == NULL || desc == NULL || desc->t == NULL || desc->region == NULL ||
+        desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
+        return UAREA_EINVAL;
+    if ((desc->dirty_begin == NULL) != (desc->dirty_collect == NULL)) return UAREA_EINVAL;
+    if (desc->region_size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
+    UAREA_MEMSET(n, 0, sizeof *n);
+    n->desc = *desc;
+    for (i = 0; i < desc->n_user; i++) n->user[i] = desc->user[i];
+    n->desc.user = n->user;
+    n->ua = (struct uarea *)desc->region;
+    n->from = -1;
+    rc = migrate_daemon_init(&n->d, desc->t, &migrate__node_ops, n, desc->cfg, desc->block,
+                             desc->block_size);
+    if (rc == 0) migrate_daemon_trace(&n->d, desc->trace, desc->arg);
+    return rc;
+}
+
+UAREA_API int migrate_node_adopt(migrate_node *n)
+{
+    int rc;
+    if (n == NULL) return UAREA_EINVAL;
+    if (migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
+    rc = uarea_check((struct uarea *)n->desc.region);
+    if (rc < 0) return rc;
+    n->ua = (struct uarea *)n->desc.region;
+    n->present = 1;
+    return 0;
+}
+
+UAREA_API int migrate_node_step(migrate_node *n)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    return migrate_daemon_step(&n->d);
+}
+
+UAREA_API int migrate_node_fini(migrate_node *n)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    return migrate_daemon_fini(&n->d);
+}
+
+UAREA_API int migrate_node_present(const migrate_node *n)
+{
+    return n != NULL && n->present;
+}
+
+UAREA_API int migrate_node_hold(migrate_node *n, int held)
+{
+    if (n == NULL) return UAREA_EINVAL;
+    if (held && migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
+    n->held = held != 0;
+    return 0;
+}
+
+UAREA_EXTERN_C_END
+
+#endif /* MIGRATE_IMPLEMENTATION */
