@@ -602,12 +602,16 @@ Test(shm_death, a_node_that_dies_before_attaching_is_seen_dead_once_announced)
 }
 
 /* A message to a node whose process died lands in its ring unnoticed while
- * the ring is empty; once messages wait there unread, the next write probes
- * the reader's process and fails (before, every write until the ring was full
- * "succeeded": a migration to a dead node waited out all its retries). */
+ * the ring is empty; once messages wait there unread, a write probes the
+ * reader's process and fails (before, every write until the ring was full
+ * "succeeded": a migration to a dead node waited out all its retries).
+ * Probes are rate-limited (one per NOC_SHM_PROBE_NS; a probe made while the
+ * node lived may answer for that long): the writes here are spaced by more
+ * than that, and the second one must fail. */
 Test(shm_death, a_write_behind_unread_messages_to_a_dead_node_fails)
 {
     unsigned char c = 0;
+    struct timespec gap = {0, 2 * NOC_SHM_PROBE_NS};
     pid_t pid;
     int in, out;
     create_shm(2, NOC_SHM_COPY_AUTO, 0);
@@ -618,7 +622,9 @@ Test(shm_death, a_write_behind_unread_messages_to_a_dead_node_fails)
     out = noc_mailbox_open(&mt, 1, 0);
     kill(pid, SIGKILL);
     reap_killed(pid);
+    nanosleep(&gap, NULL);
     cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 0), 1, "an empty ring takes it");
+    nanosleep(&gap, NULL);
     cr_assert_eq(noc_mailbox_write(&mt, out, &c, 1, 0), UAREA_EPEERGONE);
     finish_parent();
 }
