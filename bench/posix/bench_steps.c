@@ -8,9 +8,14 @@
  * the call to the source's first step (how soon the master serves the
  * call), and the steps with the largest median gaps.
  *
- *   bench_steps [hops]        (default 41)
+ *   bench_steps [hops] [heap KiB]    (default 41 hops, no heap)
+ *
+ * With a heap size, the container first allocates and fills that much heap
+ * (up to 2 MiB), so that the transfer dominates (a 2 MiB heap: an image of
+ * about 2.2 MB).
  *
  * Figures, not a test: the machine's load changes them. */
+#define UAREA_HEAP_PAGES 600u     /* room for a 2 MiB heap */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@ struct ev { uint64_t t; int node; char step[24]; };
 static struct ev *evs;
 static int *nev;
 static UAREA_USER int hops;
+static UAREA_USER unsigned heap_kib;
 
 static uint64_t now_ns(void)
 {
@@ -47,6 +53,12 @@ static void on_step(void *arg, int node, const char *step)
 static int app(int argc, char **argv)
 {
     (void)argc; (void)argv;
+    if (heap_kib > 0) {
+        size_t n = (size_t)heap_kib * 1024u;
+        unsigned char *big = uarea_malloc(n);
+        if (big == NULL) return 2;
+        for (size_t k = 0; k < n; k++) big[k] = (unsigned char)(k * 7u + 1u);
+    }
     for (int i = 0; i < hops; i++) {
         on_step(NULL, noc_node_self(), "app.call");
         if (migrate_to(1 - noc_node_self()) != 0) return 1;
@@ -154,6 +166,8 @@ static int run(int precopy)
 int main(int argc, char **argv)
 {
     hops = argc > 1 ? atoi(argv[1]) : 41;
+    heap_kib = argc > 2 ? (unsigned)atoi(argv[2]) : 0u;
+    if (heap_kib > 2048u) heap_kib = 2048u;
     if (hops < 1 || hops > MAX_HOPS) hops = 41;
     evs = mmap(NULL, sizeof(struct ev) * MAX_EV + 64, PROT_READ | PROT_WRITE,
                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
