@@ -208,6 +208,7 @@ typedef struct noc_mpi_node {
     int polling;                        /* in a progress pass: steps use its results */
     int mbx_hi, ptl_hi;                 /* handle slots ever used: [0, hi) */
     uint32_t kick;                      /* noc_mpi_kick() */
+    uint64_t spin_ns;                   /* noc_mpi_set_spin(); NOC_MPI_SPIN_NS */
     pthread_mutex_t lock;
     MPI_Request creq;                   /* the posted control receive */
     int32_t cbuf[NOC__MPI_CTRL];
@@ -269,6 +270,10 @@ UAREA_API int noc_mpi_progress(noc_mpi_node *self);
  * mailbox in progress (or the next one) returns UAREA_ETIMEDOUT, the read
  * still posted. */
 UAREA_API void noc_mpi_kick(noc_mpi_node *self);
+/* How long this node's waits test without sleeping (NOC_MPI_SPIN_NS at
+ * attach): shorter costs a pair of ranks in a ping-pong latency, longer
+ * costs a rank that waits a CPU; 0 or UAREA_EINVAL. */
+UAREA_API int noc_mpi_set_spin(noc_mpi_node *self, int64_t spin_ns);
 /* 1 when `node` is attached and has not left, UAREA_EPEERGONE when it left
  * (or MPI reported it failed), UAREA_EBADNODE, UAREA_EINVAL. */
 UAREA_API int noc_mpi_peer_state(noc_mpi_node *self, int node);
@@ -1003,7 +1008,7 @@ static int noc__mpi_wait(noc_mpi_node *s, noc__mpi_handle *h, int portal, int64_
         if (now >= deadline) return UAREA_ETIMEDOUT;
         if (kickable && __atomic_exchange_n(&s->kick, 0u, __ATOMIC_SEQ_CST)) return UAREA_ETIMEDOUT;
         noc__mpi_unlock(s);
-        if (now - start >= (uint64_t)NOC_MPI_SPIN_NS) {
+        if (now - start >= s->spin_ns) {
             uint64_t nap = deadline - now < (uint64_t)NOC_MPI_NAP_NS ? deadline - now : NOC_MPI_NAP_NS;
             noc__mpi_nap(nap);
         } else if (now - start >= (uint64_t)NOC_MPI_YIELD_NS) {
@@ -1526,6 +1531,7 @@ UAREA_API int noc_mpi_attach(MPI_Comm comm, noc_mpi_node *s, noc_transport *t)
     s->self = rank;
     s->nodes = size;
     s->seqs = (int)seqs;
+    s->spin_ns = (uint64_t)NOC_MPI_SPIN_NS;
     for (p = 0; p < NOC_PORTS_MAX; p++) {
         s->inbox[p].handle = -1;
         s->inportal[p].handle = -1;
@@ -1636,6 +1642,13 @@ UAREA_API int noc_mpi_progress(noc_mpi_node *s)
 UAREA_API void noc_mpi_kick(noc_mpi_node *s)
 {
     if (s != NULL) __atomic_store_n(&s->kick, 1u, __ATOMIC_SEQ_CST);
+}
+
+UAREA_API int noc_mpi_set_spin(noc_mpi_node *s, int64_t spin_ns)
+{
+    if (s == NULL || spin_ns < 0) return UAREA_EINVAL;
+    __atomic_store_n(&s->spin_ns, (uint64_t)spin_ns, __ATOMIC_RELAXED);
+    return 0;
 }
 
 UAREA_API int noc_mpi_peer_state(noc_mpi_node *s, int node)
