@@ -59,6 +59,7 @@ typedef enum uarea_err {
     UAREA_EDIRECTION = -48,  /* read on an output handle or vice versa */
     UAREA_ESTALLED = -49,    /* wait forever, but nothing can make progress (loopback) */
     UAREA_ENODEKIND = -50,   /* the node cannot hold a container (an I/O node) */
+    UAREA_ENODEDIFF = -51,   /* a node differs from node 0 (binary, addresses, settings) */
 
     /* Container images (-60 .. -79) */
     UAREA_EIMGMAGIC = -60,   /* not a uarea image */
@@ -128,6 +129,7 @@ UAREA_API const char *uarea_strerror(int err)
     case UAREA_EDIRECTION: return "wrong direction for this handle";
     case UAREA_ESTALLED: return "no progress possible: the operation can never complete";
     case UAREA_ENODEKIND: return "the node cannot hold a container";
+    case UAREA_ENODEDIFF: return "a node differs from node 0 (binary, addresses or settings)";
     case UAREA_EIMGMAGIC: return "not a uarea image (bad magic)";
     case UAREA_EIMGVERSION: return "unsupported image format version";
     case UAREA_EIMGLAYOUT: return "UArea layout fingerprint mismatch";
