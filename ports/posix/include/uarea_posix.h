@@ -110,6 +110,9 @@
 #endif
 
 #include <uarea_posix/noc_shm.h>
+#ifdef UAREA_POSIX_MPI
+#  include <uarea_posix/noc_mpi.h>      /* uarea_posix_run() under mpirun */
+#endif
 #include <uarea_posix/dirty.h>
 #include <uarea/thread.h>
 #include <migrate/migrate.h>
@@ -236,6 +239,13 @@ UAREA_API int uarea_posix_container(void);
  * from a container thread right after migrate_to returned 0). UAREA_EAGAIN:
  * none yet; UAREA_EINVAL: NULL, or not in a run. */
 UAREA_API int uarea_posix_last_migration(migrate_stats *st);
+
+/* This process's rank in the MPI job whose ranks are the run's nodes (a
+ * program built with UAREA_POSIX_MPI and started by mpirun: docs/mpi.md);
+ * 0 otherwise. Every rank calls uarea_posix_run() and gets the run's value;
+ * desc.on_migration and desc.report are rank 0's: a program prints its
+ * summary where this is 0. */
+UAREA_API int uarea_posix_mpi_rank(void);
 
 /* The fingerprint this binary's images carry (its code bytes, CRC32C). */
 UAREA_API uint64_t uarea_posix_binary_fp(void);
@@ -377,7 +387,9 @@ typedef struct uarea__posix_node {
     migrate_region user[1];
     uint32_t n_user;
     uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
-    noc_shm_node *noc;        /* this node's end of the NoC (its master's mailbox) */
+    /* Wakes the master out of its mailbox wait (the transport's kick). */
+    void (*kick)(void *);
+    void *kick_arg;
     int ckpt_core;            /* board of a checkpoint being taken, -1: none */
     unsigned char *block;     /* the node's transfer buffer (UAREA_POSIX_BLOCK) */
     size_t block_size;
@@ -387,6 +399,8 @@ typedef struct uarea__posix_node {
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
+/* The MPI mode's part of the master's turn (uarea_posix/mpi_run.h); NULL: none. */
+static int (*uarea__posix_mpi_turn)(uarea__posix_node *n);
 static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
 /* The node's migration daemon (migrate/daemon.h), asked through its
@@ -762,8 +776,10 @@ static int uarea__posix_port_dirty_collect(void (*mark)(void *, uintptr_t, size_
 static void uarea__posix_kick_master(void)
 {
     uarea__posix_node *n = uarea__posix_me;
-    if (n != NULL && n->noc != NULL) noc_shm_kick(n->noc);
+    if (n != NULL && n->kick != NULL) n->kick(n->kick_arg);
 }
+
+static void uarea__posix_shm_kick(void *me) { noc_shm_kick((noc_shm_node *)me); }
 
 /* exit() in a node process (on_exit): a container thread (or the program's
  * scheduler) ended the program; the container held here ends with `status`.
@@ -793,7 +809,7 @@ static int uarea__posix_tick(void *arg)
 {
     uarea__posix_node *n = (uarea__posix_node *)arg;
     const uarea_posix_desc *d = n->desc;
-    int did = 0;
+    int did = uarea__posix_mpi_turn != NULL ? uarea__posix_mpi_turn(n) : 0;
     if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) return -1;
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= n->next_tick) {
@@ -819,6 +835,7 @@ static int uarea__posix_tick(void *arg)
 static void uarea__posix_node_init(uarea__posix_node *n, int self, const uarea_posix_desc *d,
                                    unsigned char *block, size_t block_size)
 {
+    static int hooked;            /* a process runs several nodes in turn under MPI */
     memset(n, 0, sizeof *n);
     n->dirty_region.uffd = n->dirty_user.uffd = -1;       /* no trackers yet */
     n->dirty_region.pagemap = n->dirty_user.pagemap = -1;
@@ -829,7 +846,8 @@ static void uarea__posix_node_init(uarea__posix_node *n, int self, const uarea_p
     n->block_size = block_size;
     n->next_tick = uarea__posix_now();
     uarea__posix_me = n;
-    (void)on_exit(uarea__posix_on_exit, NULL);
+    if (!hooked) (void)on_exit(uarea__posix_on_exit, NULL);
+    hooked = 1;
 }
 
 /* Containers start once every node process exists (and has a pid), or the
@@ -860,13 +878,10 @@ static void uarea__posix_find_user(uarea__posix_node *n)
 
 /* Set up the node: its transport, its user section, its master (the
  * daemon with this runtime's callbacks; pre-copy when both trackers open). */
-static int uarea__posix_node_setup(uarea__posix_node *n, noc_shm *shm, noc_shm_node *me,
-                                   noc_transport *t, void *region, migrate_config *cfg)
+static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void *region,
+                                   migrate_config *cfg)
 {
     migrate_master_desc md;
-    int rc = noc_shm_attach(shm, n->self, me, t);
-    if (rc < 0) return rc;
-    n->noc = me;
     uarea__posix_wake_fn = uarea__posix_kick_master;
     noc_set_default(t);
     uarea__posix_find_user(n);
@@ -931,7 +946,7 @@ static int uarea__posix_node_birth(uarea__posix_node *n, void *region)
 }
 
 /* The run is over: the node lets go of everything it holds. */
-static void uarea__posix_node_leave(uarea__posix_node *n, noc_shm_node *me)
+static void uarea__posix_node_leave(uarea__posix_node *n)
 {
     if (n->running) {
         /* another node ended the run while the container was here */
@@ -942,24 +957,18 @@ static void uarea__posix_node_leave(uarea__posix_node *n, noc_shm_node *me)
     (void)migrate_master_fini(&n->m);
     uarea_posix_dirty_close(&n->dirty_region);
     uarea_posix_dirty_close(&n->dirty_user);
-    (void)noc_shm_detach(me);
+    uarea__posix_wake_fn = NULL;
+    n->kick = NULL;
 }
 
-static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
-                                  unsigned char *block, size_t block_size)
+/* A node with its transport attached, from its setup to its end (steps 3
+ * to 6 of the list above). */
+static int uarea__posix_node_serve(uarea__posix_node *n, noc_transport *t, void *region)
 {
-    static uarea__posix_node node;
-    uarea__posix_node *n = &node;
-    noc_shm_node me;
-    noc_transport t;
+    const uarea_posix_desc *d = n->desc;
     migrate_config cfg;
-    int rc;
-    /* 1. the node's state, its exit hook */
-    uarea__posix_node_init(n, self, d, block, block_size);
-    /* 2. containers start once every node process exists */
-    uarea__posix_wait_forked();
-    /* 3. its end of the NoC, its user section, its master */
-    rc = uarea__posix_node_setup(n, shm, &me, &t, region, &cfg);
+    /* 3. its user section, its master */
+    int rc = uarea__posix_node_setup(n, t, region, &cfg);
     /* 4. its first container: new, restored, or none */
     if (rc == 0) rc = uarea__posix_node_birth(n, region);
     if (rc < 0) return rc;
@@ -969,9 +978,31 @@ static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const ua
      *    container's program or of the run wake it at once */
     (void)migrate_master_run(&n->m, d->scheduler_period_ns < (int64_t)UAREA_POSIX_NAP_NS
                                         ? d->scheduler_period_ns : (int64_t)UAREA_POSIX_NAP_NS);
-    /* 6. let go of the container, the cores, the master, the NoC */
-    uarea__posix_node_leave(n, &me);
+    /* 6. let go of the container, the cores, the master */
+    uarea__posix_node_leave(n);
     return 0;
+}
+
+static int uarea__posix_node_main(noc_shm *shm, int self, void *region, const uarea_posix_desc *d,
+                                  unsigned char *block, size_t block_size)
+{
+    static uarea__posix_node node;
+    uarea__posix_node *n = &node;
+    noc_shm_node me;
+    noc_transport t;
+    int rc;
+    /* 1. the node's state, its exit hook */
+    uarea__posix_node_init(n, self, d, block, block_size);
+    /* 2. containers start once every node process exists */
+    uarea__posix_wait_forked();
+    /* 3. its end of the NoC; then the node's life (3 to 6) */
+    rc = noc_shm_attach(shm, n->self, &me, &t);
+    if (rc < 0) return rc;
+    n->kick = uarea__posix_shm_kick;
+    n->kick_arg = &me;
+    rc = uarea__posix_node_serve(n, &t, region);
+    (void)noc_shm_detach(&me);
+    return rc;
 }
 
 /* A node process, from the fork to its end. */
@@ -1083,14 +1114,14 @@ static void uarea__posix_launch_globals(const uarea_posix_desc *d, int (*app_mai
     uarea__posix_install_preemption();
 }
 
-/* The container region at its fixed address, the shared block with its
- * eventfd (uarea_posix/books.h), and the NoC. */
-static int uarea__posix_launch_map(uarea__posix_launch *la)
+/* The container region at its fixed address and the shared block with its
+ * eventfd (uarea_posix/books.h). */
+static int uarea__posix_launch_books(uarea__posix_launch *la)
 {
     const uarea_posix_desc *d = &la->d;
     struct uarea__posix_shared *sh;
     void *region;
-    int i, rc;
+    int i;
     region = mmap((void *)(uintptr_t)UAREA_POSIX_REGION_ADDR, UAREA_CONTAINER_SIZE,
                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (region == MAP_FAILED) return UAREA_ENOMEM;
@@ -1109,6 +1140,15 @@ static int uarea__posix_launch_map(uarea__posix_launch *la)
         sh->custody[i] = UAREA__POSIX_CUSTODY(i < d->containers ? i : -1, -1);
     sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sh->efd < 0) return UAREA_EIO;
+    return 0;
+}
+
+/* The region and the shared block, then the NoC. */
+static int uarea__posix_launch_map(uarea__posix_launch *la)
+{
+    const uarea_posix_desc *d = &la->d;
+    int rc = uarea__posix_launch_books(la);
+    if (rc < 0) return rc;
     /* Each node's portal block lies in the transport's shared arena: a
      * portal transfer into it is one memcpy (docs/posix-noc.md). */
     rc = noc_shm_create(&la->shm, &(noc_shm_desc){.nodes = d->nodes,
@@ -1194,11 +1234,42 @@ static void uarea__posix_launch_end(uarea__posix_launch *la)
     uarea__posix_restore_fd = -1;
 }
 
+#ifdef UAREA_POSIX_MPI
+/* Under mpirun: every rank a node (uarea_posix/mpi_run.h). */
+#  include "uarea_posix/mpi_run.h"
+#endif
+
+UAREA_API int uarea_posix_mpi_rank(void)
+{
+#ifdef UAREA_POSIX_MPI
+    int init = 0, fin = 0, rank = 0;
+    (void)MPI_Initialized(&init);
+    (void)MPI_Finalized(&fin);
+    if (init && !fin) {
+        (void)MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    } else {
+        /* MPI starts with the first run: what mpirun told this process */
+        static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+            const char *v = getenv(vars[i]);
+            if (v != NULL) return atoi(v);
+        }
+    }
+    return rank;
+#else
+    return 0;
+#endif
+}
+
 UAREA_API int uarea_posix_run(const uarea_posix_desc *desc,
                               int (*app_main)(int argc, char **argv), int argc, char **argv)
 {
     uarea__posix_launch la;
     int rc;
+#ifdef UAREA_POSIX_MPI
+    if (uarea__posix_sh == NULL && uarea__posix_mpi_job())
+        return uarea__posix_run_mpi(desc, app_main, argc, argv);
+#endif
     /* 1. the descriptor with its defaults, checked; an empty report */
     rc = uarea__posix_launch_desc(&la, desc, app_main, argc, argv);
     /* 2. the checkpoint file to start from, if any */
