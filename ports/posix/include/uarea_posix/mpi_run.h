@@ -511,6 +511,29 @@ static void uarea__posix_mpi_report(uarea__posix_launch *la, const int32_t v[3])
     rep->stats_dropped = (uint32_t)v[2];
 }
 
+/* The program's view of its container globals (UAREA_USER) is the same
+ * after a run as before, as in the fork mode, where the nodes' copies are
+ * not the launcher's: saved before the run (save 1), put back after it
+ * (save 0); in between the run moved containers through this copy, and a
+ * node that a container left wiped it. */
+static int uarea__posix_mpi_user(int save)
+{
+    static unsigned char *copy;
+    uintptr_t lo = (uintptr_t)__start_uarea_user, hi = (uintptr_t)__stop_uarea_user;
+    if (lo == 0 || hi <= lo) return 0;
+    if (save) {
+        free(copy);
+        copy = (unsigned char *)malloc((size_t)(hi - lo));
+        if (copy == NULL) return UAREA_ENOMEM;
+        memcpy(copy, (const void *)lo, (size_t)(hi - lo));
+    } else if (copy != NULL) {
+        memcpy((void *)lo, copy, (size_t)(hi - lo));
+        free(copy);
+        copy = NULL;
+    }
+    return 0;
+}
+
 /* uarea_posix_run() as one rank of an MPI job. */
 static int uarea__posix_run_mpi(const uarea_posix_desc *desc, int (*app_main)(int, char **),
                                 int argc, char **argv)
@@ -544,6 +567,7 @@ static int uarea__posix_run_mpi(const uarea_posix_desc *desc, int (*app_main)(in
                 M->size);
     /* 2. every rank's start and addresses, compared */
     rc = uarea__posix_mpi_agree(&la.d, rc);
+    if (rc == 0) rc = uarea__posix_mpi_user(1);
     if (rc == 0) {
         /* 3. ranks 0 .. nodes - 1 are the run's nodes */
         int in_run = M->rank < la.d.nodes;
@@ -561,6 +585,7 @@ static int uarea__posix_run_mpi(const uarea_posix_desc *desc, int (*app_main)(in
         uarea__posix_mpi_verdict(v);
         rc = v[0];
         uarea__posix_mpi_report(&la, v);
+        (void)uarea__posix_mpi_user(0);
     }
     uarea__posix_launch_end(&la);
     return rc;

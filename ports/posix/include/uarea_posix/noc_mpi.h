@@ -7,9 +7,11 @@
  * region at its fixed address, dirty tracking) runs in them, and only the
  * transport differs. So this is a second transport of the POSIX port,
  * beside noc_shm.h, not a port of its own. It needs <mpi.h> and an MPI
- * library, so uarea_posix.h does not include it: a program that wants it
- * includes this header and links MPI (CMake: MPI::MPI_C). The core headers
- * (include/) know nothing of MPI.
+ * library, so uarea_posix.h includes it only in a program built with
+ * UAREA_POSIX_MPI (whose uarea_posix_run() then makes each rank a node:
+ * uarea_posix/mpi_run.h): a program that wants it includes this header and
+ * links MPI (CMake: MPI::MPI_C). The core headers (include/) know nothing
+ * of MPI.
  *
  *     int main(int argc, char **argv) {
  *         noc_mpi_node self;                    // this node's state (~62 KiB)
