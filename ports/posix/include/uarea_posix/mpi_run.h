@@ -260,7 +260,9 @@ static void uarea__posix_mpi_tell_all(const uarea__posix_mpi_msg *m)
 {
     int r;
     for (r = 0; r < uarea__posix_sh->nodes; r++)
-        if (r != uarea__posix_mpi.rank) (void)uarea__posix_mpi_send(r, m, INT64_C(2000000000));
+        if (r != uarea__posix_mpi.rank) {
+            (void)uarea__posix_mpi_send(r, m, INT64_C(2000000000));
+        }
 }
 
 /* Container c's program ended with `code`, as this rank learned. */
@@ -360,17 +362,16 @@ static int uarea__posix_mpi_records(int64_t timeout_ns)
     }
 }
 
-/* The master's turn (from uarea__posix_tick): the books mailbox, the ends
- * of this rank's containers told to all, the records. */
-static int uarea__posix_mpi_tick(uarea__posix_node *n)
+/* The ends of containers whose program ended here, told to every rank;
+ * 1 if there was one. */
+static int uarea__posix_mpi_tell_ends(void)
 {
     struct uarea__posix_mpi *M = &uarea__posix_mpi;
     struct uarea__posix_shared *sh = uarea__posix_sh;
-    int did = uarea__posix_mpi_read(0), c;
-    (void)n;
+    int c, did = 0;
     for (c = 0; c < sh->containers; c++) {
-        if (M->told[c] || !__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE)) continue;
         uarea__posix_mpi_msg m;
+        if (M->told[c] || !__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE)) continue;
         memset(&m, 0, sizeof m);
         m.kind = UAREA__MPI_DONE;
         m.container = c;
@@ -379,6 +380,15 @@ static int uarea__posix_mpi_tick(uarea__posix_node *n)
         uarea__posix_mpi_tell_all(&m);
         did = 1;
     }
+    return did;
+}
+
+/* The master's turn (from uarea__posix_tick): the books mailbox, the ends
+ * of this rank's containers told to all, the records. */
+static int uarea__posix_mpi_tick(uarea__posix_node *n)
+{
+    int did = uarea__posix_mpi_read(0);
+    if (uarea__posix_mpi_tell_ends()) did = 1;
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (uarea__posix_mpi_records(0)) did = 1;
     return did;
@@ -391,6 +401,9 @@ static void uarea__posix_mpi_last_words(uarea__posix_node *n)
     struct uarea__posix_mpi *M = &uarea__posix_mpi;
     uint64_t deadline = uarea__posix_now() + (uint64_t)UAREA_POSIX_MPI_BYE_NS;
     int r, all;
+    /* a program that ended after the master's last look at the books (the
+     * same moment stopped the loop) is told now */
+    (void)uarea__posix_mpi_tell_ends();
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (M->rank != 0) {
         uarea__posix_mpi_msg m;
