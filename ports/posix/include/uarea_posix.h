@@ -362,6 +362,9 @@ static uint64_t uarea__posix_fp;
 static int uarea__posix_restore_fd = -1;      /* desc.restore, opened by the launcher */
 /* The container's own index: in the user section, so it travels with it. */
 static int uarea__posix_cid __attribute__((section("uarea_user"), used));
+/* Its arrivals so far, in the user section too: under mpirun the ranks
+ * order what they hear of its whereabouts by it (uarea_posix/mpi_run.h). */
+static uint32_t uarea__posix_hops __attribute__((section("uarea_user"), used));
 
 /* The block the launcher and the nodes share: custody, ends, records. */
 #include "uarea_posix/books.h"
@@ -399,8 +402,10 @@ typedef struct uarea__posix_node {
 } uarea__posix_node;
 
 static uarea__posix_node *uarea__posix_me;
-/* The MPI mode's part of the master's turn (uarea_posix/mpi_run.h); NULL: none. */
+/* The MPI mode's part of the master's turn, and its word that container c
+ * arrived here (uarea_posix/mpi_run.h); NULL: none. */
 static int (*uarea__posix_mpi_turn)(uarea__posix_node *n);
+static void (*uarea__posix_mpi_arrived)(int c, int node, uint32_t hops);
 static _Thread_local int uarea__posix_in_scheduler; /* this thread is in desc.scheduler */
 
 /* The node's migration daemon (migrate/daemon.h), asked through its
@@ -509,6 +514,9 @@ static void uarea__posix_on_custody(void *arg, migrate_custody what, int peer)
         break;
     case MIGRATE_CUSTODY_ACTIVATED:      /* the image in place names its container */
         uarea__posix_custody_set(uarea__posix_cid, n->self, -1, -2, -2);
+        uarea__posix_hops++;
+        if (uarea__posix_mpi_arrived != NULL)
+            uarea__posix_mpi_arrived(uarea__posix_cid, n->self, uarea__posix_hops);
         step = "custody.activated";
         break;
     }

@@ -29,16 +29,17 @@
  *                      DONE (a container's program ended, with its value:
  *                      every rank stops once every container ended),
  *                      RECORD (a migration's statistics, to rank 0, whose
- *                      master calls desc.on_migration with them), BYE (a
+ *                      master calls desc.on_migration with them), WHERE (a
+ *                      container arrived at a rank, after its n-th hop: every
+ *                      rank's custody words follow, so uarea_posix_where()
+ *                      and desc.scheduler work on every rank), BYE (a
  *                      rank's last word: how many records it sent), FAIL
  *                      (a rank cannot go on: every rank stops with its
  *                      error).
  *   The end            every rank returns the run's value (rank 0's,
  *                      broadcast); rank 0 fills desc.report.
  *
- * What does not carry over from the fork mode: desc.scheduler (UAREA_ENOSYS:
- * uarea_posix_where() knows only this rank's part of the custody), the
- * launcher's watch of node deaths (an MPI job whose rank dies is ended by
+ * What does not carry over from the fork mode: the launcher's watch of node deaths (an MPI job whose rank dies is ended by
  * mpirun: docs/mpi.md), and exit() in a container thread, which ends its
  * rank without MPI_Finalize, so mpirun ends the job.
  */
@@ -62,14 +63,15 @@
 #  define UAREA_POSIX_MPI_BYE_NS INT64_C(10000000000)
 #endif
 
-enum { UAREA__MPI_DONE = 1, UAREA__MPI_RECORD, UAREA__MPI_BYE, UAREA__MPI_FAIL };
+enum { UAREA__MPI_DONE = 1, UAREA__MPI_RECORD, UAREA__MPI_BYE, UAREA__MPI_FAIL, UAREA__MPI_WHERE };
 
 /* A message of the books mailbox. */
 typedef struct uarea__posix_mpi_msg {
     uint32_t kind;                /* UAREA__MPI_* */
-    int32_t container;            /* DONE, RECORD */
-    int32_t code;                 /* DONE: the program's value; FAIL: the error */
-    uint32_t count;               /* BYE: records this rank sent */
+    int32_t container;            /* DONE, RECORD, WHERE */
+    int32_t code;                 /* DONE: the program's value; FAIL: the error;
+                                     WHERE: the node it arrived at */
+    uint32_t count;               /* BYE: records this rank sent; WHERE: its hops */
     migrate_stats st;             /* RECORD */
 } uarea__posix_mpi_msg;
 UAREA_STATIC_ASSERT(sizeof(uarea__posix_mpi_msg) <= NOC_MAILBOX_MSG_SIZE,
@@ -95,6 +97,8 @@ static struct uarea__posix_mpi {
     uarea__posix_mpi_msg in;      /* the read posted on mbx */
     int reading;
     unsigned char told[NOC_NODES_MAX];  /* container c's end is known to all */
+    uint32_t hops[NOC_NODES_MAX]; /* container c's latest arrival heard of */
+    unsigned char arrived[NOC_NODES_MAX];  /* container c arrived here: to tell */
     uint32_t sent;                /* records sent to rank 0 */
     uint32_t records;             /* rank 0: records given to on_migration */
     uint32_t got[NOC_NODES_MAX];  /* rank 0: records received from each rank */
@@ -302,6 +306,15 @@ static void uarea__posix_mpi_take(const uarea__posix_mpi_msg *m, int from)
     case UAREA__MPI_BYE:
         if (from >= 0 && from < NOC_NODES_MAX) M->bye[from] = (int64_t)m->count;
         break;
+    case UAREA__MPI_WHERE:
+        /* the latest arrival wins (messages of different ranks may cross) */
+        if (m->container >= 0 && m->container < uarea__posix_sh->containers &&
+            m->count > M->hops[m->container] && m->code >= 0 && m->code < uarea__posix_sh->nodes) {
+            M->hops[m->container] = m->count;
+            __atomic_store_n(&uarea__posix_sh->custody[m->container],
+                             UAREA__POSIX_CUSTODY(m->code, -1), __ATOMIC_RELEASE);
+        }
+        break;
     case UAREA__MPI_FAIL:
         if (M->failed == 0) {
             M->failed = m->code < 0 ? m->code : UAREA_EIO;
@@ -383,11 +396,43 @@ static int uarea__posix_mpi_tell_ends(void)
     return did;
 }
 
+/* Container c arrived here after its `hops`-th hop (the custody hook, on
+ * the master): told to every rank at the master's next turn. */
+static void uarea__posix_mpi_on_arrived(int c, int node, uint32_t hops)
+{
+    struct uarea__posix_mpi *M = &uarea__posix_mpi;
+    (void)node;
+    if (c < 0 || c >= NOC_NODES_MAX) return;
+    if (hops > M->hops[c]) M->hops[c] = hops;
+    M->arrived[c] = 1;
+}
+
+/* The arrivals here, told to every rank; 1 if there was one. */
+static int uarea__posix_mpi_tell_arrivals(void)
+{
+    struct uarea__posix_mpi *M = &uarea__posix_mpi;
+    int c, did = 0;
+    for (c = 0; c < uarea__posix_sh->containers; c++) {
+        uarea__posix_mpi_msg m;
+        if (!M->arrived[c]) continue;
+        M->arrived[c] = 0;
+        memset(&m, 0, sizeof m);
+        m.kind = UAREA__MPI_WHERE;
+        m.container = c;
+        m.code = M->rank;
+        m.count = M->hops[c];
+        uarea__posix_mpi_tell_all(&m);
+        did = 1;
+    }
+    return did;
+}
+
 /* The master's turn (from uarea__posix_tick): the books mailbox, the ends
  * of this rank's containers told to all, the records. */
 static int uarea__posix_mpi_tick(uarea__posix_node *n)
 {
     int did = uarea__posix_mpi_read(0);
+    if (uarea__posix_mpi_tell_arrivals()) did = 1;
     if (uarea__posix_mpi_tell_ends()) did = 1;
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (uarea__posix_mpi_records(0)) did = 1;
@@ -439,6 +484,8 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
         M->bye[r] = -1;
         M->got[r] = 0;
         M->told[r] = 0;
+        M->hops[r] = 0;
+        M->arrived[r] = 0;
         uarea__posix_sh->pid[r] = r < M->size ? M->pid[r] : 0;
     }
     M->sent = M->records = 0;
@@ -455,6 +502,7 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
     rc = M->mbx < 0 ? M->mbx : 0;
     M->on = 1;
     uarea__posix_mpi_turn = uarea__posix_mpi_tick;
+    uarea__posix_mpi_arrived = uarea__posix_mpi_on_arrived;
     if (rc == 0) rc = uarea__posix_node_serve(n, &M->t, la->region);
     if (rc < 0) {
         /* this rank cannot go on: every rank stops, with its error */
@@ -470,6 +518,7 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
     }
     uarea__posix_mpi_last_words(n);
     uarea__posix_mpi_turn = NULL;
+    uarea__posix_mpi_arrived = NULL;
     M->on = 0;
     if (M->reading) (void)noc_mailbox_cancel(&M->t, M->mbx);
     for (r = 0; r < NOC_NODES_MAX; r++)
@@ -564,7 +613,6 @@ static int uarea__posix_run_mpi(const uarea_posix_desc *desc, int (*app_main)(in
     if (d0.nodes == 0) d0.nodes = M->size < NOC_NODES_MAX ? M->size : NOC_NODES_MAX;
     /* 1. what the fork mode checks and takes, each rank for itself */
     rc = uarea__posix_launch_desc(&la, &d0, app_main, argc, argv);
-    if (rc == 0 && la.d.scheduler != NULL) rc = UAREA_ENOSYS;
     if (rc == 0 && la.d.nodes > M->size) rc = UAREA_EBADNODE;
     if (rc == 0 && M->rank == 0) rc = uarea__posix_launch_restore(&la.d);
     if (rc == 0) {
