@@ -234,7 +234,7 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
     c->user = user;
     c->n_user = n_user;
     c->uarea.addr = (uintptr_t)ua;
-    c->uarea.len = sizeof *ua;
+    c->uarea.len = UAREA_UAREA_LEN;     /* the struct and its heap page table */
     for (i = 0; uarea_stack_next(ua, &i); i++) {
         uintptr_t lo, base = (uintptr_t)uarea_stack_base(ua, i);
         size_t len;
@@ -428,7 +428,7 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     n->c.user = n->user;
     n->c.n_user = n->desc.n_user;
     for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        unsigned f = __atomic_load_n(&n->ua->pages[i], __ATOMIC_RELAXED);
+        unsigned f = __atomic_load_n(&uarea_pages(n->ua)[i], __ATOMIC_RELAXED);
         n->sent[i] = 0;
         if (!(f & UAREA_PAGE_PRESENT)) continue;
         n->pages[np].addr = (uintptr_t)uarea_page_addr(n->ua, i);
