@@ -3,8 +3,12 @@
  *
  *  - test_posix_big_64m, UAREA_HEAP_PAGES 16384 (64 MiB of heap), BIG_MIB 48:
  *    48 MiB of the container's heap filled with a pattern, moved over three
- *    nodes, every byte checked after each hop; a slice rewritten between
- *    hops, so each delta carries something. Pre-copy and stop and copy.
+ *    nodes, every byte checked after each hop. Meanwhile a worker thread
+ *    keeps mixing its first 2 MiB, pass after pass, each pass over the
+ *    last's values (as examples/hello_migrate.c does): pages it writes
+ *    during a pre-copy go again in the delta, and one lost or stale page
+ *    would change the result, which is checked against the same passes
+ *    made without moving. Pre-copy and stop and copy.
  *  - test_posix_big_1g, UAREA_HEAP_PAGES 262144 (1 GiB of heap), BIG_MIB 4:
  *    a sparse heap: one block near the start and one near the end of the
  *    heap (a few MiB touched of 1 GiB), one hop, checked.
@@ -23,11 +27,13 @@
 
 #define BIG_BYTES ((size_t)BIG_MIB << 20)
 #define BIG_WORDS (BIG_BYTES / sizeof(uint64_t))
-#define SLICE_WORDS ((size_t)(1u << 20) / sizeof(uint64_t))   /* rewritten between hops */
+#define SLICE_WORDS ((size_t)(2u << 20) / sizeof(uint64_t))   /* the worker's part */
+#define PASSES 400u         /* the worker's passes: it runs through the three hops */
 
 static UAREA_USER uint64_t *lo_block, *hi_block;  /* on the container heap */
 static UAREA_USER uint64_t *filler;               /* keeps hi_block near the heap's end */
 static UAREA_USER int hops_done;
+static UAREA_USER volatile unsigned passes_done;
 
 static uint64_t word(unsigned gen, size_t i)
 {
@@ -35,15 +41,14 @@ static uint64_t word(unsigned gen, size_t i)
     return x ^ (x >> 29);
 }
 
-/* gen of word i after `hop` rewrites: the first SLICE_WORDS follow the hop */
-static unsigned gen_of(size_t i, unsigned hop) { return i < SLICE_WORDS ? hop : 0u; }
-
-static int check(const uint64_t *a, size_t n, unsigned hop)
+/* words [from, n) of a hold word(0, i) */
+static int check(const uint64_t *a, size_t from, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != word(gen_of(i, hop), i)) return 0;
+    for (size_t i = from; i < n; i++)
+        if (a[i] != word(0, i)) return 0;
     return 1;
 }
+
 
 static int hop_to(int to)
 {
@@ -52,22 +57,60 @@ static int hop_to(int to)
 }
 
 #if UAREA_HEAP_PAGES <= 16384u
-/* 64 MiB: fill 48 MiB, three hops round three nodes, each byte checked. */
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* One pass of the worker over a: each word from its last value. */
+static void pass(uint64_t *a, unsigned p)
+{
+    for (size_t i = 0; i < SLICE_WORDS; i++) a[i] = mix(a[i] + p);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    for (unsigned p = 0; p < PASSES; p++) {
+        pass(lo_block, p);
+        __atomic_store_n(&passes_done, p + 1, __ATOMIC_RELEASE);
+        uarea_thread_yield();
+    }
+    return NULL;
+}
+
+/* 64 MiB: fill 48 MiB, three hops round three nodes while the worker mixes
+ * the first 2 MiB; after each hop the other 46 MiB are checked, at the end
+ * the worker's part against the same passes made here. */
 static int app(int argc, char **argv)
 {
+    uarea_tid_t t;
+    uint64_t *ref;
     (void)argc; (void)argv;
     lo_block = uarea_malloc(BIG_BYTES);
     if (lo_block == NULL) return 1;
     for (size_t i = 0; i < BIG_WORDS; i++) lo_block[i] = word(0, i);
+    if (uarea_thread_create(&t, worker, NULL) != 0) return 2;
     for (unsigned hop = 1; hop <= 3; hop++) {
+        while (__atomic_load_n(&passes_done, __ATOMIC_ACQUIRE) < PASSES * hop / 4u)
+            uarea_thread_yield();
         if (!hop_to((noc_node_self() + 1) % 3)) return 10 + (int)hop;
-        if (!check(lo_block, BIG_WORDS, hop - 1)) return 20 + (int)hop;
-        for (size_t i = 0; i < SLICE_WORDS; i++) lo_block[i] = word(hop, i);
+        if (!check(lo_block, SLICE_WORDS, BIG_WORDS)) return 20 + (int)hop;
         hops_done++;
     }
-    if (!check(lo_block, BIG_WORDS, 3)) return 30;
+    if (uarea_thread_join(t, NULL) != 0) return 3;
+    if (!check(lo_block, SLICE_WORDS, BIG_WORDS)) return 30;
+    ref = uarea_malloc(SLICE_WORDS * sizeof *ref);
+    if (ref == NULL) return 4;
+    for (size_t i = 0; i < SLICE_WORDS; i++) ref[i] = word(0, i);
+    for (unsigned p = 0; p < PASSES; p++) pass(ref, p);
+    for (size_t i = 0; i < SLICE_WORDS; i++)
+        if (lo_block[i] != ref[i]) return 31;
+    uarea_free(ref);
     uarea_free(lo_block);
-    return hops_done == 3 ? 0 : 31;
+    return hops_done == 3 ? 0 : 32;
 }
 #else
 /* 1 GiB: BIG_MIB / 2 MiB at the heap's start and at its end, the middle
@@ -86,7 +129,7 @@ static int app(int argc, char **argv)
         return 2;                                   /* not near the end */
     for (size_t i = 0; i < half; i++) lo_block[i] = hi_block[i] = word(0, i);
     if (!hop_to((noc_node_self() + 1) % 2)) return 10;
-    if (!check(lo_block, half, 0) || !check(hi_block, half, 0)) return 20;
+    if (!check(lo_block, 0, half) || !check(hi_block, 0, half)) return 20;
     for (size_t i = 0; i < gap / sizeof(uint64_t); i += 4096 / sizeof(uint64_t))
         if (filler[i] != 0) return 21;             /* a sample per page: zero */
     hops_done = 1;
