@@ -198,7 +198,11 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
                                uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
                                migrate_container *c);
 
-/* Write a frozen container through sink (buf: cap bytes of staging). */
+/* Write a frozen container through sink (buf: cap bytes of staging). The
+ * page list is on the caller's stack (UAREA_HEAP_PAGES entries: 4 MiB for a
+ * 1 GiB heap on a 64-bit target); with a big heap, call migrate_describe()
+ * with arrays of your own and migrate_image_write(), as the POSIX port
+ * does. */
 UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
                                  uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
                                  size_t cap, migrate_image_stats *st);
