@@ -11,7 +11,8 @@
  *    made without moving. Pre-copy and stop and copy.
  *  - test_posix_big_1g, UAREA_HEAP_PAGES 262144 (1 GiB of heap), BIG_MIB 4:
  *    a sparse heap: one block near the start and one near the end of the
- *    heap (a few MiB touched of 1 GiB), one hop, checked.
+ *    heap (a few MiB touched of 1 GiB), one hop, checked; then a
+ *    checkpoint of it to a file in /tmp (removed).
  *
  * Each migration's figures (image bytes before and during the freeze,
  * downtime) are printed on stderr by the launcher's on_migration hook. */
@@ -20,6 +21,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #ifndef BIG_MIB
 #  error "build with BIG_MIB (MiB of heap the test fills) and UAREA_HEAP_PAGES"
@@ -133,6 +135,14 @@ static int app(int argc, char **argv)
     for (size_t i = 0; i < gap / sizeof(uint64_t); i += 4096 / sizeof(uint64_t))
         if (filler[i] != 0) return 21;             /* a sample per page: zero */
     hops_done = 1;
+    {   /* a checkpoint of it too (its page list is not on a stack) */
+        char path[64];
+        int rc;
+        snprintf(path, sizeof path, "/tmp/uarea_test_big_%ld.img", (long)getpid());
+        rc = uarea_posix_checkpoint(path);
+        (void)unlink(path);
+        if (rc != 0) return 30;
+    }
     return 0;
 }
 #endif
