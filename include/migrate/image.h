@@ -535,6 +535,21 @@ static bool migrate__img_all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
+/* Zero n bytes, writing only the 4 KiB pieces that are not zero already: a
+ * zero section or a wipe over an empty destination leaves its untouched
+ * pages unpopulated (on a host, a 1 GiB heap of zero pages, or the wipe
+ * after a rejected image of it, costs no memory). */
+static void migrate__img_zero(unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        size_t k = 4096u - ((uintptr_t)p & 4095u);
+        if (k > n) k = n;
+        if (!migrate__img_all_zero(p, k)) UAREA_MEMSET(p, 0, k);
+        p += k;
+        n -= k;
+    }
+}
+
 UAREA_API uint32_t migrate_pages_mark_zero(migrate_page *pages, uint32_t n, uint32_t page_size,
                                            const void *mem, uintptr_t mem_addr)
 {
@@ -808,7 +823,7 @@ static void migrate__img_wipe(migrate_image_reader *r)
             else
                 p = r->t.uarea_mem ? (unsigned char *)r->t.uarea_mem + (h->lo - r->t.uarea_addr)
                                    : (unsigned char *)h->lo;
-            UAREA_MEMSET(p, 0, h->hi - h->lo);
+            migrate__img_zero(p, h->hi - h->lo);
         }
         h->lo = h->hi = 0;
     }
@@ -962,11 +977,7 @@ static int migrate__img_on_section(migrate_image_reader *r)
                 r->dst_region = region;
                 /* Record the whole section before writing any of it. */
                 migrate__img_grow(&r->hull[region], a, a + (uintptr_t)s->len);
-                /* a zero section over bytes that are zero already writes
-                 * nothing: an empty destination's untouched pages stay
-                 * unpopulated (a 1 GiB heap of zero pages costs no memory) */
-                if ((s->flags & MIGRATE_SECF_ZERO) && !migrate__img_all_zero(r->dst, (size_t)s->len))
-                    UAREA_MEMSET(r->dst, 0, (size_t)s->len);
+                if (s->flags & MIGRATE_SECF_ZERO) migrate__img_zero(r->dst, (size_t)s->len);
             }
         }
     }
