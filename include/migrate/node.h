@@ -72,6 +72,9 @@ UAREA_EXTERN_C_BEGIN
 #  define MIGRATE_DELTA_RUNS_MAX 32
 #endif
 
+/* A bitmap of the heap's pages: 32 pages a word. */
+#define MIGRATE_PAGE_MAP_WORDS (((uint32_t)UAREA_HEAP_PAGES + 31u) / 32u)
+
 /* Reports one written range (dirty_collect). */
 typedef void (*migrate_dirty_fn)(void *ctx, uintptr_t addr, size_t len);
 
@@ -151,11 +154,11 @@ typedef struct migrate_node {
     migrate_image_writer w;
     migrate_image_reader r;
     uint32_t zero_pages;
-    /* pre-copy, source: a pre-copy image went out (its heap pages in sent[]);
-     * the delta sends what the tracker saw written since */
+    /* pre-copy, source: a pre-copy image went out (its heap pages: bits of
+     * sent[]); the delta sends what the tracker saw written since (bits of
+     * dirty[]), listed in pages[] */
     int pre;
-    uint8_t sent[UAREA_HEAP_PAGES], dirty[UAREA_HEAP_PAGES];
-    migrate_page dpages[UAREA_HEAP_PAGES];
+    uint32_t sent[MIGRATE_PAGE_MAP_WORDS], dirty[MIGRATE_PAGE_MAP_WORDS];
     migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
     uint32_t n_runs;
     int runs_overflow;
@@ -195,7 +198,11 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
                                uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
                                migrate_container *c);
 
-/* Write a frozen container through sink (buf: cap bytes of staging). */
+/* Write a frozen container through sink (buf: cap bytes of staging). The
+ * page list is on the caller's stack (UAREA_HEAP_PAGES entries: 4 MiB for a
+ * 1 GiB heap on a 64-bit target); with a big heap, call migrate_describe()
+ * with arrays of your own and migrate_image_write(), as the POSIX port
+ * does. */
 UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
                                  uint64_t binary_fp, migrate_sink_fn sink, void *ctx, void *buf,
                                  size_t cap, migrate_image_stats *st);
@@ -218,13 +225,15 @@ UAREA_EXTERN_C_END
 
 UAREA_EXTERN_C_BEGIN
 
-UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
-                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
-                               migrate_container *c)
+/* migrate_describe(); pages NULL: the heap pages are left out (n_pages 0),
+ * for a pre-copy's delta, which lists its own (migrate__n_delta). */
+static int migrate__describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                             uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                             migrate_container *c)
 {
     unsigned i = 0, flags = 0;
     uint32_t ns = 0, np = 0;
-    if (ua == NULL || c == NULL || stacks == NULL || pages == NULL || (user == NULL && n_user))
+    if (ua == NULL || c == NULL || stacks == NULL || (user == NULL && n_user))
         return UAREA_EINVAL;
     if (!uarea_frozen(ua)) return UAREA_ESTATE;
     UAREA_MEMSET(c, 0, sizeof *c);
@@ -234,7 +243,7 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
     c->user = user;
     c->n_user = n_user;
     c->uarea.addr = (uintptr_t)ua;
-    c->uarea.len = sizeof *ua;
+    c->uarea.len = UAREA_UAREA_LEN;     /* the struct and its heap page table */
     for (i = 0; uarea_stack_next(ua, &i); i++) {
         uintptr_t lo, base = (uintptr_t)uarea_stack_base(ua, i);
         size_t len;
@@ -257,17 +266,25 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
             ns++;
         }
     }
-    for (i = 0; uarea_page_next(ua, &i, &flags); i++) {
+    for (i = 0; pages != NULL && uarea_page_next(ua, &i, &flags); i++) {
         pages[np].addr = (uintptr_t)uarea_page_addr(ua, i);
         pages[np].flags = MIGRATE_PAGE_PRESENT;
         np++;
     }
-    (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    if (pages != NULL) (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
     c->stacks = stacks;
     c->n_stacks = ns;
     c->pages = pages;
     c->n_pages = np;
     return 0;
+}
+
+UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
+                               uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
+                               migrate_container *c)
+{
+    if (pages == NULL) return UAREA_EINVAL;
+    return migrate__describe(ua, user, n_user, binary_fp, stacks, pages, c);
 }
 
 UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
@@ -362,6 +379,15 @@ static int migrate__n_unfreeze(void *ctx)
     return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
 }
 
+static inline void migrate__bit_set(uint32_t *map, uint32_t i)
+{
+    map[i >> 5] |= UINT32_C(1) << (i & 31u);
+}
+static inline bool migrate__bit(const uint32_t *map, uint32_t i)
+{
+    return ((map[i >> 5] >> (i & 31u)) & 1u) != 0;
+}
+
 /* dirty_collect's report: heap pages into dirty[], user-section runs into
  * runs[] (clipped to the sections); the rest of the region (UArea, stacks)
  * always goes whole. */
@@ -375,7 +401,7 @@ static void migrate__n_mark(void *ctx, uintptr_t addr, size_t len)
         uintptr_t e = end < heap + (uintptr_t)UAREA_HEAP_BYTES ? end : heap + (uintptr_t)UAREA_HEAP_BYTES;
         for (i = (uint32_t)((a - heap) / UAREA_PAGE_SIZE);
              (uintptr_t)i * UAREA_PAGE_SIZE < e - heap; i++)
-            n->dirty[i] = 1;
+            migrate__bit_set(n->dirty, i);
     }
     for (i = 0; i < n->desc.n_user; i++) {
         uintptr_t lo = n->user[i].addr, hi = lo + n->user[i].len;
@@ -427,13 +453,13 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     n->c.page_size = UAREA_PAGE_SIZE;
     n->c.user = n->user;
     n->c.n_user = n->desc.n_user;
+    UAREA_MEMSET(n->sent, 0, sizeof n->sent);
     for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        unsigned f = __atomic_load_n(&n->ua->pages[i], __ATOMIC_RELAXED);
-        n->sent[i] = 0;
+        unsigned f = __atomic_load_n(&uarea_pages(n->ua)[i], __ATOMIC_RELAXED);
         if (!(f & UAREA_PAGE_PRESENT)) continue;
         n->pages[np].addr = (uintptr_t)uarea_page_addr(n->ua, i);
         n->pages[np].flags = MIGRATE_PAGE_PRESENT;
-        n->sent[i] = 1;
+        migrate__bit_set(n->sent, i);
         np++;
     }
     (void)migrate_pages_mark_zero(n->pages, np, UAREA_PAGE_SIZE, NULL, 0);
@@ -449,32 +475,34 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     return 0;
 }
 
-/* The delta after a pre-copy, of the frozen container: the UArea and the
- * stacks whole, the heap pages written since the pre-copy or not sent in
- * it, zero records for pages sent then and gone now (the destination holds
- * what they held then), and the written runs of the user sections. */
+/* The delta after a pre-copy, of the frozen container (its UArea and stacks
+ * described, no heap pages): the heap pages written since the pre-copy or
+ * not sent in it, zero records for pages sent then and gone now (the
+ * destination holds what they held then), and the written runs of the user
+ * sections. The list goes into pages[] (the pre-copy image is out), in
+ * address order; only its pages are read for zeros, not the whole heap. */
 static int migrate__n_delta(migrate_node *n)
 {
-    uint32_t i, k = 0, out = 0, np = n->c.n_pages;
+    const uint8_t *table = uarea_pages(n->ua);
+    uint32_t i, out = 0;
     int rc;
     UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
     n->n_runs = 0;
     n->runs_overflow = 0;
     rc = n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
     if (rc < 0) return rc;
-    /* n->pages: the pages present now, in address order (migrate_describe) */
     for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        uintptr_t a = (uintptr_t)uarea_page_addr(n->ua, i);
-        if (k < np && n->pages[k].addr == a) {
-            if (n->dirty[i] || !n->sent[i]) n->dpages[out++] = n->pages[k];
-            k++;
-        } else if (n->sent[i]) {
-            n->dpages[out].addr = a;
-            n->dpages[out].flags = MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO;
-            out++;
-        }
+        bool present = (table[i] & UAREA_PAGE_PRESENT) != 0, sent = migrate__bit(n->sent, i);
+        if (present ? sent && !migrate__bit(n->dirty, i) : !sent) continue;
+        n->pages[out].addr = (uintptr_t)uarea_page_addr(n->ua, i);
+        n->pages[out].flags = MIGRATE_PAGE_PRESENT;
+        if (present)
+            (void)migrate_pages_mark_zero(&n->pages[out], 1, UAREA_PAGE_SIZE, NULL, 0);
+        else
+            n->pages[out].flags |= MIGRATE_PAGE_ZERO;   /* gone since: a zero record */
+        out++;
     }
-    n->c.pages = n->dpages;
+    n->c.pages = n->pages;
     n->c.n_pages = out;
     if (!n->runs_overflow) {
         migrate__n_sort_runs(n);
@@ -491,8 +519,9 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
     uint32_t i;
     n->pre = 0;
     if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
-    rc = migrate_describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
-                          n->pages, &n->c);
+    /* a delta lists its own heap pages (migrate__n_delta) */
+    rc = migrate__describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
+                           (offer->flags & MIGRATE_OFFER_DELTA) ? NULL : n->pages, &n->c);
     if (rc < 0) return rc;
     if (offer->flags & MIGRATE_OFFER_DELTA) {
         rc = migrate__n_delta(n);

@@ -4,7 +4,10 @@
  *
  * A container is one region of memory at the same address on every node:
  *
- *   base                                  UArea (struct uarea), padded to a page
+ *   base                                  UArea (struct uarea)
+ *   base + UAREA_PAGES_OFFSET             heap page table: UAREA_HEAP_PAGES flag bytes,
+ *                                         one per heap page; the UArea and its table
+ *                                         (UAREA_UAREA_LEN bytes) padded to a page
  *   base + UAREA_STACKS_OFFSET            stack pool: UAREA_THREADS_MAX stacks of
  *                                         UAREA_STACK_SIZE bytes, stack i for slot i,
  *                                         UAREA_STACK_STRIDE bytes apart
@@ -23,8 +26,12 @@
  * state, entry and argument, saved CPU context, stack index, joiner, join
  * result), the ring of exit values not yet joined, the ready queue, the
  * counters (active threads, next id, running threads), the freeze flag, the
- * per-core syscall board, the heap page table (present/dirty/zero flags per
- * page) and the heap allocator's state. Everything inside it refers to other
+ * per-core syscall board, where the heap page table lies (`pt`) and the heap
+ * allocator's state. The page table itself (present/dirty/zero flags, one
+ * byte per heap page: uarea_pages()) follows the struct in the region, so
+ * the struct keeps one size whatever the heap's (a 1 GiB heap has a 256 KiB
+ * table) and the table still migrates with it: the image's UArea section is
+ * the UAREA_UAREA_LEN bytes of both. Everything inside it refers to other
  * things by index or by offset from the region's base; the only raw pointers
  * are inside saved CPU contexts (they point into the region or into code,
  * both at the same addresses on every node). Field `san` of a thread slot is
@@ -108,7 +115,7 @@ UAREA_STATIC_ASSERT((unsigned long long)UAREA_HEAP_PAGES * UAREA_PAGE_SIZE < 0xf
                     "heap offsets are 32-bit");
 
 #define UAREA_MAGIC 0x41455255u          /* "UREA" read as a little-endian word */
-#define UAREA_LAYOUT_VERSION 1u
+#define UAREA_LAYOUT_VERSION 2u          /* 2: the page table left the struct */
 #define UAREA_SYSCALL_ARGS 5
 #define UAREA_CANARY_BYTES 64u           /* guard words at the low end of each stack */
 #define UAREA_CANARY_WORD ((uintptr_t)0x5a17c0deca11ab1eull)
@@ -119,7 +126,7 @@ UAREA_STATIC_ASSERT((unsigned long long)UAREA_HEAP_PAGES * UAREA_PAGE_SIZE < 0xf
 #define UAREA_THREAD_RUNNING 2u
 #define UAREA_THREAD_BLOCKED 3u           /* waiting in uarea_thread_join */
 
-/* Heap page flags (struct uarea.pages[]). */
+/* Heap page flags (the page table, uarea_pages()). */
 #define UAREA_PAGE_PRESENT 1u             /* part of the container; migrates */
 #define UAREA_PAGE_DIRTY 2u               /* written since the flags were cleared */
 #define UAREA_PAGE_ZERO 4u                /* known to hold only zero bytes */
@@ -173,6 +180,12 @@ struct uarea_heap_state {
     uint32_t blocks;        /* blocks allocated */
 };
 
+/* Where the heap page table lies: right after the struct, in the region. */
+struct uarea_page_table {
+    uint32_t off;           /* UAREA_PAGES_OFFSET, from the region's base */
+    uint32_t count;         /* UAREA_HEAP_PAGES: flag bytes */
+};
+
 struct uarea_header {
     uint32_t magic;         /* UAREA_MAGIC */
     uint16_t version;       /* UAREA_LAYOUT_VERSION */
@@ -195,7 +208,7 @@ struct uarea {
     uint8_t reserved_[16];  /* the header keeps a cache line to itself */
     struct uarea_board board[UAREA_CORES_MAX];
     struct uarea_heap_state heap;
-    uint8_t pages[UAREA_HEAP_PAGES];    /* UAREA_PAGE_* flags */
+    struct uarea_page_table pt;         /* the heap page table (after the struct) */
     uint32_t lock;          /* spin lock of the scheduler and allocator */
     uint32_t freeze;        /* UAREA_RUN, UAREA_FREEZE, UAREA_RELEASED */
     uint32_t active;        /* threads alive (ready, running, blocked) */
@@ -240,10 +253,12 @@ UAREA_STATIC_ASSERT(sizeof(struct uarea) <= UAREA_SIZE_LIMIT,
  * hot stack lines are its canary at the stack base and a few frames below its
  * top (same set as its base: the stack size is a multiple of 4 KiB). The pool
  * starts so that stack 0's base falls UAREA_STACK_HOT_LINES lines after the
- * UArea's last line, and each next stack one line later (UAREA_STACK_STAGGER):
- * the stacks' hot lines then sweep the sets after the UArea and wrap into the
- * sets of its cold beginning (header, boards, page table), never onto the hot
- * scheduler state and thread table at its end. */
+ * last line of the UArea's page table, and each next stack one line later
+ * (UAREA_STACK_STAGGER): the stacks' hot lines then sweep the sets after it
+ * and wrap into the sets of the UArea's cold beginning (header, boards),
+ * never onto the hot scheduler state and thread table at the struct's end
+ * (with the default heap, 128 table bytes; a table of a whole number of
+ * ways, as with 16384 pages, leaves the sets as they were). */
 #ifndef UAREA_CACHE_WAY
 #  define UAREA_CACHE_WAY 4096u
 #endif
@@ -251,9 +266,13 @@ UAREA_STATIC_ASSERT(sizeof(struct uarea) <= UAREA_SIZE_LIMIT,
 UAREA_STATIC_ASSERT(UAREA_CACHE_WAY >= 64 && (UAREA_CACHE_WAY & (UAREA_CACHE_WAY - 1)) == 0,
                     "the cache way size is a power of two");
 #define UAREA__ROUND_UP(x, a) ((((x) + (a) - 1) / (a)) * (a))
-#define UAREA_UAREA_SPAN UAREA__ROUND_UP(sizeof(struct uarea), (size_t)UAREA_PAGE_SIZE)
+/* The heap page table follows the struct; UAREA_UAREA_LEN bytes (struct and
+ * table) are the UArea as it migrates (the image's UArea section). */
+#define UAREA_PAGES_OFFSET sizeof(struct uarea)
+#define UAREA_UAREA_LEN (UAREA_PAGES_OFFSET + (size_t)UAREA_HEAP_PAGES)
+#define UAREA_UAREA_SPAN UAREA__ROUND_UP(UAREA_UAREA_LEN, (size_t)UAREA_PAGE_SIZE)
 #define UAREA_STACKS_COLOR \
-    ((UAREA__ROUND_UP(sizeof(struct uarea), (size_t)64) + UAREA_STACK_HOT_LINES * 64u) % \
+    ((UAREA__ROUND_UP(UAREA_UAREA_LEN, (size_t)64) + UAREA_STACK_HOT_LINES * 64u) % \
      UAREA_CACHE_WAY)
 #define UAREA_STACKS_OFFSET (UAREA_UAREA_SPAN + UAREA_STACKS_COLOR)
 #define UAREA_HEAP_OFFSET \
@@ -262,13 +281,26 @@ UAREA_STATIC_ASSERT(UAREA_CACHE_WAY >= 64 && (UAREA_CACHE_WAY & (UAREA_CACHE_WAY
 #define UAREA_HEAP_BYTES ((size_t)UAREA_HEAP_PAGES * UAREA_PAGE_SIZE)
 #define UAREA_CONTAINER_SIZE (UAREA_HEAP_OFFSET + UAREA_HEAP_BYTES)
 
+/* The heap page table of a container: UAREA_HEAP_PAGES bytes of UAREA_PAGE_*
+ * flags, page i's at index i. The functions below maintain it; read it
+ * directly when scanning many pages. */
+static inline uint8_t *uarea_pages(struct uarea *ua)
+{
+    return (uint8_t *)(void *)ua + UAREA_PAGES_OFFSET;
+}
+static inline const uint8_t *uarea_pages_const(const struct uarea *ua)
+{
+    return (const uint8_t *)(const void *)ua + UAREA_PAGES_OFFSET;
+}
+
 /* ---- Layout ----------------------------------------------------------------- */
 /* Fingerprint of this build's UArea layout (configuration, word size, CPU). */
 UAREA_API uint64_t uarea_layout_fingerprint(void);
 
-/* Lay out a container in [base, base + size): the UArea at base, then the
- * stack pool, then the heap; *out = (struct uarea *)base. base must be
- * aligned to 16 bytes (a page is better: heap pages are then real pages).
+/* Lay out a container in [base, base + size): the UArea at base, its page
+ * table (all pages absent), then the stack pool, then the heap;
+ * *out = (struct uarea *)base. base must be aligned to 16 bytes (a page is
+ * better: heap pages are then real pages).
  * UAREA_EINVAL: NULL base or out, misaligned base; UAREA_ENOMEM: size below
  * UAREA_CONTAINER_SIZE. Stacks and heap bytes are not touched. */
 UAREA_API int uarea_container_init(void *base, size_t size, struct uarea **out);
@@ -391,7 +423,8 @@ UAREA_API uint64_t uarea_layout_fingerprint(void)
     h = uarea__fnv(h, offsetof(struct uarea, threads));
     h = uarea__fnv(h, offsetof(struct uarea, board));
     h = uarea__fnv(h, offsetof(struct uarea, heap));
-    h = uarea__fnv(h, offsetof(struct uarea, pages));
+    h = uarea__fnv(h, offsetof(struct uarea, pt));
+    h = uarea__fnv(h, (uint64_t)UAREA_PAGES_OFFSET);
     h = uarea__fnv(h, (uint64_t)UAREA_STACKS_OFFSET);
     h = uarea__fnv(h, (uint64_t)UAREA_HEAP_OFFSET);
     return h;
@@ -403,7 +436,7 @@ UAREA_API int uarea_container_init(void *base, size_t size, struct uarea **out)
     unsigned i;
     if (base == NULL || out == NULL || ((uintptr_t)base & 15u) != 0) return UAREA_EINVAL;
     if (size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
-    UAREA_MEMSET(ua, 0, sizeof *ua);
+    UAREA_MEMSET(ua, 0, UAREA_UAREA_LEN);             /* the struct and the page table */
     ua->hdr.magic = UAREA_MAGIC;
     ua->hdr.version = (uint16_t)UAREA_LAYOUT_VERSION;
     ua->hdr.word_size = (uint16_t)UAREA_WORD_SIZE;
@@ -414,6 +447,8 @@ UAREA_API int uarea_container_init(void *base, size_t size, struct uarea **out)
     ua->hdr.container_size = (uint64_t)size;
     ua->hdr.stacks_off = (uint32_t)UAREA_STACKS_OFFSET;
     ua->hdr.heap_off = (uint32_t)UAREA_HEAP_OFFSET;
+    ua->pt.off = (uint32_t)UAREA_PAGES_OFFSET;
+    ua->pt.count = (uint32_t)UAREA_HEAP_PAGES;
     for (i = 0; i < UAREA_THREADS_MAX; i++) {
         ua->threads[i].tid = -1;
         ua->threads[i].waits_for = -1;
@@ -433,7 +468,8 @@ UAREA_API int uarea_check(const struct uarea *ua)
         ua->hdr.word_size != UAREA_WORD_SIZE || ua->hdr.size != sizeof *ua ||
         ua->hdr.cpu != UAREA_CPU || ua->hdr.fingerprint != uarea_layout_fingerprint() ||
         ua->hdr.base != (uint64_t)(uintptr_t)ua || ua->hdr.container_size < UAREA_CONTAINER_SIZE ||
-        ua->hdr.stacks_off != UAREA_STACKS_OFFSET || ua->hdr.heap_off != UAREA_HEAP_OFFSET)
+        ua->hdr.stacks_off != UAREA_STACKS_OFFSET || ua->hdr.heap_off != UAREA_HEAP_OFFSET ||
+        ua->pt.off != UAREA_PAGES_OFFSET || ua->pt.count != UAREA_HEAP_PAGES)
         return UAREA_ELAYOUT;
     if (ua->ready_count > UAREA_THREADS_MAX || ua->ready_head >= UAREA_THREADS_MAX ||
         ua->exit_count > UAREA_THREADS_MAX || ua->exit_head >= UAREA_THREADS_MAX ||
@@ -547,12 +583,14 @@ UAREA_API int uarea_page_of(const struct uarea *ua, const void *addr)
 
 UAREA_API bool uarea_page_next(const struct uarea *ua, unsigned *i, unsigned *flags)
 {
+    const uint8_t *pages;
     unsigned k;
     if (ua == NULL || i == NULL) return false;
+    pages = uarea_pages_const(ua);
     for (k = *i; k < UAREA_HEAP_PAGES; k++) {
-        if (ua->pages[k] & UAREA_PAGE_PRESENT) {
+        if (pages[k] & UAREA_PAGE_PRESENT) {
             *i = k;
-            if (flags != NULL) *flags = ua->pages[k];
+            if (flags != NULL) *flags = pages[k];
             return true;
         }
     }
@@ -564,24 +602,28 @@ UAREA_API int uarea_page_set_flags(struct uarea *ua, unsigned i, unsigned flags)
     if (ua == NULL || i >= UAREA_HEAP_PAGES ||
         (flags & ~(UAREA_PAGE_PRESENT | UAREA_PAGE_DIRTY | UAREA_PAGE_ZERO)) != 0)
         return UAREA_EINVAL;
-    ua->pages[i] = (uint8_t)flags;
+    uarea_pages(ua)[i] = (uint8_t)flags;
     return UAREA_OK;
 }
 
 UAREA_API int uarea_page_mark_dirty(struct uarea *ua, const void *addr)
 {
     int p = uarea_page_of(ua, addr);
+    uint8_t *pages;
     if (p < 0) return p;
-    if (!(ua->pages[p] & UAREA_PAGE_PRESENT)) return UAREA_EINVAL;
-    ua->pages[p] = (uint8_t)((ua->pages[p] | UAREA_PAGE_DIRTY) & ~UAREA_PAGE_ZERO);
+    pages = uarea_pages(ua);
+    if (!(pages[p] & UAREA_PAGE_PRESENT)) return UAREA_EINVAL;
+    pages[p] = (uint8_t)((pages[p] | UAREA_PAGE_DIRTY) & ~UAREA_PAGE_ZERO);
     return UAREA_OK;
 }
 
 UAREA_API void uarea_pages_clear_dirty(struct uarea *ua)
 {
+    uint8_t *pages;
     unsigned i;
     if (ua == NULL) return;
-    for (i = 0; i < UAREA_HEAP_PAGES; i++) ua->pages[i] &= (uint8_t)~UAREA_PAGE_DIRTY;
+    pages = uarea_pages(ua);
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) pages[i] &= (uint8_t)~UAREA_PAGE_DIRTY;
 }
 
 /* ---- Heap allocator ---- */
@@ -605,14 +647,15 @@ static inline struct uarea__blk *uarea__blk_at(struct uarea *ua, uint32_t off)
 /* Pages [lo, hi) of the heap became part of the break, or left it. */
 static void uarea__pages_touch(struct uarea *ua, uint32_t lo, uint32_t hi, bool present)
 {
+    uint8_t *pages = uarea_pages(ua);
     uint32_t p;
     if (hi <= lo) return;
     for (p = lo / UAREA_PAGE_SIZE; p <= (hi - 1) / UAREA_PAGE_SIZE; p++) {
         if (present)
-            ua->pages[p] = (uint8_t)((ua->pages[p] | UAREA_PAGE_PRESENT | UAREA_PAGE_DIRTY) &
-                                     ~UAREA_PAGE_ZERO);
+            pages[p] = (uint8_t)((pages[p] | UAREA_PAGE_PRESENT | UAREA_PAGE_DIRTY) &
+                                 ~UAREA_PAGE_ZERO);
         else
-            ua->pages[p] = 0;
+            pages[p] = 0;
     }
 }
 

@@ -29,8 +29,14 @@ Test(uarea_layout, container_layout)
     cr_assert_eq(ua->hdr.word_size, sizeof(void *));
     cr_assert_eq(ua->hdr.base, (uint64_t)(uintptr_t)region);
     cr_assert_eq(ua->hdr.fingerprint, uarea_layout_fingerprint());
-    /* the parts follow each other without overlap, inside the region */
-    cr_assert_geq(UAREA_STACKS_OFFSET, sizeof(struct uarea));
+    /* the parts follow each other without overlap, inside the region: the
+     * page table right after the struct, all pages absent */
+    cr_assert_eq(uarea_pages(ua), region + sizeof(struct uarea));
+    cr_assert_eq(ua->pt.off, sizeof(struct uarea));
+    cr_assert_eq(ua->pt.count, UAREA_HEAP_PAGES);
+    cr_assert_eq(UAREA_UAREA_LEN, sizeof(struct uarea) + UAREA_HEAP_PAGES);
+    for (unsigned i = 0; i < UAREA_HEAP_PAGES; i++) cr_assert_eq(uarea_pages(ua)[i], 0u);
+    cr_assert_geq(UAREA_STACKS_OFFSET, UAREA_UAREA_LEN);
     cr_assert_eq((unsigned char *)uarea_stack_base(ua, 0), region + UAREA_STACKS_OFFSET);
     cr_assert_eq((unsigned char *)uarea_stack_base(ua, UAREA_THREADS_MAX - 1) + UAREA_STACK_STRIDE,
                  region + UAREA_STACKS_OFFSET + UAREA_THREADS_MAX * UAREA_STACK_STRIDE);
@@ -82,6 +88,8 @@ Test(uarea_layout, check_rejects_each_bad_field)
     BREAK_AND_CHECK(ua->hdr.base += 4096u);
     BREAK_AND_CHECK(ua->hdr.container_size = 4096u);
     BREAK_AND_CHECK(ua->hdr.heap_off++);
+    BREAK_AND_CHECK(ua->pt.off++);
+    BREAK_AND_CHECK(ua->pt.count--);
     BREAK_AND_CHECK(ua->ready_count = UAREA_THREADS_MAX + 1);
     BREAK_AND_CHECK(ua->exit_count = UAREA_THREADS_MAX + 1);
     BREAK_AND_CHECK(ua->threads[3].state = 9);
@@ -185,15 +193,15 @@ Test(uarea_layout, page_flags)
     cr_assert_eq(f, UAREA_PAGE_PRESENT | UAREA_PAGE_ZERO);
     cr_assert_eq(uarea_page_of(ua, (unsigned char *)uarea_page_addr(ua, 7) + 100), 7);
     cr_assert_eq(uarea_page_mark_dirty(ua, (unsigned char *)uarea_page_addr(ua, 7) + 5), 0);
-    cr_assert_eq(ua->pages[7], UAREA_PAGE_PRESENT | UAREA_PAGE_DIRTY, "dirty clears zero");
+    cr_assert_eq(uarea_pages(ua)[7], UAREA_PAGE_PRESENT | UAREA_PAGE_DIRTY, "dirty clears zero");
     uarea_pages_clear_dirty(ua);
-    cr_assert_eq(ua->pages[7], UAREA_PAGE_PRESENT);
+    cr_assert_eq(uarea_pages(ua)[7], UAREA_PAGE_PRESENT);
     cr_assert_eq(uarea_page_mark_dirty(ua, uarea_page_addr(ua, 8)), UAREA_EINVAL, "not present");
     cr_assert_eq(uarea_page_mark_dirty(ua, region), UAREA_EINVAL, "not in the heap");
     cr_assert_eq(uarea_page_of(ua, region + UAREA_CONTAINER_SIZE), UAREA_EINVAL);
     cr_assert_eq(uarea_page_set_flags(ua, UAREA_HEAP_PAGES, 1), UAREA_EINVAL);
     cr_assert_eq(uarea_page_set_flags(ua, 1, 8), UAREA_EINVAL);
-    cr_assert_eq(ua->pages[1], 0u, "a refused call changes nothing");
+    cr_assert_eq(uarea_pages(ua)[1], 0u, "a refused call changes nothing");
 }
 
 Test(uarea_layout, heap_alloc_free_and_pages)
@@ -208,7 +216,7 @@ Test(uarea_layout, heap_alloc_free_and_pages)
     cr_assert(a + 100 <= b && b + 5000 <= c, "blocks do not overlap");
     cr_assert_geq(uarea_page_of(ua, a), 0);
     cr_assert_eq(present_pages(), (unsigned)uarea_page_of(ua, c) + 1u);
-    cr_assert(ua->pages[0] & UAREA_PAGE_DIRTY);
+    cr_assert(uarea_pages(ua)[0] & UAREA_PAGE_DIRTY);
     memset(a, 0xaa, 100);
     memset(b, 0xbb, 5000);
     memset(c, 0xcc, 16);

@@ -147,7 +147,7 @@ static unsigned char uarea__mppa256_block[UAREA_MPPA256_BLOCK];
 UAREA_API void uarea_mppa256_budget_get(uarea_mppa256_budget *b)
 {
     if (b == NULL) return;
-    b->uarea = sizeof(struct uarea);
+    b->uarea = UAREA_UAREA_LEN;           /* the struct and its heap page table */
     b->stacks = (size_t)UAREA_THREADS_MAX * UAREA_STACK_SIZE;
     b->heap = UAREA_HEAP_BYTES;
     b->region = UAREA_CONTAINER_SIZE;

@@ -89,6 +89,7 @@ static int uarea__posix_ckpt_write(uarea__posix_node *n, const char *path, unsig
     size_t len = strlen(path);
     char *tmp = (char *)malloc(len + 8), *dir;
     struct uarea__posix_file f;
+    migrate_container c;
     int rc, dfd;
     if (tmp == NULL) return UAREA_ENOMEM;
     memcpy(tmp, path, len);
@@ -101,8 +102,11 @@ static int uarea__posix_ckpt_write(uarea__posix_node *n, const char *path, unsig
         free(tmp);
         return rc;
     }
-    rc = migrate_checkpoint(n->ua, n->user, n->n_user, uarea__posix_fp, uarea__posix_sink, &f, buf,
-                            cap, NULL);
+    /* migrate_checkpoint() without its arrays on this stack (a 1 GiB heap's
+     * page list is 4 MiB): the node's own, idle while it holds the container */
+    rc = migrate_describe(n->ua, n->user, n->n_user, uarea__posix_fp, n->m.node.stacks,
+                          n->m.node.pages, &c);
+    if (rc == 0) rc = migrate_image_write(&c, uarea__posix_sink, &f, buf, cap, NULL);
     if (rc == 0 && fsync(f.fd) != 0) rc = uarea__posix_errno_err(errno);
     if (close(f.fd) != 0 && rc == 0) rc = uarea__posix_errno_err(errno);
     if (rc == 0 && rename(tmp, path) != 0) rc = uarea__posix_errno_err(errno);
