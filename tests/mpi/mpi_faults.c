@@ -14,7 +14,8 @@
  *   mpi_faults kill    dies (SIGKILL). Open MPI's mpirun ends the whole job
  *                      (MPI says nothing about a process failure: no ULFM in
  *                      Debian's Open MPI): the test checks that the job ends
- *                      and mpirun names the rank, rather than hanging.
+ *                      rather than hangs, that mpirun names the rank, and
+ *                      that rank 0 says the container is lost.
  *
  * Prints "mpi_faults stall: PASS" when every check held. */
 #define UAREA_IMPLEMENTATION

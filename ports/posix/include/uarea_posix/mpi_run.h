@@ -39,9 +39,11 @@
  *   The end            every rank returns the run's value (rank 0's,
  *                      broadcast); rank 0 fills desc.report.
  *
- * What does not carry over from the fork mode: the launcher's watch of node deaths (an MPI job whose rank dies is ended by
- * mpirun: docs/mpi.md), and exit() in a container thread, which ends its
- * rank without MPI_Finalize, so mpirun ends the job.
+ * What does not carry over from the fork mode: the launcher's watch of
+ * node deaths (an MPI job whose rank dies is ended by mpirun; rank 0 says
+ * which containers are lost with it: uarea__posix_mpi_sigterm), and exit()
+ * in a container thread, which ends its rank without MPI_Finalize, so
+ * mpirun ends the job.
  */
 #ifndef UAREA__POSIX_MPI_RUN_H
 #define UAREA__POSIX_MPI_RUN_H
@@ -470,6 +472,43 @@ static void uarea__posix_mpi_last_words(uarea__posix_node *n)
 
 static void uarea__posix_mpi_kick(void *noc) { noc_mpi_kick((noc_mpi_node *)noc); }
 
+/* A rank that dies ends the job: mpirun sends the others SIGTERM (then
+ * SIGKILL). During a run, rank 0 then says which containers are lost with
+ * it, from its books, before it ends (the other ranks end quietly). Only
+ * async-signal-safe calls: the line is made by hand and written at once. */
+static void uarea__posix_mpi_sigterm(int sig)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    char line[160];
+    int c;
+    (void)sig;
+    if (uarea__posix_mpi.rank == 0 && sh != NULL) {
+        for (c = 0; c < sh->containers; c++) {
+            static const char a[] = "uarea_posix_run: the job ends under the run (SIGTERM: mpirun's, when a rank dies): container ";
+            static const char b[] = ", held by node ", e[] = ", is lost\n";
+            size_t k = 0;
+            int v[2], i;
+            if (__atomic_load_n(&sh->done[c], __ATOMIC_ACQUIRE)) continue;
+            v[0] = c;
+            v[1] = uarea__posix_holder_of(__atomic_load_n(&sh->custody[c], __ATOMIC_ACQUIRE));
+            memcpy(line, a, sizeof a - 1);
+            k = sizeof a - 1;
+            for (i = 0; i < 2; i++) {
+                char d[12];
+                int n = 0, x = v[i] < 0 ? 0 : v[i];
+                do d[n++] = (char)('0' + x % 10); while ((x /= 10) > 0 && n < 11);
+                if (v[i] < 0) d[n++] = '-';
+                while (n > 0) line[k++] = d[--n];
+                if (i == 0) { memcpy(line + k, b, sizeof b - 1); k += sizeof b - 1; }
+            }
+            memcpy(line + k, e, sizeof e - 1);
+            k += sizeof e - 1;
+            (void)!write(2, line, k);
+        }
+    }
+    _exit(128 + SIGTERM);
+}
+
 /* This rank's node, from its state to its end (the fork mode's
  * uarea__posix_node_main, over the MPI transport). */
 static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
@@ -477,6 +516,7 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
     static uarea__posix_node node;
     struct uarea__posix_mpi *M = &uarea__posix_mpi;
     uarea__posix_node *n = &node;
+    struct sigaction term, old_term;
     int rc, r;
     uarea__posix_node_init(n, M->rank, &la->d, M->block, UAREA_POSIX_BLOCK);
     for (r = 0; r < NOC_NODES_MAX; r++) {
@@ -501,6 +541,10 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
     M->mbx = noc_mailbox_create(&M->t, UAREA_POSIX_MPI_PORT);
     rc = M->mbx < 0 ? M->mbx : 0;
     M->on = 1;
+    memset(&term, 0, sizeof term);
+    term.sa_handler = uarea__posix_mpi_sigterm;
+    sigemptyset(&term.sa_mask);
+    (void)sigaction(SIGTERM, &term, &old_term);
     uarea__posix_mpi_turn = uarea__posix_mpi_tick;
     uarea__posix_mpi_arrived = uarea__posix_mpi_on_arrived;
     if (rc == 0) rc = uarea__posix_node_serve(n, &M->t, la->region);
@@ -519,6 +563,7 @@ static int uarea__posix_mpi_node(uarea__posix_launch *la, MPI_Comm comm)
     uarea__posix_mpi_last_words(n);
     uarea__posix_mpi_turn = NULL;
     uarea__posix_mpi_arrived = NULL;
+    (void)sigaction(SIGTERM, &old_term, NULL);
     M->on = 0;
     if (M->reading) (void)noc_mailbox_cancel(&M->t, M->mbx);
     for (r = 0; r < NOC_NODES_MAX; r++)
