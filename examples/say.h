@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     char line[512];

@@ -11,6 +11,7 @@
  * uarea_posix_last_migration() after each hop). */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "../../examples/say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,16 +44,6 @@ static uint64_t pctile(uint64_t *v, int n, int pct)
     int i = (n * pct + 99) / 100 - 1;
     qsort(v, (size_t)n, sizeof *v, cmp_u64);
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static int app(int argc, char **argv)

@@ -20,6 +20,7 @@
  * Prints "mpi_faults stall: PASS" when every check held. */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "../../examples/say.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,17 +32,6 @@
 static UAREA_USER unsigned char data[DATA];
 static int mode_kill;                 /* per process: argv[1] */
 static int stalled, resumed;          /* per process: each fault once */
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static void on_step(void *arg, int node, const char *step)
 {

@@ -8,6 +8,7 @@
  * with its result checked. Rank 0 prints what the scheduler saw. */
 #define UAREA_IMPLEMENTATION
 #include <uarea_posix.h>
+#include "../../examples/say.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +26,6 @@ static char sched_flag[64];
 
 /* The scheduler's own record (node 0's process). */
 static int step, moves[2] = {1, 1}, seen[2] = {-1, -1};
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) (void)!write(1, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static void scheduler(void *arg)
 {

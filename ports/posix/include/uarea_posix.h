@@ -1253,17 +1253,9 @@ UAREA_API int uarea_posix_mpi_rank(void)
     int init = 0, fin = 0, rank = 0;
     (void)MPI_Initialized(&init);
     (void)MPI_Finalized(&fin);
-    if (init && !fin) {
-        (void)MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    } else {
-        /* MPI starts with the first run: what mpirun told this process */
-        static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
-        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-            const char *v = getenv(vars[i]);
-            if (v != NULL) return atoi(v);
-        }
-    }
-    return rank;
+    if (init && !fin) (void)MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    else rank = uarea__posix_mpi_env_rank();          /* MPI starts with the first run */
+    return rank < 0 ? 0 : rank;
 #else
     return 0;
 #endif

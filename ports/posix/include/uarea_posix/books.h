@@ -111,6 +111,22 @@ static void uarea__posix_custody_set(int c, int holder, int cand, int if_holder,
 }
 
 /* ==== Ends ============================================================== */
+/* Container c's program ended with `code`, in the books: the first word
+ * counts (1 returned), the run stops with the last container. */
+static int uarea__posix_mark_done(int c, int code)
+{
+    int expect = 0;
+    if (c < 0 || c >= uarea__posix_sh->containers ||
+        !__atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return 0;
+    __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
+    if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
+        uarea__posix_sh->containers)
+        uarea__posix_stop();
+    return 1;
+}
+
 /* Container c's program ended with `code` (thread 0 returned, or exit()):
  * the first report counts; the run stops with the last container. A
  * container thread calls it: inside the critical section, or a tick could
@@ -118,15 +134,8 @@ static void uarea__posix_custody_set(int c, int holder, int cand, int if_holder,
  * container, and the thread never runs again) and `stop`. */
 static void uarea__posix_container_done(int c, int code)
 {
-    int expect = 0;
     uintptr_t crit = UAREA_PORT_CRIT_ENTER();
-    if (c >= 0 && c < uarea__posix_sh->containers &&
-        __atomic_compare_exchange_n(&uarea__posix_sh->done[c], &expect, 1, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&uarea__posix_sh->exit_code[c], code, __ATOMIC_RELEASE);
-        if (__atomic_add_fetch(&uarea__posix_sh->done_count, 1, __ATOMIC_ACQ_REL) >=
-            uarea__posix_sh->containers)
-            uarea__posix_stop();
+    if (uarea__posix_mark_done(c, code)) {
         uarea__posix_tell_launcher();
         uarea__posix_wake_master();           /* it releases the container */
     }
@@ -195,6 +204,21 @@ static int uarea__posix_ring_put(int c, const migrate_stats *st)
     slot->st = *st;
     __atomic_store_n(&slot->seq, t + 1u, __ATOMIC_RELEASE);
     return 0;
+}
+
+/* The oldest record in the ring (the launcher's side; the nodes' masters
+ * under mpirun), NULL when none is there; uarea__posix_ring_pop() takes it. */
+static const struct uarea__posix_stats_slot *uarea__posix_ring_peek(void)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    uint32_t h = __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
+    const struct uarea__posix_stats_slot *slot = &sh->ring[h % UAREA__POSIX_RING];
+    return __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) == h + 1u ? slot : NULL;
+}
+
+static void uarea__posix_ring_pop(void)
+{
+    __atomic_add_fetch(&uarea__posix_sh->ring_head, 1u, __ATOMIC_RELEASE);
 }
 
 /* Records kept while the ring was full go first, in order. */

@@ -111,25 +111,27 @@ static struct uarea__posix_mpi {
     unsigned char *block;         /* the node's transfer buffer */
 } uarea__posix_mpi;
 
-static int uarea__posix_mpi_env(void);
+/* The rank mpirun's environment gives this process (Open MPI, PMIx,
+ * MPICH's Hydra), -1 when none does: MPI need not be started to ask. */
+static int uarea__posix_mpi_env_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v != NULL) return atoi(v);
+    }
+    return -1;
+}
 
 /* Is this process a rank of an MPI job? The program initialised MPI, or
- * mpirun's environment names its rank (Open MPI, PMIx, MPICH's Hydra). */
+ * mpirun's environment names its rank. */
 static int uarea__posix_mpi_job(void)
 {
     int init = 0, fin = 0;
     (void)MPI_Initialized(&init);
     (void)MPI_Finalized(&fin);
     if (fin) return 0;
-    if (init) return 1;
-    return uarea__posix_mpi_env();
-}
-
-/* Is this process a rank that mpirun started? (Before MPI starts.) */
-static int uarea__posix_mpi_env(void)
-{
-    return getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("PMIX_RANK") != NULL ||
-           getenv("PMI_SIZE") != NULL;
+    return init || uarea__posix_mpi_env_rank() >= 0;
 }
 
 /* Code, libc and stacks at the same addresses on every rank: before main(),
@@ -146,7 +148,7 @@ __attribute__((constructor)) static void uarea__posix_mpi_norandom(void)
     int pers, fd, k = 0, v = -1;
     ssize_t n, len = 0;
     FILE *f;
-    if (!uarea__posix_mpi_env() || getenv("UAREA__POSIX_NORANDOM") != NULL) return;
+    if (uarea__posix_mpi_env_rank() < 0 || getenv("UAREA__POSIX_NORANDOM") != NULL) return;
     f = fopen("/proc/sys/kernel/randomize_va_space", "r");
     if (f != NULL) {
         if (fscanf(f, "%d", &v) != 1) v = -1;
@@ -271,19 +273,13 @@ static void uarea__posix_mpi_tell_all(const uarea__posix_mpi_msg *m)
         }
 }
 
-/* Container c's program ended with `code`, as this rank learned. */
+/* Container c's program ended with `code`, as this rank learned from the
+ * rank where it ended (which told every rank). */
 static void uarea__posix_mpi_done(int c, int code)
 {
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    int expect = 0;
-    if (c < 0 || c >= sh->containers) return;
-    uarea__posix_mpi.told[c] = 1;                 /* the rank that told us told all */
-    if (!__atomic_compare_exchange_n(&sh->done[c], &expect, 1, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE))
-        return;
-    __atomic_store_n(&sh->exit_code[c], code, __ATOMIC_RELEASE);
-    if (__atomic_add_fetch(&sh->done_count, 1, __ATOMIC_ACQ_REL) >= sh->containers)
-        __atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+    if (c < 0 || c >= uarea__posix_sh->containers) return;
+    uarea__posix_mpi.told[c] = 1;
+    (void)uarea__posix_mark_done(c, code);
 }
 
 /* A migration's record, on rank 0: to the program. */
@@ -353,28 +349,25 @@ static int uarea__posix_mpi_read(int64_t timeout_ns)
 static int uarea__posix_mpi_records(int64_t timeout_ns)
 {
     struct uarea__posix_mpi *M = &uarea__posix_mpi;
-    struct uarea__posix_shared *sh = uarea__posix_sh;
     int did = 0;
-    for (;;) {
-        uint32_t h = __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
-        struct uarea__posix_stats_slot *slot = &sh->ring[h % UAREA__POSIX_RING];
+    const struct uarea__posix_stats_slot *slot;
+    while ((slot = uarea__posix_ring_peek()) != NULL) {
         uarea__posix_mpi_msg m;
-        if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != h + 1u) return did;
+        memset(&m, 0, sizeof m);
+        m.kind = UAREA__MPI_RECORD;
+        m.container = slot->container;
+        m.st = slot->st;
         if (M->rank == 0) {
-            m.st = slot->st;
-            __atomic_store_n(&sh->ring_head, h + 1u, __ATOMIC_RELEASE);
+            uarea__posix_ring_pop();
             uarea__posix_mpi_deliver(&m.st);
         } else {
-            memset(&m, 0, sizeof m);
-            m.kind = UAREA__MPI_RECORD;
-            m.container = slot->container;
-            m.st = slot->st;
             if (uarea__posix_mpi_send(0, &m, timeout_ns) < 0) return did;
-            __atomic_store_n(&sh->ring_head, h + 1u, __ATOMIC_RELEASE);
+            uarea__posix_ring_pop();
             M->sent++;
         }
         did = 1;
     }
+    return did;
 }
 
 /* The ends of containers whose program ended here, told to every rank;

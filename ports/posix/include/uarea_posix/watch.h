@@ -32,14 +32,10 @@ typedef struct uarea__posix_watch {
 /* Give the program the migration records the nodes left in the ring. */
 static void uarea__posix_drain(uarea__posix_watch *w)
 {
-    struct uarea__posix_shared *sh = uarea__posix_sh;
-    for (;;) {
-        uint32_t h = __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
-        struct uarea__posix_stats_slot *slot = &sh->ring[h % UAREA__POSIX_RING];
-        migrate_stats st;
-        if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != h + 1u) return;
-        st = slot->st;
-        __atomic_store_n(&sh->ring_head, h + 1u, __ATOMIC_RELEASE);
+    const struct uarea__posix_stats_slot *slot;
+    while ((slot = uarea__posix_ring_peek()) != NULL) {
+        migrate_stats st = slot->st;
+        uarea__posix_ring_pop();
         if (w->d->on_migration != NULL) w->d->on_migration(w->d->arg, &st);
     }
 }
