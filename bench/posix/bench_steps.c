@@ -145,9 +145,9 @@ static int run(int precopy)
     stats("migrate_to call -> return", total, nt);
     stats("downtime (frozen -> cores active)", down, nd);
     stats("call -> the source's first step", serve, ns);
-    /* the five largest median gaps */
+    /* the ten largest median gaps */
     printf("  largest median gaps between consecutive steps:\n");
-    for (int k = 0; k < 5 && ngaps > 0; k++) {
+    for (int k = 0; k < 10 && ngaps > 0; k++) {
         int best = -1;
         uint64_t bm = 0;
         for (int i = 0; i < ngaps; i++) {

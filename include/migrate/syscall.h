@@ -15,8 +15,10 @@
  *      there), write the number and argument, set ret to UAREA_EAGAIN and
  *      raise pending;
  *   2. wake the master (UAREA_PORT_WAKE_MASTER());
- *   3. yield until ret is not UAREA_EAGAIN (a freeze parks the thread here;
- *      every 64 turns UAREA_PORT_RELAX()), then free the board.
+ *   3. wait off the core until ret is not UAREA_EAGAIN (uarea_call_wait:
+ *      the core runs other threads or idles, a freeze finds the thread
+ *      parked; the master's uarea_call_answer makes it ready), then free
+ *      the board.
  * The board is in the UArea: a call outlives a migration or a checkpoint,
  * and the master of the node where the container is when the call ends
  * answers it.
@@ -58,6 +60,11 @@ UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg);
 /* The master's service of the migrate_to calls (see above). */
 UAREA_API int migrate_node_serve(migrate_node *n, int arrived);
 
+/* Answer the call on board b of ua (the master's side, for migrate_to and
+ * for a port's own numbers): uarea_call_answer(), which makes the caller,
+ * waiting off its core in uarea_call_wait(), ready. */
+UAREA_API void migrate_syscall_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret);
+
 UAREA_EXTERN_C_END
 
 #endif /* MIGRATE_SYSCALL_H */
@@ -79,7 +86,6 @@ UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg)
     uint32_t expect = 0;
     intptr_t ret;
     uintptr_t crit;
-    unsigned spins = 0;
     if (number == 0) return UAREA_EINVAL;
     if (ua == NULL) return UAREA_ENOTUSER;
     crit = UAREA_PORT_CRIT_ENTER();
@@ -94,12 +100,8 @@ UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg)
     __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
     UAREA_PORT_CRIT_LEAVE(crit);
     UAREA_PORT_WAKE_MASTER();
-    while ((ret = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE)) == UAREA_EAGAIN) {
-        (void)uarea_thread_yield();
-        /* with nothing else ready the yield returns at once: give the CPU
-         * back now and then, the master answering the call may need it */
-        if ((++spins & 63u) == 0) UAREA_PORT_RELAX();
-    }
+    /* off the core until the master answers (uarea_call_answer) */
+    ret = uarea_call_wait(b);
     __atomic_store_n(&b->number, 0u, __ATOMIC_RELEASE);
     return (int)ret;
 }
@@ -119,6 +121,11 @@ MIGRATE__APP_CALL int migrate_to(int node)
 
 MIGRATE__APP_CALL int kmigrate_to(int node) { return migrate_to(node); }
 
+UAREA_API void migrate_syscall_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret)
+{
+    (void)uarea_call_answer(ua, b, ret);
+}
+
 UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
 {
     struct uarea *ua;
@@ -137,7 +144,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
             rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
-            if (rc < 0) __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            if (rc < 0) migrate_syscall_answer(ua, b, (intptr_t)rc);
             else n->calls[c] = 1;
             did++;
         } else if ((arrived || n->calls[c]) &&
@@ -149,7 +156,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             int rc = arrived ? 0 : migrate_daemon_last(&n->d, NULL);
             if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
             n->calls[c] = 0;
-            __atomic_store_n(&b->ret, (intptr_t)rc, __ATOMIC_RELEASE);
+            migrate_syscall_answer(ua, b, (intptr_t)rc);
             did++;
         }
     }

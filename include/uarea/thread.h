@@ -118,6 +118,25 @@ UAREA_API int uarea_try_join(struct uarea *ua, uarea_tid_t tid, void **retval);
 /* Threads alive in ua (ready, running or blocked). */
 UAREA_API int uarea_threads_active(const struct uarea *ua);
 
+/* System calls of a container thread (migrate/syscall.h posts them on its
+ * core's board, struct uarea_board, in the UArea; the node's master answers).
+ * uarea_call_wait: the calling container thread waits until b->ret is no
+ * longer UAREA_EAGAIN. It leaves its core while it waits (state
+ * UAREA_THREAD_CALL: the core runs the container's other threads or idles,
+ * and a freeze finds the thread parked, so it freezes at once); it migrates
+ * with the container, waiting, and resumes where the answer is given.
+ * Returns the answer; UAREA_ENOTUSER outside a container thread, UAREA_EINVAL
+ * for a board not of the caller's container.
+ * uarea_call_answer: the master's side (any thread of the node, not a
+ * container thread): store ret on board b of ua and make the thread that
+ * waits on it ready (if it has not started waiting yet, it finds the answer
+ * and does not wait). UAREA_EINVAL for a NULL ua or a board not of ua. */
+UAREA_API intptr_t uarea_call_wait(struct uarea_board *b);
+UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret);
+/* How many times a thread of this process started waiting in
+ * uarea_call_wait() (a count for tests: a wait that spun would show none). */
+UAREA_API uint32_t uarea_call_waits(void);
+
 /* Scheduler of the calling core (see above). UAREA_EINVAL: NULL ua or a core
  * id out of range; UAREA_ESTATE: called from a container thread. */
 UAREA_API int uarea_core_run(struct uarea *ua);
@@ -736,6 +755,76 @@ UAREA_API int uarea_thread_yield(void)
     return u >= 0x80000000u ? (int)(u - 0x80000000u) - INT32_MAX - 1 : (int)u;
 }
 #endif
+
+static uint32_t uarea__call_waits;
+
+/* The board's index in ua, or -1 when b is not one of ua's boards. */
+static int uarea__board_index(const struct uarea *ua, const struct uarea_board *b)
+{
+    uintptr_t lo = (uintptr_t)&ua->board[0], p = (uintptr_t)b;
+    if (p < lo || p >= lo + sizeof ua->board || (p - lo) % sizeof ua->board[0] != 0) return -1;
+    return (int)((p - lo) / sizeof ua->board[0]);
+}
+
+UAREA_API intptr_t uarea_call_wait(struct uarea_board *b)
+{
+    uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
+    struct uarea *ua;
+    intptr_t v;
+    int k;
+    if (c == NULL) return UAREA_ENOTUSER;
+    ua = c->ua;
+    k = b != NULL ? uarea__board_index(ua, b) : -1;
+    if (k < 0) {
+        UAREA_PORT_CRIT_LEAVE(crit);
+        return UAREA_EINVAL;
+    }
+    uarea__lock(ua);
+    if (__atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
+        struct uarea_thread *me = &ua->threads[c->cur];
+        if (!uarea__canary_ok(ua, (unsigned)c->cur)) uarea__die(ua, c, 0, UAREA_EOVERFLOW);
+        me->state = UAREA_THREAD_CALL;
+        me->call = (uint8_t)(k + 1);
+        __atomic_add_fetch(&uarea__call_waits, 1u, __ATOMIC_RELAXED);
+        uarea__resched(ua, c, false);
+        /* resumed by uarea_call_answer (perhaps on another core, or on
+         * another node: c and ua are read anew) */
+        c = uarea__core_self();
+        ua = c->ua;
+        ua->threads[c->cur].call = 0;
+    }
+    v = __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE);
+    uarea__unlock(ua);
+    UAREA_PORT_CRIT_LEAVE(crit);
+    return v;
+}
+
+UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret)
+{
+    uintptr_t crit;
+    int k, i;
+    if (ua == NULL || b == NULL || (k = uarea__board_index(ua, b)) < 0) return UAREA_EINVAL;
+    crit = UAREA_PORT_CRIT_ENTER();
+    uarea__lock(ua);
+    __atomic_store_n(&b->ret, ret, __ATOMIC_RELEASE);
+    for (i = 0; i < UAREA_THREADS_MAX; i++) {
+        struct uarea_thread *t = &ua->threads[i];
+        if (t->state != UAREA_THREAD_CALL || t->call != (uint8_t)(k + 1)) continue;
+        t->state = UAREA_THREAD_READY;
+        uarea__ready_push(ua, (unsigned)i);
+    }
+    uarea__unlock(ua);
+    UAREA_PORT_CRIT_LEAVE(crit);
+    /* every core: one may be on its way to idle, past its look at the queue */
+    uarea__reschedule_all();
+    return UAREA_OK;
+}
+
+UAREA_API uint32_t uarea_call_waits(void)
+{
+    return __atomic_load_n(&uarea__call_waits, __ATOMIC_RELAXED);
+}
 
 UAREA_API uarea_tid_t uarea_thread_self(void)
 {

@@ -115,7 +115,8 @@ UAREA_STATIC_ASSERT((unsigned long long)UAREA_HEAP_PAGES * UAREA_PAGE_SIZE < 0xf
                     "heap offsets are 32-bit");
 
 #define UAREA_MAGIC 0x41455255u          /* "UREA" read as a little-endian word */
-#define UAREA_LAYOUT_VERSION 2u          /* 2: the page table left the struct */
+#define UAREA_LAYOUT_VERSION 3u          /* 2: the page table left the struct;
+                                            3: threads wait for calls (UAREA_THREAD_CALL) */
 #define UAREA_SYSCALL_ARGS 5
 #define UAREA_CANARY_BYTES 64u           /* guard words at the low end of each stack */
 #define UAREA_CANARY_WORD ((uintptr_t)0x5a17c0deca11ab1eull)
@@ -125,6 +126,8 @@ UAREA_STATIC_ASSERT((unsigned long long)UAREA_HEAP_PAGES * UAREA_PAGE_SIZE < 0xf
 #define UAREA_THREAD_READY 1u
 #define UAREA_THREAD_RUNNING 2u
 #define UAREA_THREAD_BLOCKED 3u           /* waiting in uarea_thread_join */
+#define UAREA_THREAD_CALL 4u              /* waiting for the answer to a call
+                                             (uarea_call_wait): on board call - 1 */
 
 /* Heap page flags (the page table, uarea_pages()). */
 #define UAREA_PAGE_PRESENT 1u             /* part of the container; migrates */
@@ -157,7 +160,8 @@ struct uarea_thread {
     uint8_t stack;          /* stack pool index (the slot's own) */
     uint8_t core;           /* core it runs or last ran on */
     uint8_t flags;
-    uint8_t pad_[2];
+    uint8_t call;           /* UAREA_THREAD_CALL: 1 + the board's index */
+    uint8_t pad_;
 };
 
 struct uarea_exit {          /* an exited thread nobody has joined yet */
@@ -480,7 +484,9 @@ UAREA_API int uarea_check(const struct uarea *ua)
         if (ua->ready[(ua->ready_head + i) % UAREA_THREADS_MAX] >= UAREA_THREADS_MAX)
             return UAREA_ELAYOUT;
     for (i = 0; i < UAREA_THREADS_MAX; i++)
-        if (ua->threads[i].state > UAREA_THREAD_BLOCKED || ua->threads[i].stack != i ||
+        if (ua->threads[i].state > UAREA_THREAD_CALL || ua->threads[i].stack != i ||
+            (ua->threads[i].state == UAREA_THREAD_CALL &&
+             (ua->threads[i].call == 0 || ua->threads[i].call > UAREA_CORES_MAX)) ||
             (ua->threads[i].state == UAREA_THREAD_FREE) != (ua->threads[i].tid < 0))
             return UAREA_ELAYOUT;
     return UAREA_OK;

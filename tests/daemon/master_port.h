@@ -14,8 +14,9 @@ int master_test_dirty_collect(void (*mark)(void *, uintptr_t, size_t), void *ctx
 #define UAREA_PORT_CORES() 1u
 #define UAREA_PORT_CORE_ID() 0u
 #define UAREA_PORT_RESCHEDULE(core) ((void)(core))
-#define UAREA_PORT_IDLE(core) ((void)(core), (void)master_test_idles++)
-/* one thread of control: a waiting call gives the master its turn */
+/* one thread of control: a waiting call (a spin step, an idle core) gives
+ * the master its turn */
+#define UAREA_PORT_IDLE(core) ((void)(core), (void)master_test_idles++, master_test_relax())
 #define UAREA_PORT_RELAX() master_test_relax()
 #define UAREA_PORT_WAKE_MASTER() ((void)0)
 #define UAREA_PORT_CRIT_ENTER() ((uintptr_t)0)

@@ -168,8 +168,12 @@ Test(master, a_destination_the_port_refuses)
     cr_assert_eq(uarea_container_init(master_test_region, sizeof master_test_region, &ua), 0);
     cr_assert_eq(migrate_node_adopt(&m.node), 0);
     cr_assert_eq(uarea_create(ua, &tid, call, &rc), 0);
-    /* the thread posts its call and waits; the master answers it at once */
+    /* the thread posts its call and waits off the core; the master's next
+     * turn answers it, and the core's next step runs the thread again */
     (void)uarea_core_step(ua);
+    cr_assert_eq(rc, 12345, "no answer yet");
+    cr_assert_eq(migrate_master_turn(&m), MIGRATE_TURN_AGAIN);
+    cr_assert_eq(uarea_core_step(ua), 1);
     cr_assert_eq(rc, UAREA_ENODEKIND);
     cr_assert_not(migrate_daemon_busy(&m.node.d), "no migration started");
     cr_assert(migrate_node_present(&m.node));

@@ -60,10 +60,15 @@ static void *call_to(void *arg)
     return NULL;
 }
 
-/* Run the container's threads on this core until none is left. */
+/* Run the container's threads on this core, the master taking its turn
+ * after each step (a caller waits off the core, as on a real port, where
+ * the master runs beside the cores). */
 static void rounds(int n)
 {
-    for (int i = 0; i < n; i++) (void)uarea_core_step(ua);
+    for (int i = 0; i < n; i++) {
+        (void)uarea_core_step(ua);
+        syscall_test_master();
+    }
 }
 
 TestSuite(syscall, .init = setup);
@@ -119,7 +124,7 @@ static void answer_own(void)
     cr_assert_eq(bd->pending, 1u, "not taken: the port serves its own numbers");
     cr_assert_eq(bd->args[0], 3u);
     __atomic_store_n(&bd->pending, 0u, __ATOMIC_RELEASE);
-    __atomic_store_n(&bd->ret, (intptr_t)9, __ATOMIC_RELEASE);
+    cr_assert_eq(uarea_call_answer(ua, bd, 9), 0);
 }
 
 Test(syscall, one_call_at_a_time_per_board_and_the_ports_own_numbers_are_left_to_it)
@@ -145,4 +150,49 @@ Test(syscall, a_call_that_arrived_with_the_container_returns_0_there)
     cr_assert_eq(bd->ret, UAREA_EAGAIN);
     cr_assert_eq(migrate_node_serve(&node, 1), 1);
     cr_assert_eq(bd->ret, 0);
+}
+
+static volatile int ticks;
+static void *ticker(void *arg)
+{
+    (void)arg;
+    while (ticks < 50) {
+        ticks++;
+        (void)uarea_thread_yield();
+    }
+    return NULL;
+}
+
+/* The caller waits for the master's answer off its core: the core runs the
+ * container's other threads meanwhile, and a freeze finds the caller
+ * parked (no step of the core is needed for it). */
+Test(syscall, a_caller_waits_off_its_core)
+{
+    uarea_tid_t a, b;
+    uint32_t waits = uarea_call_waits();
+    int calling = 0;
+    ticks = 0;
+    cr_assert_eq(uarea_create(ua, &a, call_to, (void *)(intptr_t)1), 0);
+    cr_assert_eq(uarea_create(ua, &b, ticker, NULL), 0);
+    rounds(3);
+    cr_assert(migrate_daemon_busy(&node.d), "the migration started");
+    cr_assert_eq(rc_a, NOT_YET, "the call waits for the migration");
+    cr_assert_eq(ticks, 50, "the other thread ran while the call waited");
+    for (int i = 0; i < UAREA_THREADS_MAX; i++)
+        if (ua->threads[i].state == UAREA_THREAD_CALL) {
+            calling++;
+            cr_assert_eq(ua->threads[i].call, 1u, "waits on board 0");
+        }
+    cr_assert_eq(calling, 1);
+    cr_assert_eq(uarea_call_waits(), waits + 1);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert(uarea_frozen(ua), "the waiting caller is parked");
+    cr_assert_eq(uarea_unfreeze(ua), 0);
+    /* answered: ready again, and its call returns the answer */
+    cr_assert_eq(uarea_call_answer(ua, uarea_board(ua, 0), UAREA_EABORTED), 0);
+    rounds(2);
+    cr_assert_eq(rc_a, UAREA_EABORTED);
+    cr_assert_eq(uarea_call_answer(NULL, uarea_board(ua, 0), 0), UAREA_EINVAL);
+    cr_assert_eq(uarea_call_answer(ua, (struct uarea_board *)(void *)ua, 0), UAREA_EINVAL);
+    cr_assert_eq(uarea_call_wait(uarea_board(ua, 0)), UAREA_ENOTUSER, "not a container thread");
 }

@@ -525,7 +525,7 @@ static void rv_setup_demo(demo_app_t *a)
     int i, n = rv_mode == DEMO_DAMAGED ? 6 : 5;
     UAREA_MEMSET(a, 0, sizeof *a);
     a->mode = rv_mode;
-    a->steps = rv_arg != 0 ? rv_arg : (rv_mode == DEMO_PREEMPT ? 60000u : 16000u);
+    a->steps = rv_arg != 0 ? rv_arg : (rv_mode == DEMO_PREEMPT ? 200000u : 40000u);
     for (i = 0; i < n; i++) a->route[i] = route[i];
     a->n_route = n;
     a->damage_hop = rv_mode == DEMO_DAMAGED ? 1 : -1;

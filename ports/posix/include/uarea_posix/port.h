@@ -9,7 +9,9 @@
  *               thread-local set when a core thread starts (other threads:
  *               UINT_MAX, "not a core")
  *   reschedule  a counter bumped and a futex wake for idle cores
- *   idle        a futex wait on that counter, at most 1 ms
+ *   idle        a futex wait on that counter, at most 1 ms, from the value
+ *               this thread saw when its last idle ended: a reschedule that
+ *               came since (even just before the idle) ends it at once
  *   critical    a thread-local flag the preemption timer honours
  *   clock       CLOCK_MONOTONIC
  *   log         one write(2) to stderr (a user stack is small: no stdio)
@@ -47,6 +49,8 @@ UAREA__POSIX_STATE _Thread_local unsigned uarea__posix_core = UINT_MAX;
 UAREA__POSIX_STATE _Thread_local volatile uintptr_t uarea__posix_crit;
 UAREA__POSIX_STATE unsigned uarea__posix_ncores = 1;
 UAREA__POSIX_STATE uint32_t uarea__posix_kick;
+/* the counter's value when this thread's last idle ended (UAREA_PORT_IDLE) */
+UAREA__POSIX_STATE _Thread_local uint32_t uarea__posix_kick_seen;
 UAREA__POSIX_STATE void *uarea__posix_region;
 UAREA__POSIX_STATE void (*volatile uarea__posix_wake_fn)(void);   /* UAREA_PORT_WAKE_MASTER */
 UAREA__POSIX_STATE size_t uarea__posix_region_size;
@@ -90,11 +94,18 @@ static inline void uarea__posix_wake_master(void)
     if (f != NULL) f();
 }
 
-static inline void uarea__posix_idle(unsigned core, uint32_t seen)
+/* UAREA_PORT_IDLE, with the event semantics uarea/port_null.h asks for: the
+ * wait is from the counter's value this thread saw when its previous idle
+ * ended, so a reschedule that came since (after the caller looked for work,
+ * before this call) ends the wait at once instead of after 1 ms. Not
+ * inlined: the thread-local is read anew on each call (a user thread that
+ * idles here may run on another core thread after its next switch). */
+__attribute__((noinline, unused)) static void uarea__posix_idle(unsigned core)
 {
     struct timespec ts = {0, 1000000}; /* 1 ms */
     (void)core;
-    uarea__posix_futex_wait(&uarea__posix_kick, seen, &ts);
+    uarea__posix_futex_wait(&uarea__posix_kick, uarea__posix_kick_seen, &ts);
+    uarea__posix_kick_seen = __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE);
 }
 
 /* The flag belongs to the core thread, and only the context that runs on
@@ -222,8 +233,7 @@ static inline void uarea__posix_wipe(void *addr, size_t len)
 #define UAREA_PORT_CORES() uarea__posix_ncores
 #define UAREA_PORT_CORE_ID() uarea__posix_core
 #define UAREA_PORT_RESCHEDULE(core) uarea__posix_resched(core)
-#define UAREA_PORT_IDLE(core) \
-    uarea__posix_idle((core), __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE))
+#define UAREA_PORT_IDLE(core) uarea__posix_idle(core)
 #define UAREA_PORT_RELAX() ((void)sched_yield())
 /* the master sleeps in its mailbox wait: the runtime kicks it out
  * (noc_shm_kick, through the hook the runtime sets in each node) */
