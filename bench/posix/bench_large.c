@@ -1,0 +1,252 @@
+/* bench_large: big containers migrating while they keep writing, each
+ * migration mode side by side. One build per container size
+ * (bench/posix/CMakeLists.txt: bench_large_16m, _64m, _256m set BENCH_MIB
+ * and UAREA_HEAP_PAGES); bench/posix/large.sh runs the three and plots.
+ *
+ * The container: BENCH_MIB MiB of heap in one block, every page written
+ * with a pattern (no zero page: every byte of it must move); a writer
+ * thread that writes 1 MiB spread over the heap (256 pages at spread
+ * places, a whole page each) every period, at two rates in turn: 1 MiB
+ * every 10 ms (100 MiB/s) and 1 MiB every 1 ms (1000 MiB/s); a worker
+ * thread that does fixed units of work on a small buffer of its own
+ * (the container's "own work"); and thread 0, which moves the container
+ * between two nodes `migrations` times. Before each migration it counts
+ * the worker's units over 20 ms (the rate without a migration), then
+ * over the migrate_to call: "work" is the rate during the call over the
+ * rate before (1.00: the migration cost the work nothing).
+ *
+ * Per mode and rate (medians over the migrations): the downtime (frozen on
+ * the source -> running on the destination), the total (request ->
+ * commit), the image bytes sent (before and during the freeze), the
+ * pre-copy rounds, the pages the destination fetched on demand after it
+ * started (post-copy), the work ratio, and the memcpy of the container's
+ * bytes, measured in the same run, as the floor.
+ *
+ *   bench_large_64m [migrations per point] [out.csv]
+ *
+ * Figures, not a test: the machine's load changes them. */
+#ifndef BENCH_MIB
+#  error "build with BENCH_MIB (the heap the container fills, MiB) and UAREA_HEAP_PAGES"
+#endif
+#define UAREA_IMPLEMENTATION
+#include <uarea_posix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HEAP_BYTES ((size_t)BENCH_MIB << 20)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define PAGE 4096u
+#define HEAP_PAGES_USED (HEAP_BYTES / PAGE)
+#define BATCH_PAGES 256u                 /* 1 MiB per batch */
+#define MAX_MIG 64
+#define WORK_WORDS 512u                  /* the worker's own buffer: 4 KiB */
+
+static UAREA_USER unsigned char *heap;   /* on the container heap */
+static UAREA_USER volatile int stop;
+static UAREA_USER volatile uint64_t units;          /* the worker's work done */
+static UAREA_USER volatile uint64_t batches;        /* the writer's batches done */
+static UAREA_USER uint64_t work_buf[WORK_WORDS];
+static UAREA_USER int cfg_migrations;
+static UAREA_USER int64_t cfg_period_ns;
+/* Per-migration figures of the container, out through a pipe every node
+ * inherited from the launcher: the work ratio, in thousandths. */
+static int work_fd = -1;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+}
+
+/* 1 MiB every period, 256 whole pages spread over the heap (a stride
+ * prime to the page count, so that consecutive batches touch other
+ * pages), late batches done at once (the writer keeps its rate on
+ * average). */
+static void *writer(void *arg)
+{
+    uint64_t next = now_ns(), k = 0;
+    (void)arg;
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+        for (unsigned i = 0; i < BATCH_PAGES; i++, k++) {
+            size_t pg = (size_t)((k * 40503u) % HEAP_PAGES_USED);
+            memset(heap + pg * PAGE, (int)(k & 0xffu) | 1, PAGE);
+        }
+        __atomic_add_fetch(&batches, 1u, __ATOMIC_RELAXED);
+        next += (uint64_t)cfg_period_ns;
+        uint64_t t = now_ns();
+        if (next > t) sleep_ns((int64_t)(next - t));
+    }
+    return NULL;
+}
+
+/* Fixed units of work on a buffer of its own, a yield after each. */
+static void *worker(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+        uint64_t x = units + 1;
+        for (unsigned i = 0; i < WORK_WORDS; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            work_buf[i] += x;
+        }
+        __atomic_add_fetch(&units, 1u, __ATOMIC_RELAXED);
+        uarea_thread_yield();
+    }
+    return NULL;
+}
+
+static int app(int argc, char **argv)
+{
+    uarea_tid_t tw, tk;
+    (void)argc; (void)argv;
+    heap = uarea_malloc(HEAP_BYTES - PAGE);
+    if (heap == NULL) return 2;
+    for (size_t i = 0; i < HEAP_BYTES - PAGE; i += 8) {
+        uint64_t v = (uint64_t)i * 0x9e3779b97f4a7c15ull | 1u;
+        memcpy(heap + i, &v, 8);
+    }
+    stop = 0;
+    if (uarea_thread_create(&tw, writer, NULL) != 0) return 3;
+    if (uarea_thread_create(&tk, worker, NULL) != 0) return 3;
+    for (int m = 0; m < cfg_migrations; m++) {
+        uint64_t u0 = units, t0 = now_ns();
+        sleep_ns(20000000);
+        uint64_t u1 = units, t1 = now_ns();
+        int here = noc_node_self();
+        if (migrate_to(1 - here) != 0) return 4;
+        uint64_t u2 = units, t2 = now_ns();
+        double before = (double)(u1 - u0) / (double)(t1 - t0);
+        double during = (double)(u2 - u1) / (double)(t2 - t1);
+        uint64_t ratio = before > 0 ? (uint64_t)(during / before * 1000.0 + 0.5) : 0;
+        if (write(work_fd, &ratio, sizeof ratio) != sizeof ratio) return 6;
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    if (uarea_thread_join(tw, NULL) != 0 || uarea_thread_join(tk, NULL) != 0) return 5;
+    return 0;
+}
+
+typedef struct point { migrate_stats st[MAX_MIG]; int n; } point;
+
+static void on_migration(void *arg, const migrate_stats *st)
+{
+    point *p = arg;
+    if (p->n < MAX_MIG) p->st[p->n++] = *st;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+/* The floor: copying the container's bytes once, in this process, best of 5. */
+static uint64_t memcpy_ns(size_t bytes)
+{
+    unsigned char *a = malloc(bytes), *b = malloc(bytes);
+    uint64_t best = UINT64_MAX;
+    if (!a || !b) abort();
+    memset(a, 1, bytes);
+    memset(b, 2, bytes);
+    for (int r = 0; r < 5; r++) {
+        uint64_t t0 = now_ns();
+        memcpy(b, a, bytes);
+        __asm__ volatile("" : : "r"(b) : "memory");
+        uint64_t t = now_ns() - t0;
+        if (t < best) best = t;
+    }
+    free(a);
+    free(b);
+    return best;
+}
+
+/* The modes this build can run. */
+enum { MODE_SC, MODE_PRE, MODE_COUNT };
+static const char *mode_name[MODE_COUNT] = {"stop-and-copy", "pre-copy"};
+
+int main(int argc, char **argv)
+{
+    int migs = argc > 1 ? atoi(argv[1]) : 5;
+    const char *csv = argc > 2 ? argv[2] : NULL;
+    static const int64_t periods[] = {10000000, 1000000};   /* 100 and 1000 MiB/s */
+    if (migs < 1) migs = 1;
+    if (migs > MAX_MIG) migs = MAX_MIG;
+    if (csv == NULL) {
+        FILE *probe = fopen("bench/results", "r");
+        csv = probe ? "bench/results/large_" STR(BENCH_MIB) "m.csv"
+                    : "large_" STR(BENCH_MIB) "m.csv";
+        if (probe) fclose(probe);
+    }
+    FILE *out = fopen(csv, "w");
+    if (out == NULL) { perror(csv); return 1; }
+    uint64_t floor_ns = memcpy_ns(HEAP_BYTES);
+    fprintf(out, "heap_mib,mode,write_mib_s,migrations,downtime_us,total_us,bytes_sent,"
+                 "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us\n");
+    printf("bench_large: a %u MiB container (every page written), 2 node processes with "
+           "2 cores each, %d migrations per row; a writer writes 1 MiB spread over the heap "
+           "at the rate given, a worker computes; medians\n\n", (unsigned)BENCH_MIB, migs);
+    printf("%-14s %6s %10s %10s %11s %11s %6s %7s %6s %10s %9s\n", "mode", "MiB/s", "downtime us",
+           "total us", "bytes sent", "frozen", "rounds", "fetched", "work", "memcpy us",
+           "dt/memcpy");
+    for (unsigned r = 0; r < sizeof periods / sizeof *periods; r++) {
+        for (int mode = 0; mode < MODE_COUNT; mode++) {
+            static point p;
+            uint64_t dt[MAX_MIG], tot[MAX_MIG], sent[MAX_MIG], frozen[MAX_MIG], work[MAX_MIG];
+            int fds[2];
+            memset(&p, 0, sizeof p);
+            if (pipe(fds) != 0) { perror("pipe"); return 1; }
+            work_fd = fds[1];
+            cfg_migrations = migs;
+            cfg_period_ns = periods[r];
+            uarea_posix_desc d = {.nodes = 2, .cores = 2, .on_migration = on_migration,
+                                  .arg = &p, .no_precopy = mode == MODE_SC};
+            int rc = uarea_posix_run(&d, app, argc, argv);
+            close(fds[1]);
+            if (rc != 0 || p.n != migs) {
+                fprintf(stderr, "%s at %d MiB/s: run failed (%d, %d migrations)\n",
+                        mode_name[mode], (int)(1000000000 / periods[r]), rc, p.n);
+                return 1;
+            }
+            for (int i = 0; i < migs; i++) {
+                dt[i] = p.st[i].downtime_ns;
+                tot[i] = p.st[i].total_ns;
+                sent[i] = p.st[i].bytes + p.st[i].precopy_bytes;
+                frozen[i] = p.st[i].bytes;
+                if (read(fds[0], &work[i], sizeof work[i]) != sizeof work[i]) work[i] = 0;
+            }
+            close(fds[0]);
+            uint64_t mdt = median(dt, migs), mtot = median(tot, migs);
+            uint64_t msent = median(sent, migs), mfrozen = median(frozen, migs);
+            uint64_t mwork = median(work, migs);
+            unsigned rounds = mode == MODE_SC ? 0u : 1u, fetched = 0;
+            int rate = (int)(1000000000 / periods[r]);   /* batches of 1 MiB per s */
+            printf("%-14s %6d %10.1f %10.1f %11llu %11llu %6u %7u %6.2f %10.1f %9.2f\n",
+                   mode_name[mode], rate, mdt / 1e3, mtot / 1e3, (unsigned long long)msent,
+                   (unsigned long long)mfrozen, rounds, fetched, mwork / 1e3, floor_ns / 1e3,
+                   (double)mdt / (double)floor_ns);
+            fprintf(out, "%u,%s,%d,%d,%.1f,%.1f,%llu,%llu,%u,%u,%.3f,%.1f\n", (unsigned)BENCH_MIB,
+                    mode_name[mode], rate, migs, mdt / 1e3, mtot / 1e3,
+                    (unsigned long long)msent, (unsigned long long)mfrozen, rounds, fetched,
+                    mwork / 1e3, floor_ns / 1e3);
+            fflush(stdout);
+        }
+    }
+    fclose(out);
+    printf("\nCSV: %s\n", csv);
+    return 0;
+}
