@@ -84,13 +84,16 @@
  * UFFDIO_POISON (Linux 6.6) would make them take SIGBUS instead, which kills
  * the whole node process with every other container in it: not used.
  *
- * Errors: UAREA_EINVAL (NULL, empty or unaligned range, an address outside
- * the range or unaligned, a closed range), UAREA_ENOSYS (no userfaultfd, or
- * the range cannot be registered: not anonymous or shared memory), UAREA_EBUSY
- * (the range belongs to another userfaultfd: a tracker not given to open),
- * UAREA_ENOMEM (the bitmaps), UAREA_ESTATE (close with pages missing and the
- * range not failed), UAREA_EPAGESLOST (the range was failed), UAREA_EIO (an
- * ioctl failed on a range that had worked). A refused call changes nothing.
+ * Errors: UAREA_EINVAL (NULL, empty, unaligned or unmapped range, an
+ * address outside the range or unaligned, a range only partly inside the
+ * tracker's, a closed range), UAREA_ENOSYS (no userfaultfd, or the range
+ * cannot be registered: not anonymous or shared memory), UAREA_EBUSY (the
+ * range belongs to another userfaultfd: a tracker not given to open),
+ * UAREA_ENOMEM (the bitmaps), UAREA_ESTATE (open with a tracker that has
+ * lent a part already; close with pages missing and the range not failed),
+ * UAREA_EPAGESLOST (the range was failed), UAREA_EIO (an ioctl failed on a
+ * range that had worked). A refused call changes nothing; a failed open
+ * leaves nothing open and the tracker as it was.
  *
  * Limits: one thread (the master) calls these functions; the container's
  * threads only touch the memory. A child of fork() gets the range without
