@@ -354,6 +354,16 @@ Test(lazy, lend_and_take_back_refuse_bad_input)
      * around the lent part, and the round goes on after. */
     cr_assert_eq(uarea_posix_dirty_begin(&d), 0);
     cr_assert_eq(uarea_posix_dirty_lend(&d, mem + 8 * ps, 8 * ps), 0);
+    /* A lazy range given a tracker that has lent a part already, or only
+     * partly inside it: refused, the tracker as it was. */
+    {
+        uarea_posix_lazy x;
+        rc = uarea_posix_lazy_open(&x, mem + 32 * ps, 8 * ps, &d);
+        if (rc == UAREA_ENOSYS) cr_skip_test("the kernel lacks userfaultfd missing-page faults");
+        cr_assert_eq(rc, UAREA_ESTATE);
+        cr_assert_eq(d.lent_lo, (uintptr_t)(mem + 8 * ps));
+        cr_assert_eq(d.lent_hi, (uintptr_t)(mem + 16 * ps));
+    }
     cr_assert_eq(uarea_posix_dirty_end(&d), 0);
     cr_assert_eq(uarea_posix_dirty_take_back(&d), 0);
     cr_assert_eq(uarea_posix_dirty_begin(&d), 0);
@@ -361,6 +371,19 @@ Test(lazy, lend_and_take_back_refuse_bad_input)
     mem[9 * ps] = 1;
     cr_assert_eq(uarea_posix_dirty_collect(&d, each, NULL), 1);
     cr_assert_eq(marked[9], 1);
+    {
+        uarea_posix_lazy x;
+        unsigned char *more = (unsigned char *)mmap(mem + NPAGES * ps, 8 * ps, PROT_READ | PROT_WRITE,
+                                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                                                    -1, 0);
+        if (more == mem + NPAGES * ps) {       /* the pages after the tracked range */
+            cr_assert_eq(uarea_posix_lazy_open(&x, mem + (NPAGES - 4) * ps, 8 * ps, &d), UAREA_EINVAL);
+            cr_assert_eq(d.lent_hi, 0);
+            munmap(more, 8 * ps);
+        } else if (more != MAP_FAILED) {
+            munmap(more, 8 * ps);
+        }
+    }
     uarea_posix_dirty_close(&d);
     teardown();
 }
@@ -454,6 +477,13 @@ Test(lazy, bad_input_is_refused_and_changes_nothing, .init = setup, .fini = tear
     cr_assert_eq(uarea_posix_lazy_open(&x, mem + 1, ps, NULL), UAREA_EINVAL);
     cr_assert_eq(uarea_posix_lazy_open(&x, mem, ps + 1, NULL), UAREA_EINVAL);
     cr_assert_eq(uarea_posix_lazy_open(&x, mem, 0, NULL), UAREA_EINVAL);
+    {
+        unsigned char *gone = (unsigned char *)mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
+                                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        cr_assert_neq(gone, MAP_FAILED);
+        munmap(gone, 2 * ps);
+        cr_assert_eq(uarea_posix_lazy_open(&x, gone, 2 * ps, NULL), UAREA_EINVAL);   /* unmapped */
+    }
     cr_assert_eq(x.uffd, -1);
     cr_assert_null(x.have);
     /* Calls on nothing. */
