@@ -118,5 +118,8 @@ int main(int argc, char **argv)
     printf("  first touch of ordinary memory (zero fill)         %8.2f us\n", median(zero));
     printf("  memcpy of a page                                   %8.2f us\n", median(copy));
     printf("  (%s)\n", dst[pages * ps - 1] == 1 ? "copied" : "?");
+    free(src);
+    free(dst);
+    munmap(mem, pages * ps);
     return 0;
 }
