@@ -79,7 +79,8 @@ typedef enum uarea_err {
     UAREA_ESAMENODE = -82,   /* destination is the current node */
     UAREA_ENOCONTAINER = -83,/* no container on this node */
     UAREA_EPROTO = -84,      /* unexpected or malformed protocol message */
-    UAREA_ELOST = -85        /* a container is lost: the node holding its only copy died */
+    UAREA_ELOST = -85,       /* a container is lost: the node holding its only copy died */
+    UAREA_EPAGESLOST = -86   /* post-copy: the source was lost before every page arrived */
 } uarea_err;
 
 /* A short English description of an error code; never NULL. */
@@ -146,6 +147,7 @@ UAREA_API const char *uarea_strerror(int err)
     case UAREA_ENOCONTAINER: return "no container on this node";
     case UAREA_EPROTO: return "protocol error";
     case UAREA_ELOST: return "container lost with the node that held it";
+    case UAREA_EPAGESLOST: return "the source of a post-copy migration was lost before every page arrived";
     }
     return err > 0 ? "not an error code (positive)" : "unknown error";
 }

@@ -93,7 +93,9 @@
  *   uarea_posix/watch.h      the launcher's watch of its node processes
  *   uarea_posix/port.h       the port contract (contexts, futexes, the
  *                            critical section); noc_shm.h the NoC; dirty.h
- *                            written pages; features.h _GNU_SOURCE
+ *                            written pages; lazy.h pages that arrive after
+ *                            the container runs (post-copy); features.h
+ *                            _GNU_SOURCE
  *
  * Implementation: UAREA_IMPLEMENTATION (or UAREA_POSIX_IMPLEMENTATION with
  * the core modules' macros) in one C file. Linux only.
@@ -114,6 +116,7 @@
 #  include <uarea_posix/noc_mpi.h>      /* uarea_posix_run() under mpirun */
 #endif
 #include <uarea_posix/dirty.h>
+#include <uarea_posix/lazy.h>
 #include <uarea/thread.h>
 #include <migrate/migrate.h>
 #include <migrate/node.h>

@@ -33,11 +33,27 @@
  *                                               cost no fault any more
  *   uarea_posix_dirty_close(&d);
  *
- * Errors: UAREA_EINVAL (NULL, empty or unaligned range, a closed tracker),
- * UAREA_ENOSYS (the kernel lacks userfaultfd, asynchronous write protection
- * or PAGEMAP_SCAN, or the range cannot be registered: not private anonymous
- * or shared memory, say), UAREA_ESTATE (collect before begin), UAREA_EIO (an
- * ioctl failed on a tracker that had worked). A failed open leaves nothing
+ * Lending a part of the range (post-copy, uarea_posix/lazy.h): a range of
+ * memory belongs to one userfaultfd at most, so a post-copy that needs its
+ * own (missing-page faults, kernel-mode faults that wait) borrows its pages:
+ *
+ *   uarea_posix_dirty_lend(&d, addr, len);      unregistered from the tracker
+ *   ... the other descriptor registers it, and unregisters it ...
+ *   uarea_posix_dirty_take_back(&d);            registered again
+ *
+ * While a part is lent, begin and collect answer UAREA_ESTATE (a container
+ * whose pages have not all arrived cannot be sent on) and end lifts the
+ * protection of the rest. The pages taken back are unprotected, so the next
+ * collect of a round reports them as written (more than needed, never less).
+ *
+ * Errors: UAREA_EINVAL (NULL, empty or unaligned range, a closed tracker, a
+ * lent part outside the tracked range), UAREA_ENOSYS (the kernel lacks
+ * userfaultfd, asynchronous write protection or PAGEMAP_SCAN, or the range
+ * cannot be registered: not private anonymous or shared memory, say),
+ * UAREA_ESTATE (collect before begin; begin or collect with a part lent, a
+ * second lend, a take back with nothing lent), UAREA_EBUSY (take back while
+ * another userfaultfd still holds the part), UAREA_EIO (an ioctl failed on a
+ * tracker that had worked). A failed open leaves nothing
  * open. One tracker per range; the tracker belongs to the process that
  * opened it (a child of fork() must open its own).
  *
@@ -64,6 +80,7 @@ typedef struct uarea_posix_dirty {
     uintptr_t lo, hi;  /* the range, page-aligned */
     size_t page;       /* the system page size */
     int begun;         /* a round was started */
+    uintptr_t lent_lo, lent_hi; /* the part lent (uarea_posix_dirty_lend), or 0, 0 */
 } uarea_posix_dirty;
 
 /* Called once per run of consecutive written pages, in address order. */
@@ -79,6 +96,11 @@ UAREA_API long uarea_posix_dirty_collect(uarea_posix_dirty *d, uarea_posix_dirty
  * that later writes (wiping the range, restoring another image into it) take
  * no fault; the next round starts with begin. Fine without a round. */
 UAREA_API int uarea_posix_dirty_end(uarea_posix_dirty *d);
+/* Unregister [addr, addr + len), page-aligned and inside the tracked range,
+ * from the tracker, for another userfaultfd to register; one part at a time. */
+UAREA_API int uarea_posix_dirty_lend(uarea_posix_dirty *d, void *addr, size_t len);
+/* Register the lent part again (the other userfaultfd has let it go). */
+UAREA_API int uarea_posix_dirty_take_back(uarea_posix_dirty *d);
 /* Stop tracking (the range's pages are writable as before). NULL is fine. */
 UAREA_API void uarea_posix_dirty_close(uarea_posix_dirty *d);
 
@@ -135,6 +157,7 @@ UAREA_API int uarea_posix_dirty_open(uarea_posix_dirty *d, void *addr, size_t le
     if (d == NULL) return UAREA_EINVAL;
     d->uffd = d->pagemap = -1;
     d->begun = 0;
+    d->lent_lo = d->lent_hi = 0;
     if (ps <= 0 || addr == NULL || len == 0 || lo % (uintptr_t)ps || len % (size_t)ps ||
         lo + len < lo)
         return UAREA_EINVAL;
@@ -167,6 +190,7 @@ UAREA_API int uarea_posix_dirty_begin(uarea_posix_dirty *d)
 {
     struct uffdio_writeprotect wp;
     if (d == NULL || d->uffd < 0) return UAREA_EINVAL;
+    if (d->lent_hi != 0) return UAREA_ESTATE;
     memset(&wp, 0, sizeof wp);
     wp.range.start = d->lo;
     wp.range.len = d->hi - d->lo;
@@ -182,9 +206,23 @@ UAREA_API int uarea_posix_dirty_end(uarea_posix_dirty *d)
     if (d == NULL || d->uffd < 0) return UAREA_EINVAL;
     if (!d->begun) return 0;
     memset(&wp, 0, sizeof wp);
+    wp.mode = 0;                                   /* un-protect */
+    if (d->lent_hi != 0) {                         /* the parts around the lent one */
+        if (d->lent_lo > d->lo) {
+            wp.range.start = d->lo;
+            wp.range.len = d->lent_lo - d->lo;
+            if (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return UAREA_EIO;
+        }
+        if (d->hi > d->lent_hi) {
+            wp.range.start = d->lent_hi;
+            wp.range.len = d->hi - d->lent_hi;
+            if (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return UAREA_EIO;
+        }
+        d->begun = 0;
+        return 0;
+    }
     wp.range.start = d->lo;
     wp.range.len = d->hi - d->lo;
-    wp.mode = 0;                                   /* un-protect */
     if (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return UAREA_EIO;
     d->begun = 0;
     return 0;
@@ -197,7 +235,7 @@ UAREA_API long uarea_posix_dirty_collect(uarea_posix_dirty *d, uarea_posix_dirty
     uintptr_t at;
     long pages = 0;
     if (d == NULL || d->uffd < 0) return UAREA_EINVAL;
-    if (!d->begun) return UAREA_ESTATE;
+    if (!d->begun || d->lent_hi != 0) return UAREA_ESTATE;
     at = d->lo;
     while (at < d->hi) {
         int k, i;
@@ -225,6 +263,37 @@ UAREA_API long uarea_posix_dirty_collect(uarea_posix_dirty *d, uarea_posix_dirty
     return pages;
 }
 
+UAREA_API int uarea_posix_dirty_lend(uarea_posix_dirty *d, void *addr, size_t len)
+{
+    struct uffdio_range r;
+    uintptr_t lo = (uintptr_t)addr;
+    if (d == NULL || d->uffd < 0 || len == 0 || lo % d->page || len % d->page || lo < d->lo ||
+        lo > d->hi || len > d->hi - lo)
+        return UAREA_EINVAL;
+    if (d->lent_hi != 0) return UAREA_ESTATE;
+    r.start = lo;
+    r.len = len;
+    /* Also lifts the protection of the part's pages. */
+    if (ioctl(d->uffd, UFFDIO_UNREGISTER, &r) != 0) return UAREA_EIO;
+    d->lent_lo = lo;
+    d->lent_hi = lo + len;
+    return 0;
+}
+
+UAREA_API int uarea_posix_dirty_take_back(uarea_posix_dirty *d)
+{
+    struct uffdio_register reg;
+    if (d == NULL || d->uffd < 0) return UAREA_EINVAL;
+    if (d->lent_hi == 0) return UAREA_ESTATE;
+    memset(&reg, 0, sizeof reg);
+    reg.range.start = d->lent_lo;
+    reg.range.len = d->lent_hi - d->lent_lo;
+    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    if (ioctl(d->uffd, UFFDIO_REGISTER, &reg) != 0) return errno == EBUSY ? UAREA_EBUSY : UAREA_EIO;
+    d->lent_lo = d->lent_hi = 0;
+    return 0;
+}
+
 UAREA_API void uarea_posix_dirty_close(uarea_posix_dirty *d)
 {
     if (d == NULL) return;
@@ -232,6 +301,7 @@ UAREA_API void uarea_posix_dirty_close(uarea_posix_dirty *d)
     if (d->pagemap >= 0) close(d->pagemap);
     d->uffd = d->pagemap = -1;
     d->begun = 0;
+    d->lent_lo = d->lent_hi = 0;
 }
 
 UAREA_EXTERN_C_END
