@@ -86,6 +86,15 @@ UAREA_EXTERN_C_BEGIN
 #ifndef MIGRATE_SPLIT_MIN
 #  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
 #endif
+/* The first portal transfer of an image; each next one is twice the last,
+ * up to the half-block. Small first transfers start both sides working at
+ * once (the destination restores the first while the source makes the
+ * next); big later ones pay fewer hand-overs between the two sides per
+ * byte, which is what a big image's transfer rate depends on when the
+ * nodes share their CPUs with other work. */
+#ifndef MIGRATE_XFER_FIRST
+#  define MIGRATE_XFER_FIRST 32768u
+#endif
 /* Zero-copy transfers, where the transport offers them (docs/protocol.md,
  * "In place"): 1 lets the source make a transfer straight into the
  * destination's posted read (noc_portal_wbuf), MIGRATE_RBUF 1 lets the
@@ -298,7 +307,9 @@ typedef struct migrate_daemon {
     struct migrate_daemon__xfer {
         uint8_t *block;           /* portal transfer buffer (caller's memory) */
         size_t block_size;
-        size_t half;              /* bytes of a portal transfer */
+        size_t half;              /* bytes of a portal transfer, at most */
+        size_t next;              /* source: bytes of the next transfer (from
+                                     MIGRATE_XFER_FIRST, doubling up to half) */
         unsigned split;           /* 1: two halves */
         unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
         size_t ready;             /* source: image bytes filled in half ready_buf */
@@ -667,6 +678,13 @@ static void migrate__src_reset(migrate_daemon *d)
     d->xfer.ready = 0;
     d->xfer.wbuf = 0;
     d->xfer.no_inplace = !MIGRATE_INPLACE;
+    d->xfer.next = MIGRATE_XFER_FIRST < d->xfer.half ? MIGRATE_XFER_FIRST : d->xfer.half;
+}
+
+/* Source: the next transfer will be twice this one, up to the half-block. */
+static void migrate__xfer_grow(migrate_daemon *d)
+{
+    d->xfer.next = d->xfer.next > d->xfer.half / 2u ? d->xfer.half : d->xfer.next * 2u;
 }
 
 static int migrate__start(migrate_daemon *d, int dst, int ctrl)
@@ -755,7 +773,7 @@ static int migrate__src_inplace(migrate_daemon *d)
     rc = noc_portal_wbuf(d->t, d->xfer.out_portal, &buf, &cap);
     if (rc == UAREA_ENOTALLOWED) return UAREA_EAGAIN;
     if (rc < 0) return rc;
-    want = d->xfer.half;
+    want = d->xfer.next;
     if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
     if (cap < want) {
         (void)noc_portal_cancel(d->t, d->xfer.out_portal);
@@ -768,6 +786,7 @@ static int migrate__src_inplace(migrate_daemon *d)
     }
     rc = noc_portal_wdone(d->t, d->xfer.out_portal, want);
     if (rc < 0) return rc;
+    migrate__xfer_grow(d);
     d->mig.done += want;
     d->stats.cur.inplace_bytes += want;
     migrate__arm(d);
@@ -781,7 +800,7 @@ static int migrate__src_inplace(migrate_daemon *d)
 static int migrate__src_fill(migrate_daemon *d)
 {
     uint64_t produced = d->mig.done + d->xfer.inflight + d->xfer.ready;
-    size_t want = d->xfer.half;
+    size_t want = d->xfer.next;
     long n;
     if (d->xfer.ready != 0 || produced >= d->mig.size || (d->xfer.inflight && !d->xfer.split)) return 0;
     if ((uint64_t)want > d->mig.size - produced) want = (size_t)(d->mig.size - produced);
@@ -790,6 +809,7 @@ static int migrate__src_fill(migrate_daemon *d)
     if (n < 0) return (int)n;
     if ((size_t)n != want) return UAREA_EIMGTRUNC;
     d->xfer.ready = want;
+    migrate__xfer_grow(d);
     return 1;
 }
 

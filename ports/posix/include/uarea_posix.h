@@ -318,7 +318,7 @@ UAREA_EXTERN_C_BEGIN
 #endif
 
 #ifndef UAREA_POSIX_BLOCK
-#  define UAREA_POSIX_BLOCK (256u * 1024u)     /* portal transfer block per node */
+#  define UAREA_POSIX_BLOCK (1024u * 1024u)    /* portal transfer block per node */
 #endif
 
 /* Pre-copy (docs/posix-port.md): 1 sends a migrating container's heap and
