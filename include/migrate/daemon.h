@@ -239,7 +239,7 @@ typedef void (*migrate_trace_fn)(void *arg, migrate_point p, uint32_t mid, int p
 /* Why the pre-copy rounds of a migration stopped (migrate_stats.precopy_stop):
  * then the container is frozen and the delta carries the rest. */
 typedef enum migrate_precopy_stop {
-    MIGRATE_PRECOPY_STOP_NONE = 0, /* no pre-copy (or the destination's figures) */
+    MIGRATE_PRECOPY_STOP_NONE = 0, /* no pre-copy (or not stopped yet) */
     MIGRATE_PRECOPY_STOP_LIMIT,    /* precopy_rounds images went (or the container
                                       offers no further round: no precopy_next) */
     MIGRATE_PRECOPY_STOP_NOT_SHRINKING, /* the next round was not smaller than the last
@@ -269,7 +269,8 @@ typedef struct migrate_stats {
                                  from the source's buffer (noc_portal_rbuf) */
     uint32_t precopy_rounds;  /* pre-copy images staged by the destination, the
                                  first (whole) one included (0: no pre-copy) */
-    int precopy_stop;         /* source: why the rounds stopped (migrate_precopy_stop) */
+    int precopy_stop;         /* why the rounds stopped (migrate_precopy_stop); the
+                                 destination learns it with COMMIT */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -294,7 +295,7 @@ typedef struct migrate_msg {
     int32_t status;
     uint64_t size, layout_fp, binary_fp, stamp;
     uint32_t zero_pages;
-    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_* */
+    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_*; COMMIT: migrate_precopy_stop */
 } migrate_msg;
 /* REQUEST, ACCEPT and VERIFIED carry in `stamp` the number of the image of
  * the migration they are about: 0 the one image of a migration without
@@ -1354,7 +1355,8 @@ static void migrate__commit_point(migrate_daemon *d)
     UAREA_MEMSET(&c, 0, sizeof c);
     c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
     c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
-    c.size = d->stats.cur.inplace_bytes;            /* a figure for the record */
+    c.size = d->stats.cur.inplace_bytes;            /* figures for the record */
+    c.flags = (uint16_t)d->stats.cur.precopy_stop;
     (void)migrate__send(d, d->mig.peer, &c);
     (void)migrate__pump_outbox(d);
     /* The pump learnt that the destination is gone (its copy with
@@ -1418,6 +1420,7 @@ static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
     if (d->mig.state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
         d->stats.cur.zero_pages = m->zero_pages;
         d->stats.cur.inplace_bytes = m->size;
+        d->stats.cur.precopy_stop = m->flags;
         migrate__activate(d, m->stamp);
     }
 }

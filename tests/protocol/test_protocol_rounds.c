@@ -56,6 +56,7 @@ static world *clean_move(const plan *p, migrate_stats *src, migrate_stats *dst)
     cr_assert_eq(migrate_daemon_last(&w->d[1], dst), 0);
     cr_assert_eq(src->precopy_rounds, dst->precopy_rounds, "both sides count the rounds");
     cr_assert_eq(src->precopy_bytes, dst->precopy_bytes, "both sides count the bytes");
+    cr_assert_eq(src->precopy_stop, dst->precopy_stop, "both sides know why the rounds stopped");
     cr_assert_eq(dst->bytes, src->bytes, "the delta");
     cr_assert_eq(w->f[1].staged, 0);
     return w;
@@ -86,7 +87,7 @@ Test(protocol_rounds, rounds_follow_the_writes_until_nothing_is_written)
     cr_assert_eq(s.precopy_stop, MIGRATE_PRECOPY_STOP_SMALL, "nothing written: stop");
     cr_assert_eq(s.precopy_bytes, FIRST + ROUND(8000) + ROUND(4000) + ROUND(2000) + ROUND(1000));
     cr_assert_eq(s.bytes, ROUND(W_MUT_HI - W_MUT_LO), "frozen: what was written since");
-    cr_assert_eq(d.precopy_stop, MIGRATE_PRECOPY_STOP_NONE, "the destination does not know why");
+    cr_assert_eq(d.precopy_stop, MIGRATE_PRECOPY_STOP_SMALL, "COMMIT told the destination why");
     cr_assert_eq(w->f[0].nexts, 5);
     cr_assert_eq(w->f[1].activated, 1);
     w_free(w);
