@@ -246,7 +246,7 @@ typedef enum migrate_precopy_stop {
                                       (precopy_shrink_pct) */
     MIGRATE_PRECOPY_STOP_SMALL,    /* the next round was small enough to go frozen
                                       (precopy_small_bytes; nothing written: 0) */
-    MIGRATE_PRECOPY_STOP_BUDGET,   /* the next round would pass precopy_budget */
+    MIGRATE_PRECOPY_STOP_BUDGET,   /* the next round would pass precopy_budget_bytes */
     MIGRATE_PRECOPY_STOP_FAILED    /* precopy_next failed: the delta carries the rest */
 } migrate_precopy_stop;
 
@@ -826,9 +826,10 @@ static int migrate__src_next_round(migrate_daemon *d, uint64_t last)
     next.flags = MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA;
     if (d->ops->precopy_next(d->ctx, &next) < 0) return MIGRATE_PRECOPY_STOP_FAILED;
     if (next.size <= small) return MIGRATE_PRECOPY_STOP_SMALL;
-    /* next >= last * pct / 100, without overflow (images are far below 2^57) */
-    if (next.size >= UINT64_MAX / 128u || last >= UINT64_MAX / 128u ||
-        next.size * 100u >= last * pct)
+    /* next * 100 >= last * pct, without overflow (a product past 2^64 of
+     * last * pct is more than any next * 100 can be) */
+    if (last <= UINT64_MAX / pct &&
+        (next.size > UINT64_MAX / 100u || next.size * 100u >= last * pct))
         return MIGRATE_PRECOPY_STOP_NOT_SHRINKING;
     if (next.size > budget || spent > budget - next.size) return MIGRATE_PRECOPY_STOP_BUDGET;
     d->mig.offer = next;
