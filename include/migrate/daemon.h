@@ -123,6 +123,21 @@ UAREA_EXTERN_C_BEGIN
 #ifndef MIGRATE_HISTORY
 #  define MIGRATE_HISTORY 8             /* outcomes remembered */
 #endif
+/* Pre-copy rounds (docs/protocol.md, "Pre-copy"): the defaults of the
+ * migrate_config fields precopy_rounds, precopy_small_bytes,
+ * precopy_shrink_pct and precopy_budget_bytes (a multiple of the first image). */
+#ifndef MIGRATE_PRECOPY_ROUNDS
+#  define MIGRATE_PRECOPY_ROUNDS 8      /* pre-copy images before the freeze, at most */
+#endif
+#ifndef MIGRATE_PRECOPY_SMALL
+#  define MIGRATE_PRECOPY_SMALL 65536u  /* a round this small goes frozen instead */
+#endif
+#ifndef MIGRATE_PRECOPY_SHRINK_PCT
+#  define MIGRATE_PRECOPY_SHRINK_PCT 100u /* a round must be under this % of the last */
+#endif
+#ifndef MIGRATE_PRECOPY_BUDGET
+#  define MIGRATE_PRECOPY_BUDGET 3u     /* all pre-copy bytes: this many first images */
+#endif
 
 /* ---- The container, as the protocol sees it ------------------------------ */
 typedef struct migrate_offer {
@@ -135,9 +150,13 @@ typedef struct migrate_offer {
 } migrate_offer;
 
 /* Pre-copy (see docs/protocol.md): the first image is sent while the
- * container runs, the second, during the freeze, carries what changed. */
+ * container runs, then, still running, rounds of what was written since the
+ * last one (PRE | DELTA: staged over the staged image), then, during the
+ * freeze, the delta of what changed since the last round. */
 #define MIGRATE_OFFER_PRE 1u      /* a pre-copy image: stage it, do not run it */
-#define MIGRATE_OFFER_DELTA 2u    /* completes the staged pre-copy image */
+#define MIGRATE_OFFER_DELTA 2u    /* goes over the staged pre-copy image (with PRE:
+                                     a further round, staged; alone: the delta
+                                     that completes it) */
 
 typedef struct migrate_container_ops {
     /* Source side. */
@@ -161,6 +180,17 @@ typedef struct migrate_container_ops {
      * next image_begin (after the freeze) describes only what changed.
      * UAREA_ENOSYS (or any error): no pre-copy this time. */
     int (*precopy_begin)(void *ctx, migrate_offer *offer);
+    /* Optional, source side: a further pre-copy round, the container still
+     * running. Called only after the previous pre-copy image was staged by
+     * the destination: take what was written since the last round's image
+     * was described, and describe the next round's image (offer->flags:
+     * MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA) like image_begin; size 0 when
+     * nothing was written. image_produce then produces it if the daemon
+     * sends it; the daemon may instead stop the rounds (migrate_config's
+     * policy), and then the delta of the next image_begin carries it too: a
+     * round counts as sent only once its bytes were produced. NULL: one
+     * pre-copy image. */
+    int (*precopy_next)(void *ctx, migrate_offer *offer);
     /* Optional, source side: the commit point is passed (the destination
      * holds a verified copy, COMMIT is out or on its way, and this copy will
      * never run again). Called before drop, so that a port keeping books of
@@ -215,6 +245,20 @@ typedef enum migrate_phase {
  * call into the daemon. */
 typedef void (*migrate_trace_fn)(void *arg, migrate_point p, uint32_t mid, int peer, int phase);
 
+/* Why the pre-copy rounds of a migration stopped (migrate_stats.precopy_stop):
+ * then the container is frozen and the delta carries the rest. */
+typedef enum migrate_precopy_stop {
+    MIGRATE_PRECOPY_STOP_NONE = 0, /* no pre-copy (or not stopped yet) */
+    MIGRATE_PRECOPY_STOP_LIMIT,    /* precopy_rounds images went (or the container
+                                      offers no further round: no precopy_next) */
+    MIGRATE_PRECOPY_STOP_NOT_SHRINKING, /* the next round was not smaller than the last
+                                      (precopy_shrink_pct) */
+    MIGRATE_PRECOPY_STOP_SMALL,    /* the next round was small enough to go frozen
+                                      (precopy_small_bytes; nothing written: 0) */
+    MIGRATE_PRECOPY_STOP_BUDGET,   /* the next round would pass precopy_budget_bytes */
+    MIGRATE_PRECOPY_STOP_FAILED    /* precopy_next failed: the delta carries the rest */
+} migrate_precopy_stop;
+
 /* ---- Statistics of one migration ------------------------------------------ */
 typedef struct migrate_stats {
     uint32_t mid;
@@ -226,11 +270,16 @@ typedef struct migrate_stats {
     uint64_t transfer_ns;     /* first byte -> verified */
     uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
     uint64_t total_ns;        /* request -> commit or abort */
-    uint64_t precopy_bytes;   /* image bytes sent before the freeze (0: no pre-copy) */
+    uint64_t precopy_bytes;   /* image bytes sent before the freeze, all pre-copy
+                                 rounds (0: no pre-copy) */
     uint64_t inplace_bytes;   /* source: image bytes made straight into the
                                  destination's posted read (noc_portal_wbuf) */
     uint64_t inplace_read_bytes; /* destination: image bytes restored straight
                                  from the source's buffer (noc_portal_rbuf) */
+    uint32_t precopy_rounds;  /* pre-copy images staged by the destination, the
+                                 first (whole) one included (0: no pre-copy) */
+    int precopy_stop;         /* why the rounds stopped (migrate_precopy_stop); the
+                                 destination learns it with COMMIT */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -245,7 +294,7 @@ typedef enum migrate_state {
     MIGRATE_R_RECV,           /* destination: receiving the image */
     MIGRATE_R_COMMIT,         /* destination: verified, waiting for COMMIT */
     MIGRATE_R_STAGED          /* destination: pre-copy image verified, waiting
-                                 for the REQUEST of the delta */
+                                 for the REQUEST of the next round or the delta */
 } migrate_state;
 
 typedef struct migrate_msg {
@@ -255,8 +304,13 @@ typedef struct migrate_msg {
     int32_t status;
     uint64_t size, layout_fp, binary_fp, stamp;
     uint32_t zero_pages;
-    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_* */
+    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_*; COMMIT: migrate_precopy_stop */
 } migrate_msg;
+/* REQUEST, ACCEPT and VERIFIED carry in `stamp` the number of the image of
+ * the migration they are about: 0 the one image of a migration without
+ * pre-copy; 1, 2, ... the pre-copy rounds; the last pre-copy round's number
+ * plus one, the delta. A late message about an earlier image never passes for
+ * one about the current image. (COMMIT's stamp is the source's freeze time.) */
 
 typedef struct migrate_config {
     int64_t timeout_ns;       /* 0: MIGRATE_TIMEOUT_NS */
@@ -265,6 +319,21 @@ typedef struct migrate_config {
     int portal_port;          /* 0: MIGRATE_PORTAL_PORT */
     int portal_out_port;      /* 0: MIGRATE_PORTAL_OUT_PORT */
     int no_precopy;           /* 1: never pre-copy, even when the ops can */
+    /* Pre-copy rounds (docs/protocol.md): after each staged round the next
+     * one goes, the container still running, unless one of these says stop;
+     * then the freeze and the delta. */
+    int precopy_rounds;       /* most pre-copy images, the first (whole) one
+                                 included; 0: MIGRATE_PRECOPY_ROUNDS; 1: one */
+    uint64_t precopy_small_bytes; /* a next round of at most this many bytes goes
+                                 frozen, in the delta (the freeze is cheap);
+                                 0: MIGRATE_PRECOPY_SMALL; 1: only when nothing
+                                 was written */
+    uint32_t precopy_shrink_pct; /* a next round goes only if its image is under
+                                 this percentage of the last round's (not
+                                 shrinking: stop); 0: MIGRATE_PRECOPY_SHRINK_PCT */
+    uint64_t precopy_budget_bytes; /* all pre-copy images together at most (the
+                                 first always goes); 0: MIGRATE_PRECOPY_BUDGET
+                                 times the first image */
 } migrate_config;
 
 /* A node's part in a migration, as the history remembers it. */
@@ -334,6 +403,8 @@ typedef struct migrate_daemon {
         uint64_t alert_until;     /* a PREPARE came: poll until then */
         int abort_err;            /* why the source is aborting (S_ABORT) */
         migrate_phase phase;      /* which image is moving */
+        uint32_t round;           /* its number (migrate_msg.stamp) */
+        uint64_t first;           /* source: bytes of the first pre-copy image */
         migrate_offer offer;
     } mig;
 
@@ -551,6 +622,16 @@ static void migrate__reply(migrate_daemon *d, int node, uint8_t op, uint32_t mid
     (void)migrate__send(d, node, &m);
 }
 
+/* ACCEPT of the image this destination takes (its number in stamp). */
+static void migrate__send_accept(migrate_daemon *d, int node, uint32_t mid, int src)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_ACCEPT; m.mid = mid; m.src = src; m.dst = d->self; m.ctrl = -1;
+    m.stamp = d->mig.round;
+    (void)migrate__send(d, node, &m);
+}
+
 static void migrate__remember(migrate_daemon *d, uint32_t mid, int peer, migrate_role role,
                               int result)
 {
@@ -705,6 +786,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__begin_stats(d, d->self, dst);
     d->mig.state = MIGRATE_S_FREEZE;
     d->mig.phase = MIGRATE_PHASE_ONE;
+    d->mig.round = 0;
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
@@ -717,7 +799,9 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
         d->mig.offer.flags = MIGRATE_OFFER_PRE;
         if (d->ops->precopy_begin(d->ctx, &d->mig.offer) == 0 && d->mig.offer.size != 0) {
             d->mig.phase = MIGRATE_PHASE_PRECOPY;
+            d->mig.round = 1;
             d->mig.size = d->mig.offer.size;
+            d->mig.first = d->mig.size;
             d->mig.state = MIGRATE_S_REQUEST;
             migrate__send_request(d);
         }
@@ -725,19 +809,75 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     return 0;
 }
 
-/* Source: the destination staged the pre-copy image; now freeze and send
- * what changed. */
-static void migrate__src_delta(migrate_daemon *d)
+/* Source: the pre-copy image (round d->mig.round) is staged there; the
+ * portal of its transfer is done with. */
+static void migrate__src_close_portal(migrate_daemon *d)
 {
-    d->stats.cur.precopy_bytes = d->mig.size;
     if (d->xfer.out_portal >= 0) {
         (void)noc_portal_close(d->t, d->xfer.out_portal);
         d->xfer.out_portal = -1;
     }
+}
+
+/* Source: whether another pre-copy round goes, by migrate_config's policy,
+ * from the size of the last round (`last`) and of the next: 0, and the next
+ * round is described in d->mig.offer; or why the rounds stop (a
+ * migrate_precopy_stop). The round limit is checked before the container
+ * is asked; the others need the next round's size. A round described and
+ * not sent goes in the delta (precopy_next). */
+static int migrate__src_next_round(migrate_daemon *d, uint64_t last)
+{
+    int max = d->cfg.precopy_rounds > 0 ? d->cfg.precopy_rounds : MIGRATE_PRECOPY_ROUNDS;
+    uint64_t small = d->cfg.precopy_small_bytes ? d->cfg.precopy_small_bytes
+                                                : (uint64_t)MIGRATE_PRECOPY_SMALL;
+    uint64_t pct = d->cfg.precopy_shrink_pct ? d->cfg.precopy_shrink_pct
+                                             : (uint64_t)MIGRATE_PRECOPY_SHRINK_PCT;
+    uint64_t budget = d->cfg.precopy_budget_bytes, spent = d->stats.cur.precopy_bytes;
+    migrate_offer next;
+    if (budget == 0)
+        budget = d->mig.first > UINT64_MAX / MIGRATE_PRECOPY_BUDGET
+                     ? UINT64_MAX : d->mig.first * MIGRATE_PRECOPY_BUDGET;
+    if (d->ops->precopy_next == NULL || d->mig.round >= (uint32_t)max) return MIGRATE_PRECOPY_STOP_LIMIT;
+    UAREA_MEMSET(&next, 0, sizeof next);
+    next.src = d->self;
+    next.mid = d->mig.mid;
+    next.flags = MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA;
+    if (d->ops->precopy_next(d->ctx, &next) < 0) return MIGRATE_PRECOPY_STOP_FAILED;
+    if (next.size <= small) return MIGRATE_PRECOPY_STOP_SMALL;
+    /* next * 100 >= last * pct, without overflow (a product past 2^64 of
+     * last * pct is more than any next * 100 can be) */
+    if (last <= UINT64_MAX / pct &&
+        (next.size > UINT64_MAX / 100u || next.size * 100u >= last * pct))
+        return MIGRATE_PRECOPY_STOP_NOT_SHRINKING;
+    if (next.size > budget || spent > budget - next.size) return MIGRATE_PRECOPY_STOP_BUDGET;
+    d->mig.offer = next;
+    return 0;
+}
+
+/* Source: the destination staged pre-copy round d->mig.round. Send the next
+ * round, the container still running, or freeze and send what changed
+ * since the last round (the delta). */
+static void migrate__src_staged(migrate_daemon *d)
+{
+    uint64_t last = d->mig.size;
+    int stop;
+    d->stats.cur.precopy_bytes += last;
+    d->stats.cur.precopy_rounds = d->mig.round;
+    migrate__src_close_portal(d);
+    migrate__src_reset(d);
+    stop = migrate__src_next_round(d, last);
+    if (stop == 0) {
+        d->mig.round++;
+        d->mig.size = d->mig.offer.size;
+        d->mig.state = MIGRATE_S_REQUEST;
+        migrate__send_request(d);
+        return;
+    }
+    d->stats.cur.precopy_stop = stop;
+    d->mig.round++;                            /* the delta's number */
     d->mig.phase = MIGRATE_PHASE_DELTA;
     d->mig.state = MIGRATE_S_FREEZE;
     d->mig.t_freeze_src = migrate__now(d);     /* the freeze starts now */
-    migrate__src_reset(d);
     migrate__arm(d);
 }
 
@@ -751,6 +891,7 @@ static void migrate__send_request(migrate_daemon *d)
     m.layout_fp = d->mig.offer.layout_fp;
     m.binary_fp = d->mig.offer.binary_fp;
     m.flags = (uint16_t)d->mig.offer.flags;
+    m.stamp = d->mig.round;
     (void)migrate__send(d, d->mig.peer, &m);
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
@@ -939,11 +1080,12 @@ static int migrate__post_read(migrate_daemon *d)
 
 /* Destination: take the image that REQUEST m offers (d->mig.offer and the
  * statistics are set up; rc says why not before asking ops->accept, or 0)
- * and post the first read, or refuse. A refused delta discards the staged
- * image under it. */
+ * and post the first read, or refuse. A refused round or delta discards the
+ * staged image under it. */
 static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
 {
     int staged = d->mig.state == MIGRATE_R_STAGED;
+    d->mig.round = (uint32_t)m->stamp;
     d->mig.size = m->size;
     d->mig.done = 0;
     d->xfer.inflight = 0;
@@ -959,7 +1101,8 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
         migrate__finish(d, MIGRATE_ROLE_DEST, rc);
         return;
     }
-    if (staged) d->mig.phase = MIGRATE_PHASE_DELTA;
+    /* over a staged image: a further round (stays PRECOPY) or the delta */
+    if (staged && !(m->flags & MIGRATE_OFFER_PRE)) d->mig.phase = MIGRATE_PHASE_DELTA;
     d->mig.state = MIGRATE_R_RECV;
     d->mig.t_first = migrate__now(d);
     rc = migrate__post_read(d);
@@ -967,7 +1110,7 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     /* The first data may wait for the source's retries: a lost ACCEPT is
      * repeated only when the REQUEST comes again, one timeout later. */
     migrate__arm_retries(d);
-    migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+    migrate__send_accept(d, m->from, m->mid, m->src);
     migrate__trace(d, MIGRATE_PT_DST_ACCEPTED);
 }
 
@@ -975,18 +1118,20 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
     if (d->mig.state == MIGRATE_R_STAGED && d->mig.mid == m->mid && d->mig.peer == m->from &&
-        (m->flags & MIGRATE_OFFER_DELTA)) {
-        /* the delta of the staged pre-copy image */
-        d->stats.cur.precopy_bytes = d->mig.size;
-        d->mig.offer.flags = MIGRATE_OFFER_DELTA;
+        (m->flags & MIGRATE_OFFER_DELTA) && m->stamp == (uint64_t)d->mig.round + 1u) {
+        /* the next image over the staged one: a further pre-copy round
+         * (PRE | DELTA, staged in turn) or the delta that completes it */
+        d->mig.offer.flags = m->flags & (MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA);
         migrate__dst_take(d, m, m->size == 0 ? UAREA_EIMGTRUNC : 0);
         return;
     }
     if (d->mig.state != MIGRATE_IDLE) {
         if (d->mig.mid == m->mid && d->mig.peer == m->from) {
-            /* duplicate of the current request: repeat the answer */
-            if (d->mig.state == MIGRATE_R_RECV && d->mig.done == 0)
-                migrate__reply(d, m->from, MIGRATE_OP_ACCEPT, m->mid, m->src, d->self, 0);
+            /* duplicate of the current request: repeat the answer (a copy
+             * of an earlier image's REQUEST: the source is past it) */
+            if (d->mig.state == MIGRATE_R_RECV && d->mig.done == 0 &&
+                m->stamp == (uint64_t)d->mig.round)
+                migrate__send_accept(d, m->from, m->mid, m->src);
             return;
         }
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, UAREA_EBUSY);
@@ -1019,14 +1164,16 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
                                                            : 0);
 }
 
-/* VERIFIED of a staged pre-copy image carries MIGRATE_OFFER_PRE: a late
- * copy of it must never pass for the verification of the delta. */
+/* VERIFIED of a staged pre-copy image carries MIGRATE_OFFER_PRE, and every
+ * VERIFIED the number of its image: a late copy of it must never pass for
+ * the verification of a later round or of the delta. */
 static void migrate__send_verified(migrate_daemon *d)
 {
     migrate_msg m;
     UAREA_MEMSET(&m, 0, sizeof m);
     m.op = MIGRATE_OP_VERIFIED; m.mid = d->mig.mid; m.src = d->mig.peer; m.dst = d->self; m.ctrl = -1;
     m.flags = d->mig.state == MIGRATE_R_STAGED ? (uint16_t)MIGRATE_OFFER_PRE : (uint16_t)0;
+    m.stamp = d->mig.round;        /* which image: a late one of an earlier round is stale */
     (void)migrate__send(d, d->mig.peer, &m);
     migrate__arm(d);
 }
@@ -1049,7 +1196,12 @@ static int migrate__dst_verify(migrate_daemon *d)
     int rc = d->ops->restore_end(d->ctx);
     if (rc < 0) { migrate__dst_fail(d, rc, 1); return 1; }
     d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
-    /* a staged pre-copy image waits for its delta; else for COMMIT */
+    if (d->mig.phase == MIGRATE_PHASE_PRECOPY) {
+        d->stats.cur.precopy_bytes += d->mig.size;
+        d->stats.cur.precopy_rounds++;
+    }
+    /* a staged pre-copy image waits for its next round or delta; else for
+     * COMMIT */
     d->mig.state = d->mig.phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_R_STAGED : MIGRATE_R_COMMIT;
     d->mig.tries = 0;
     migrate__trace(d, MIGRATE_PT_DST_VERIFIED);
@@ -1180,7 +1332,8 @@ static int migrate__ours(const migrate_daemon *d, const migrate_msg *m)
 static void migrate__on_accept(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if (d->mig.state == MIGRATE_S_REQUEST && migrate__ours(d, m)) {
+    if (d->mig.state == MIGRATE_S_REQUEST && migrate__ours(d, m) &&
+        m->stamp == (uint64_t)d->mig.round) {
         int h = noc_portal_open(d->t, d->cfg.portal_out_port, d->mig.peer, d->cfg.portal_port);
         if (h < 0) { migrate__src_abort(d, h, 1); return; }
         d->xfer.out_portal = h;
@@ -1223,7 +1376,8 @@ static void migrate__commit_point(migrate_daemon *d)
     UAREA_MEMSET(&c, 0, sizeof c);
     c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
     c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
-    c.size = d->stats.cur.inplace_bytes;            /* a figure for the record */
+    c.size = d->stats.cur.inplace_bytes;            /* figures for the record */
+    c.flags = (uint16_t)d->stats.cur.precopy_stop;
     (void)migrate__send(d, d->mig.peer, &c);
     (void)migrate__pump_outbox(d);
     /* The pump learnt that the destination is gone (its copy with
@@ -1256,9 +1410,10 @@ static void migrate__answer_late_verified(migrate_daemon *d, const migrate_msg *
 static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
-    if (((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->mig.phase == MIGRATE_PHASE_PRECOPY) &&
+    if ((((m->flags & MIGRATE_OFFER_PRE) != 0) != (d->mig.phase == MIGRATE_PHASE_PRECOPY) ||
+         m->stamp != (uint64_t)d->mig.round) &&
         migrate__ours(d, m) && d->mig.state != MIGRATE_IDLE)
-        return;                    /* of the other phase: stale */
+        return;                    /* of another image (phase, round): stale */
     if (d->mig.state == MIGRATE_S_SEND && migrate__ours(d, m) &&
         d->xfer.inflight != 0 && d->mig.done + d->xfer.inflight >= d->mig.size) {
         /* The destination verified the whole image before this side saw
@@ -1272,7 +1427,7 @@ static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
     if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
         d->mig.phase == MIGRATE_PHASE_PRECOPY) {
         migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
-        migrate__src_delta(d);     /* the pre-copy image is staged there */
+        migrate__src_staged(d);    /* the pre-copy round is staged there */
     } else if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
         migrate__commit_point(d);
     } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
@@ -1286,6 +1441,7 @@ static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
     if (d->mig.state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
         d->stats.cur.zero_pages = m->zero_pages;
         d->stats.cur.inplace_bytes = m->size;
+        d->stats.cur.precopy_stop = m->flags;
         migrate__activate(d, m->stamp);
     }
 }

@@ -137,7 +137,8 @@ typedef struct migrate_node_desc {
 typedef enum migrate_staged {
     MIGRATE_STAGED_NONE = 0,  /* no pre-copy image here */
     MIGRATE_STAGED_HELD,      /* a verified pre-copy image sits in the region
-                                 (also while its delta is being read) */
+                                 (also while a further round or its delta is
+                                 being read over it) */
     MIGRATE_STAGED_READING,   /* the pre-copy image's reader runs */
     MIGRATE_STAGED_COMPLETE   /* the delta over it is verified, until activate */
 } migrate_staged;
@@ -155,14 +156,27 @@ typedef struct migrate_node {
     migrate_image_reader r;
     uint32_t zero_pages;
     /* pre-copy, source: a pre-copy image went out (its heap pages: bits of
-     * sent[]); the delta sends what the tracker saw written since (bits of
-     * dirty[]), listed in pages[] */
+     * sent[], the pages whose contents the destination holds); each further
+     * round and the delta send what the tracker saw written since the last
+     * round that went out (bits of dirty[], user-section runs in runs[],
+     * gathered over every collect since) and the pages present but never
+     * sent, with zero records for pages sent and gone since; listed in
+     * pages[], which each round reuses. A round counts as sent once its
+     * bytes are produced (round 2): the next collect then takes its pages
+     * (rlist[], those present when it was described: rpres[]) off dirty[]
+     * and into or out of sent[], and its runs off runs[]. A round described
+     * and not sent (round 1: the daemon stopped the rounds) leaves them,
+     * for the delta. */
     int pre;
     uint32_t sent[MIGRATE_PAGE_MAP_WORDS], dirty[MIGRATE_PAGE_MAP_WORDS];
+    uint32_t rlist[MIGRATE_PAGE_MAP_WORDS], rpres[MIGRATE_PAGE_MAP_WORDS];
+    int round;                    /* 0 none, 1 described, 2 produced */
     migrate_region runs[MIGRATE_DELTA_RUNS_MAX];
     uint32_t n_runs;
     int runs_overflow;
     migrate_staged staged;        /* pre-copy, destination */
+    int pre_round;                /* destination: the image read is a further
+                                     pre-copy round (staged in turn) */
     /* destination: an accepted image is here (until discard or activate),
      * from node `from` */
     int receiving, from;
@@ -419,16 +433,92 @@ static void migrate__n_mark(void *ctx, uintptr_t addr, size_t len)
     }
 }
 
-/* Sort the runs by address (the image wants user sections in order; the
- * tracker reports in order already, this is cheap insurance). */
+/* Sort the runs by address and join those that overlap or touch (the image
+ * wants user sections in order, apart; runs gathered over several collects
+ * may cover the same bytes). */
 static void migrate__n_sort_runs(migrate_node *n)
 {
-    uint32_t i, j;
+    uint32_t i, j, out = 0;
     for (i = 1; i < n->n_runs; i++) {
         migrate_region r = n->runs[i];
         for (j = i; j > 0 && n->runs[j - 1].addr > r.addr; j--) n->runs[j] = n->runs[j - 1];
         n->runs[j] = r;
     }
+    for (i = 0; i < n->n_runs; i++) {
+        uintptr_t end = n->runs[i].addr + n->runs[i].len;
+        if (out > 0 && n->runs[i].addr <= n->runs[out - 1].addr + n->runs[out - 1].len) {
+            if (end > n->runs[out - 1].addr + n->runs[out - 1].len)
+                n->runs[out - 1].len = (size_t)(end - n->runs[out - 1].addr);
+            continue;
+        }
+        n->runs[out++] = n->runs[i];
+    }
+    n->n_runs = out;
+}
+
+/* Pre-copy, source: the last round described went out (its bytes were
+ * produced): what it carried is no longer to send. Then gather what the
+ * tracker saw written since the last collect (no write is lost between:
+ * each collect re-protects what it reports). */
+static int migrate__n_collect(migrate_node *n)
+{
+    uint32_t w;
+    if (n->round == 2) {
+        for (w = 0; w < MIGRATE_PAGE_MAP_WORDS; w++) {
+            n->sent[w] = (n->sent[w] & ~n->rlist[w]) | (n->rpres[w] & n->rlist[w]);
+            n->dirty[w] &= ~n->rlist[w];
+        }
+        n->n_runs = 0;
+        n->runs_overflow = 0;
+    }
+    n->round = 0;
+    return n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
+}
+
+/* Pre-copy, source: list in pages[] (address order) the heap pages a round
+ * or the delta sends: present and written since sent or never sent (their
+ * zero flag read now), or sent and gone since (a zero record: the
+ * destination holds what they held then). `round`: note them in rlist[] and
+ * rpres[]. Returns how many. */
+static uint32_t migrate__n_list(migrate_node *n, int round)
+{
+    const uint8_t *table = uarea_pages(n->ua);
+    uint32_t i, out = 0;
+    if (round) {
+        UAREA_MEMSET(n->rlist, 0, sizeof n->rlist);
+        UAREA_MEMSET(n->rpres, 0, sizeof n->rpres);
+    }
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        bool present = (__atomic_load_n(&table[i], __ATOMIC_RELAXED) & UAREA_PAGE_PRESENT) != 0;
+        bool sent = migrate__bit(n->sent, i);
+        if (present ? sent && !migrate__bit(n->dirty, i) : !sent) continue;
+        n->pages[out].addr = (uintptr_t)uarea_page_addr(n->ua, i);
+        n->pages[out].flags = MIGRATE_PAGE_PRESENT;
+        if (present)
+            (void)migrate_pages_mark_zero(&n->pages[out], 1, UAREA_PAGE_SIZE, NULL, 0);
+        else
+            n->pages[out].flags |= MIGRATE_PAGE_ZERO;   /* gone since: a zero record */
+        if (round) {
+            migrate__bit_set(n->rlist, i);
+            if (present) migrate__bit_set(n->rpres, i);
+        }
+        out++;
+    }
+    return out;
+}
+
+/* The user sections a round or the delta sends: the written runs, or all of
+ * them when there were too many runs. */
+static void migrate__n_user_runs(migrate_node *n)
+{
+    if (n->runs_overflow) {
+        n->c.user = n->user;
+        n->c.n_user = n->desc.n_user;
+        return;
+    }
+    migrate__n_sort_runs(n);
+    n->c.user = n->runs;
+    n->c.n_user = n->n_runs;
 }
 
 /* The pre-copy image of the running container: the user sections and the
@@ -465,6 +555,10 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     (void)migrate_pages_mark_zero(n->pages, np, UAREA_PAGE_SIZE, NULL, 0);
     n->c.pages = n->pages;
     n->c.n_pages = np;
+    UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
+    n->n_runs = 0;
+    n->runs_overflow = 0;
+    n->round = 0;
     rc = migrate_image_writer_init(&n->w, &n->c);
     if (rc < 0) return rc;
     offer->size = migrate_image_writer_size(&n->w);
@@ -475,40 +569,59 @@ static int migrate__n_precopy(void *ctx, migrate_offer *offer)
     return 0;
 }
 
+/* A further pre-copy round, the container still running (the last image
+ * is staged there): the heap pages and user-section runs written since the
+ * last round went out, the pages present and never sent, zero records for
+ * the pages gone, read while the threads run (a page written meanwhile is
+ * written after the collect, so the next round or the delta sends it
+ * again). No UArea, no stacks: the delta carries them, frozen. Size 0 when
+ * nothing is to send. */
+static int migrate__n_precopy_next(void *ctx, migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uint32_t np;
+    int rc;
+    if (!n->present) return UAREA_ENOCONTAINER;
+    if (n->held) return UAREA_EBUSY;
+    if (!n->pre) return UAREA_ESTATE;
+    rc = migrate__n_collect(n);
+    if (rc < 0) return rc;
+    np = migrate__n_list(n, 1);
+    UAREA_MEMSET(&n->c, 0, sizeof n->c);
+    n->c.layout_fp = n->ua->hdr.fingerprint;
+    n->c.binary_fp = n->desc.binary_fp;
+    n->c.page_size = UAREA_PAGE_SIZE;
+    n->c.pages = n->pages;
+    n->c.n_pages = np;
+    migrate__n_user_runs(n);
+    offer->layout_fp = n->c.layout_fp;
+    offer->binary_fp = n->c.binary_fp;
+    if (np == 0 && n->c.n_user == 0) {
+        offer->size = 0;                       /* nothing written */
+        return 0;
+    }
+    rc = migrate_image_writer_init(&n->w, &n->c);
+    if (rc < 0) return rc;
+    offer->size = migrate_image_writer_size(&n->w);
+    n->round = 1;
+    return 0;
+}
+
 /* The delta after a pre-copy, of the frozen container (its UArea and stacks
- * described, no heap pages): the heap pages written since the pre-copy or
- * not sent in it, zero records for pages sent then and gone now (the
- * destination holds what they held then), and the written runs of the user
- * sections. The list goes into pages[] (the pre-copy image is out), in
- * address order; only its pages are read for zeros, not the whole heap. */
+ * described, no heap pages): the heap pages written since the last
+ * pre-copy round that went out or never sent, zero records for pages sent
+ * and gone now (the destination holds what they held then), and the
+ * written runs of the user sections; a round described and not sent is
+ * still in these. The list goes into pages[] (the pre-copy images are
+ * out), in address order; only its pages are read for zeros, not the
+ * whole heap. */
 static int migrate__n_delta(migrate_node *n)
 {
-    const uint8_t *table = uarea_pages(n->ua);
-    uint32_t i, out = 0;
-    int rc;
-    UAREA_MEMSET(n->dirty, 0, sizeof n->dirty);
-    n->n_runs = 0;
-    n->runs_overflow = 0;
-    rc = n->desc.dirty_collect(n->desc.arg, migrate__n_mark, n);
+    int rc = migrate__n_collect(n);
     if (rc < 0) return rc;
-    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
-        bool present = (table[i] & UAREA_PAGE_PRESENT) != 0, sent = migrate__bit(n->sent, i);
-        if (present ? sent && !migrate__bit(n->dirty, i) : !sent) continue;
-        n->pages[out].addr = (uintptr_t)uarea_page_addr(n->ua, i);
-        n->pages[out].flags = MIGRATE_PAGE_PRESENT;
-        if (present)
-            (void)migrate_pages_mark_zero(&n->pages[out], 1, UAREA_PAGE_SIZE, NULL, 0);
-        else
-            n->pages[out].flags |= MIGRATE_PAGE_ZERO;   /* gone since: a zero record */
-        out++;
-    }
     n->c.pages = n->pages;
-    n->c.n_pages = out;
-    if (!n->runs_overflow) {
-        migrate__n_sort_runs(n);
-        n->c.user = n->runs;
-        n->c.n_user = n->n_runs;
-    }
+    n->c.n_pages = migrate__n_list(n, 0);
+    migrate__n_user_runs(n);
     return 0;
 }
 
@@ -540,7 +653,9 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
 
 static long migrate__n_produce(void *ctx, void *buf, size_t cap)
 {
-    return migrate_image_produce(&((migrate_node *)ctx)->w, buf, cap);
+    migrate_node *n = (migrate_node *)ctx;
+    if (n->round == 1) n->round = 2;           /* the round goes out */
+    return migrate_image_produce(&n->w, buf, cap);
 }
 
 static void migrate__n_custody(migrate_node *n, migrate_custody what, int peer)
@@ -571,7 +686,8 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     if (n->present) return UAREA_EBUSY;
     if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
     if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
-    /* a delta lands on the staged pre-copy image, nothing else does */
+    /* a further round or the delta lands on the staged pre-copy image,
+     * nothing else does */
     if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != MIGRATE_STAGED_HELD
                                                   : n->staged != MIGRATE_STAGED_NONE)
         return UAREA_ESTATE;
@@ -580,7 +696,8 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     if (rc < 0) return rc;
     rc = migrate_image_reader_init(&n->r, &t, 0);
     if (rc < 0) return rc;
-    if (offer->flags & MIGRATE_OFFER_PRE) n->staged = MIGRATE_STAGED_READING;
+    n->pre_round = (offer->flags & MIGRATE_OFFER_PRE) && (offer->flags & MIGRATE_OFFER_DELTA);
+    if ((offer->flags & MIGRATE_OFFER_PRE) && !n->pre_round) n->staged = MIGRATE_STAGED_READING;
     n->from = offer->src;
     n->receiving = 1;
     migrate__n_custody(n, MIGRATE_CUSTODY_RECEIVING, offer->src);
@@ -602,6 +719,10 @@ static int migrate__n_end(void *ctx)
         n->staged = MIGRATE_STAGED_HELD;
         return 0;
     }
+    if (n->pre_round) {                         /* a further round: staged over it */
+        n->pre_round = 0;
+        return 0;
+    }
     rc = uarea_attach((struct uarea *)n->desc.region);
     if (rc < 0) {
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
@@ -617,6 +738,7 @@ static int migrate__n_discard(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     (void)migrate_image_discard(&n->r);
+    n->pre_round = 0;
     if (n->staged != MIGRATE_STAGED_NONE) {  /* a staged pre-copy image: all of it */
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
         n->staged = MIGRATE_STAGED_NONE;
@@ -664,6 +786,7 @@ static const migrate_container_ops migrate__node_ops = {
     .activate = migrate__n_activate,
     .zero_pages = migrate__n_zero,
     .precopy_begin = migrate__n_precopy,
+    .precopy_next = migrate__n_precopy_next,
     .commit = migrate__n_commit,
     .check_dst = migrate__n_check_dst,
 };

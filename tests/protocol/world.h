@@ -11,7 +11,15 @@
  * the container "writes" bytes [W_MUT_LO, W_MUT_HI) (as a running program
  * would have meanwhile), and the delta image is [length][CRC of the whole
  * data][offset][count][the written bytes]: the destination patches its
- * staged copy and checks the CRC of the result. */
+ * staged copy and checks the CRC of the result.
+ *
+ * Pre-copy rounds (precopy_next): before each further round the container
+ * "writes" wsz[k] bytes (k: the call), at 2000 + 64 k; a round carries, in
+ * the delta's format, the span written since the last round that went out
+ * (the span of all writes since, one range). A round described and not
+ * sent (the daemon stopped the rounds) stays written, for the delta.
+ * golden[] follows every write and survives the drop and a crash: the
+ * contents the one live copy must have. */
 #ifndef TESTS_PROTOCOL_WORLD_H
 #define TESTS_PROTOCOL_WORLD_H
 
@@ -29,6 +37,7 @@
 #define W_BINARY_FP 0x5555666677778888ull
 #define W_MUT_LO 1000u
 #define W_MUT_HI 5096u
+#define W_WRITES_MAX 16
 
 typedef struct fake {
     int node;
@@ -47,6 +56,12 @@ typedef struct fake {
     int delta;                  /* destination: the image coming is a delta */
     int staging;                /* destination: the image coming is a pre-copy */
     uint8_t dstage[W_DATA_MAX + 16];
+    /* pre-copy rounds, source */
+    uint32_t wsz[W_WRITES_MAX];  /* bytes written before the k-th further round */
+    int nexts;                  /* precopy_next calls */
+    uint32_t dlo, dhi;          /* written since the last round that went out */
+    int round;                  /* 1: a round described, 2: ... and produced */
+    uint8_t golden[W_DATA_MAX];
     /* restore */
     uint8_t stage[W_DATA_MAX + 8];
     uint64_t got, expect;
@@ -68,13 +83,36 @@ typedef struct world {
 
 /* ---- the fake container ---- */
 static int f_has(void *c) { return ((fake *)c)->has; }
+
+/* The "program" writes [lo, lo + n) (clipped): x ^= v. */
+static void f_write(fake *f, uint32_t lo, uint32_t n, uint8_t v)
+{
+    uint32_t hi = lo + n < f->len ? lo + n : f->len;
+    if (lo >= hi) return;
+    for (uint32_t i = lo; i < hi; i++) {
+        f->data[i] ^= v;
+        f->golden[i] = f->data[i];
+    }
+    if (f->dlo >= f->dhi) { f->dlo = lo; f->dhi = hi; }
+    if (lo < f->dlo) f->dlo = lo;
+    if (hi > f->dhi) f->dhi = hi;
+}
+
+/* A round whose bytes were produced went out: what it carried is sent. */
+static void f_settle(fake *f)
+{
+    if (f->round == 2) f->dlo = f->dhi = 0;
+    f->round = 0;
+}
+
 static int f_freeze(void *c)
 {
     fake *f = c;
     if (!f->has) return UAREA_ENOCONTAINER;
     if (f->pre && !f->mutated) {
         /* written while the pre-copy image was out */
-        for (uint32_t i = W_MUT_LO; i < W_MUT_HI && i < f->len; i++) f->data[i] ^= 0xa5;
+        f_settle(f);
+        f_write(f, W_MUT_LO, W_MUT_HI - W_MUT_LO, 0xa5);
         f->mutated = 1;
     }
     if (f->polls++ < f->freeze_polls) return UAREA_EAGAIN;
@@ -96,9 +134,11 @@ static int f_image_begin(void *c, migrate_offer *o)
     memcpy(f->out, &f->len, 4);
     memcpy(f->out + 4, &crc, 4);
     if (o->flags & MIGRATE_OFFER_DELTA) {
-        uint32_t lo = W_MUT_LO < f->len ? W_MUT_LO : f->len;
-        uint32_t n = (W_MUT_HI < f->len ? W_MUT_HI : f->len) - lo;
+        uint32_t lo, n;
         if (!f->pre) return UAREA_ESTATE;
+        f_settle(f);
+        lo = f->dlo < f->dhi ? f->dlo : 0;
+        n = f->dlo < f->dhi ? f->dhi - f->dlo : 0;
         memcpy(f->out + 8, &lo, 4);
         memcpy(f->out + 12, &n, 4);
         memcpy(f->out + 16, f->data + lo, n);
@@ -121,6 +161,25 @@ static int f_precopy(void *c, migrate_offer *o)
     if (!f->precopy) return UAREA_ENOSYS;
     rc = f_image_begin(c, o);
     f->pre = rc == 0;
+    f->dlo = f->dhi = 0;
+    f->round = 0;
+    f->nexts = 0;
+    return rc;
+}
+static int f_precopy_next(void *c, migrate_offer *o)
+{
+    fake *f = c;
+    int k = f->nexts++, rc;
+    if (!f->pre || !f->has) return UAREA_ESTATE;
+    f_settle(f);
+    if (k < W_WRITES_MAX && f->wsz[k] != 0) f_write(f, 2000u + 64u * (uint32_t)k, f->wsz[k], 0x3c);
+    if (f->dlo >= f->dhi) {
+        o->size = 0;                    /* nothing written */
+        return 0;
+    }
+    rc = f_image_begin(c, o);           /* the delta's format: the span written */
+    f->pre = 1;
+    if (rc == 0) f->round = 1;
     return rc;
 }
 static long f_produce(void *c, void *buf, size_t cap)
@@ -129,6 +188,7 @@ static long f_produce(void *c, void *buf, size_t cap)
     size_t n = f->out_len - f->off < cap ? (size_t)(f->out_len - f->off) : cap;
     memcpy(buf, f->out + f->off, n);
     f->off += n;
+    if (f->round == 1) f->round = 2;
     return (long)n;
 }
 static int f_drop(void *c)
@@ -230,7 +290,7 @@ static const migrate_container_ops fake_ops = {
     .image_begin = f_image_begin, .image_produce = f_produce, .drop = f_drop,
     .accept = f_accept, .restore_feed = f_feed, .restore_end = f_end,
     .discard = f_discard, .activate = f_activate, .precopy_begin = f_precopy,
-    .check_dst = f_check_dst,
+    .precopy_next = f_precopy_next, .check_dst = f_check_dst,
 };
 
 /* The container contents every test starts from on `node`. */
@@ -243,6 +303,7 @@ static void w_fill(world *w, int node, uint32_t len, uint32_t seed)
     for (uint32_t i = 0; i < len; i++) {
         x ^= x << 13; x ^= x >> 17; x ^= x << 5;
         f->data[i] = (uint8_t)x;
+        f->golden[i] = f->data[i];
     }
 }
 

@@ -47,6 +47,17 @@
  *             timeout up to RETRIES + 1 times), then the source freezes and
  *             the one-image protocol above moves the delta. A staged image
  *             never runs; a discard wipes it too.
+ *   PRE_ROUNDS  with PRECOPY: at most this many pre-copy images (default
+ *             1). After each staged round the source chooses, as its policy
+ *             may, another round (REQ_PRE of the next number: PRE | DELTA in
+ *             daemon.h, one block, VER_PRE) or the freeze and the delta. A
+ *             destination in R_STAGED takes only the REQUEST of the next
+ *             number (a further round, staged again, or the delta); anything
+ *             refused or failed discards the whole staged image.
+ * Every message carries the number of the image it is about (migrate_msg's
+ * stamp: 0 without pre-copy, 1, 2, ... the pre-copy rounds, then the delta);
+ * a side takes ACCEPT, VER_PRE, VERIFIED and REQUEST only of the image it is
+ * at (the next, for a staged destination), as daemon.h does.
  */
 
 #ifndef NBLOCKS
@@ -70,12 +81,15 @@
 #ifndef MUTANT
 #define MUTANT 0
 #endif
+#ifndef PRE_ROUNDS
+#define PRE_ROUNDS 1
+#endif
 #define QLEN 2
 
 mtype = { REQUEST, ACCEPT, REJECT, VERIFIED, NACK, COMMIT, ABORT, REQ_PRE, VER_PRE };
 
-chan s2d = [QLEN] of { mtype };   /* source -> destination mailbox */
-chan d2s = [QLEN] of { mtype };   /* destination -> source mailbox */
+chan s2d = [QLEN] of { mtype, byte };   /* source -> destination mailbox: op, image */
+chan d2s = [QLEN] of { mtype, byte };   /* destination -> source mailbox */
 
 /* ---- the container, seen from outside (ghost state) ---- */
 bit s_copy = 1;       /* the source holds the container */
@@ -89,7 +103,10 @@ bit d_verified = 0;   /* restore_end succeeded on them */
 bit d_run = 0;        /* the destination activated its copy */
 bit d_staged = 0;     /* PRECOPY: a verified pre-copy image is staged */
 bit d_staged_bad = 0; /* ... its block was corrupted */
-byte d_pre_got = 0;   /* PRECOPY: pre-copy blocks the destination holds */
+byte d_pre_got = 0;   /* PRECOPY: blocks of the current pre-copy round held */
+byte d_pre_ok = 0;    /* PRECOPY: the last pre-copy round staged (rounds 1..it) */
+byte s_pre_n = 0;     /* PRECOPY: the pre-copy rounds the source counts as
+                         staged: its delta carries what changed since */
 bit d_dead = 0;
 
 /* the portal: one block in flight from the source to the destination */
@@ -113,7 +130,7 @@ mtype d_state = R_IDLE;
 #define ONE_RUNS     (!(SRUN && DRUN))
 #ifdef PRECOPY
 #define VERIFIED_RUNS (!DRUN || (d_verified && d_got == NBLOCKS && !d_bad && d_staged && \
-                                 !d_staged_bad))
+                                 !d_staged_bad && d_pre_ok == s_pre_n))
 #else
 #define VERIFIED_RUNS (!DRUN || (d_verified && d_got == NBLOCKS && !d_bad))
 #endif
@@ -137,7 +154,7 @@ inline s_send(op) {
         :: d_dead -> s_gone = 1
         :: else ->
             if
-            :: nfull(s2d) -> s2d ! op
+            :: nfull(s2d) -> s2d ! op, rnd
             :: full(s2d) -> skip
             fi
         fi
@@ -149,7 +166,7 @@ inline d_send(op) {
         :: s_dead -> d_gone = 1
         :: else ->
             if
-            :: nfull(d2s) -> d2s ! op
+            :: nfull(d2s) -> d2s ! op, dr
             :: full(d2s) -> skip
             fi
         fi
@@ -159,20 +176,24 @@ inline d_send(op) {
 /* ---- source ---- */
 proctype Source() {
     mtype m;
+    byte mr;              /* the image a message is about */
+    byte rnd = 0;         /* the image being sent (0: no pre-copy) */
     bit s_gone = 0;
     byte tries = 0;
     byte sent = 0;
     bit committed = 0;
     {
 #ifdef PRECOPY
-        /* phase 1: the pre-copy image, the container running */
+        /* phase 1: the pre-copy rounds, the container running */
+        rnd = 1;
+pre_round:
         s_state = S_REQUEST;
         s_send(REQ_PRE);
         if :: s_gone -> goto abort_pre :: else -> skip fi;
         do
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
             if
-            :: m == ACCEPT -> break
+            :: m == ACCEPT && mr == rnd -> break
             :: m == REJECT || m == NACK -> goto abort_pre
             :: else -> skip
             fi
@@ -194,9 +215,9 @@ proctype Source() {
         :: blk_done -> blk_done = 0; break
         :: d_dead -> goto abort_pre
 #ifdef LIVE
-        :: atomic { !blk_done && nempty(d2s) -> d2s ? m };
+        :: atomic { !blk_done && nempty(d2s) -> d2s ? m, mr };
 #else
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
 #endif
             if
             :: m == REJECT || m == NACK -> goto abort_pre
@@ -206,15 +227,29 @@ proctype Source() {
         od;
         s_state = S_VERIFY;
         do
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
             if
-            :: m == VER_PRE -> break
+            :: m == VER_PRE && mr == rnd -> break
             :: m == REJECT || m == NACK -> goto abort_pre
             :: else -> skip
             fi
         :: S_TIMEOUT -> goto abort_pre
         od;
+        s_pre_n = rnd;
         tries = 0;
+        /* the policy: another round, or the freeze (a round described and
+         * declined is not staged: the delta carries what it held) */
+        if
+        :: rnd < PRE_ROUNDS -> rnd++; goto pre_round
+        :: true -> skip
+        fi;
+#if MUTANT == 7
+        if
+        :: rnd < PRE_ROUNDS -> s_pre_n = rnd + 1   /* counts a declined round as staged */
+        :: true -> skip
+        fi;
+#endif
+        rnd++;                         /* the delta's number */
 #endif
         /* migrate__start, then S_FREEZE: freeze and image_begin succeed, or
          * the freeze times out / fails (unfreeze, nothing was sent) */
@@ -231,9 +266,9 @@ proctype Source() {
         s_send(REQUEST);
         if :: s_gone -> goto abort :: else -> skip fi;
         do
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
             if
-            :: m == ACCEPT -> break
+            :: m == ACCEPT && mr == rnd -> break
             :: m == REJECT || m == NACK -> goto abort
             :: else -> skip            /* not for this state, not finished */
             fi
@@ -259,9 +294,9 @@ proctype Source() {
             :: blk_done -> blk_done = 0; sent++; break
             :: d_dead -> goto abort   /* the transfer ends with peer gone */
 #ifdef LIVE
-            :: atomic { !blk_done && nempty(d2s) -> d2s ? m };
+            :: atomic { !blk_done && nempty(d2s) -> d2s ? m, mr };
 #else
-            :: d2s ? m ->
+            :: d2s ? m, mr ->
 #endif
                 if
                     :: m == REJECT || m == NACK -> goto abort_told
@@ -272,9 +307,9 @@ proctype Source() {
         od;
         s_state = S_VERIFY;
         do
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
             if
-            :: m == VERIFIED -> break
+            :: m == VERIFIED && mr == rnd -> break
 #if MUTANT == 6
             :: m == VER_PRE -> break   /* takes a late VER_PRE for the delta's */
 #endif
@@ -315,7 +350,7 @@ abort:  /* migrate__src_abort: the destination knows of the migration */
         if
         :: (s_state == S_SEND || s_state == S_VERIFY) && !s_gone ->
             do
-            :: d2s ? m ->
+            :: d2s ? m, mr ->
                 if
                 :: m == NACK -> break
                 :: m == VERIFIED ->
@@ -345,7 +380,7 @@ abort_unsent:
 idle:   /* IDLE: late messages are answered from the history */
 end_idle:
         do
-        :: d2s ? m ->
+        :: d2s ? m, mr ->
             if
 #if MUTANT == 2
             :: m == VERIFIED -> s_send(COMMIT)   /* forgets its own outcome */
@@ -369,20 +404,23 @@ end_idle:
 #define ABORT_ACKED skip
 #endif
 inline discard() {
-    atomic { d_got = 0; d_bad = 0; d_verified = 0; d_staged = 0; d_staged_bad = 0; d_pre_got = 0 }
+    atomic { d_got = 0; d_bad = 0; d_verified = 0; d_staged = 0; d_staged_bad = 0; d_pre_got = 0;
+             d_pre_ok = 0 }
 }
 
 proctype Dest() {
     mtype m;
+    byte mr;              /* the image a message is about */
+    byte dr = 0;          /* the image being taken (0: no pre-copy) */
     bit d_gone = 0;
     byte d_tries = 0;
     {
 end_wait:   /* IDLE, before the REQUEST */
         do
-        :: s2d ? m ->
+        :: s2d ? m, mr ->
             if
 #ifdef PRECOPY
-            :: m == REQ_PRE -> break
+            :: m == REQ_PRE && mr == 1 -> break
 #else
             :: m == REQUEST -> break
 #endif
@@ -393,12 +431,16 @@ end_wait:   /* IDLE, before the REQUEST */
             fi
         od;
 #ifdef PRECOPY
-        /* the pre-copy image: accept or refuse, receive, verify, stage */
+        /* a pre-copy round: accept or refuse (a refused round discards the
+         * staged image under it), receive, verify, stage */
+        dr = 1;
+d_pre_round:
         if
         :: skip
-        :: d_send(REJECT); goto done
+        :: discard(); d_send(REJECT); goto done
         fi;
         d_state = R_RECV;
+        d_pre_got = 0;
         d_send(ACCEPT);
         if :: d_gone -> discard(); goto done :: else -> skip fi;
         do
@@ -411,9 +453,9 @@ end_wait:   /* IDLE, before the REQUEST */
                 blk_done = 1
             }
         :: s_dead -> discard(); goto done
-        :: s2d ? m ->
+        :: s2d ? m, mr ->
             if
-            :: m == REQ_PRE && d_pre_got == 0 ->
+            :: m == REQ_PRE && mr == dr && d_pre_got == 0 ->
                 d_send(ACCEPT);
                 if :: d_gone -> discard(); goto done :: else -> skip fi
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
@@ -423,15 +465,17 @@ end_wait:   /* IDLE, before the REQUEST */
         od;
         if
         :: d_staged_bad -> discard(); d_send(NACK); goto done
-        :: else -> d_staged = 1
+        :: else -> atomic { d_staged = 1; d_pre_ok = dr }
         fi;
         d_state = R_STAGED;
+        d_tries = 0;
         d_send(VER_PRE);
         if :: d_gone -> discard(); goto done :: else -> skip fi;
         do
-        :: s2d ? m ->
+        :: s2d ? m, mr ->
             if
-            :: m == REQUEST -> break   /* the delta */
+            :: m == REQ_PRE && mr == dr + 1 -> dr++; goto d_pre_round   /* a further round */
+            :: m == REQUEST && mr == dr + 1 -> break   /* the delta */
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
             :: else -> skip
             fi
@@ -444,6 +488,7 @@ end_wait:   /* IDLE, before the REQUEST */
             :: else -> discard(); d_send(NACK); goto done
             fi
         od;
+        dr++;                          /* the delta's number */
 #endif
         /* accept (room, same build) or refuse (a refused delta: the staged
          * image is discarded, migrate__on_request) */
@@ -469,9 +514,9 @@ end_wait:   /* IDLE, before the REQUEST */
 #else
             discard(); goto done
 #endif
-        :: s2d ? m ->
+        :: s2d ? m, mr ->
             if
-            :: m == REQUEST && d_got == 0 ->   /* a duplicate: answer again */
+            :: m == REQUEST && mr == dr && d_got == 0 ->   /* a duplicate: answer again */
                 d_send(ACCEPT);
                 if :: d_gone -> discard(); goto done :: else -> skip fi
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
@@ -492,7 +537,7 @@ end_wait:   /* IDLE, before the REQUEST */
         d_send(VERIFIED);
         if :: d_gone -> goto activate :: else -> skip fi;   /* the source died */
         do
-        :: s2d ? m ->
+        :: s2d ? m, mr ->
             if
             :: m == COMMIT -> goto activate
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
@@ -513,9 +558,9 @@ done:
 end_idle:   /* IDLE: late messages are recalled and ignored */
         do
 #ifdef ABORT_ACK
-        :: s2d ? m -> if :: m == ABORT && !d_run -> d_send(NACK) :: else -> skip fi
+        :: s2d ? m, mr -> if :: m == ABORT && !d_run -> d_send(NACK) :: else -> skip fi
 #else
-        :: s2d ? m
+        :: s2d ? m, mr
 #endif
         od
     } unless { d_dead }
@@ -524,18 +569,19 @@ end_idle:   /* IDLE: late messages are recalled and ignored */
 /* ---- environment ---- */
 active proctype Net() {
     mtype m;
+    byte mr;
 end_net:
     do
     /* loss (a message whose CRC fails is dropped the same way) */
-    :: atomic { n_loss < MAXLOSS && nempty(s2d) -> s2d ? m; n_loss++ }
-    :: atomic { n_loss < MAXLOSS && nempty(d2s) -> d2s ? m; n_loss++ }
+    :: atomic { n_loss < MAXLOSS && nempty(s2d) -> s2d ? m, mr; n_loss++ }
+    :: atomic { n_loss < MAXLOSS && nempty(d2s) -> d2s ? m, mr; n_loss++ }
     :: atomic { n_loss < MAXLOSS && blk_pending -> blk_pending = 0; n_loss++ }
     /* duplication: a copy arrives later */
-    :: atomic { n_dup < MAXDUP && nempty(s2d) && nfull(s2d) -> s2d ? <m>; s2d ! m; n_dup++ }
-    :: atomic { n_dup < MAXDUP && nempty(d2s) && nfull(d2s) -> d2s ? <m>; d2s ! m; n_dup++ }
+    :: atomic { n_dup < MAXDUP && nempty(s2d) && nfull(s2d) -> s2d ? <m, mr>; s2d ! m, mr; n_dup++ }
+    :: atomic { n_dup < MAXDUP && nempty(d2s) && nfull(d2s) -> d2s ? <m, mr>; d2s ! m, mr; n_dup++ }
     /* reordering: the first message is overtaken */
-    :: atomic { n_reorder < MAXREORDER && len(s2d) > 1 -> s2d ? m; s2d ! m; n_reorder++ }
-    :: atomic { n_reorder < MAXREORDER && len(d2s) > 1 -> d2s ? m; d2s ! m; n_reorder++ }
+    :: atomic { n_reorder < MAXREORDER && len(s2d) > 1 -> s2d ? m, mr; s2d ! m, mr; n_reorder++ }
+    :: atomic { n_reorder < MAXREORDER && len(d2s) > 1 -> d2s ? m, mr; d2s ! m, mr; n_reorder++ }
     /* a corrupted block still completes */
     :: atomic { n_corrupt < MAXCORRUPT && blk_pending && !blk_corrupt -> blk_corrupt = 1; n_corrupt++ }
     od
@@ -545,14 +591,15 @@ end_net:
  * messages already on the wire still arrive) */
 active proctype Crash() {
     mtype m;
+    byte mr;
     if
     :: atomic {
         s_dead = 1;
-        do :: d2s ? m :: empty(d2s) -> break od
+        do :: d2s ? m, mr :: empty(d2s) -> break od
        }
     :: atomic {
         d_dead = 1;
-        do :: s2d ? m :: empty(s2d) -> break od;
+        do :: s2d ? m, mr :: empty(s2d) -> break od;
         blk_pending = 0
        }
     :: skip
@@ -609,4 +656,7 @@ ltl settles { <> [] SETTLED }
  *   5 the destination activates on a timeout in R_COMMIT -> (1) two copies
  *   6 (PRECOPY) the source takes a late VER_PRE for the delta's VERIFIED
  *                                                  -> (2) unverified copy runs
+ *   7 (PRECOPY, PRE_ROUNDS > 1) the source counts a round it described and
+ *     then declined (its policy stopped the rounds) as staged: its delta
+ *     leaves out what that round held        -> (2) an incomplete copy runs
  */

@@ -194,6 +194,16 @@ typedef struct uarea_posix_desc {
      * the freeze). 0: pre-copy where the kernel can track written pages
      * (UAREA_POSIX_PRECOPY builds). */
     int no_precopy;
+    /* The pre-copy rounds' policy (migrate_config, docs/protocol.md): most
+     * pre-copy images (the first included), the size of a round small
+     * enough to go in the freeze instead, the ratio a round must stay
+     * under (percent of the last round), the bytes of all pre-copy images.
+     * 0 each: the defaults (MIGRATE_PRECOPY_ROUNDS, MIGRATE_PRECOPY_SMALL,
+     * MIGRATE_PRECOPY_SHRINK_PCT, MIGRATE_PRECOPY_BUDGET first images). */
+    int precopy_rounds;
+    uint64_t precopy_small_bytes;
+    uint32_t precopy_shrink_pct;
+    uint64_t precopy_budget_bytes;
     /* Filled before uarea_posix_run() returns (NULL: none). */
     uarea_posix_report *report;
     /* Called in a node process at each named step of a migration and of the
@@ -898,6 +908,10 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     uarea__posix_find_user(n);
     memset(cfg, 0, sizeof *cfg);
     cfg->timeout_ns = n->desc->timeout_ns;
+    cfg->precopy_rounds = n->desc->precopy_rounds;
+    cfg->precopy_small_bytes = n->desc->precopy_small_bytes;
+    cfg->precopy_shrink_pct = n->desc->precopy_shrink_pct;
+    cfg->precopy_budget_bytes = n->desc->precopy_budget_bytes;
     memset(&md, 0, sizeof md);
     md.node.t = t;
     md.node.region = region;
