@@ -689,6 +689,7 @@ static void migrate__finish(migrate_daemon *d, migrate_role role, int result)
 /* Source, an abort's end: the container runs here again. */
 static void migrate__src_aborted(migrate_daemon *d, int err)
 {
+    migrate__cancel_portal(d, d->xfer.out_portal);   /* a write left out in S_ABORT */
     (void)d->ops->unfreeze(d->ctx);
     migrate__trace(d, MIGRATE_PT_SRC_ABORTED);
     migrate__finish(d, MIGRATE_ROLE_SOURCE, err);
@@ -707,9 +708,13 @@ static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
     /* A staged pre-copy image never runs without the delta and COMMIT: the
      * destination's copy cannot be complete, nothing to wait for. */
     if (d->mig.phase == MIGRATE_PHASE_PRECOPY) confirmed = 1;
-    migrate__cancel_portal(d, d->xfer.out_portal);
     if (err >= 0) err = UAREA_EABORTED;
     if (!confirmed && (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY)) {
+        /* A write still out is left to end (the destination takes it, or
+         * withdraws its read when it discards on ABORT); cancelled when the
+         * abort ends. Cancelling it now could wait for a destination that
+         * has stopped taking anything (a transport that cannot take a
+         * matched send back, noc_mpi), before ABORT is even out. */
         d->mig.abort_err = err;
         d->mig.state = MIGRATE_S_ABORT;
         migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
@@ -717,6 +722,7 @@ static void migrate__src_abort(migrate_daemon *d, int err, int confirmed)
         migrate__trace(d, MIGRATE_PT_SRC_ABORTING);
         return;
     }
+    migrate__cancel_portal(d, d->xfer.out_portal);
     if (told && d->mig.state != MIGRATE_S_ABORT)
         migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer, err);
     migrate__src_aborted(d, err);
@@ -1046,6 +1052,10 @@ static int migrate__src_step(migrate_daemon *d)
         migrate__src_abort(d, UAREA_ETIMEDOUT, 0);
         return 1;
     case MIGRATE_S_ABORT:
+        if (d->xfer.inflight && noc_portal_poll(d->t, d->xfer.out_portal) != UAREA_EAGAIN) {
+            d->xfer.inflight = 0;      /* the write left out has ended */
+            return 1;
+        }
         if (!migrate__expired(d)) return 0;
         migrate__reply(d, d->mig.peer, MIGRATE_OP_ABORT, d->mig.mid, d->self, d->mig.peer,
                        d->mig.abort_err);
