@@ -35,6 +35,15 @@
  * table's result bit for bit. From 768 bytes on, the instruction paths run
  * three independent streams over adjacent blocks and join them (below), so a
  * 4 KiB heap page is checksummed at about three times one stream's speed.
+ * On x86_64 CPUs with AVX-512F and VPCLMULQDQ (cpuid, checked once), buffers
+ * of 384 bytes and more are folded 256 bytes a step with carry-less
+ * multiplication instead (below), the last bytes through the crc32
+ * instruction; shorter ones (36-byte section headers, messages) stay on the
+ * crc32 instruction. migrate_crc32c_copy() stores the very vectors it folds.
+ * bench_crc32c on an AMD EPYC (2 shared cores), GB/s, 4 KiB / 64 KiB /
+ * 1 MiB: checksum, crc32 instruction 24-27, folding 45-55; copy+checksum,
+ * crc32 instruction 17-25, folding 41-50, memcpy of the same bytes 47-91 (1
+ * MiB: 42-45 against memcpy's 47, where the copy was 2x slower before).
  *
  * Configuration:
  *   MIGRATE_CRC32C_HW  1 (default): use the CRC32C instructions when present;
