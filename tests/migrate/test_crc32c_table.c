@@ -241,6 +241,40 @@ Test(crc32c_fold, entry_points_around_threshold)
     }
 }
 
+/* The entry points' choice on lesser CPUs: the cached cpuid answer is set
+ * to fewer features than this CPU has (each test runs in its own process),
+ * and the entry points still agree with the table, folding or not. */
+Test(crc32c_fold, entry_points_with_fewer_features)
+{
+    static const int sets[] = {1, 1 | MIGRATE__CRC32C_CPU_SSE42,
+                               1 | MIGRATE__CRC32C_CPU_SSE42 | MIGRATE__CRC32C_CPU_PCLMUL,
+                               1 | MIGRATE__CRC32C_CPU_SSE42 | MIGRATE__CRC32C_CPU_PCLMUL |
+                                   MIGRATE__CRC32C_CPU_VPCLMUL512};
+    static const size_t lens[] = {0, 1, 36, 383, 384, 767, 768, 4096, 4097, 65536 + 5};
+    int real = migrate__crc32c_cpu_features();
+    unsigned char *src = malloc(65536 + 80), *out = malloc(65536 + 80);
+    cr_assert(src != NULL && out != NULL);
+    for (size_t i = 0; i < 65536 + 80; i++) src[i] = next_byte();
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+        if ((real & sets[k]) != sets[k]) {
+            cr_log_warn("this CPU lacks feature set %#x: not tested here", (unsigned)sets[k]);
+            continue;
+        }
+        __atomic_store_n(&migrate__crc32c_cpu, sets[k], __ATOMIC_RELAXED);
+        for (size_t j = 0; j < sizeof lens / sizeof lens[0]; j++) {
+            uint32_t want = migrate__crc32c_update_table(0xFFFFFFFFu, src + 3, lens[j]);
+            cr_assert_eq(migrate__crc32c_update_hw(0xFFFFFFFFu, src + 3, lens[j]), want,
+                         "features %#x len %zu", (unsigned)sets[k], lens[j]);
+            cr_assert_eq(migrate__crc32c_copy_hw(0xFFFFFFFFu, out + 5, src + 3, lens[j]), want,
+                         "features %#x copy len %zu", (unsigned)sets[k], lens[j]);
+            cr_assert_arr_eq(out + 5, src + 3, lens[j]);
+        }
+    }
+    __atomic_store_n(&migrate__crc32c_cpu, real, __ATOMIC_RELAXED);
+    free(src);
+    free(out);
+}
+
 #else
 
 Test(crc32c_fold, not_this_target)
