@@ -2,8 +2,9 @@
  *
  * Checksum: the table path (slicing-by-8), the path migrate_crc32c_update()
  * takes on this machine, and on x86_64 each instruction path on its own:
- * the crc32 instruction (three streams), folding with PCLMULQDQ (128-bit)
- * and with AVX-512 VPCLMULQDQ (512-bit), where the CPU has them.
+ * the crc32 instruction (three streams), folding with PCLMULQDQ (128-bit),
+ * AVX2 VPCLMULQDQ (256-bit) and AVX-512 VPCLMULQDQ (512-bit), where the CPU
+ * has them.
  * Copy: memcpy of the same bytes, migrate_crc32c_copy(), and the same paths
  * as copy+checksum.
  *
@@ -30,7 +31,7 @@ static double min_time = 0.3;
 
 /* A path under test: kind 0 table, 1 public entry point, 2 memcpy (copy
  * only), 10 + level: an x86_64 instruction path (level 0 crc32, 1 PCLMULQDQ,
- * 2 VPCLMULQDQ 512). */
+ * 2 VPCLMULQDQ 256, 3 VPCLMULQDQ 512). */
 static uint32_t run(int kind, int copy, uint32_t c, size_t len)
 {
     if (!copy) {
@@ -70,7 +71,7 @@ static double gbps(int kind, int copy, size_t len)
 int main(int argc, char **argv)
 {
     static const size_t sizes[] = {4096, 65536, 1048576};
-    int levels = -1; /* x86_64 instruction paths present: levels 0..levels */
+    int have[4] = {0, 0, 0, 0}; /* x86_64 instruction paths present, by level */
     src = malloc(1048576);
     dst = malloc(1048576);
     if (!src || !dst) return 1;
@@ -79,17 +80,17 @@ int main(int argc, char **argv)
 #if defined(MIGRATE__CRC32C_HAVE_HW) && defined(__x86_64__)
     const char *hw = "none (table)";
     if (migrate__crc32c_hw_present()) {
-        levels = migrate__crc32c_fold_level();
-        hw = levels == 2 ? "x86_64 crc32 + AVX-512 VPCLMULQDQ folding"
-             : levels == 1 ? "x86_64 crc32 + PCLMULQDQ folding"
-                           : "x86_64 SSE4.2 crc32";
+        for (int l = 0; l < 4; l++) have[l] = migrate__crc32c_fold_has(l);
+        hw = have[3] ? "x86_64 crc32 + AVX-512 VPCLMULQDQ folding"
+             : have[2] ? "x86_64 crc32 + AVX2 VPCLMULQDQ folding"
+                       : "x86_64 SSE4.2 crc32";
     }
 #elif defined(MIGRATE__CRC32C_HAVE_HW)
     const char *hw = "aarch64 crc32c";
 #else
     const char *hw = "none (table)";
 #endif
-    static const char *const lname[3] = {"crc32", "pclmul", "vpclmul512"};
+    static const char *const lname[4] = {"crc32", "pclmul", "vpclmul256", "vpclmul512"};
     printf("crc32c: hardware path = %s\n", hw);
 
     if (argc > 1 && strcmp(argv[1], "thresholds") == 0) {
@@ -97,11 +98,11 @@ int main(int argc, char **argv)
         min_time = 0.05;
         for (int copy = 0; copy < 2; copy++) {
             printf("\n%s, GB/s, source 64-byte aligned\n%-8s", copy ? "copy+crc" : "checksum", "size");
-            for (int l = 0; l <= levels; l++) printf(" %11s", lname[l]);
+            for (int l = 0; l < 4; l++) if (have[l]) printf(" %11s", lname[l]);
             printf("\n");
             for (size_t k = 0; k < sizeof small / sizeof small[0]; k++) {
                 printf("%-8zu", small[k]);
-                for (int l = 0; l <= levels; l++) printf(" %11.2f", gbps(10 + l, copy, small[k]));
+                for (int l = 0; l < 4; l++) if (have[l]) printf(" %11.2f", gbps(10 + l, copy, small[k]));
                 printf("\n");
             }
         }
@@ -111,20 +112,20 @@ int main(int argc, char **argv)
     }
 
     printf("\nchecksum, GB/s\n%-8s %8s %8s", "size", "table", "update");
-    for (int l = 0; l <= levels; l++) printf(" %11s", lname[l]);
+    for (int l = 0; l < 4; l++) if (have[l]) printf(" %11s", lname[l]);
     printf("\n");
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         printf("%-8zu %8.2f %8.2f", sizes[k], gbps(0, 0, sizes[k]), gbps(1, 0, sizes[k]));
-        for (int l = 0; l <= levels; l++) printf(" %11.2f", gbps(10 + l, 0, sizes[k]));
+        for (int l = 0; l < 4; l++) if (have[l]) printf(" %11.2f", gbps(10 + l, 0, sizes[k]));
         printf("\n");
     }
     printf("\ncopy+checksum, GB/s (memcpy: the same bytes, no CRC)\n%-8s %8s %8s", "size", "memcpy",
            "copy");
-    for (int l = 0; l <= levels; l++) printf(" %11s", lname[l]);
+    for (int l = 0; l < 4; l++) if (have[l]) printf(" %11s", lname[l]);
     printf("\n");
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         printf("%-8zu %8.2f %8.2f", sizes[k], gbps(2, 1, sizes[k]), gbps(1, 1, sizes[k]));
-        for (int l = 0; l <= levels; l++) printf(" %11.2f", gbps(10 + l, 1, sizes[k]));
+        for (int l = 0; l < 4; l++) if (have[l]) printf(" %11.2f", gbps(10 + l, 1, sizes[k]));
         printf("\n");
     }
     free(src);

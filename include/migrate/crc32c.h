@@ -35,11 +35,12 @@
  * table's result bit for bit. From 768 bytes on, the instruction paths run
  * three independent streams over adjacent blocks and join them (below), so a
  * 4 KiB heap page is checksummed at about three times one stream's speed.
- * On x86_64 CPUs with AVX-512F and VPCLMULQDQ (cpuid, checked once), buffers
- * of 384 bytes and more are folded 256 bytes a step with carry-less
- * multiplication instead (below), the last bytes through the crc32
- * instruction; shorter ones (36-byte section headers, messages) stay on the
- * crc32 instruction. migrate_crc32c_copy() stores the very vectors it folds.
+ * On x86_64 CPUs with VPCLMULQDQ and AVX-512F (or AVX2; cpuid, checked
+ * once), buffers of 384 bytes and more are folded 256 (128) bytes a step
+ * with carry-less multiplication instead (below), the last bytes through
+ * the crc32 instruction; shorter ones (36-byte section headers, messages)
+ * stay on the crc32 instruction. migrate_crc32c_copy() stores the very
+ * vectors it folds.
  * bench_crc32c on an AMD EPYC (2 shared cores), GB/s, 4 KiB / 64 KiB /
  * 1 MiB: checksum, crc32 instruction 24-27, folding 45-55; copy+checksum,
  * crc32 instruction 17-25, folding 41-50, memcpy of the same bytes 47-91 (1
@@ -650,6 +651,7 @@ static inline uint32_t migrate__crc32c_shift(unsigned lv, uint32_t c)
 #define MIGRATE__CRC32C_CPU_SSE42 2      /* the crc32 instruction */
 #define MIGRATE__CRC32C_CPU_PCLMUL 4     /* and PCLMULQDQ, AVX: 128-bit folding */
 #define MIGRATE__CRC32C_CPU_VPCLMUL512 8 /* and AVX-512F + VPCLMULQDQ: 512-bit */
+#define MIGRATE__CRC32C_CPU_VPCLMUL256 16 /* and AVX2 + VPCLMULQDQ: 256-bit */
 static int migrate__crc32c_cpu;
 
 static UAREA_UNUSED int migrate__crc32c_cpu_features(void)
@@ -675,6 +677,8 @@ static UAREA_UNUSED int migrate__crc32c_cpu_features(void)
                 if ((s & MIGRATE__CRC32C_CPU_PCLMUL) && max >= 7u) {
                     __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
                                          : "a"(7u), "c"(0u));
+                    /* CPUID.7.0:EBX.AVX2, ECX.VPCLMULQDQ */
+                    if ((b & (1u << 5)) && (c & (1u << 10))) s |= MIGRATE__CRC32C_CPU_VPCLMUL256;
                     /* XCR0 opmask, ZMM0-15 upper, ZMM16-31; CPUID.7.0:EBX.AVX512F,
                      * ECX.VPCLMULQDQ */
                     if ((xlo & 0xE0u) == 0xE0u && (b & (1u << 16)) && (c & (1u << 10)))
@@ -774,8 +778,9 @@ static uint32_t migrate__crc32c_copy_sse42(uint32_t state, unsigned char *o,
  * (a lane congruent to the message so far has the same CRC), and the last
  * bytes go through the crc32 instruction as usual.
  *
- * Two widths: PCLMULQDQ on 4 x 128-bit lanes (64 bytes per step, VEX
- * encoded: the CPU must have AVX), and, with AVX-512F and VPCLMULQDQ, 4 x
+ * Three widths: PCLMULQDQ on 4 x 128-bit lanes (64 bytes per step, VEX
+ * encoded: the CPU must have AVX); with AVX2 and VPCLMULQDQ, 4 x 256-bit
+ * registers (8 lanes, 128 bytes per step); with AVX-512F and VPCLMULQDQ, 4 x
  * 512-bit registers (16 lanes, 256 bytes per step). The copy variants store
  * every vector they load: the CRC is that of the bytes stored. Vectors are GNU C vector types and the builtins behind
  * the intrinsics (no <immintrin.h>), in functions with target attributes;
@@ -798,13 +803,17 @@ static const uint32_t migrate__crc32c_fold_k[7][2] = {
 #define MIGRATE__CRC32C_K(i, h) ((long long)migrate__crc32c_fold_k[i][h])
 
 typedef long long migrate__crc32c_v2 __attribute__((vector_size(16)));
+typedef long long migrate__crc32c_v4 __attribute__((vector_size(32)));
 typedef long long migrate__crc32c_v8 __attribute__((vector_size(64)));
 
 #define MIGRATE__CRC32C_T128 "avx,pclmul,sse4.2"
+#define MIGRATE__CRC32C_T256 "avx2,vpclmulqdq,pclmul,sse4.2"
 #define MIGRATE__CRC32C_T512 "avx512f,vpclmulqdq,pclmul,sse4.2"
 #if defined(__clang__)
+#define MIGRATE__CRC32C_CLMUL256 __builtin_ia32_pclmulqdq256
 #define MIGRATE__CRC32C_CLMUL512 __builtin_ia32_pclmulqdq512
 #else
+#define MIGRATE__CRC32C_CLMUL256 __builtin_ia32_vpclmulqdq_v4di
 #define MIGRATE__CRC32C_CLMUL512 __builtin_ia32_vpclmulqdq_v8di
 #endif
 
@@ -814,6 +823,12 @@ __attribute__((target(MIGRATE__CRC32C_T128), always_inline))
 static inline migrate__crc32c_v2 migrate__crc32c_fold128(migrate__crc32c_v2 x, migrate__crc32c_v2 k)
 {
     return __builtin_ia32_pclmulqdq128(x, k, 0x00) ^ __builtin_ia32_pclmulqdq128(x, k, 0x11);
+}
+
+__attribute__((target(MIGRATE__CRC32C_T256), always_inline))
+static inline migrate__crc32c_v4 migrate__crc32c_fold256(migrate__crc32c_v4 x, migrate__crc32c_v4 k)
+{
+    return MIGRATE__CRC32C_CLMUL256(x, k, 0x00) ^ MIGRATE__CRC32C_CLMUL256(x, k, 0x11);
 }
 
 __attribute__((target(MIGRATE__CRC32C_T512), always_inline))
@@ -829,6 +844,15 @@ static inline migrate__crc32c_v2 migrate__crc32c_ld128(const unsigned char *p, u
     migrate__crc32c_v2 v;
     __builtin_memcpy(&v, p, 16);
     if (o != NULL) __builtin_memcpy(o, &v, 16);
+    return v;
+}
+
+__attribute__((target(MIGRATE__CRC32C_T256), always_inline))
+static inline migrate__crc32c_v4 migrate__crc32c_ld256(const unsigned char *p, unsigned char *o)
+{
+    migrate__crc32c_v4 v;
+    __builtin_memcpy(&v, p, 32);
+    if (o != NULL) __builtin_memcpy(o, &v, 32);
     return v;
 }
 
@@ -882,6 +906,50 @@ static inline uint32_t migrate__crc32c_fold128_run(uint32_t state, const unsigne
     return (uint32_t)c;
 }
 
+/* The same with 4 x 256-bit registers: at least 128 bytes, down to fewer
+ * than 32. */
+__attribute__((target(MIGRATE__CRC32C_T256), always_inline))
+static inline uint32_t migrate__crc32c_fold256_run(uint32_t state, const unsigned char **pp,
+                                                   unsigned char **op, size_t *lenp)
+{
+    const unsigned char *p = *pp;
+    unsigned char *o = *op;
+    size_t len = *lenp;
+    const migrate__crc32c_v4 k128 = {MIGRATE__CRC32C_K(4, 0), MIGRATE__CRC32C_K(4, 1),
+                                     MIGRATE__CRC32C_K(4, 0), MIGRATE__CRC32C_K(4, 1)};
+    const migrate__crc32c_v4 k32 = {MIGRATE__CRC32C_K(1, 0), MIGRATE__CRC32C_K(1, 1),
+                                    MIGRATE__CRC32C_K(1, 0), MIGRATE__CRC32C_K(1, 1)};
+    /* lane 0 of the last register moves 16 bytes; lane 1 stays */
+    const migrate__crc32c_v4 klanes = {MIGRATE__CRC32C_K(0, 0), MIGRATE__CRC32C_K(0, 1), 0, 0};
+    const migrate__crc32c_v4 s = {(long long)state, 0, 0, 0};
+    migrate__crc32c_v4 x0, x1, x2, x3, r;
+    unsigned long long c;
+    x0 = migrate__crc32c_ld256(p, o) ^ s;
+    x1 = migrate__crc32c_ld256(p + 32, o ? o + 32 : o);
+    x2 = migrate__crc32c_ld256(p + 64, o ? o + 64 : o);
+    x3 = migrate__crc32c_ld256(p + 96, o ? o + 96 : o);
+    p += 128, len -= 128, o = o ? o + 128 : o;
+    while (len >= 128) {
+        x0 = migrate__crc32c_fold256(x0, k128) ^ migrate__crc32c_ld256(p, o);
+        x1 = migrate__crc32c_fold256(x1, k128) ^ migrate__crc32c_ld256(p + 32, o ? o + 32 : o);
+        x2 = migrate__crc32c_fold256(x2, k128) ^ migrate__crc32c_ld256(p + 64, o ? o + 64 : o);
+        x3 = migrate__crc32c_fold256(x3, k128) ^ migrate__crc32c_ld256(p + 96, o ? o + 96 : o);
+        p += 128, len -= 128, o = o ? o + 128 : o;
+    }
+    x1 ^= migrate__crc32c_fold256(x0, k32);
+    x2 ^= migrate__crc32c_fold256(x1, k32);
+    x3 ^= migrate__crc32c_fold256(x2, k32);
+    while (len >= 32) {
+        x3 = migrate__crc32c_fold256(x3, k32) ^ migrate__crc32c_ld256(p, o);
+        p += 32, len -= 32, o = o ? o + 32 : o;
+    }
+    r = migrate__crc32c_fold256(x3, klanes);
+    c = __builtin_ia32_crc32di(0, (unsigned long long)(r[0] ^ x3[2]));
+    c = __builtin_ia32_crc32di(c, (unsigned long long)(r[1] ^ x3[3]));
+    *pp = p, *op = o, *lenp = len;
+    return (uint32_t)c;
+}
+
 /* The same with 4 x 512-bit registers: at least 256 bytes, down to fewer
  * than 64. */
 __attribute__((target(MIGRATE__CRC32C_T512), always_inline))
@@ -930,11 +998,14 @@ static inline uint32_t migrate__crc32c_fold512_run(uint32_t state, const unsigne
     return (uint32_t)c;
 }
 
-/* Folding levels: 1 PCLMULQDQ, 2 AVX-512 VPCLMULQDQ (0: none). */
-static UAREA_UNUSED int migrate__crc32c_fold_level(void)
+/* Folding levels: 1 PCLMULQDQ 128-bit, 2 AVX2 VPCLMULQDQ 256-bit, 3 AVX-512
+ * VPCLMULQDQ 512-bit (0: none). migrate__crc32c_fold_has(level): the CPU
+ * has that one. */
+static UAREA_UNUSED bool migrate__crc32c_fold_has(int level)
 {
-    int f = migrate__crc32c_cpu_features();
-    return (f & MIGRATE__CRC32C_CPU_VPCLMUL512) ? 2 : (f & MIGRATE__CRC32C_CPU_PCLMUL) ? 1 : 0;
+    static const int need[4] = {MIGRATE__CRC32C_CPU_SSE42, MIGRATE__CRC32C_CPU_PCLMUL,
+                                MIGRATE__CRC32C_CPU_VPCLMUL256, MIGRATE__CRC32C_CPU_VPCLMUL512};
+    return level >= 0 && level <= 3 && (migrate__crc32c_cpu_features() & need[level]) != 0;
 }
 
 /* Checksum (o NULL) or copy+checksum with folding at level 1 or 2, for any
@@ -954,6 +1025,25 @@ static uint32_t migrate__crc32c_fold128_any(uint32_t state, unsigned char *o,
         unsigned char *none = NULL;   /* two copies of the loop: with and without stores */
         state = o ? migrate__crc32c_fold128_run(state, &p, &o, &len)
                   : migrate__crc32c_fold128_run(state, &p, &none, &len);
+    }
+    if (len == 0) return state;
+    return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
+}
+
+__attribute__((target(MIGRATE__CRC32C_T256)))
+static uint32_t migrate__crc32c_fold256_any(uint32_t state, unsigned char *o,
+                                            const unsigned char *p, size_t len)
+{
+    size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
+    if (head > len) head = len;
+    if (head != 0) {
+        state = o ? migrate__crc32c_copy_sse42(state, o, p, head) : migrate__crc32c_sse42(state, p, head);
+        p += head, len -= head, o = o ? o + head : o;
+    }
+    if (len >= 128) {
+        unsigned char *none = NULL;   /* two copies of the loop: with and without stores */
+        state = o ? migrate__crc32c_fold256_run(state, &p, &o, &len)
+                  : migrate__crc32c_fold256_run(state, &p, &none, &len);
     }
     if (len == 0) return state;
     return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
@@ -985,7 +1075,8 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_fold(int level, uint32_t sta
 {
     const unsigned char *p = (const unsigned char *)buf;
     if (len == 0 || p == NULL) return state;
-    if (level == 2) return migrate__crc32c_fold512_any(state, NULL, p, len);
+    if (level == 3) return migrate__crc32c_fold512_any(state, NULL, p, len);
+    if (level == 2) return migrate__crc32c_fold256_any(state, NULL, p, len);
     if (level == 1) return migrate__crc32c_fold128_any(state, NULL, p, len);
     return migrate__crc32c_sse42(state, p, len);
 }
@@ -996,19 +1087,25 @@ static UAREA_UNUSED uint32_t migrate__crc32c_copy_fold(int level, uint32_t state
     unsigned char *o = (unsigned char *)dst;
     const unsigned char *p = (const unsigned char *)src;
     if (len == 0) return state;
-    if (level == 2) return migrate__crc32c_fold512_any(state, o, p, len);
+    if (level == 3) return migrate__crc32c_fold512_any(state, o, p, len);
+    if (level == 2) return migrate__crc32c_fold256_any(state, o, p, len);
     if (level == 1) return migrate__crc32c_fold128_any(state, o, p, len);
     return migrate__crc32c_copy_sse42(state, o, p, len);
 }
 
-/* Which path the entry points take on x86_64. 512-bit folding from 384 bytes
- * on: below that the crc32 instruction is as fast or faster (measured with
- * `bench_crc32c thresholds` on an AMD EPYC with AVX-512, checksum and copy
- * alike: 256 bytes even, 384 about 1.7x, 4 KiB 1.6-2x). The 128-bit folding
- * is not chosen: there it ran at 12-14 GB/s against 25 for the crc32
- * instruction's three streams, as one PCLMULQDQ of any width issues about
- * every second cycle; it stays for tests and for measuring other CPUs. */
-#define MIGRATE__CRC32C_FOLD512_MIN 384u
+/* Which path the entry points take on x86_64: the widest folding the CPU has
+ * from 384 bytes on, 512-bit, else 256-bit; below that, and with neither,
+ * the crc32 instruction. Measured with `bench_crc32c thresholds` on an AMD
+ * EPYC with AVX-512, where one VPCLMULQDQ of any width issues about every
+ * second cycle: 512-bit folding, checksum and copy alike, is even with the
+ * crc32 instruction at 256 bytes, 1.7-2x from 384 bytes, 1.6-2x at 4 KiB;
+ * 256-bit folding 1.2-1.8x from 384 bytes to 3 KiB, even from 4 KiB on (27
+ * GB/s; on CPUs that issue one 256-bit VPCLMULQDQ a cycle it would be about
+ * twice that, not measured here). The 128-bit folding is not chosen: there it
+ * ran at 12-14 GB/s, ahead of the crc32 instruction from 256 bytes to 2 KiB
+ * but 2x behind from 4 KiB on; it stays for tests and for measuring other
+ * CPUs. */
+#define MIGRATE__CRC32C_FOLD_MIN 384u
 
 static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const void *buf,
                                                        size_t len)
@@ -1017,8 +1114,12 @@ static UAREA_UNUSED uint32_t migrate__crc32c_update_hw(uint32_t state, const voi
     if (len == 0 || buf == NULL) return state;
     f = migrate__crc32c_cpu_features();
     if (!(f & MIGRATE__CRC32C_CPU_SSE42)) return migrate__crc32c_update_table(state, buf, len);
-    if ((f & MIGRATE__CRC32C_CPU_VPCLMUL512) && len >= MIGRATE__CRC32C_FOLD512_MIN)
-        return migrate__crc32c_fold512_any(state, NULL, (const unsigned char *)buf, len);
+    if (len >= MIGRATE__CRC32C_FOLD_MIN) {
+        if (f & MIGRATE__CRC32C_CPU_VPCLMUL512)
+            return migrate__crc32c_fold512_any(state, NULL, (const unsigned char *)buf, len);
+        if (f & MIGRATE__CRC32C_CPU_VPCLMUL256)
+            return migrate__crc32c_fold256_any(state, NULL, (const unsigned char *)buf, len);
+    }
     return migrate__crc32c_sse42(state, (const unsigned char *)buf, len);
 }
 
@@ -1032,8 +1133,14 @@ static UAREA_UNUSED uint32_t migrate__crc32c_copy_hw(uint32_t state, void *dst, 
         UAREA_MEMCPY(dst, src, len);
         return migrate__crc32c_update_table(state, dst, len);
     }
-    if ((f & MIGRATE__CRC32C_CPU_VPCLMUL512) && len >= MIGRATE__CRC32C_FOLD512_MIN)
-        return migrate__crc32c_fold512_any(state, (unsigned char *)dst, (const unsigned char *)src, len);
+    if (len >= MIGRATE__CRC32C_FOLD_MIN) {
+        if (f & MIGRATE__CRC32C_CPU_VPCLMUL512)
+            return migrate__crc32c_fold512_any(state, (unsigned char *)dst,
+                                               (const unsigned char *)src, len);
+        if (f & MIGRATE__CRC32C_CPU_VPCLMUL256)
+            return migrate__crc32c_fold256_any(state, (unsigned char *)dst,
+                                               (const unsigned char *)src, len);
+    }
     return migrate__crc32c_copy_sse42(state, (unsigned char *)dst, (const unsigned char *)src, len);
 }
 

@@ -2,7 +2,7 @@
  * instructions, over random buffers of every length 0..4096 at odd
  * alignments, and across the three-stream threshold. Where the target or
  * the CPU lacks the instructions both sides are the table path. On x86_64
- * also the folding paths (PCLMULQDQ 128-bit, AVX-512 VPCLMULQDQ), each on
+ * also the folding paths (PCLMULQDQ 128-bit, VPCLMULQDQ 256 and 512-bit), each on
  * its own, checksum and copy, and their constants; a path the CPU lacks is
  * skipped, saying so. */
 #define MIGRATE_CRC32C_HW 0
@@ -142,11 +142,12 @@ Test(crc32c_fold, constants_are_powers_of_x)
     cr_assert_arr_eq(migrate__crc32c_fold_d, want, sizeof want);
 }
 
-static const char *const level_name[3] = {"crc32", "PCLMULQDQ 128-bit", "VPCLMULQDQ 512-bit"};
+static const char *const level_name[4] = {"crc32", "PCLMULQDQ 128-bit", "AVX2 VPCLMULQDQ 256-bit",
+                                          "AVX-512 VPCLMULQDQ 512-bit"};
 
 static void need_level(int level)
 {
-    if (migrate__crc32c_fold_level() < level)
+    if (!migrate__crc32c_fold_has(level))
         cr_skip_test("this CPU lacks %s folding: not tested here", level_name[level]);
 }
 
@@ -222,17 +223,19 @@ static void fold_large(int level)
 
 Test(crc32c_fold, pclmul128_every_length) { need_level(1); fold_every_length(1); }
 Test(crc32c_fold, pclmul128_1mib) { need_level(1); fold_large(1); }
-Test(crc32c_fold, vpclmul512_every_length) { need_level(2); fold_every_length(2); }
-Test(crc32c_fold, vpclmul512_1mib) { need_level(2); fold_large(2); }
+Test(crc32c_fold, vpclmul256_every_length) { need_level(2); fold_every_length(2); }
+Test(crc32c_fold, vpclmul256_1mib) { need_level(2); fold_large(2); }
+Test(crc32c_fold, vpclmul512_every_length) { need_level(3); fold_every_length(3); }
+Test(crc32c_fold, vpclmul512_1mib) { need_level(3); fold_large(3); }
 
-/* The entry points take the 512-bit folding from MIGRATE__CRC32C_FOLD512_MIN
+/* The entry points take the widest folding from MIGRATE__CRC32C_FOLD_MIN
  * bytes on where the CPU has it: around that length they agree with the
  * table (36-byte headers and the like stay on the crc32 instruction). */
 Test(crc32c_fold, entry_points_around_threshold)
 {
-    unsigned char src[2 * MIGRATE__CRC32C_FOLD512_MIN + 64], out[sizeof src + 64];
+    unsigned char src[2 * MIGRATE__CRC32C_FOLD_MIN + 64], out[sizeof src + 64];
     for (size_t i = 0; i < sizeof src; i++) src[i] = next_byte();
-    for (size_t len = MIGRATE__CRC32C_FOLD512_MIN - 70; len < MIGRATE__CRC32C_FOLD512_MIN + 70; len++) {
+    for (size_t len = MIGRATE__CRC32C_FOLD_MIN - 70; len < MIGRATE__CRC32C_FOLD_MIN + 70; len++) {
         size_t off = len % 64;
         uint32_t want = migrate__crc32c_update_table(0xFFFFFFFFu, src + off, len);
         cr_assert_eq(migrate__crc32c_update_hw(0xFFFFFFFFu, src + off, len), want, "len %zu", len);
@@ -242,12 +245,15 @@ Test(crc32c_fold, entry_points_around_threshold)
 }
 
 /* The entry points' choice on lesser CPUs: the cached cpuid answer is set
- * to fewer features than this CPU has (each test runs in its own process),
- * and the entry points still agree with the table, folding or not. */
+ * to fewer features than this CPU has (each test runs in its own process):
+ * the table, crc32 alone, with PCLMULQDQ (not chosen), 256-bit, 512-bit
+ * alone; the entry points still agree with the table. */
 Test(crc32c_fold, entry_points_with_fewer_features)
 {
     static const int sets[] = {1, 1 | MIGRATE__CRC32C_CPU_SSE42,
                                1 | MIGRATE__CRC32C_CPU_SSE42 | MIGRATE__CRC32C_CPU_PCLMUL,
+                               1 | MIGRATE__CRC32C_CPU_SSE42 | MIGRATE__CRC32C_CPU_PCLMUL |
+                                   MIGRATE__CRC32C_CPU_VPCLMUL256,
                                1 | MIGRATE__CRC32C_CPU_SSE42 | MIGRATE__CRC32C_CPU_PCLMUL |
                                    MIGRATE__CRC32C_CPU_VPCLMUL512};
     static const size_t lens[] = {0, 1, 36, 383, 384, 767, 768, 4096, 4097, 65536 + 5};
