@@ -785,13 +785,15 @@ static uint32_t migrate__crc32c_copy_sse42(uint32_t state, unsigned char *o,
  * encoded: the CPU must have AVX); with AVX2 and VPCLMULQDQ, 4 x 256-bit
  * registers (8 lanes, 128 bytes per step); with AVX-512F and VPCLMULQDQ, 4 x
  * 512-bit registers (16 lanes, 256 bytes per step). The copy variants store
- * every vector they load: the CRC is that of the bytes stored. Vectors are GNU C vector types and the builtins behind
- * the intrinsics (no <immintrin.h>), in functions with target attributes;
- * cpuid says at run time whether they may be called.
+ * every vector they load: the CRC is that of the bytes stored. Vectors are
+ * GNU C vector types and the builtins behind the intrinsics (no
+ * <immintrin.h>), in functions with target attributes; cpuid says at run
+ * time whether they may be called.
  *
  * migrate__crc32c_fold_k[i] = {k1, k2} for D = migrate__crc32c_fold_d[i]
  * bytes, reflected (x^0 is bit 31, as everywhere here). Computed by
- * tools/crc32c_fold_constants.py (x^n mod P by n multiplications by x);
+ * tools/crc32c_fold_constants.py (x^n mod P by n multiplications by x; its
+ * --check compares this table, ctest crc32c_fold_constants);
  * tests/migrate/test_crc32c_table.c recomputes them bit by bit. */
 static const unsigned migrate__crc32c_fold_d[7] = {16, 32, 48, 64, 128, 192, 256};
 static const uint32_t migrate__crc32c_fold_k[7][2] = {
@@ -1011,9 +1013,9 @@ static UAREA_UNUSED bool migrate__crc32c_fold_has(int level)
     return level >= 0 && level <= 3 && (migrate__crc32c_cpu_features() & need[level]) != 0;
 }
 
-/* Checksum (o NULL) or copy+checksum with folding at level 1 or 2, for any
- * length: bytes up to a 64-byte boundary of the source and the last ones
- * through the crc32 instruction. The caller checked the level is there. */
+/* Checksum (o NULL) or copy+checksum by folding, one function per width,
+ * for any length: bytes up to a 64-byte boundary of the source and the last
+ * ones through the crc32 instruction. The caller checked the CPU has it. */
 __attribute__((target(MIGRATE__CRC32C_T128)))
 static uint32_t migrate__crc32c_fold128_any(uint32_t state, unsigned char *o,
                                             const unsigned char *p, size_t len)
@@ -1021,7 +1023,8 @@ static uint32_t migrate__crc32c_fold128_any(uint32_t state, unsigned char *o,
     size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
     if (head > len) head = len;
     if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head) : migrate__crc32c_sse42(state, p, head);
+        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
+                  : migrate__crc32c_sse42(state, p, head);
         p += head, len -= head, o = o ? o + head : o;
     }
     if (len >= 64) {
@@ -1040,7 +1043,8 @@ static uint32_t migrate__crc32c_fold256_any(uint32_t state, unsigned char *o,
     size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
     if (head > len) head = len;
     if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head) : migrate__crc32c_sse42(state, p, head);
+        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
+                  : migrate__crc32c_sse42(state, p, head);
         p += head, len -= head, o = o ? o + head : o;
     }
     if (len >= 128) {
@@ -1059,7 +1063,8 @@ static uint32_t migrate__crc32c_fold512_any(uint32_t state, unsigned char *o,
     size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
     if (head > len) head = len;
     if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head) : migrate__crc32c_sse42(state, p, head);
+        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
+                  : migrate__crc32c_sse42(state, p, head);
         p += head, len -= head, o = o ? o + head : o;
     }
     if (len >= 256) {
@@ -1071,8 +1076,9 @@ static uint32_t migrate__crc32c_fold512_any(uint32_t state, unsigned char *o,
     return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
 }
 
-/* The folding paths by level, for tests and benchmarks (level 0: the crc32
- * instruction alone). */
+/* The folding paths by level (1 128-bit, 2 256-bit, 3 512-bit; 0: the crc32
+ * instruction alone), for tests and benchmarks: the CPU must have it
+ * (migrate__crc32c_fold_has). */
 static UAREA_UNUSED uint32_t migrate__crc32c_update_fold(int level, uint32_t state,
                                                          const void *buf, size_t len)
 {

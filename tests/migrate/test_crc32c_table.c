@@ -142,8 +142,8 @@ Test(crc32c_fold, constants_are_powers_of_x)
     cr_assert_arr_eq(migrate__crc32c_fold_d, want, sizeof want);
 }
 
-static const char *const level_name[4] = {"crc32", "PCLMULQDQ 128-bit", "AVX2 VPCLMULQDQ 256-bit",
-                                          "AVX-512 VPCLMULQDQ 512-bit"};
+static const char *const level_name[4] = {"crc32", "PCLMULQDQ 128-bit",
+                                          "AVX2 VPCLMULQDQ 256-bit", "AVX-512 VPCLMULQDQ 512-bit"};
 
 static void need_level(int level)
 {
