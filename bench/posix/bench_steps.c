@@ -10,6 +10,9 @@
  *
  *   bench_steps [hops] [heap KiB]    (default 41 hops, no heap)
  *
+ * With BENCH_STEPS_DUMP set in the environment, the steps of the middle hop
+ * of each mode are printed too, each with its time since the call.
+ *
  * With a heap size, the container first allocates and fills that much heap
  * (up to 2 MiB), so that the transfer dominates (a 2 MiB heap: an image of
  * about 2.2 MB).
@@ -139,6 +142,18 @@ static int run(int precopy)
             t_frozen = 0;
         } else if (strcmp(e->step, "app.return") == 0 && t_call && nt < MAX_HOPS) {
             total[nt++] = e->t - t_call;
+        }
+    }
+    if (getenv("BENCH_STEPS_DUMP") != NULL) {
+        /* the steps of the middle hop, each with its time from the call */
+        int calls = 0, want = hops / 2;
+        uint64_t t0 = 0;
+        for (int i = 0; i < *nev && i < MAX_EV; i++) {
+            const struct ev *e = &evs[i];
+            if (strcmp(e->step, "app.call") == 0 && calls++ == want) t0 = e->t;
+            if (t0 == 0) continue;
+            if (strcmp(e->step, "app.call") == 0 && e->t != t0) break;
+            printf("    %9.1f us  node %d  %s\n", (e->t - t0) / 1e3, e->node, e->step);
         }
     }
     printf("%s, %d hops:\n", precopy ? "pre-copy" : "stop and copy", hops);
