@@ -19,8 +19,12 @@
  * the source -> running on the destination), the total (request ->
  * commit), the image bytes sent (before and during the freeze), the
  * pre-copy rounds, the pages the destination fetched on demand after it
- * started (post-copy), the work ratio, and the memcpy of the container's
- * bytes, measured in the same run, as the floor.
+ * started (post-copy; 0 until that mode exists), the work ratio, and the
+ * memcpy of the container's bytes, measured in the same run, as the floor.
+ * Pre-copy runs with the runtime's default policy (rounds while the
+ * written set shrinks, migrate_config): "rounds" counts the images staged
+ * before the freeze, "rounds ended" says why they stopped (the commonest
+ * reason over the row's migrations).
  *
  *   bench_large_64m [migrations per point] [out.csv]
  *
@@ -175,6 +179,10 @@ static uint64_t memcpy_ns(size_t bytes)
     return best;
 }
 
+/* migrate_precopy_stop, as the table prints it */
+static const char *const stop_name[8] = {"-", "limit", "not-shrinking", "small", "budget",
+                                         "failed", "?", "?"};
+
 /* The modes this build can run. */
 enum { MODE_SC, MODE_PRE, MODE_COUNT };
 static const char *mode_name[MODE_COUNT] = {"stop-and-copy", "pre-copy"};
@@ -196,17 +204,19 @@ int main(int argc, char **argv)
     if (out == NULL) { perror(csv); return 1; }
     uint64_t floor_ns = memcpy_ns(HEAP_BYTES);
     fprintf(out, "heap_mib,mode,write_mib_s,migrations,downtime_us,total_us,bytes_sent,"
-                 "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us\n");
+                 "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us,rounds_ended\n");
     printf("bench_large: a %u MiB container (every page written), 2 node processes with "
            "2 cores each, %d migrations per row; a writer writes 1 MiB spread over the heap "
            "at the rate given, a worker computes; medians\n\n", (unsigned)BENCH_MIB, migs);
-    printf("%-14s %6s %10s %10s %11s %11s %6s %7s %6s %10s %9s\n", "mode", "MiB/s", "downtime us",
-           "total us", "bytes sent", "frozen", "rounds", "fetched", "work", "memcpy us",
-           "dt/memcpy");
+    printf("%-14s %6s %10s %10s %11s %11s %6s %-13s %7s %6s %10s %9s\n", "mode", "MiB/s",
+           "downtime us", "total us", "bytes sent", "frozen", "rounds", "rounds ended", "fetched",
+           "work", "memcpy us", "dt/memcpy");
     for (unsigned r = 0; r < sizeof periods / sizeof *periods; r++) {
         for (int mode = 0; mode < MODE_COUNT; mode++) {
             static point p;
             uint64_t dt[MAX_MIG], tot[MAX_MIG], sent[MAX_MIG], frozen[MAX_MIG], work[MAX_MIG];
+            uint64_t rnd[MAX_MIG];
+            int stops[8] = {0};
             int fds[2];
             memset(&p, 0, sizeof p);
             if (pipe(fds) != 0) { perror("pipe"); return 1; }
@@ -227,22 +237,26 @@ int main(int argc, char **argv)
                 tot[i] = p.st[i].total_ns;
                 sent[i] = p.st[i].bytes + p.st[i].precopy_bytes;
                 frozen[i] = p.st[i].bytes;
+                rnd[i] = p.st[i].precopy_rounds;
+                if (p.st[i].precopy_stop >= 0 && p.st[i].precopy_stop < 8) stops[p.st[i].precopy_stop]++;
                 if (read(fds[0], &work[i], sizeof work[i]) != sizeof work[i]) work[i] = 0;
             }
             close(fds[0]);
             uint64_t mdt = median(dt, migs), mtot = median(tot, migs);
             uint64_t msent = median(sent, migs), mfrozen = median(frozen, migs);
             uint64_t mwork = median(work, migs);
-            unsigned rounds = mode == MODE_SC ? 0u : 1u, fetched = 0;
+            unsigned rounds = (unsigned)median(rnd, migs), fetched = 0;
+            int stop = 0;   /* the commonest reason the rounds stopped */
+            for (int k = 1; k < 8; k++) if (stops[k] > stops[stop]) stop = k;
             int rate = (int)(1000000000 / periods[r]);   /* batches of 1 MiB per s */
-            printf("%-14s %6d %10.1f %10.1f %11llu %11llu %6u %7u %6.2f %10.1f %9.2f\n",
+            printf("%-14s %6d %10.1f %10.1f %11llu %11llu %6u %-13s %7u %6.2f %10.1f %9.2f\n",
                    mode_name[mode], rate, mdt / 1e3, mtot / 1e3, (unsigned long long)msent,
-                   (unsigned long long)mfrozen, rounds, fetched, mwork / 1e3, floor_ns / 1e3,
-                   (double)mdt / (double)floor_ns);
-            fprintf(out, "%u,%s,%d,%d,%.1f,%.1f,%llu,%llu,%u,%u,%.3f,%.1f\n", (unsigned)BENCH_MIB,
-                    mode_name[mode], rate, migs, mdt / 1e3, mtot / 1e3,
+                   (unsigned long long)mfrozen, rounds, stop_name[stop], fetched, mwork / 1e3,
+                   floor_ns / 1e3, (double)mdt / (double)floor_ns);
+            fprintf(out, "%u,%s,%d,%d,%.1f,%.1f,%llu,%llu,%u,%u,%.3f,%.1f,%s\n",
+                    (unsigned)BENCH_MIB, mode_name[mode], rate, migs, mdt / 1e3, mtot / 1e3,
                     (unsigned long long)msent, (unsigned long long)mfrozen, rounds, fetched,
-                    mwork / 1e3, floor_ns / 1e3);
+                    mwork / 1e3, floor_ns / 1e3, stop_name[stop]);
             fflush(stdout);
         }
     }
