@@ -159,6 +159,7 @@ static void ptl_reader(void)
      * is made again, and C's transfer then comes through */
     CHECK(noc_portal_allow(&t, in, A, 2) == 0);
     CHECK(noc_portal_read(&t, in, got, sizeof got, 3000000) == UAREA_ETIMEDOUT);
+    await(C, 1);                 /* C has seen that nobody allows it yet */
     CHECK(noc_portal_allow(&t, in, C, 4) == 0);
     reach(4);
     CHECK(noc_portal_read(&t, in, got, sizeof got, T_MS) == 5000);
@@ -199,6 +200,7 @@ static void ptl_third(void)
     CHECK((out = noc_portal_open(&t, 4, B, 5)) >= 0);
     /* nobody allows C yet: a zero timeout fails at once */
     CHECK(noc_portal_write(&t, out, d, sizeof d, 0) == UAREA_ENOTALLOWED);
+    reach(1);
     await(B, 4);
     CHECK(noc_portal_write(&t, out, d, sizeof d, T_MS) == (int)sizeof d);
     CHECK(noc_portal_close(&t, out) == 0);

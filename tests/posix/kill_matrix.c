@@ -117,6 +117,7 @@ struct ctl {
     volatile int sent_first;         /* ... before the kill */
     volatile int mig_rc;             /* what the first migrate_to to return returned */
     volatile int fired_at_return;    /* ... and whether the step had fired by then */
+    volatile int landed;             /* the kill is done (the victim is dead) */
 };
 static struct ctl *ctl;
 static int64_t timeout_ns = 300000000;
@@ -176,6 +177,20 @@ static int app(int argc, char **argv)
         ctl->fired_at_return = __atomic_load_n(&ctl->fired, __ATOMIC_ACQUIRE);
     }
     if (rc != 0 && noc_node_self() != SRC) return 4;
+    /* A copy that runs on at the destination waits for the cell's kill to
+     * land before it goes on: a kill at a step of the source after the
+     * commit point (src.dropped: the source's wipe may take longer than the
+     * rest of the program) must find the container still running there,
+     * whatever the two nodes' speeds. Bounded: 5 s. */
+    if (noc_node_self() == DST) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!__atomic_load_n(&ctl->landed, __ATOMIC_ACQUIRE)) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if (t.tv_sec - t0.tv_sec > 5) break;
+            uarea_thread_yield();
+        }
+    }
     for (unsigned w = 0; w < 2; w++)
         if (uarea_thread_join(t[w], NULL) != 0) return 5;
     got = mix(digest[0]) ^ mix(digest[1] + 1);
@@ -211,12 +226,14 @@ static void on_step(void *arg, int node, const char *step)
         return;
     ctl->sent_first = ctl->sent;
     if (ctl->victim == node) {
+        __atomic_store_n(&ctl->landed, 1, __ATOMIC_RELEASE);   /* (dies next) */
         kill(getpid(), SIGKILL);
         for (;;) pause();
     }
     pid_t v = (pid_t)uarea_posix_node_pid(ctl->victim);
     kill(v, SIGKILL);
     wait_dead(v);
+    __atomic_store_n(&ctl->landed, 1, __ATOMIC_RELEASE);
 }
 
 static void on_migration(void *arg, const migrate_stats *st)
