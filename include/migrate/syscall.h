@@ -9,11 +9,10 @@
  *   migrate_to(node), kmigrate_to(node)     the app-facing call (migrate/migrate.h)
  *   migrate_syscall(number, arg)            any call the port serves itself
  *
- *   1. inside the port's critical section (no preemption may move the thread
- *      off its core between taking the board and raising its pending flag),
- *      take the calling core's board (UAREA_EBUSY when a call is in flight
- *      there), write the number and argument, set ret to UAREA_EAGAIN and
- *      raise pending;
+ *   1. uarea_call_post: inside the port's critical section and the UArea
+ *      lock, take the calling core's board (UAREA_EBUSY when a call is in
+ *      flight there), write the number and argument, set ret to
+ *      UAREA_EAGAIN and raise pending;
  *   2. wake the master (UAREA_PORT_WAKE_MASTER());
  *   3. wait off the core until ret is not UAREA_EAGAIN (uarea_call_wait:
  *      the core runs other threads or idles, a freeze finds the thread
@@ -81,24 +80,16 @@ UAREA_EXTERN_C_BEGIN
 
 UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg)
 {
-    struct uarea *ua = uarea_current();
     struct uarea_board *b;
-    uint32_t expect = 0;
     intptr_t ret;
-    uintptr_t crit;
+    int err = 0;
     if (number == 0) return UAREA_EINVAL;
-    if (ua == NULL) return UAREA_ENOTUSER;
-    crit = UAREA_PORT_CRIT_ENTER();
-    b = uarea_board(ua, UAREA_PORT_CORE_ID());
-    if (b == NULL || !__atomic_compare_exchange_n(&b->number, &expect, number, false,
-                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        UAREA_PORT_CRIT_LEAVE(crit);
-        return b == NULL ? UAREA_ENOTUSER : UAREA_EBUSY;
-    }
-    b->args[0] = arg;
-    __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
-    UAREA_PORT_CRIT_LEAVE(crit);
+    if (uarea_current() == NULL) return UAREA_ENOTUSER;
+    /* posted under the UArea lock: a master settling the calls that came
+     * with an arriving container never takes this one, half posted, for
+     * one of them (uarea_call_settle) */
+    b = uarea_call_post(number, arg, &err);
+    if (b == NULL) return err;
     UAREA_PORT_WAKE_MASTER();
     /* off the core until the master answers (uarea_call_answer) */
     ret = uarea_call_wait(b);
@@ -155,9 +146,13 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
              * must not take the last migration's result for its own. */
             int rc = arrived ? 0 : migrate_daemon_last(&n->d, NULL);
             if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
-            n->calls[c] = 0;
-            migrate_syscall_answer(ua, b, (intptr_t)rc);
-            did++;
+            if (n->calls[c]) {
+                n->calls[c] = 0;
+                migrate_syscall_answer(ua, b, (intptr_t)rc);
+                did++;
+            } else if (uarea_call_settle(ua, b, MIGRATE_SYS_MIGRATE, (intptr_t)rc) > 0) {
+                did++;   /* a call that came with the container (not one being posted) */
+            }
         }
     }
     return did;

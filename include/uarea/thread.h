@@ -133,6 +133,20 @@ UAREA_API int uarea_threads_active(const struct uarea *ua);
  * and does not wait). UAREA_EINVAL for a NULL ua or a board not of ua. */
 UAREA_API intptr_t uarea_call_wait(struct uarea_board *b);
 UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret);
+/* uarea_call_post: the calling container thread posts call `number` (not 0)
+ * with `arg` on its core's board (number, args[0], ret = UAREA_EAGAIN,
+ * pending = 1), under the UArea lock, so that uarea_call_settle never sees
+ * a call half posted. Returns the board; NULL with *err = UAREA_ENOTUSER
+ * outside a container thread, UAREA_EBUSY when a call is in flight there.
+ * uarea_call_settle: the master, for calls it did not take itself (the
+ * ones that came with an arriving container, or a restored one): under the
+ * lock, answer the call on b only if it is a call of `number` that a master
+ * took (pending 0) and that has no answer yet. 1 answered, 0 not such a
+ * call (none, one being posted, one answered), UAREA_EINVAL for bad
+ * arguments. */
+UAREA_API struct uarea_board *uarea_call_post(uint32_t number, uintptr_t arg, int *err);
+UAREA_API int uarea_call_settle(struct uarea *ua, struct uarea_board *b, uint32_t number,
+                                intptr_t ret);
 /* How many times a thread of this process started waiting in
  * uarea_call_wait() (a count for tests: a wait that spun would show none). */
 UAREA_API uint32_t uarea_call_waits(void);
@@ -819,6 +833,53 @@ UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_
     /* every core: one may be on its way to idle, past its look at the queue */
     uarea__reschedule_all();
     return UAREA_OK;
+}
+
+UAREA_API struct uarea_board *uarea_call_post(uint32_t number, uintptr_t arg, int *err)
+{
+    uintptr_t crit;
+    struct uarea__core *c = uarea__user_enter(&crit);
+    struct uarea_board *b;
+    uint32_t expect = 0;
+    if (c == NULL || number == 0) {
+        if (c != NULL) UAREA_PORT_CRIT_LEAVE(crit);
+        if (err != NULL) *err = c == NULL ? UAREA_ENOTUSER : UAREA_EINVAL;
+        return NULL;
+    }
+    b = &c->ua->board[c->id];
+    uarea__lock(c->ua);
+    if (!__atomic_compare_exchange_n(&b->number, &expect, number, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        uarea__unlock(c->ua);
+        UAREA_PORT_CRIT_LEAVE(crit);
+        if (err != NULL) *err = UAREA_EBUSY;
+        return NULL;
+    }
+    b->args[0] = arg;
+    __atomic_store_n(&b->ret, (intptr_t)UAREA_EAGAIN, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->pending, 1u, __ATOMIC_RELEASE);
+    uarea__unlock(c->ua);
+    UAREA_PORT_CRIT_LEAVE(crit);
+    if (err != NULL) *err = 0;
+    return b;
+}
+
+UAREA_API int uarea_call_settle(struct uarea *ua, struct uarea_board *b, uint32_t number,
+                                intptr_t ret)
+{
+    uintptr_t crit;
+    int taken;
+    if (ua == NULL || b == NULL || uarea__board_index(ua, b) < 0) return UAREA_EINVAL;
+    crit = UAREA_PORT_CRIT_ENTER();
+    uarea__lock(ua);
+    taken = number != 0 && __atomic_load_n(&b->number, __ATOMIC_ACQUIRE) == number &&
+            __atomic_load_n(&b->pending, __ATOMIC_ACQUIRE) == 0 &&
+            __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN;
+    uarea__unlock(ua);
+    UAREA_PORT_CRIT_LEAVE(crit);
+    /* still such a call: only its thread frees the board, after an answer */
+    if (taken) (void)uarea_call_answer(ua, b, ret);
+    return taken;
 }
 
 UAREA_API uint32_t uarea_call_waits(void)

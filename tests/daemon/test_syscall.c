@@ -196,3 +196,29 @@ Test(syscall, a_caller_waits_off_its_core)
     cr_assert_eq(uarea_call_answer(ua, (struct uarea_board *)(void *)ua, 0), UAREA_EINVAL);
     cr_assert_eq(uarea_call_wait(uarea_board(ua, 0)), UAREA_ENOTUSER, "not a container thread");
 }
+
+/* At an arrival the master answers the calls that came with the container
+ * (taken by the source's master: pending 0, no answer yet), never a call
+ * posted here meanwhile (pending 1), nor a board without a call or with its
+ * answer: uarea_call_settle checks under the UArea lock, where a post is
+ * never seen half done (uarea_call_post). */
+Test(syscall, an_arrival_settles_only_the_calls_that_came_with_it)
+{
+    struct uarea_board *bd = uarea_board(ua, 2);
+    bd->number = MIGRATE_SYS_MIGRATE;
+    bd->pending = 1;                       /* posted here, not taken yet */
+    bd->ret = UAREA_EAGAIN;
+    cr_assert_eq(uarea_call_settle(ua, bd, MIGRATE_SYS_MIGRATE, 0), 0);
+    cr_assert_eq(bd->ret, UAREA_EAGAIN, "left for the master to take");
+    bd->pending = 0;                       /* taken on the source: came with it */
+    cr_assert_eq(uarea_call_settle(ua, bd, SYS_OWN, 0), 0, "another number");
+    cr_assert_eq(uarea_call_settle(ua, bd, MIGRATE_SYS_MIGRATE, 0), 1);
+    cr_assert_eq(bd->ret, 0);
+    cr_assert_eq(uarea_call_settle(ua, bd, MIGRATE_SYS_MIGRATE, 0), 0, "answered already");
+    bd->number = 0;
+    cr_assert_eq(uarea_call_settle(ua, bd, MIGRATE_SYS_MIGRATE, 0), 0, "no call");
+    cr_assert_eq(uarea_call_settle(NULL, bd, MIGRATE_SYS_MIGRATE, 0), UAREA_EINVAL);
+    int err = 0;
+    cr_assert_null(uarea_call_post(MIGRATE_SYS_MIGRATE, 1, &err));
+    cr_assert_eq(err, UAREA_ENOTUSER, "not a container thread");
+}

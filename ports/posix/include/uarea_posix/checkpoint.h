@@ -170,9 +170,10 @@ static int uarea__posix_boards(uarea__posix_node *n, struct uarea *ua)
                 (void)migrate_node_hold(&n->m.node, 1);
             }
         } else if ((int)c != n->ckpt_core && n->restored &&
-                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN) {
-            /* this checkpoint is the one the run restored from */
-            migrate_syscall_answer(ua, b, (intptr_t)1);
+                   __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
+                   uarea_call_settle(ua, b, UAREA__POSIX_SYS_CKPT, (intptr_t)1) > 0) {
+            /* this checkpoint is the one the run restored from (not one
+             * being posted now: uarea_call_settle checks under the lock) */
             did++;
         }
     }
