@@ -58,6 +58,14 @@
  * container to node B: migrate_daemon_request(); the answer comes back as a
  * RESULT message (migrate_daemon_ctrl_result()).
  *
+ * Post-copy (migrate_config.postcopy, optional container ops): the frozen
+ * image leaves the heap pages out; after COMMIT the container runs on the
+ * destination while the source, still holding the frozen pages, sends them
+ * in packets (S_POST: those the destination asks for with FETCH first, the
+ * others pushed), and drops its copy on DONE (R_POST: every page is in). A
+ * source lost before DONE loses the pages: the destination stops the
+ * container (UAREA_EPAGESLOST). docs/protocol.md, "Post-copy".
+ *
  * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION). Needs
  * NOC_IMPLEMENTATION in the same program. Freestanding; no allocation (the
  * caller gives the block buffer).
@@ -1713,7 +1721,7 @@ static int migrate__dst_post(migrate_daemon *d)
     if (!d->xfer.inflight) {
         rc = migrate__post_page_read(d);
         if (rc == UAREA_EPEERGONE) { migrate__dst_lost(d); return 1; }
-        did = 1;                                   /* else tried again next step */
+        if (rc == 0) did = 1;                      /* else tried again next step */
     }
     while (d->ops->pages_wanted(d->ctx, 0, &first, &count) == 1) {
         migrate__send_fetch(d, first, count);

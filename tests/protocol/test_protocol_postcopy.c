@@ -190,6 +190,7 @@ static void one_fault(int fault, unsigned kind, int src, int dst, uint32_t nth, 
         cr_assert_eq(w_live(w, &where), 1, "%s: live copies", what);
         cr_assert_eq(w_frozen_copies(w), 0, "%s", what);
         if (where == 1) check_moved(w, what);
+        else cr_assert_eq(memcmp(w->f[0].data, w->f[0].golden, LEN), 0, "%s: source damaged", what);
     } else {
         check_one_copy(w, what);
     }
