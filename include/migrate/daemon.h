@@ -248,8 +248,9 @@ typedef struct migrate_container_ops {
      * with MIGRATE_OFFER_POST in offer->flags; a container that takes it
      * leaves the payload of its lazy heap pages out of the image and says
      * how many follow (offer->pages, numbered 0 .. pages-1); pages 0
-     * leaves the image whole (no post-copy this time). After COMMIT the container never runs here
-     * again; its pages are read from the frozen copy until `drop`.
+     * leaves the image whole (no post-copy this time). After COMMIT the
+     * container never runs here again; its pages are read from the frozen
+     * copy until `drop` (on DONE, or when the destination is lost).
      * pages_produce copies whole pages, starting at page `first`, at most
      * `count` of them and as many as fit in `cap` bytes, into buf; first
      * MIGRATE_PAGES_NEXT: the next run of pages not yet produced (the
