@@ -58,6 +58,14 @@
  * container to node B: migrate_daemon_request(); the answer comes back as a
  * RESULT message (migrate_daemon_ctrl_result()).
  *
+ * Post-copy (migrate_config.postcopy, optional container ops): the frozen
+ * image leaves the heap pages out; after COMMIT the container runs on the
+ * destination while the source, still holding the frozen pages, sends them
+ * in packets (S_POST: those the destination asks for with FETCH first, the
+ * others pushed), and drops its copy on DONE (R_POST: every page is in). A
+ * source lost before DONE loses the pages: the destination stops the
+ * container (UAREA_EPAGESLOST). docs/protocol.md, "Post-copy".
+ *
  * Implementation: MIGRATE_IMPLEMENTATION (or UAREA_IMPLEMENTATION). Needs
  * NOC_IMPLEMENTATION in the same program. Freestanding; no allocation (the
  * caller gives the block buffer).
@@ -147,6 +155,9 @@ typedef struct migrate_offer {
     uint64_t layout_fp;       /* UArea layout fingerprint of the source */
     uint64_t binary_fp;       /* binary fingerprint of the source */
     uint32_t flags;           /* MIGRATE_OFFER_*: which image this is */
+    uint32_t pages;           /* post-copy (MIGRATE_OFFER_POST): heap pages left
+                                 out of the image, to follow after COMMIT (0:
+                                 none, the image is whole) */
 } migrate_offer;
 
 /* Pre-copy (see docs/protocol.md): the first image is sent while the
@@ -157,6 +168,35 @@ typedef struct migrate_offer {
 #define MIGRATE_OFFER_DELTA 2u    /* goes over the staged pre-copy image (with PRE:
                                      a further round, staged; alone: the delta
                                      that completes it) */
+#define MIGRATE_OFFER_POST 4u     /* post-copy: the frozen image leaves out the
+                                     payload of `pages` heap pages, which follow
+                                     after COMMIT (docs/protocol.md, "Post-copy") */
+
+/* Post-copy page packets (docs/protocol.md, "Post-copy"): each is one portal
+ * write into the destination's posted read, a header and `count` whole
+ * pages. Wire layout (little-endian): 0 magic u32 "UAPG" | 4 mid u32 |
+ * 8 first u32 | 12 count u32 | 16 page_size u32 | 20 flags u32 |
+ * 24 crc32c u32 (of the header with this field 0, then the page bytes) |
+ * 28 reserved u32 (0) | 32 the pages. The daemon seals a packet on the
+ * source and checks it on the destination: a damaged one is dropped, its
+ * pages asked again; the container sees only verified bytes. */
+#define MIGRATE_PAGES_HDR 32u
+#define MIGRATE_PAGES_NEXT 0xffffffffu /* pages_produce: the next run not yet sent */
+#define MIGRATE_PAGES_FETCHED 1u       /* packet flag: sent in answer to a FETCH */
+typedef struct migrate_pages_hdr {
+    uint32_t mid, first, count, page_size, flags;
+} migrate_pages_hdr;
+
+/* Which way a migration went (migrate_stats.mode). */
+typedef enum migrate_mode {
+    MIGRATE_MODE_STOP_COPY = 0, /* one image, frozen */
+    MIGRATE_MODE_PRECOPY,       /* pre-copy rounds, then the delta, frozen */
+    MIGRATE_MODE_POSTCOPY,      /* the frozen image without the lazy pages; they
+                                   follow after COMMIT (migrate_config.postcopy 1) */
+    MIGRATE_MODE_PRE_POST       /* pre-copy rounds, then a delta without the
+                                   lazy pages, which follow after COMMIT
+                                   (migrate_config.postcopy 2) */
+} migrate_mode;
 
 typedef struct migrate_container_ops {
     /* Source side. */
@@ -202,6 +242,44 @@ typedef struct migrate_container_ops {
      * controller's MOVE alike): a machine whose nodes do not all hold
      * containers (the MPPA-256's I/O clusters: UAREA_ENODEKIND). */
     int (*check_dst)(void *ctx, int dst);
+    /* Post-copy (docs/protocol.md, "Post-copy"), all optional; the daemon
+     * uses post-copy only when every one of them is there (else the
+     * migration goes as without them). Source side: image_begin is called
+     * with MIGRATE_OFFER_POST in offer->flags; a container that takes it
+     * leaves the payload of its lazy heap pages out of the image and says
+     * how many follow (offer->pages, numbered 0 .. pages-1); pages 0
+     * leaves the image whole (no post-copy this time). After COMMIT the
+     * container never runs here again; its pages are read from the frozen
+     * copy until `drop` (on DONE, or when the destination is lost).
+     * pages_produce copies whole pages, starting at page `first`, at most
+     * `count` of them and as many as fit in `cap` bytes, into buf; first
+     * MIGRATE_PAGES_NEXT: the next run of pages not yet produced (the
+     * background push). It returns how many pages it copied (0 with NEXT:
+     * every page went once), their first in *first_out and their size in
+     * *page_size, or an error. */
+    long (*pages_produce)(void *ctx, uint32_t first, uint32_t count, void *buf, size_t cap,
+                          uint32_t *first_out, uint32_t *page_size);
+    /* Destination side. postcopy_activate: run the container (like activate)
+     * with offer->pages heap pages missing: the port registers their range
+     * as lazy, a thread that touches one waits until it is installed. */
+    int (*postcopy_activate)(void *ctx, const migrate_offer *offer);
+    /* Install `count` pages of `page_size` bytes from page `first`, whose
+     * packet the daemon has verified (CRC, length): check the bounds (an
+     * out-of-range run or a wrong page size: an error, nothing installed),
+     * install only pages still missing (a duplicate or late packet never
+     * overwrites a page the container may have written since), wake the
+     * threads waiting for them. Returns the pages newly installed. */
+    long (*pages_install)(void *ctx, uint32_t first, uint32_t count, uint32_t page_size,
+                          const void *bytes);
+    /* Pages to fetch: again 0, a run of pages that threads touched since the
+     * last call (each fault reported once); again 1 (no packet came for a
+     * timeout: one may have been lost), a run still missing, touched ones
+     * first. 1 and the run in *first, *count; 0 none. */
+    int (*pages_wanted)(void *ctx, int again, uint32_t *first, uint32_t *count);
+    uint64_t (*pages_missing)(void *ctx);           /* pages not installed yet */
+    /* The source was lost before every page arrived: stop the container,
+     * wipe it; it must never run on with a page missing. */
+    void (*postcopy_fail)(void *ctx);
 } migrate_container_ops;
 
 /* ---- Trace points --------------------------------------------------------- */
@@ -228,6 +306,11 @@ typedef enum migrate_point {
     MIGRATE_PT_DST_COMMIT,    /* destination: COMMIT came (or the source died): activation next */
     MIGRATE_PT_DST_ACTIVATED, /* destination: the container runs here */
     MIGRATE_PT_DST_DISCARDED, /* destination: what arrived is discarded */
+    MIGRATE_PT_SRC_PAGES,     /* source, post-copy: a packet of pages written */
+    MIGRATE_PT_SRC_DONE,      /* source, post-copy: DONE came, the copy here dropped */
+    MIGRATE_PT_DST_PAGES,     /* destination, post-copy: a packet of pages installed */
+    MIGRATE_PT_DST_DONE,      /* destination, post-copy: every page is in, DONE out */
+    MIGRATE_PT_DST_LOST,      /* destination, post-copy: the source was lost first */
     MIGRATE_PT_COUNT
 } migrate_point;
 
@@ -280,6 +363,11 @@ typedef struct migrate_stats {
                                  first (whole) one included (0: no pre-copy) */
     int precopy_stop;         /* why the rounds stopped (migrate_precopy_stop); the
                                  destination learns it with COMMIT */
+    int mode;                 /* which way it went (migrate_mode) */
+    uint64_t pages_fetched;   /* post-copy: pages sent (source) / newly installed
+                                 (destination) in answer to FETCH */
+    uint64_t pages_pushed;    /* post-copy: pages sent / newly installed from the
+                                 background push */
 } migrate_stats;
 
 /* ---- The daemon -------------------------------------------------------------- */
@@ -293,8 +381,11 @@ typedef enum migrate_state {
                                  to confirm it discarded (NACK) or to die */
     MIGRATE_R_RECV,           /* destination: receiving the image */
     MIGRATE_R_COMMIT,         /* destination: verified, waiting for COMMIT */
-    MIGRATE_R_STAGED          /* destination: pre-copy image verified, waiting
+    MIGRATE_R_STAGED,         /* destination: pre-copy image verified, waiting
                                  for the REQUEST of the next round or the delta */
+    MIGRATE_S_POST,           /* source, post-copy: past COMMIT, serving pages */
+    MIGRATE_R_POST            /* destination, post-copy: the container runs here,
+                                 pages still arriving */
 } migrate_state;
 
 typedef struct migrate_msg {
@@ -304,8 +395,11 @@ typedef struct migrate_msg {
     int32_t status;
     uint64_t size, layout_fp, binary_fp, stamp;
     uint32_t zero_pages;
-    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_*; COMMIT: migrate_precopy_stop */
+    uint16_t flags;           /* REQUEST: MIGRATE_OFFER_*; COMMIT: migrate_precopy_stop,
+                                 | MIGRATE_COMMIT_POST */
 } migrate_msg;
+/* COMMIT of a post-copy migration (its pages follow). */
+#define MIGRATE_COMMIT_POST 0x100u
 /* REQUEST, ACCEPT and VERIFIED carry in `stamp` the number of the image of
  * the migration they are about: 0 the one image of a migration without
  * pre-copy; 1, 2, ... the pre-copy rounds; the last pre-copy round's number
@@ -334,6 +428,11 @@ typedef struct migrate_config {
     uint64_t precopy_budget_bytes; /* all pre-copy images together at most (the
                                  first always goes); 0: MIGRATE_PRECOPY_BUDGET
                                  times the first image */
+    /* Post-copy (docs/protocol.md, "Post-copy"), used only when the
+     * container has the post-copy ops (else as 0): 0 off; 1 freeze at once
+     * (no pre-copy) and send the heap pages after COMMIT; 2 pre-copy rounds
+     * first, then the pages still dirty after COMMIT. */
+    int postcopy;
 } migrate_config;
 
 /* A node's part in a migration, as the history remembers it. */
@@ -406,6 +505,13 @@ typedef struct migrate_daemon {
         uint32_t round;           /* its number (migrate_msg.stamp) */
         uint64_t first;           /* source: bytes of the first pre-copy image */
         migrate_offer offer;
+        /* post-copy: source, FETCH runs to serve first (a ring), the push
+         * is over, the packet out was fetched */
+        struct { uint32_t first, count; } fetch[MIGRATE_OUTBOX];
+        unsigned fetch_head, fetch_count;
+        int push_done, out_fetched;
+        uint32_t out_pages;       /* source: pages of the packet out */
+        int lazy;                 /* the image in progress is a post-copy one */
     } mig;
 
     /* Controller requests: this node's own MOVE out, and the last MOVE it
@@ -494,11 +600,20 @@ UAREA_STATIC_ASSERT(MIGRATE_MSG_SIZE <= NOC_MAILBOX_MSG_SIZE, "messages must fit
 enum {
     MIGRATE_OP_REQUEST = 1, MIGRATE_OP_ACCEPT, MIGRATE_OP_REJECT, MIGRATE_OP_VERIFIED,
     MIGRATE_OP_NACK, MIGRATE_OP_COMMIT, MIGRATE_OP_ABORT, MIGRATE_OP_MOVE,
-    MIGRATE_OP_RESULT, MIGRATE_OP_PREPARE
+    MIGRATE_OP_RESULT, MIGRATE_OP_PREPARE,
+    MIGRATE_OP_FETCH,     /* post-copy, destination: send pages stamp .. stamp + size - 1 first */
+    MIGRATE_OP_DONE       /* post-copy, destination: every page is in; drop the copy */
 };
 UAREA_API void migrate_msg_encode(const migrate_msg *m, uint8_t out[MIGRATE_MSG_SIZE]);
 /* UAREA_EPROTO if the bytes are not a valid message (magic, version, CRC). */
 UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len);
+/* Post-copy page packets: seal writes the header of h and the CRC over it
+ * and the h->count * h->page_size page bytes that follow it at
+ * pkt + MIGRATE_PAGES_HDR; check reads the header of a packet of len bytes
+ * and, when `crc` is 1, verifies it: 0, UAREA_EPROTO (not a packet, or a
+ * length that does not match) or UAREA_EIMGCRC (damaged). */
+UAREA_API void migrate_pages_seal(void *pkt, const migrate_pages_hdr *h);
+UAREA_API int migrate_pages_check(const void *pkt, size_t len, migrate_pages_hdr *h, int crc);
 
 UAREA_EXTERN_C_END
 
@@ -547,7 +662,7 @@ UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
     if (len < MIGRATE_MSG_SIZE) return UAREA_EPROTO;
     if (migrate__le_get32(in) != MIGRATE__MAGIC || in[4] != MIGRATE__VERSION) return UAREA_EPROTO;
     if (migrate__le_get32(in + 60) != migrate_crc32c(0, in, 60)) return UAREA_EPROTO;
-    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_PREPARE) return UAREA_EPROTO;
+    if (in[5] < MIGRATE_OP_REQUEST || in[5] > MIGRATE_OP_DONE) return UAREA_EPROTO;
     m->op = in[5];
     m->from = migrate__node16(migrate__le_get16(in + 6));
     m->mid = migrate__le_get32(in + 8);
@@ -561,6 +676,48 @@ UAREA_API int migrate_msg_decode(migrate_msg *m, const uint8_t *in, size_t len)
     m->binary_fp = migrate__le_get64(in + 40);
     m->stamp = migrate__le_get64(in + 48);
     m->zero_pages = migrate__le_get32(in + 56);
+    return 0;
+}
+
+#define MIGRATE__PAGES_MAGIC 0x47504155u /* "UAPG" little-endian */
+
+static uint32_t migrate__pages_crc(const uint8_t *pkt, size_t bytes)
+{
+    uint8_t h[MIGRATE_PAGES_HDR];
+    UAREA_MEMCPY(h, pkt, MIGRATE_PAGES_HDR);
+    migrate__le_put32(h + 24, 0);
+    return migrate_crc32c(migrate_crc32c(0, h, MIGRATE_PAGES_HDR), pkt + MIGRATE_PAGES_HDR, bytes);
+}
+
+UAREA_API void migrate_pages_seal(void *pkt, const migrate_pages_hdr *h)
+{
+    uint8_t *p = (uint8_t *)pkt;
+    migrate__le_put32(p + 0, MIGRATE__PAGES_MAGIC);
+    migrate__le_put32(p + 4, h->mid);
+    migrate__le_put32(p + 8, h->first);
+    migrate__le_put32(p + 12, h->count);
+    migrate__le_put32(p + 16, h->page_size);
+    migrate__le_put32(p + 20, h->flags);
+    migrate__le_put32(p + 24, 0);
+    migrate__le_put32(p + 28, 0);
+    migrate__le_put32(p + 24, migrate__pages_crc(p, (size_t)h->count * h->page_size));
+}
+
+UAREA_API int migrate_pages_check(const void *pkt, size_t len, migrate_pages_hdr *h, int crc)
+{
+    const uint8_t *p = (const uint8_t *)pkt;
+    uint64_t bytes;
+    if (p == NULL || h == NULL) return UAREA_EINVAL;
+    if (len < MIGRATE_PAGES_HDR || migrate__le_get32(p) != MIGRATE__PAGES_MAGIC) return UAREA_EPROTO;
+    h->mid = migrate__le_get32(p + 4);
+    h->first = migrate__le_get32(p + 8);
+    h->count = migrate__le_get32(p + 12);
+    h->page_size = migrate__le_get32(p + 16);
+    h->flags = migrate__le_get32(p + 20);
+    bytes = (uint64_t)h->count * h->page_size;
+    if (h->count == 0 || h->page_size == 0 || bytes != (uint64_t)(len - MIGRATE_PAGES_HDR))
+        return UAREA_EPROTO;
+    if (crc && migrate__le_get32(p + 24) != migrate__pages_crc(p, (size_t)bytes)) return UAREA_EIMGCRC;
     return 0;
 }
 
@@ -591,6 +748,22 @@ static void migrate__arm_retries(migrate_daemon *d) { d->mig.deadline = migrate_
 static int migrate__expired(migrate_daemon *d) { return migrate__now(d) >= d->mig.deadline; }
 
 static int migrate__valid_node(const migrate_daemon *d, int n) { return n >= 0 && n < d->nodes; }
+
+/* 1 if the container offers every post-copy op. */
+static int migrate__has_post(const migrate_daemon *d)
+{
+    const migrate_container_ops *o = d->ops;
+    return o->pages_produce != NULL && o->postcopy_activate != NULL && o->pages_install != NULL &&
+           o->pages_wanted != NULL && o->pages_missing != NULL && o->postcopy_fail != NULL;
+}
+
+/* The mode of the image in progress (migrate_mode). */
+static int migrate__mode(const migrate_daemon *d)
+{
+    if (d->mig.lazy) return d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_MODE_PRE_POST
+                                                                : MIGRATE_MODE_POSTCOPY;
+    return d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_MODE_PRECOPY : MIGRATE_MODE_STOP_COPY;
+}
 
 /* Half k of the block (the whole block when it is not split: k is 0). */
 static uint8_t *migrate__half(migrate_daemon *d, unsigned k)
@@ -684,6 +857,7 @@ static void migrate__finish(migrate_daemon *d, migrate_role role, int result)
     d->mig.state = MIGRATE_IDLE;
     d->xfer.inflight = 0;
     d->mig.phase = MIGRATE_PHASE_ONE;
+    d->mig.lazy = 0;
 }
 
 /* Source, an abort's end: the container runs here again. */
@@ -755,6 +929,9 @@ static void migrate__begin_stats(migrate_daemon *d, int src, int dst)
 
 /* ---- source role ---- */
 static void migrate__send_request(migrate_daemon *d);
+static int migrate__src_post(migrate_daemon *d);
+static int migrate__dst_post(migrate_daemon *d);
+static void migrate__send_commit(migrate_daemon *d);
 
 /* Source: a fresh image transfer (the first of a migration, or the delta). */
 static void migrate__src_reset(migrate_daemon *d)
@@ -790,6 +967,7 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     d->mig.ctrl = ctrl;
     migrate__src_reset(d);
     migrate__begin_stats(d, d->self, dst);
+    d->mig.lazy = 0;
     d->mig.state = MIGRATE_S_FREEZE;
     d->mig.phase = MIGRATE_PHASE_ONE;
     d->mig.round = 0;
@@ -797,7 +975,8 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
     migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mig.mid, d->self, dst, 0);
-    if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy) {
+    if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy &&
+        !(d->cfg.postcopy == 1 && migrate__has_post(d))) {
         /* Pre-copy: the first image goes out while the container runs. */
         UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
         d->mig.offer.src = d->self;
@@ -898,6 +1077,7 @@ static void migrate__send_request(migrate_daemon *d)
     m.binary_fp = d->mig.offer.binary_fp;
     m.flags = (uint16_t)d->mig.offer.flags;
     m.stamp = d->mig.round;
+    m.zero_pages = d->mig.offer.pages;         /* post-copy: the pages that follow */
     (void)migrate__send(d, d->mig.peer, &m);
     migrate__arm(d);
     migrate__trace(d, MIGRATE_PT_SRC_REQUEST);
@@ -976,8 +1156,16 @@ static int migrate__src_frozen(migrate_daemon *d)
     d->mig.offer.src = d->self;
     d->mig.offer.mid = d->mig.mid;
     d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
+    if (d->cfg.postcopy != 0 && migrate__has_post(d)) d->mig.offer.flags |= MIGRATE_OFFER_POST;
     rc = d->ops->image_begin(d->ctx, &d->mig.offer);
     if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
+    /* post-copy only when pages were left out */
+    d->mig.lazy = (d->mig.offer.flags & MIGRATE_OFFER_POST) != 0 && d->mig.offer.pages != 0;
+    if (!d->mig.lazy) {
+        d->mig.offer.flags &= ~MIGRATE_OFFER_POST;
+        d->mig.offer.pages = 0;
+    }
+    d->stats.cur.mode = migrate__mode(d);
     d->mig.size = d->mig.offer.size;
     d->stats.cur.bytes = d->mig.size;
     migrate__trace(d, MIGRATE_PT_SRC_FROZEN);
@@ -1051,6 +1239,8 @@ static int migrate__src_step(migrate_daemon *d)
         if (!migrate__expired(d)) return 0;
         migrate__src_abort(d, UAREA_ETIMEDOUT, 0);
         return 1;
+    case MIGRATE_S_POST:
+        return migrate__src_post(d);
     case MIGRATE_S_ABORT:
         if (d->xfer.inflight && noc_portal_poll(d->t, d->xfer.out_portal) != UAREA_EAGAIN) {
             d->xfer.inflight = 0;      /* the write left out has ended */
@@ -1104,6 +1294,13 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     d->stats.cur.bytes = m->size;
     d->mig.offer.size = m->size;
     d->mig.offer.layout_fp = m->layout_fp; d->mig.offer.binary_fp = m->binary_fp;
+    d->mig.offer.pages = (m->flags & MIGRATE_OFFER_POST) ? m->zero_pages : 0u;
+    d->mig.lazy = d->mig.offer.pages != 0;
+    if (!d->mig.lazy) d->mig.offer.flags &= ~MIGRATE_OFFER_POST;
+    /* a post-copy image needs the post-copy ops here too; pre-copy rounds
+     * are never post-copy */
+    if (rc == 0 && d->mig.lazy && (!migrate__has_post(d) || (m->flags & MIGRATE_OFFER_PRE)))
+        rc = UAREA_ENOSYS;
     if (rc == 0) rc = d->ops->accept(d->ctx, &d->mig.offer);
     if (rc < 0) {
         migrate__reply(d, m->from, MIGRATE_OP_REJECT, m->mid, m->src, d->self, rc);
@@ -1113,6 +1310,8 @@ static void migrate__dst_take(migrate_daemon *d, const migrate_msg *m, int rc)
     }
     /* over a staged image: a further round (stays PRECOPY) or the delta */
     if (staged && !(m->flags & MIGRATE_OFFER_PRE)) d->mig.phase = MIGRATE_PHASE_DELTA;
+    d->stats.cur.mode = d->mig.phase == MIGRATE_PHASE_PRECOPY ? MIGRATE_MODE_PRECOPY
+                                                              : migrate__mode(d);
     d->mig.state = MIGRATE_R_RECV;
     d->mig.t_first = migrate__now(d);
     rc = migrate__post_read(d);
@@ -1131,7 +1330,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
         (m->flags & MIGRATE_OFFER_DELTA) && m->stamp == (uint64_t)d->mig.round + 1u) {
         /* the next image over the staged one: a further pre-copy round
          * (PRE | DELTA, staged in turn) or the delta that completes it */
-        d->mig.offer.flags = m->flags & (MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA);
+        d->mig.offer.flags = m->flags & (MIGRATE_OFFER_PRE | MIGRATE_OFFER_DELTA | MIGRATE_OFFER_POST);
         migrate__dst_take(d, m, m->size == 0 ? UAREA_EIMGTRUNC : 0);
         return;
     }
@@ -1164,7 +1363,7 @@ static void migrate__on_request(migrate_daemon *d, const migrate_msg *m)
     d->mig.alert_until = 0;
     UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
     d->mig.offer.src = m->src; d->mig.offer.mid = m->mid;
-    d->mig.offer.flags = m->flags & MIGRATE_OFFER_PRE;
+    d->mig.offer.flags = m->flags & (MIGRATE_OFFER_PRE | MIGRATE_OFFER_POST);
     d->mig.phase = (m->flags & MIGRATE_OFFER_PRE) ? MIGRATE_PHASE_PRECOPY : MIGRATE_PHASE_ONE;
     migrate__begin_stats(d, m->src, d->self);
     migrate__trace(d, MIGRATE_PT_DST_REQUEST);
@@ -1310,6 +1509,8 @@ static int migrate__dst_step(migrate_daemon *d)
         if (!migrate__expired(d)) return 0;
         migrate__send_verified(d);     /* lost VERIFIED or COMMIT: ask again */
         return 1;
+    case MIGRATE_R_POST:
+        return migrate__dst_post(d);
     case MIGRATE_R_STAGED:
         if (!migrate__expired(d)) return 0;
         /* Lost VERIFIED or REQUEST: ask again. A source that never comes
@@ -1329,6 +1530,215 @@ static int migrate__dst_step(migrate_daemon *d)
 }
 
 static int migrate__pump_outbox(migrate_daemon *d);
+
+/* ---- post-copy (docs/protocol.md, "Post-copy") ---- */
+/* Source, post-copy: the migration ends (DONE: result 0; the destination
+ * died or gave up: the container is gone with it). The copy here goes. */
+static void migrate__src_post_end(migrate_daemon *d, int result)
+{
+    migrate__cancel_portal(d, d->xfer.out_portal);
+    (void)d->ops->drop(d->ctx);
+    migrate__trace(d, result == 0 ? MIGRATE_PT_SRC_DONE : MIGRATE_PT_SRC_DROPPED);
+    migrate__finish(d, MIGRATE_ROLE_SOURCE, result);
+}
+
+/* Source, S_POST: one packet out at a time, into the destination's posted
+ * read: the runs asked for by FETCH first, else the next run of the push.
+ * A write that does not end in a timeout (a chunk lost, or the destination
+ * not running yet: COMMIT lost) is cancelled; each timeout without news
+ * repeats COMMIT (the destination answers DONE if it has every page); after
+ * 3 (retries + 1) of them, or when the transport says the destination is
+ * gone, the copy is dropped. */
+static int migrate__src_post(migrate_daemon *d)
+{
+    int rc;
+    if (d->xfer.inflight) {
+        rc = noc_portal_poll(d->t, d->xfer.out_portal);
+        if (rc == UAREA_EAGAIN) {
+            if (!migrate__expired(d)) return 0;
+            migrate__cancel_portal(d, d->xfer.out_portal);
+        } else {
+            d->xfer.inflight = 0;
+            if (rc == UAREA_EPEERGONE) { migrate__src_post_end(d, rc); return 1; }
+            if (rc >= 0) {
+                if (d->mig.out_fetched) d->stats.cur.pages_fetched += d->mig.out_pages;
+                else d->stats.cur.pages_pushed += d->mig.out_pages;
+                d->mig.tries = 0;                  /* the destination took it */
+                migrate__trace(d, MIGRATE_PT_SRC_PAGES);
+            }
+            migrate__arm(d);
+            return 1;
+        }
+    } else if (d->mig.fetch_count > 0 || !d->mig.push_done) {
+        int fetched = d->mig.fetch_count > 0;
+        uint32_t first = MIGRATE_PAGES_NEXT, count = 0xffffffffu, got = 0, psz = 0;
+        size_t cap = d->xfer.half > MIGRATE_PAGES_HDR ? d->xfer.half - MIGRATE_PAGES_HDR : 0;
+        migrate_pages_hdr h;
+        long n;
+        if (fetched) {
+            first = d->mig.fetch[d->mig.fetch_head].first;
+            count = d->mig.fetch[d->mig.fetch_head].count;
+            d->mig.fetch_head = (d->mig.fetch_head + 1) % MIGRATE_OUTBOX;
+            d->mig.fetch_count--;
+        }
+        n = d->ops->pages_produce(d->ctx, first, count, d->xfer.block + MIGRATE_PAGES_HDR, cap,
+                                  &got, &psz);
+        if (n <= 0 || psz == 0 || (uint64_t)n * psz > cap) {
+            /* the push is over (or the container cannot produce it: the
+             * destination asks for what it lacks); a bad FETCH is ignored */
+            if (!fetched) d->mig.push_done = 1;
+            return 1;
+        }
+        h.mid = d->mig.mid; h.first = got; h.count = (uint32_t)n; h.page_size = psz;
+        h.flags = fetched ? MIGRATE_PAGES_FETCHED : 0u;
+        migrate_pages_seal(d->xfer.block, &h);
+        rc = noc_portal_awrite(d->t, d->xfer.out_portal, d->xfer.block,
+                               MIGRATE_PAGES_HDR + (size_t)n * psz);
+        if (rc == UAREA_EPEERGONE) { migrate__src_post_end(d, rc); return 1; }
+        if (rc < 0) return 1;                      /* lost: asked again */
+        d->xfer.inflight = MIGRATE_PAGES_HDR + (size_t)n * psz;
+        d->mig.out_fetched = fetched;
+        d->mig.out_pages = (uint32_t)n;
+        migrate__arm(d);
+        return 1;
+    } else if (!migrate__expired(d)) {
+        return 0;
+    }
+    /* a timeout without news */
+    if (noc_node_gone(d->t, d->mig.peer) == 1) { migrate__src_post_end(d, UAREA_EPEERGONE); return 1; }
+    if (++d->mig.tries > 3 * (d->cfg.retries + 1)) {
+        migrate__src_post_end(d, UAREA_ETIMEDOUT);
+        return 1;
+    }
+    migrate__send_commit(d);
+    migrate__arm(d);
+    return 1;
+}
+
+/* Destination, post-copy: the source is lost before every page came (it
+ * died, gave up, or stayed silent too long): the container must not run on
+ * with pages missing. */
+static void migrate__dst_lost(migrate_daemon *d)
+{
+    migrate__cancel_portal(d, d->xfer.in_portal);
+    if (d->mig.state == MIGRATE_R_POST) d->ops->postcopy_fail(d->ctx);
+    else migrate__discard(d);                  /* verified, never ran */
+    migrate__trace(d, MIGRATE_PT_DST_LOST);
+    migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self,
+                   UAREA_EPAGESLOST);
+    migrate__finish(d, MIGRATE_ROLE_DEST, UAREA_EPAGESLOST);
+}
+
+/* Destination, post-copy: a read for the next packet (one buffer). */
+static int migrate__post_page_read(migrate_daemon *d)
+{
+    int rc = noc_portal_allow(d->t, d->xfer.in_portal, d->mig.peer, d->cfg.portal_out_port);
+    if (rc < 0) return rc;
+    rc = noc_portal_aread(d->t, d->xfer.in_portal, d->xfer.block, d->xfer.half);
+    if (rc < 0) return rc;
+    d->xfer.inflight = d->xfer.half;
+    return 0;
+}
+
+/* Destination, COMMIT of a post-copy image: run the container with its
+ * lazy pages missing, post the read for the first packet. */
+static void migrate__dst_post_start(migrate_daemon *d, uint64_t freeze_stamp)
+{
+    uint64_t now;
+    int rc;
+    migrate__trace(d, MIGRATE_PT_DST_COMMIT);
+    now = migrate__now(d);
+    rc = d->ops->postcopy_activate(d->ctx, &d->mig.offer);
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
+    if (rc < 0) {
+        /* cannot run it: the container is lost (the source committed) */
+        migrate__discard(d);
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self, rc);
+        migrate__finish(d, MIGRATE_ROLE_DEST, rc);
+        return;
+    }
+    migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
+    d->mig.state = MIGRATE_R_POST;
+    d->mig.tries = 0;
+    d->xfer.inflight = 0;
+    rc = migrate__post_page_read(d);
+    if (rc == UAREA_EPEERGONE) { migrate__dst_lost(d); return; }
+    migrate__arm(d);
+}
+
+static void migrate__send_fetch(migrate_daemon *d, uint32_t first, uint32_t count)
+{
+    migrate_msg m;
+    UAREA_MEMSET(&m, 0, sizeof m);
+    m.op = MIGRATE_OP_FETCH; m.mid = d->mig.mid; m.src = d->mig.peer; m.dst = d->self;
+    m.ctrl = -1; m.stamp = first; m.size = count;
+    (void)migrate__send(d, d->mig.peer, &m);
+}
+
+/* Destination: a packet of n bytes landed: verify it, install its pages. */
+static void migrate__dst_packet(migrate_daemon *d, size_t n)
+{
+    migrate_pages_hdr h;
+    long got;
+    uint32_t first, count;
+    if (migrate_pages_check(d->xfer.block, n, &h, 1) != 0 || h.mid != d->mig.mid ||
+        (got = d->ops->pages_install(d->ctx, h.first, h.count, h.page_size,
+                                     d->xfer.block + MIGRATE_PAGES_HDR)) < 0) {
+        /* damaged (or not of this migration): dropped, its pages asked again */
+        d->stats.msgs_dropped++;
+        if (d->ops->pages_wanted(d->ctx, 1, &first, &count) == 1) migrate__send_fetch(d, first, count);
+        return;
+    }
+    if (h.flags & MIGRATE_PAGES_FETCHED) d->stats.cur.pages_fetched += (uint64_t)got;
+    else d->stats.cur.pages_pushed += (uint64_t)got;
+    if (got > 0) { d->mig.tries = 0; migrate__arm(d); }
+    migrate__trace(d, MIGRATE_PT_DST_PAGES);
+}
+
+/* Destination, R_POST: the container runs. Install packets as they land,
+ * ask for the pages its threads wait for, ask again after a timeout without
+ * a new page, send DONE when nothing is missing; after 2 (retries + 1)
+ * timeouts without a page, or when the source is known gone: lost. */
+static int migrate__dst_post(migrate_daemon *d)
+{
+    int rc, did = 0;
+    uint32_t first, count;
+    if (d->xfer.inflight) {
+        rc = noc_portal_poll(d->t, d->xfer.in_portal);
+        if (rc != UAREA_EAGAIN) {
+            d->xfer.inflight = 0;
+            did = 1;
+            if (rc == UAREA_EPEERGONE) { migrate__dst_lost(d); return 1; }
+            if (rc > 0) migrate__dst_packet(d, (size_t)rc);
+        }
+    }
+    if (d->ops->pages_missing(d->ctx) == 0) {
+        migrate__cancel_portal(d, d->xfer.in_portal);
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_DONE, d->mig.mid, d->mig.peer, d->self, 0);
+        migrate__trace(d, MIGRATE_PT_DST_DONE);
+        migrate__finish(d, MIGRATE_ROLE_DEST, 0);
+        return 1;
+    }
+    if (!d->xfer.inflight) {
+        rc = migrate__post_page_read(d);
+        if (rc == UAREA_EPEERGONE) { migrate__dst_lost(d); return 1; }
+        if (rc == 0) did = 1;                      /* else tried again next step */
+    }
+    while (d->ops->pages_wanted(d->ctx, 0, &first, &count) == 1) {
+        migrate__send_fetch(d, first, count);
+        did = 1;
+    }
+    if (migrate__expired(d)) {
+        if (noc_node_gone(d->t, d->mig.peer) == 1 || ++d->mig.tries > 2 * (d->cfg.retries + 1)) {
+            migrate__dst_lost(d);
+            return 1;
+        }
+        if (d->ops->pages_wanted(d->ctx, 1, &first, &count) == 1) migrate__send_fetch(d, first, count);
+        migrate__arm(d);
+        did = 1;
+    }
+    return did;
+}
 
 /* ---- incoming messages: one handler per op ---- */
 /* 1 if m is about the migration in progress, from its peer. */
@@ -1364,6 +1774,46 @@ static void migrate__on_refused(migrate_daemon *d, const migrate_msg *m)
         migrate__src_abort(d, m->status < 0 ? m->status : UAREA_EREJECTED, 1);
     else if (d->mig.state == MIGRATE_S_ABORT && migrate__ours(d, m))
         migrate__src_aborted(d, d->mig.abort_err);   /* the destination holds nothing */
+    else if (d->mig.state == MIGRATE_S_POST && migrate__ours(d, m) && m->op == MIGRATE_OP_NACK)
+        /* post-copy: the container was lost there (or never ran) */
+        migrate__src_post_end(d, m->status < 0 ? m->status : UAREA_EPAGESLOST);
+}
+
+/* FETCH, post-copy source: these pages first. A FETCH of a migration that
+ * ended here without DONE is told ABORT (nothing will come). */
+static void migrate__on_fetch(migrate_daemon *d, const migrate_msg *m)
+{
+    int res;
+    if (d->mig.state == MIGRATE_S_POST && migrate__ours(d, m)) {
+        d->mig.tries = 0;                          /* the destination lives */
+        if (d->mig.fetch_count < MIGRATE_OUTBOX && m->stamp <= 0xffffffffu && m->size != 0) {
+            unsigned k = (d->mig.fetch_head + d->mig.fetch_count++) % MIGRATE_OUTBOX;
+            d->mig.fetch[k].first = (uint32_t)m->stamp;
+            d->mig.fetch[k].count = m->size > 0xffffffffu ? 0xffffffffu : (uint32_t)m->size;
+        }   /* else dropped: asked again after a timeout */
+    } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res) && res != 0) {
+        migrate__reply(d, m->from, MIGRATE_OP_ABORT, m->mid, d->self, m->from, res);
+    }
+}
+
+/* DONE, post-copy source: every page is there; drop the copy. */
+static void migrate__on_done(migrate_daemon *d, const migrate_msg *m)
+{
+    if (d->mig.state == MIGRATE_S_POST && migrate__ours(d, m)) migrate__src_post_end(d, 0);
+}
+
+/* COMMIT of the migration in progress (again: a post-copy source repeats it
+ * when the destination seems not to have it, or may have lost DONE). */
+static void migrate__send_commit(migrate_daemon *d)
+{
+    migrate_msg c;
+    UAREA_MEMSET(&c, 0, sizeof c);
+    c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
+    c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
+    c.size = d->stats.cur.inplace_bytes;            /* figures for the record */
+    c.flags = (uint16_t)d->stats.cur.precopy_stop;
+    if (d->mig.lazy) c.flags |= (uint16_t)MIGRATE_COMMIT_POST;
+    (void)migrate__send(d, d->mig.peer, &c);
 }
 
 /* The commit point, source: the destination holds a verified copy. From
@@ -1372,7 +1822,6 @@ static void migrate__on_refused(migrate_daemon *d, const migrate_msg *m)
  * the cores, wiping the region — is not part of the downtime). */
 static void migrate__commit_point(migrate_daemon *d)
 {
-    migrate_msg c;
     migrate__trace(d, MIGRATE_PT_SRC_VERIFIED);
     /* A destination known dead now cannot run what COMMIT would
      * tell it: the container stays here (a death after this check
@@ -1383,18 +1832,24 @@ static void migrate__commit_point(migrate_daemon *d)
     }
     d->stats.cur.transfer_ns = migrate__now(d) - d->mig.t_first;
     if (d->ops->zero_pages) d->stats.cur.zero_pages = d->ops->zero_pages(d->ctx);
-    UAREA_MEMSET(&c, 0, sizeof c);
-    c.op = MIGRATE_OP_COMMIT; c.mid = d->mig.mid; c.src = d->self; c.dst = d->mig.peer;
-    c.ctrl = -1; c.stamp = d->mig.t_frozen; c.zero_pages = d->stats.cur.zero_pages;
-    c.size = d->stats.cur.inplace_bytes;            /* figures for the record */
-    c.flags = (uint16_t)d->stats.cur.precopy_stop;
-    (void)migrate__send(d, d->mig.peer, &c);
+    migrate__send_commit(d);
     (void)migrate__pump_outbox(d);
     /* The pump learnt that the destination is gone (its copy with
      * it): it aborted and the container runs here again. */
     if (d->mig.state != MIGRATE_S_VERIFY) return;
     if (d->ops->commit != NULL) d->ops->commit(d->ctx, d->mig.peer);
     migrate__trace(d, MIGRATE_PT_SRC_COMMITTED);
+    if (d->mig.lazy) {
+        /* Post-copy: the container runs there from COMMIT on; its lazy
+         * pages are served from the frozen copy here until DONE. */
+        d->mig.state = MIGRATE_S_POST;
+        d->mig.tries = 0;
+        d->mig.fetch_head = d->mig.fetch_count = 0;
+        d->mig.push_done = 0;
+        d->xfer.inflight = 0;
+        migrate__arm(d);
+        return;
+    }
     (void)d->ops->drop(d->ctx);
     migrate__trace(d, MIGRATE_PT_SRC_DROPPED);
     migrate__finish(d, MIGRATE_ROLE_SOURCE, 0);
@@ -1440,6 +1895,8 @@ static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
         migrate__src_staged(d);    /* the pre-copy round is staged there */
     } else if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m)) {
         migrate__commit_point(d);
+    } else if (d->mig.state == MIGRATE_S_POST && migrate__ours(d, m)) {
+        migrate__send_commit(d);   /* COMMIT was lost: the destination waits for it */
     } else if (migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_SOURCE, &res)) {
         migrate__answer_late_verified(d, m, res);
     }
@@ -1448,11 +1905,20 @@ static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
 /* COMMIT, destination: run the container here. */
 static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
 {
+    int res;
     if (d->mig.state == MIGRATE_R_COMMIT && migrate__ours(d, m)) {
         d->stats.cur.zero_pages = m->zero_pages;
         d->stats.cur.inplace_bytes = m->size;
-        d->stats.cur.precopy_stop = m->flags;
-        migrate__activate(d, m->stamp);
+        d->stats.cur.precopy_stop = m->flags & 0xffu;
+        if (d->mig.lazy) migrate__dst_post_start(d, m->stamp);
+        else migrate__activate(d, m->stamp);
+    } else if ((m->flags & MIGRATE_COMMIT_POST) &&
+               !(d->mig.state != MIGRATE_IDLE && migrate__ours(d, m)) &&
+               migrate__recall(d, m->mid, m->from, MIGRATE_ROLE_DEST, &res)) {
+        /* a post-copy source asks again: every page came (DONE was
+         * lost), or the container was lost here */
+        if (res == 0) migrate__reply(d, m->from, MIGRATE_OP_DONE, m->mid, m->from, d->self, 0);
+        else migrate__reply(d, m->from, MIGRATE_OP_NACK, m->mid, m->from, d->self, res);
     }
 }
 
@@ -1461,6 +1927,10 @@ static void migrate__on_commit(migrate_daemon *d, const migrate_msg *m)
 static void migrate__on_abort(migrate_daemon *d, const migrate_msg *m)
 {
     int res;
+    if (d->mig.state == MIGRATE_R_POST && migrate__ours(d, m)) {
+        migrate__dst_lost(d);      /* the source gave up serving pages */
+        return;
+    }
     if ((d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_COMMIT ||
          d->mig.state == MIGRATE_R_STAGED) && migrate__ours(d, m)) {
         migrate__dst_fail(d, m->status < 0 ? m->status : UAREA_EABORTED, 0);
@@ -1518,6 +1988,8 @@ static void migrate__on_msg(migrate_daemon *d, const migrate_msg *m)
     case MIGRATE_OP_PREPARE: migrate__on_prepare(d, m); return;
     case MIGRATE_OP_MOVE: migrate__on_move(d, m); return;
     case MIGRATE_OP_RESULT: migrate__on_result(d, m); return;
+    case MIGRATE_OP_FETCH: migrate__on_fetch(d, m); return;
+    case MIGRATE_OP_DONE: migrate__on_done(d, m); return;
     default: return;
     }
 }
@@ -1584,7 +2056,11 @@ static int migrate__pump_outbox(migrate_daemon *d)
         d->outbox.count--;
         did++;
         if (rc == UAREA_EPEERGONE && node == d->mig.peer) {
-            if (d->mig.state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
+            if (d->mig.state == MIGRATE_R_POST || (d->mig.state == MIGRATE_R_COMMIT && d->mig.lazy))
+                migrate__dst_lost(d);      /* post-copy: the pages died with the source */
+            else if (d->mig.state == MIGRATE_R_COMMIT) migrate__activate(d, 0); /* source died */
+            else if (d->mig.state == MIGRATE_S_POST)
+                migrate__src_post_end(d, UAREA_EPEERGONE); /* the container died there */
             else if (d->mig.state == MIGRATE_R_RECV || d->mig.state == MIGRATE_R_STAGED)
                 migrate__dst_fail(d, rc, 0);
             else if (d->mig.state >= MIGRATE_S_REQUEST && d->mig.state <= MIGRATE_S_VERIFY)
@@ -1697,7 +2173,8 @@ UAREA_API int migrate_daemon_fini(migrate_daemon *d)
      * COMMIT), or this node holds a verified copy the source may already
      * have committed to: only the protocol may end these. */
     if (d->mig.state == MIGRATE_S_SEND || d->mig.state == MIGRATE_S_VERIFY ||
-        d->mig.state == MIGRATE_S_ABORT || d->mig.state == MIGRATE_R_COMMIT)
+        d->mig.state == MIGRATE_S_ABORT || d->mig.state == MIGRATE_R_COMMIT ||
+        d->mig.state == MIGRATE_S_POST || d->mig.state == MIGRATE_R_POST)
         return UAREA_EBUSY;
     if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT)
         migrate__src_abort(d, UAREA_ECANCELED, 1);
@@ -1723,12 +2200,13 @@ UAREA_API int migrate_daemon_step(migrate_daemon *d)
     rc = migrate__pump_inbox(d);
     if (rc < 0) return rc;
     did += rc;
-    if (d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT) {
+    if ((d->mig.state >= MIGRATE_S_FREEZE && d->mig.state <= MIGRATE_S_ABORT) ||
+        d->mig.state == MIGRATE_S_POST) {
         while ((rc = migrate__src_step(d)) > 0) {
             did += rc;
             if (d->mig.state != MIGRATE_S_SEND) break;
         }
-    } else if (d->mig.state >= MIGRATE_R_RECV) {
+    } else if (d->mig.state >= MIGRATE_R_RECV) {   /* R_RECV, R_COMMIT, R_STAGED, R_POST */
         while ((rc = migrate__dst_step(d)) > 0) {
             did += rc;
             if (d->mig.state != MIGRATE_R_RECV) break;
@@ -1766,7 +2244,8 @@ UAREA_API const char *migrate_point_name(int p)
         "src.start", "src.frozen", "src.request", "src.accepted", "src.block", "src.sent",
         "src.verified", "src.committed", "src.dropped", "src.aborting", "src.aborted",
         "dst.prepared", "dst.request", "dst.accepted", "dst.block", "dst.verified",
-        "dst.commit", "dst.activated", "dst.discarded"};
+        "dst.commit", "dst.activated", "dst.discarded", "src.pages", "src.done", "dst.pages",
+        "dst.done", "dst.lost"};
     return p >= 0 && p < MIGRATE_PT_COUNT ? names[p] : "?";
 }
 

@@ -19,7 +19,20 @@
  * (the span of all writes since, one range). A round described and not
  * sent (the daemon stopped the rounds) stays written, for the delta.
  * golden[] follows every write and survives the drop and a crash: the
- * contents the one live copy must have. */
+ * contents the one live copy must have.
+ *
+ * Post-copy (fake_post_ops, the daemon's migrate_config.postcopy): the data
+ * is a head of W_HEAD bytes (the part a real image always carries) and heap
+ * pages of W_PAGE bytes. An image with MIGRATE_OFFER_POST is
+ * [length][CRC of the head][W_POST_MAGIC][lo][n][the head]: heap pages
+ * lo .. lo+n-1 (protocol pages 0 .. n-1) are lazy, the others come from the
+ * staged pre-copy image (with DELTA) or do not exist (lo 0, n all). Lazy
+ * pages follow in packets of at most W_PKT_PAGES. On the destination a
+ * missing page reads as 0xdd; the running container "touches" pages in the
+ * order touch[] (w_run, one touch per pass): a missing page faults (the
+ * thread waits for it: the next touch waits too), a present one is written
+ * (0xee at one byte, marked in wmask[]), so that a late packet overwriting
+ * it would show. */
 #ifndef TESTS_PROTOCOL_WORLD_H
 #define TESTS_PROTOCOL_WORLD_H
 
@@ -38,6 +51,11 @@
 #define W_MUT_LO 1000u
 #define W_MUT_HI 5096u
 #define W_WRITES_MAX 16
+#define W_HEAD 1024u
+#define W_PAGE 512u
+#define W_PAGES_MAX (W_DATA_MAX / W_PAGE)
+#define W_PKT_PAGES 4u
+#define W_POST_MAGIC 0x54534f50u
 
 typedef struct fake {
     int node;
@@ -67,6 +85,23 @@ typedef struct fake {
     uint64_t got, expect;
     int accept_rc;              /* forced answer of accept (0: check) */
     uint64_t binary_fp;         /* what this node's binary is */
+    /* post-copy, source */
+    uint32_t plo, pn;           /* lazy heap pages of the image out */
+    uint8_t psent[W_PAGES_MAX]; /* produced at least once */
+    uint32_t pcursor;           /* where the push goes on */
+    /* post-copy, destination */
+    int lazyimg;                /* the image coming is a post-copy one */
+    int lazy;                   /* runs with pages missing (or did) */
+    uint32_t llo, ln;           /* lazy heap pages */
+    uint8_t missing[W_PAGES_MAX];
+    uint32_t nmissing;
+    uint32_t arrive[W_PAGES_MAX];  /* order in which pages were installed (1, 2, ...) */
+    uint32_t seq;
+    uint32_t touch[W_PAGES_MAX], ntouch, tnext; /* pages touched, in order */
+    uint32_t faults[W_PAGES_MAX], nfaults, freported;
+    uint8_t faulted[W_PAGES_MAX];
+    uint8_t wmask[W_DATA_MAX];  /* bytes the running destination wrote (0xee) */
+    int postfailed;
     /* what happened */
     int activated, discarded, dropped, unfrozen;
 } fake;
@@ -133,6 +168,42 @@ static int f_image_begin(void *c, migrate_offer *o)
     uint32_t crc = migrate_crc32c(0, f->data, f->len);
     memcpy(f->out, &f->len, 4);
     memcpy(f->out + 4, &crc, 4);
+    o->pages = 0;
+    if ((o->flags & MIGRATE_OFFER_POST) && f->len > W_HEAD) {
+        uint32_t lo = 0, hi = (f->len - W_HEAD) / W_PAGE, magic = W_POST_MAGIC;
+        if (o->flags & MIGRATE_OFFER_DELTA) {
+            if (!f->pre) return UAREA_ESTATE;
+            f_settle(f);
+            /* the heap pages written since the last round */
+            lo = hi = 0;
+            if (f->dlo < f->dhi && f->dhi > W_HEAD) {
+                lo = f->dlo > W_HEAD ? (f->dlo - W_HEAD) / W_PAGE : 0;
+                hi = (f->dhi - W_HEAD + W_PAGE - 1) / W_PAGE;
+            }
+        }
+        if (hi > lo) {
+            crc = migrate_crc32c(0, f->data, W_HEAD);
+            memcpy(f->out + 4, &crc, 4);
+            memcpy(f->out + 8, &magic, 4);
+            memcpy(f->out + 12, &lo, 4);
+            hi -= lo;
+            memcpy(f->out + 16, &hi, 4);
+            memcpy(f->out + 20, f->data, W_HEAD);
+            f->out_len = 20 + (uint64_t)W_HEAD;
+            f->plo = lo;
+            f->pn = hi;
+            f->pcursor = 0;
+            memset(f->psent, 0, sizeof f->psent);
+            f->pre = 0;
+            f->off = 0;
+            o->size = f->out_len;
+            o->pages = hi;
+            o->layout_fp = W_LAYOUT_FP;
+            o->binary_fp = f->binary_fp;
+            return 0;
+        }
+        /* no heap page to leave out: an ordinary image */
+    }
     if (o->flags & MIGRATE_OFFER_DELTA) {
         uint32_t lo, n;
         if (!f->pre) return UAREA_ESTATE;
@@ -211,6 +282,7 @@ static int f_accept(void *c, const migrate_offer *o)
     if ((o->flags & MIGRATE_OFFER_DELTA) ? !f->staged : f->staged) return UAREA_ESTATE;
     f->delta = (o->flags & MIGRATE_OFFER_DELTA) != 0;
     f->staging = (o->flags & MIGRATE_OFFER_PRE) != 0;
+    f->lazyimg = (o->flags & MIGRATE_OFFER_POST) != 0;
     f->expect = o->size;
     f->got = 0;
     return 0;
@@ -228,6 +300,28 @@ static int f_end(void *c)
     fake *f = c;
     uint32_t len, crc, lo, n;
     if (f->got != f->expect || f->got < 8) return UAREA_EIMGTRUNC;
+    if (f->lazyimg) {
+        uint8_t *in = f->delta ? f->dstage : f->stage;
+        uint32_t magic, lo, n;
+        memcpy(&len, in, 4);
+        memcpy(&crc, in + 4, 4);
+        memcpy(&magic, in + 8, 4);
+        memcpy(&lo, in + 12, 4);
+        memcpy(&n, in + 16, 4);
+        if (f->got != 20 + (uint64_t)W_HEAD || magic != W_POST_MAGIC || len <= W_HEAD ||
+            len + 8 > sizeof f->stage || (uint64_t)lo + n > (len - W_HEAD) / W_PAGE ||
+            migrate_crc32c(0, in + 20, W_HEAD) != crc)
+            return UAREA_EIMGFORMAT;
+        memmove(f->stage + 8, in + 20, W_HEAD);     /* the head; the heap: staged or lazy */
+        memcpy(f->stage, &len, 4);
+        memset(f->dstage, 0, sizeof f->dstage);
+        f->llo = lo;
+        f->ln = n;
+        f->got = 8 + (uint64_t)len;
+        f->delta = 0;
+        f->staged = 0;
+        return 0;
+    }
     if (f->delta) {
         memcpy(&len, f->dstage, 4);
         memcpy(&crc, f->dstage + 4, 4);
@@ -260,7 +354,7 @@ static int f_discard(void *c)
     memset(f->stage, 0, sizeof f->stage);
     memset(f->dstage, 0, sizeof f->dstage);
     f->got = f->expect = 0;
-    f->staged = f->delta = f->staging = 0;
+    f->staged = f->delta = f->staging = f->lazyimg = 0;
     f->discarded++;
     return 0;
 }
@@ -273,8 +367,135 @@ static int f_activate(void *c)
     f->got = f->expect = 0;
     f->has = 1;
     f->frozen = 0;
+    f->lazy = 0;
     f->activated++;
     return 0;
+}
+
+/* ---- post-copy ---- */
+static long f_pages_produce(void *c, uint32_t first, uint32_t count, void *buf, size_t cap,
+                            uint32_t *first_out, uint32_t *page_size)
+{
+    fake *f = c;
+    uint32_t max = (uint32_t)(cap / W_PAGE), n = 0;
+    int push = first == MIGRATE_PAGES_NEXT;
+    if (max > W_PKT_PAGES) max = W_PKT_PAGES;
+    if (max == 0) return UAREA_EMSGSIZE;
+    if (push) {
+        /* the next run of pages not sent yet */
+        while (f->pcursor < f->pn && f->psent[f->pcursor]) f->pcursor++;
+        if (f->pcursor >= f->pn) return 0;
+        first = f->pcursor;
+        count = f->pn - first;
+    } else if (first >= f->pn) {
+        return UAREA_EINVAL;
+    }
+    if (count > f->pn - first) count = f->pn - first;
+    while (n < count && n < max && !(push && f->psent[first + n])) {
+        memcpy((uint8_t *)buf + (size_t)n * W_PAGE,
+               f->data + W_HEAD + (size_t)(f->plo + first + n) * W_PAGE, W_PAGE);
+        f->psent[first + n] = 1;
+        n++;
+    }
+    *first_out = first;
+    *page_size = W_PAGE;
+    return (long)n;
+}
+static int f_post_activate(void *c, const migrate_offer *o)
+{
+    fake *f = c;
+    if (!f->lazyimg || o->pages != f->ln) return UAREA_ESTATE;
+    memcpy(&f->len, f->stage, 4);
+    memcpy(f->data, f->stage + 8, f->len);
+    memset(f->stage, 0, sizeof f->stage);
+    f->got = f->expect = 0;
+    for (uint32_t i = 0; i < f->ln; i++) {
+        memset(f->data + W_HEAD + (size_t)(f->llo + i) * W_PAGE, 0xdd, W_PAGE);
+        f->missing[i] = 1;
+        f->faulted[i] = 0;
+        f->arrive[i] = 0;
+    }
+    f->nmissing = f->ln;
+    f->seq = f->nfaults = f->freported = f->tnext = 0;
+    memset(f->wmask, 0, sizeof f->wmask);
+    f->lazyimg = 0;
+    f->lazy = 1;
+    f->has = 1;
+    f->frozen = 0;
+    f->activated++;
+    return 0;
+}
+static long f_pages_install(void *c, uint32_t first, uint32_t count, uint32_t psz, const void *b)
+{
+    fake *f = c;
+    long n = 0;
+    if (!f->lazy || !f->has || psz != W_PAGE || first >= f->ln || count > f->ln - first)
+        return UAREA_EPROTO;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t p = first + i;
+        if (!f->missing[p]) continue;             /* there already: maybe written since */
+        memcpy(f->data + W_HEAD + (size_t)(f->llo + p) * W_PAGE, (const uint8_t *)b + (size_t)i * W_PAGE,
+               W_PAGE);
+        f->missing[p] = 0;
+        f->nmissing--;
+        f->arrive[p] = ++f->seq;
+        n++;
+    }
+    return n;
+}
+static int f_pages_wanted(void *c, int again, uint32_t *first, uint32_t *count)
+{
+    fake *f = c;
+    if (!again) {
+        while (f->freported < f->nfaults) {
+            uint32_t p = f->faults[f->freported++];
+            if (f->missing[p]) { *first = p; *count = 1; return 1; }
+        }
+        return 0;
+    }
+    for (uint32_t k = 0; k < f->nfaults; k++)
+        if (f->missing[f->faults[k]]) { *first = f->faults[k]; *count = 1; return 1; }
+    for (uint32_t p = 0; p < f->ln; p++)
+        if (f->missing[p]) {
+            uint32_t n = 1;
+            while (p + n < f->ln && f->missing[p + n] && n < W_PKT_PAGES) n++;
+            *first = p;
+            *count = n;
+            return 1;
+        }
+    return 0;
+}
+static uint64_t f_pages_missing(void *c) { return ((fake *)c)->nmissing; }
+static void f_post_fail(void *c)
+{
+    fake *f = c;
+    f->has = 0;
+    f->frozen = 0;
+    f->lazy = 0;
+    memset(f->data, 0, sizeof f->data);
+    f->postfailed++;
+}
+
+/* The running destination touches its next page (see above). */
+static void f_touch(fake *f)
+{
+    uint32_t p;
+    if (!f->lazy || !f->has || f->tnext >= f->ntouch) return;
+    p = f->touch[f->tnext];
+    if (p >= f->ln) { f->tnext++; return; }
+    if (f->missing[p]) {
+        if (!f->faulted[p]) {                       /* the thread waits for it */
+            f->faulted[p] = 1;
+            f->faults[f->nfaults++] = p;
+        }
+        return;
+    }
+    {
+        size_t at = W_HEAD + (size_t)(f->llo + p) * W_PAGE + (f->tnext * 37u) % W_PAGE;
+        f->data[at] = 0xee;
+        f->wmask[at] = 1;
+    }
+    f->tnext++;
 }
 
 /* A node no container may go to (check_dst), -1: none. */
@@ -292,6 +513,21 @@ static const migrate_container_ops fake_ops = {
     .discard = f_discard, .activate = f_activate, .precopy_begin = f_precopy,
     .precopy_next = f_precopy_next, .check_dst = f_check_dst,
 };
+
+static const migrate_container_ops fake_post_ops = {
+    .has_container = f_has, .freeze = f_freeze, .unfreeze = f_unfreeze,
+    .image_begin = f_image_begin, .image_produce = f_produce, .drop = f_drop,
+    .accept = f_accept, .restore_feed = f_feed, .restore_end = f_end,
+    .discard = f_discard, .activate = f_activate, .precopy_begin = f_precopy,
+    .precopy_next = f_precopy_next, .check_dst = f_check_dst,
+    .pages_produce = f_pages_produce, .postcopy_activate = f_post_activate,
+    .pages_install = f_pages_install, .pages_wanted = f_pages_wanted,
+    .pages_missing = f_pages_missing, .postcopy_fail = f_post_fail,
+};
+
+/* The ops the nodes of the next w_new get; the mode of their daemons. */
+static const migrate_container_ops *w_ops = &fake_ops;
+static int w_postcopy;
 
 /* The container contents every test starts from on `node`. */
 static void w_fill(world *w, int node, uint32_t len, uint32_t seed)
@@ -326,8 +562,8 @@ static world *w_new(int nodes, const noc_loopback_faults *faults)
 {
     world *w = calloc(1, sizeof *w);
     noc_loopback_desc desc = {.nodes = nodes};
-    migrate_config cfg = {.timeout_ns = 2000000 /* 2 ms virtual */};
-    migrate_config slow = {.timeout_ns = 50000000 /* 50 ms virtual */};
+    migrate_config cfg = {.timeout_ns = 2000000 /* 2 ms virtual */, .postcopy = w_postcopy};
+    migrate_config slow = {.timeout_ns = 50000000 /* 50 ms virtual */, .postcopy = w_postcopy};
     if (faults) desc.faults = *faults;
     if (!w || noc_loopback_init(&w->lb, &desc) != 0) abort();
     w->nodes = nodes;
@@ -335,7 +571,7 @@ static world *w_new(int nodes, const noc_loopback_faults *faults)
         w->f[n].node = n;
         w->f[n].binary_fp = W_BINARY_FP;
         if (noc_loopback_transport(&w->lb, n, &w->t[n]) != 0) abort();
-        if (migrate_daemon_init(&w->d[n], &w->t[n], &fake_ops, &w->f[n],
+        if (migrate_daemon_init(&w->d[n], &w->t[n], w_ops, &w->f[n],
                                 (w_slow_nodes >> n) & 1 ? &slow : &cfg,
                                 w->block[n], sizeof w->block[n]) != 0)
             abort();
@@ -364,6 +600,7 @@ static int w_run(world *w, uint64_t limit_ns)
         for (int n = 0; n < w->nodes; n++) {
             w_notice_crashes(w);
             if (w->dead[n]) continue;
+            f_touch(&w->f[n]);
             int rc = migrate_daemon_step(&w->d[n]);
             if (rc > 0) did += rc;
             busy |= migrate_daemon_busy(&w->d[n]) || w->d[n].outbox.count > 0;
