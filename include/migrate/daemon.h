@@ -364,9 +364,9 @@ typedef struct migrate_stats {
     int precopy_stop;         /* why the rounds stopped (migrate_precopy_stop); the
                                  destination learns it with COMMIT */
     int mode;                 /* which way it went (migrate_mode) */
-    uint64_t pages_fetched;   /* post-copy: pages sent (source) / newly installed
+    uint32_t pages_fetched;   /* post-copy: pages sent (source) / newly installed
                                  (destination) in answer to FETCH */
-    uint64_t pages_pushed;    /* post-copy: pages sent / newly installed from the
+    uint32_t pages_pushed;    /* post-copy: pages sent / newly installed from the
                                  background push */
 } migrate_stats;
 
@@ -1689,8 +1689,8 @@ static void migrate__dst_packet(migrate_daemon *d, size_t n)
         if (d->ops->pages_wanted(d->ctx, 1, &first, &count) == 1) migrate__send_fetch(d, first, count);
         return;
     }
-    if (h.flags & MIGRATE_PAGES_FETCHED) d->stats.cur.pages_fetched += (uint64_t)got;
-    else d->stats.cur.pages_pushed += (uint64_t)got;
+    if (h.flags & MIGRATE_PAGES_FETCHED) d->stats.cur.pages_fetched += (uint32_t)got;
+    else d->stats.cur.pages_pushed += (uint32_t)got;
     if (got > 0) { d->mig.tries = 0; migrate__arm(d); }
     migrate__trace(d, MIGRATE_PT_DST_PAGES);
 }
