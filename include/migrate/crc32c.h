@@ -1015,66 +1015,34 @@ static UAREA_UNUSED bool migrate__crc32c_fold_has(int level)
 
 /* Checksum (o NULL) or copy+checksum by folding, one function per width,
  * for any length: bytes up to a 64-byte boundary of the source and the last
- * ones through the crc32 instruction. The caller checked the CPU has it. */
-__attribute__((target(MIGRATE__CRC32C_T128)))
-static uint32_t migrate__crc32c_fold128_any(uint32_t state, unsigned char *o,
-                                            const unsigned char *p, size_t len)
-{
-    size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
-    if (head > len) head = len;
-    if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
-                  : migrate__crc32c_sse42(state, p, head);
-        p += head, len -= head, o = o ? o + head : o;
+ * ones through the crc32 instruction. The caller checked the CPU has it.
+ * `step` is the bytes one turn of the width's loop folds. */
+#define MIGRATE__CRC32C_FOLD_ANY(name, tgt, step, run)                                     \
+    __attribute__((target(tgt))) static uint32_t name(uint32_t state, unsigned char *o,     \
+                                                         const unsigned char *p,            \
+                                                         size_t len)                        \
+    {                                                                                      \
+        size_t head = (size_t)(0u - (uintptr_t)p) & 63u;                                   \
+        if (head > len) head = len;                                                        \
+        if (head != 0) {                                                                   \
+            state = o ? migrate__crc32c_copy_sse42(state, o, p, head)                      \
+                      : migrate__crc32c_sse42(state, p, head);                             \
+            p += head, len -= head, o = o ? o + head : o;                                  \
+        }                                                                                  \
+        if (len >= (step)) {                                                               \
+            unsigned char *none = NULL; /* two copies of the loop: with and without stores */ \
+            state = o ? run(state, &p, &o, &len) : run(state, &p, &none, &len);            \
+        }                                                                                  \
+        if (len == 0) return state;                                                        \
+        return o ? migrate__crc32c_copy_sse42(state, o, p, len)                            \
+                 : migrate__crc32c_sse42(state, p, len);                                   \
     }
-    if (len >= 64) {
-        unsigned char *none = NULL;   /* two copies of the loop: with and without stores */
-        state = o ? migrate__crc32c_fold128_run(state, &p, &o, &len)
-                  : migrate__crc32c_fold128_run(state, &p, &none, &len);
-    }
-    if (len == 0) return state;
-    return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
-}
-
-__attribute__((target(MIGRATE__CRC32C_T256)))
-static uint32_t migrate__crc32c_fold256_any(uint32_t state, unsigned char *o,
-                                            const unsigned char *p, size_t len)
-{
-    size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
-    if (head > len) head = len;
-    if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
-                  : migrate__crc32c_sse42(state, p, head);
-        p += head, len -= head, o = o ? o + head : o;
-    }
-    if (len >= 128) {
-        unsigned char *none = NULL;   /* two copies of the loop: with and without stores */
-        state = o ? migrate__crc32c_fold256_run(state, &p, &o, &len)
-                  : migrate__crc32c_fold256_run(state, &p, &none, &len);
-    }
-    if (len == 0) return state;
-    return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
-}
-
-__attribute__((target(MIGRATE__CRC32C_T512)))
-static uint32_t migrate__crc32c_fold512_any(uint32_t state, unsigned char *o,
-                                            const unsigned char *p, size_t len)
-{
-    size_t head = (size_t)(0u - (uintptr_t)p) & 63u;
-    if (head > len) head = len;
-    if (head != 0) {
-        state = o ? migrate__crc32c_copy_sse42(state, o, p, head)
-                  : migrate__crc32c_sse42(state, p, head);
-        p += head, len -= head, o = o ? o + head : o;
-    }
-    if (len >= 256) {
-        unsigned char *none = NULL;   /* two copies of the loop: with and without stores */
-        state = o ? migrate__crc32c_fold512_run(state, &p, &o, &len)
-                  : migrate__crc32c_fold512_run(state, &p, &none, &len);
-    }
-    if (len == 0) return state;
-    return o ? migrate__crc32c_copy_sse42(state, o, p, len) : migrate__crc32c_sse42(state, p, len);
-}
+MIGRATE__CRC32C_FOLD_ANY(migrate__crc32c_fold128_any, MIGRATE__CRC32C_T128, 64,
+                         migrate__crc32c_fold128_run)
+MIGRATE__CRC32C_FOLD_ANY(migrate__crc32c_fold256_any, MIGRATE__CRC32C_T256, 128,
+                         migrate__crc32c_fold256_run)
+MIGRATE__CRC32C_FOLD_ANY(migrate__crc32c_fold512_any, MIGRATE__CRC32C_T512, 256,
+                         migrate__crc32c_fold512_run)
 
 /* The folding paths by level (1 128-bit, 2 256-bit, 3 512-bit; 0: the crc32
  * instruction alone), for tests and benchmarks: the CPU must have it
