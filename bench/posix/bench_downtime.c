@@ -33,9 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define USER_BYTES 351027u            /* 342.8 KB */
-#define MAX_MIG 256
+#define MAX_MIG BENCH_MAX_MIG       /* 256: bench_util.h */
 
 static UAREA_USER unsigned char user_data[USER_BYTES];
 static UAREA_USER volatile int stop;
@@ -43,13 +44,6 @@ static UAREA_USER int cfg_threads, cfg_pages, cfg_migrations, cfg_k;
 /* Total times go out through a pipe every node inherited from the launcher
  * (the same descriptor number in every node process). */
 static int total_fd = -1;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void *idler(void *arg)
 {
@@ -84,56 +78,8 @@ static int app(int argc, char **argv)
     return 0;
 }
 
-typedef struct point { migrate_stats st[MAX_MIG]; int n; } point;
-
-static void on_migration(void *arg, const migrate_stats *st)
-{
-    point *p = arg;
-    if (p->n < MAX_MIG) p->st[p->n++] = *st;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_u64);
-    return v[n / 2];
-}
-
-/* The value below which pct % of the n values lie (sorts v). */
-static uint64_t pctile(uint64_t *v, int n, int pct)
-{
-    int i = (n * pct + 99) / 100 - 1;
-    qsort(v, (size_t)n, sizeof *v, cmp_u64);
-    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
-/* The floor: copying the same bytes once, in this process, best of 20. */
-static uint64_t memcpy_ns(size_t bytes)
-{
-    static unsigned char *a, *b;
-    static size_t cap;
-    uint64_t best = UINT64_MAX;
-    if (bytes > cap) {
-        free(a); free(b);
-        a = malloc(bytes); b = malloc(bytes);
-        if (!a || !b) abort();
-        memset(a, 1, bytes); memset(b, 2, bytes);
-        cap = bytes;
-    }
-    for (int r = 0; r < 20; r++) {
-        uint64_t t0 = now_ns();
-        memcpy(b, a, bytes);
-        __asm__ volatile("" : : "r"(b) : "memory");
-        uint64_t t = now_ns() - t0;
-        if (t < best) best = t;
-    }
-    return best;
-}
+/* The floor for a container's bytes: best of 20. */
+static uint64_t memcpy_ns20(size_t bytes) { return memcpy_ns(bytes, 20); }
 
 int main(int argc, char **argv)
 {
@@ -220,7 +166,7 @@ int main(int argc, char **argv)
             }
         }
 
-        uint64_t mdt = median(dt, p.n), mtot = median(tot, p.n), floor = memcpy_ns(bytes);
+        uint64_t mdt = median(dt, p.n), mtot = median(tot, p.n), floor = memcpy_ns20(bytes);
         double ratio = (double)mdt / (double)(floor ? floor : 1);
         double sc_ratio = (double)sc_dt / (double)(floor ? floor : 1);
         printf("%7d %6d %10llu %10.1f %10.1f %10.1f %10.1f %9llu %10.1f %9.1f %9.1f\n", pts[k].t,
@@ -281,7 +227,7 @@ int main(int argc, char **argv)
         while (n < p.n && read(fds[0], &tot[n], sizeof tot[n]) == sizeof tot[n]) n++;
         close(fds[0]);
         uint64_t mdt = median(dt, p.n), mtot = n ? median(tot, n) : 0;
-        uint64_t floor = memcpy_ns(bytes * (uint64_t)K);
+        uint64_t floor = memcpy_ns20(bytes * (uint64_t)K);
         double ratio = (double)mdt / (double)(floor ? floor : 1);
         double agg = mtot ? (double)bytes * K / ((double)mtot / 1e9) / 1e6 : 0;
         double mbw = floor ? (double)bytes * K / ((double)floor / 1e9) / 1e6 : 0;

@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define BENCH_MAX_MIG 64
+#include "bench_util.h"
 
 #define HEAP_BYTES ((size_t)BENCH_MIB << 20)
 #define STR_(x) #x
@@ -45,7 +47,7 @@
 #define PAGE 4096u
 #define HEAP_PAGES_USED (HEAP_BYTES / PAGE)
 #define BATCH_PAGES 256u                 /* 1 MiB per batch */
-#define MAX_MIG 64
+#define MAX_MIG BENCH_MAX_MIG
 #define WORK_WORDS 512u                  /* the worker's own buffer: 4 KiB */
 
 static UAREA_USER unsigned char *heap;   /* on the container heap */
@@ -58,13 +60,6 @@ static UAREA_USER int64_t cfg_period_ns;
 /* Per-migration figures of the container, out through a pipe every node
  * inherited from the launcher: the work ratio, in thousandths. */
 static int work_fd = -1;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_ns(int64_t ns)
 {
@@ -139,46 +134,6 @@ static int app(int argc, char **argv)
     return 0;
 }
 
-typedef struct point { migrate_stats st[MAX_MIG]; int n; } point;
-
-static void on_migration(void *arg, const migrate_stats *st)
-{
-    point *p = arg;
-    if (p->n < MAX_MIG) p->st[p->n++] = *st;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_u64);
-    return v[n / 2];
-}
-
-/* The floor: copying the container's bytes once, in this process, best of 5. */
-static uint64_t memcpy_ns(size_t bytes)
-{
-    unsigned char *a = malloc(bytes), *b = malloc(bytes);
-    uint64_t best = UINT64_MAX;
-    if (!a || !b) abort();
-    memset(a, 1, bytes);
-    memset(b, 2, bytes);
-    for (int r = 0; r < 5; r++) {
-        uint64_t t0 = now_ns();
-        memcpy(b, a, bytes);
-        __asm__ volatile("" : : "r"(b) : "memory");
-        uint64_t t = now_ns() - t0;
-        if (t < best) best = t;
-    }
-    free(a);
-    free(b);
-    return best;
-}
-
 /* migrate_precopy_stop, as the table prints it */
 static const char *const stop_name[8] = {"-", "limit", "not-shrinking", "small", "budget",
                                          "failed", "?", "?"};
@@ -202,7 +157,7 @@ int main(int argc, char **argv)
     }
     FILE *out = fopen(csv, "w");
     if (out == NULL) { perror(csv); return 1; }
-    uint64_t floor_ns = memcpy_ns(HEAP_BYTES);
+    uint64_t floor_ns = memcpy_ns(HEAP_BYTES, 5);
     fprintf(out, "heap_mib,mode,write_mib_s,migrations,downtime_us,total_us,bytes_sent,"
                  "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us,rounds_ended\n");
     printf("bench_large: a %u MiB container (every page written), 2 node processes with "

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define MAX_EV 65536
 #define MAX_HOPS 1000
@@ -35,13 +36,6 @@ static struct ev *evs;
 static int *nev;
 static UAREA_USER int hops;
 static UAREA_USER unsigned heap_kib;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void on_step(void *arg, int node, const char *step)
 {
@@ -68,12 +62,6 @@ static int app(int argc, char **argv)
         on_step(NULL, noc_node_self(), "app.return");
     }
     return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static void stats(const char *what, uint64_t *v, int n)
