@@ -59,11 +59,6 @@ UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg);
 /* The master's service of the migrate_to calls (see above). */
 UAREA_API int migrate_node_serve(migrate_node *n, int arrived);
 
-/* Answer the call on board b of ua (the master's side, for migrate_to and
- * for a port's own numbers): uarea_call_answer(), which makes the caller,
- * waiting off its core in uarea_call_wait(), ready. */
-UAREA_API void migrate_syscall_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret);
-
 UAREA_EXTERN_C_END
 
 #endif /* MIGRATE_SYSCALL_H */
@@ -112,11 +107,6 @@ MIGRATE__APP_CALL int migrate_to(int node)
 
 MIGRATE__APP_CALL int kmigrate_to(int node) { return migrate_to(node); }
 
-UAREA_API void migrate_syscall_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret)
-{
-    (void)uarea_call_answer(ua, b, ret);
-}
-
 UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
 {
     struct uarea *ua;
@@ -135,7 +125,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             int rc;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
             rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
-            if (rc < 0) migrate_syscall_answer(ua, b, (intptr_t)rc);
+            if (rc < 0) (void)uarea_call_answer(ua, b, (intptr_t)rc);
             else n->calls[c] = 1;
             did++;
         } else if ((arrived || n->calls[c]) &&
@@ -148,7 +138,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             if (rc == UAREA_EAGAIN) rc = UAREA_EABORTED;
             if (n->calls[c]) {
                 n->calls[c] = 0;
-                migrate_syscall_answer(ua, b, (intptr_t)rc);
+                (void)uarea_call_answer(ua, b, (intptr_t)rc);
                 did++;
             } else if (uarea_call_settle(ua, b, MIGRATE_SYS_MIGRATE, (intptr_t)rc) > 0) {
                 did++;   /* a call that came with the container (not one being posted) */

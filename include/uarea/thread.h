@@ -814,13 +814,11 @@ UAREA_API intptr_t uarea_call_wait(struct uarea_board *b)
     return v;
 }
 
-UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret)
+/* Store the answer on board k of ua and make the thread waiting on it ready
+ * (lock held); the caller reschedules the cores once it let the lock go. */
+static void uarea__call_answer_locked(struct uarea *ua, int k, struct uarea_board *b, intptr_t ret)
 {
-    uintptr_t crit;
-    int k, i;
-    if (ua == NULL || b == NULL || (k = uarea__board_index(ua, b)) < 0) return UAREA_EINVAL;
-    crit = UAREA_PORT_CRIT_ENTER();
-    uarea__lock(ua);
+    int i;
     __atomic_store_n(&b->ret, ret, __ATOMIC_RELEASE);
     for (i = 0; i < UAREA_THREADS_MAX; i++) {
         struct uarea_thread *t = &ua->threads[i];
@@ -828,6 +826,16 @@ UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_
         t->state = UAREA_THREAD_READY;
         uarea__ready_push(ua, (unsigned)i);
     }
+}
+
+UAREA_API int uarea_call_answer(struct uarea *ua, struct uarea_board *b, intptr_t ret)
+{
+    uintptr_t crit;
+    int k;
+    if (ua == NULL || b == NULL || (k = uarea__board_index(ua, b)) < 0) return UAREA_EINVAL;
+    crit = UAREA_PORT_CRIT_ENTER();
+    uarea__lock(ua);
+    uarea__call_answer_locked(ua, k, b, ret);
     uarea__unlock(ua);
     UAREA_PORT_CRIT_LEAVE(crit);
     /* every core: one may be on its way to idle, past its look at the queue */
@@ -868,17 +876,17 @@ UAREA_API int uarea_call_settle(struct uarea *ua, struct uarea_board *b, uint32_
                                 intptr_t ret)
 {
     uintptr_t crit;
-    int taken;
-    if (ua == NULL || b == NULL || uarea__board_index(ua, b) < 0) return UAREA_EINVAL;
+    int k, taken;
+    if (ua == NULL || b == NULL || (k = uarea__board_index(ua, b)) < 0) return UAREA_EINVAL;
     crit = UAREA_PORT_CRIT_ENTER();
     uarea__lock(ua);
     taken = number != 0 && __atomic_load_n(&b->number, __ATOMIC_ACQUIRE) == number &&
             __atomic_load_n(&b->pending, __ATOMIC_ACQUIRE) == 0 &&
             __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN;
+    if (taken) uarea__call_answer_locked(ua, k, b, ret);
     uarea__unlock(ua);
     UAREA_PORT_CRIT_LEAVE(crit);
-    /* still such a call: only its thread frees the board, after an answer */
-    if (taken) (void)uarea_call_answer(ua, b, ret);
+    if (taken) uarea__reschedule_all();
     return taken;
 }
 

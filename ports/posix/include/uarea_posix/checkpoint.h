@@ -138,7 +138,7 @@ static void uarea__posix_ckpt_step(uarea__posix_node *n, unsigned char *buf, siz
     (void)migrate_unfreeze(n->ua);
     (void)migrate_node_hold(&n->m.node, 0);
     n->ckpt_core = -1;
-    migrate_syscall_answer(n->ua, b, (intptr_t)rc);
+    (void)uarea_call_answer(n->ua, b, (intptr_t)rc);
 }
 
 /* ==== Serving the boards ================================================ */
@@ -159,12 +159,12 @@ static int uarea__posix_boards(uarea__posix_node *n, struct uarea *ua)
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);
             did++;
             if (n->ckpt_core >= 0 || migrate_daemon_busy(uarea__posix_daemon(n))) {
-                migrate_syscall_answer(ua, b, (intptr_t)UAREA_EBUSY);
+                (void)uarea_call_answer(ua, b, (intptr_t)UAREA_EBUSY);
                 continue;
             }
             rc = migrate_freeze_begin(ua);
             if (rc < 0) {
-                migrate_syscall_answer(ua, b, (intptr_t)rc);
+                (void)uarea_call_answer(ua, b, (intptr_t)rc);
             } else {
                 n->ckpt_core = (int)c;
                 (void)migrate_node_hold(&n->m.node, 1);
