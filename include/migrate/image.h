@@ -133,6 +133,9 @@ UAREA_STATIC_ASSERT((MIGRATE_PAGE_SIZE & (MIGRATE_PAGE_SIZE - 1u)) == 0 && MIGRA
 #define MIGRATE_SEC_UAREA 2u   /* the UArea */
 #define MIGRATE_SEC_STACK 3u   /* a thread stack */
 #define MIGRATE_SEC_HEAP 4u    /* one heap page (length = page size) */
+#define MIGRATE_SEC_LAZY 5u    /* a run of heap pages whose bytes follow after the
+                                  image (post-copy): length a multiple of the
+                                  page size, no payload */
 
 /* Section flags. */
 #define MIGRATE_SECF_ZERO 0x0001u      /* all bytes zero; no payload follows */
@@ -181,6 +184,14 @@ typedef struct migrate_container {
     uint32_t n_stacks;
     const migrate_page *pages;    /* heap pages */
     uint32_t n_pages;
+    /* Optional, post-copy: heap pages whose bytes the image leaves out (they
+     * follow after it): bit i of lazy (32 pages a word) stands for the page
+     * at lazy_addr + i * page_size, i < lazy_pages. Each run of set bits
+     * goes as one lazy section, after the heap pages; a page must not be
+     * both in pages[] and here. NULL: none. */
+    const uint32_t *lazy;
+    uintptr_t lazy_addr;
+    uint32_t lazy_pages;
     /* Optional: read address A from mem + (A - mem_addr); every region must
      * then lie in [mem_addr, mem_addr + mem_len). NULL: A is the pointer. */
     const void *mem;
@@ -205,6 +216,15 @@ typedef struct migrate_image_target {
                                  0: (hi - lo) + uarea_len + user window */
     void *mem;                /* memory standing for lo (NULL: lo itself) */
     void *uarea_mem;          /* memory standing for uarea_addr (NULL: itself) */
+    /* Optional, post-copy: where lazy sections may stand and the bitmap
+     * that receives them (bit i: the page at lazy_addr + i * page_size,
+     * i < lazy_pages, follows after the image; the reader writes nothing
+     * there). The reader only sets bits; it clears the ones it set when
+     * it fails or is discarded. NULL: an image with a lazy section is
+     * refused (UAREA_EIMGFORMAT: a checkpoint holds every page). */
+    uint32_t *lazy;
+    uintptr_t lazy_addr;
+    uint32_t lazy_pages;
 } migrate_image_target;
 
 typedef struct migrate_image_stats {
@@ -213,6 +233,7 @@ typedef struct migrate_image_stats {
     uint32_t sections;        /* sections written / restored */
     uint32_t zero_pages;      /* pages sent or restored as a zero flag */
     uint32_t skipped;         /* optional sections skipped (reader) */
+    uint32_t lazy_pages;      /* pages left out in lazy sections (post-copy) */
 } migrate_image_stats;
 
 /* Decoded header and section header (docs/image-format.md). */
@@ -272,6 +293,7 @@ typedef enum migrate_image__part {
     MIGRATE_IMAGE__PART_UAREA,      /* the UArea */
     MIGRATE_IMAGE__PART_STACKS,     /* the thread stacks */
     MIGRATE_IMAGE__PART_HEAP,       /* the present heap pages */
+    MIGRATE_IMAGE__PART_LAZY,       /* the runs of lazy heap pages */
     MIGRATE_IMAGE__PART_END         /* every section is out */
 } migrate_image__part;
 
@@ -336,6 +358,7 @@ typedef struct migrate_image_reader {
     uint64_t left;            /* payload bytes left in this section */
     uint64_t mem_total;       /* sum of section lengths so far */
     uint64_t heap_next;       /* lowest address the next heap page may have */
+    uint64_t lazy_next;       /* ... and the next lazy run */
     unsigned last_type;       /* last known section type */
     bool uarea_seen;
     unsigned char *dst;       /* where this payload goes (NULL: nowhere) */
@@ -344,6 +367,7 @@ typedef struct migrate_image_reader {
     uint32_t need, have;      /* piece being gathered */
     unsigned char piece[MIGRATE_IMAGE_HEADER_SIZE];
     migrate_image__hull hull[MIGRATE_IMAGE__TO_COUNT];
+    uint32_t lazy_lo, lazy_hi;  /* bits of t.lazy set by this reader, [lo, hi) */
     migrate_image_stats stats;
 } migrate_image_reader;
 
@@ -480,7 +504,7 @@ UAREA_API int migrate_image_section_decode(const void *in, migrate_image_section
 
 UAREA_API uint64_t migrate_image_section_stored(const migrate_image_section *s)
 {
-    return (s->flags & MIGRATE_SECF_ZERO) ? 0 : s->len;
+    return (s->flags & MIGRATE_SECF_ZERO) || s->type == MIGRATE_SEC_LAZY ? 0 : s->len;
 }
 
 UAREA_API void migrate_image_trailer_encode(uint32_t sections, uint32_t crc, void *out)
@@ -510,6 +534,7 @@ UAREA_API const char *migrate_image_section_name(unsigned type)
     case MIGRATE_SEC_UAREA: return "uarea";
     case MIGRATE_SEC_STACK: return "stack";
     case MIGRATE_SEC_HEAP: return "heap";
+    case MIGRATE_SEC_LAZY: return "lazy";
     default: return "unknown";
     }
 }
@@ -586,6 +611,29 @@ static const unsigned char *migrate__img_src(const migrate_container *c, uintptr
     return (const unsigned char *)c->mem + (addr - c->mem_addr);
 }
 
+static bool migrate__img_lazy_bit(const uint32_t *map, uint32_t i)
+{
+    return ((map[i >> 5] >> (i & 31u)) & 1u) != 0;
+}
+
+/* The first run of lazy pages at or after page i: [*first, *end); false
+ * when there is none. Whole zero words are skipped. */
+static bool migrate__img_lazy_run(const migrate_container *c, uint32_t i, uint32_t *first,
+                                  uint32_t *end)
+{
+    if (c->lazy == NULL) return false;
+    while (i < c->lazy_pages) {
+        if ((i & 31u) == 0 && c->lazy[i >> 5] == 0) { i += 32; continue; }
+        if (migrate__img_lazy_bit(c->lazy, i)) break;
+        i++;
+    }
+    if (i >= c->lazy_pages) return false;
+    *first = i;
+    while (i < c->lazy_pages && migrate__img_lazy_bit(c->lazy, i)) i++;
+    *end = i;
+    return true;
+}
+
 /* Next section of the description after the cursor; false at the end. */
 static bool migrate__img_next(migrate_image_writer *w, migrate_image_section *s,
                               const unsigned char **src)
@@ -614,7 +662,21 @@ static bool migrate__img_next(migrate_image_writer *w, migrate_image_section *s,
                 *src = migrate__img_src(c, pg->addr);
                 return true;
             }
-            w->kind = MIGRATE_IMAGE__PART_END; continue;
+            w->kind = MIGRATE_IMAGE__PART_LAZY; w->idx = 0; continue;
+        case MIGRATE_IMAGE__PART_LAZY: {
+            uint32_t first, end;
+            if (!migrate__img_lazy_run(c, w->idx, &first, &end)) {
+                w->kind = MIGRATE_IMAGE__PART_END;
+                continue;
+            }
+            w->idx = end;
+            s->type = MIGRATE_SEC_LAZY;
+            s->flags = 0;
+            s->addr = c->lazy_addr + (uintptr_t)first * c->page_size;
+            s->len = (uint64_t)(end - first) * c->page_size;
+            *src = NULL;
+            return true;
+        }
         case MIGRATE_IMAGE__PART_END:
         default:
             return false;
@@ -717,6 +779,14 @@ UAREA_API int migrate_image_writer_init(migrate_image_writer *w, const migrate_c
             return UAREA_EINVAL;
         migrate__img_add(&z, ps, (pg->flags & MIGRATE_PAGE_ZERO) ? 0u : ps);
     }
+    if (c->lazy != NULL) {
+        uint32_t first, end = 0;
+        if ((c->lazy_addr & (ps - 1u)) != 0 ||
+            !migrate__img_region_ok(c, c->lazy_addr, (size_t)c->lazy_pages * ps))
+            return UAREA_EINVAL;
+        while (migrate__img_lazy_run(c, end, &first, &end))
+            migrate__img_add(&z, (uint64_t)(end - first) * ps, 0u);
+    }
     if (z.count > UINT32_MAX) return UAREA_EINVAL;
     UAREA_MEMSET(w, 0, sizeof *w);
     w->c = *c;
@@ -777,6 +847,8 @@ UAREA_API long migrate_image_produce(migrate_image_writer *w, void *buf, size_t 
         case MIGRATE__IMG_PCRC:
             w->stats.sections++;
             if (w->cur.flags & MIGRATE_SECF_ZERO) w->stats.zero_pages++;
+            if (w->cur.type == MIGRATE_SEC_LAZY)
+                w->stats.lazy_pages += (uint32_t)(w->cur.len / w->c.page_size);
             w->sec++;
             migrate__img_w_begin(w);
             break;
@@ -827,6 +899,12 @@ static void migrate__img_wipe(migrate_image_reader *r)
         }
         h->lo = h->hi = 0;
     }
+    if (r->t.lazy != NULL) {
+        uint32_t i;
+        for (i = r->lazy_lo; i < r->lazy_hi; i++)
+            r->t.lazy[i >> 5] &= ~(UINT32_C(1) << (i & 31u));
+    }
+    r->lazy_lo = r->lazy_hi = 0;
 }
 
 static int migrate__img_fail(migrate_image_reader *r, int err)
@@ -838,6 +916,7 @@ static int migrate__img_fail(migrate_image_reader *r, int err)
         r->stats.sections = 0;
         r->stats.zero_pages = 0;
         r->stats.skipped = 0;
+        r->stats.lazy_pages = 0;
         r->stats.stream_bytes = r->offset;
         r->done = false;
     }
@@ -915,6 +994,31 @@ static void migrate__img_grow(migrate_image__hull *h, uintptr_t a, uintptr_t end
     if (end > h->hi) h->hi = end;
 }
 
+/* A lazy section (post-copy): a run of whole pages, in address order, no
+ * flags; with a target, inside its lazy range, its bits set (a target
+ * without one refuses it: the pages would never come). */
+static int migrate__img_on_lazy(migrate_image_reader *r, const migrate_image_section *s)
+{
+    const migrate_image_target *t = &r->t;
+    uint64_t ps = r->hdr.page_size, span, i0, n, i;
+    if (s->flags != 0 || s->len == 0 || (s->len & (ps - 1u)) != 0 ||
+        (s->addr & (ps - 1u)) != 0 || s->addr < r->lazy_next || s->addr + s->len < s->addr)
+        return UAREA_EIMGFORMAT;
+    r->lazy_next = s->addr + s->len;
+    if (r->lazy_next == 0) r->lazy_next = UINT64_MAX;
+    if (!r->has_target) return 0;
+    if (t->lazy == NULL) return UAREA_EIMGFORMAT;
+    span = (uint64_t)t->lazy_pages * ps;
+    if (!migrate__img_inside(s->addr, s->len, t->lazy_addr, span)) return UAREA_EIMGBOUNDS;
+    if (!r->write) return 0;
+    i0 = (s->addr - t->lazy_addr) / ps;
+    n = s->len / ps;
+    for (i = i0; i < i0 + n; i++) t->lazy[i >> 5] |= UINT32_C(1) << (i & 31u);
+    if (r->lazy_lo >= r->lazy_hi) r->lazy_lo = (uint32_t)i0;
+    r->lazy_hi = (uint32_t)(i0 + n);      /* runs come in address order */
+    return 0;
+}
+
 static int migrate__img_on_section(migrate_image_reader *r)
 {
     migrate_image_section *s = &r->cur;
@@ -923,7 +1027,7 @@ static int migrate__img_on_section(migrate_image_reader *r)
     int rc = migrate_image_section_decode(r->piece, s);
     if (rc < 0) return rc;
     if (s->index != r->section) return UAREA_EIMGFORMAT;
-    known = s->type >= MIGRATE_SEC_USER && s->type <= MIGRATE_SEC_HEAP;
+    known = s->type >= MIGRATE_SEC_USER && s->type <= MIGRATE_SEC_LAZY;
     if (!known && !(s->flags & MIGRATE_SECF_OPTIONAL)) return UAREA_EIMGVERSION;
     stored = migrate_image_section_stored(s);
     /* What is left of the stream must hold this section and the trailer. */
@@ -947,12 +1051,18 @@ static int migrate__img_on_section(migrate_image_reader *r)
             r->heap_next = s->addr + s->len;
             if (r->heap_next == 0) r->heap_next = UINT64_MAX; /* page at the top */
         }
+        if (s->type == MIGRATE_SEC_LAZY) {
+            rc = migrate__img_on_lazy(r, s);
+            if (rc < 0) return rc;
+        }
         r->last_type = s->type;
         if (r->has_target) {
             const migrate_image_target *t = &r->t;
             migrate_image__dest region;
             uintptr_t a;
-            if (s->type == MIGRATE_SEC_UAREA && t->uarea_len > 0) {
+            if (s->type == MIGRATE_SEC_LAZY) {
+                /* nothing to write: migrate__img_on_lazy noted it */
+            } else if (s->type == MIGRATE_SEC_UAREA && t->uarea_len > 0) {
                 if (!migrate__img_inside(s->addr, s->len, t->uarea_addr, t->uarea_len))
                     return UAREA_EIMGBOUNDS;
                 region = MIGRATE_IMAGE__TO_UAREA;
@@ -965,7 +1075,7 @@ static int migrate__img_on_section(migrate_image_reader *r)
                     return UAREA_EIMGBOUNDS;
                 region = MIGRATE_IMAGE__TO_REGION;
             }
-            if (r->write && s->len > 0) {
+            if (r->write && s->len > 0 && s->type != MIGRATE_SEC_LAZY) {
                 a = (uintptr_t)s->addr;
                 if (region == MIGRATE_IMAGE__TO_USER)
                     r->dst = (unsigned char *)a;
@@ -997,11 +1107,12 @@ static int migrate__img_on_section(migrate_image_reader *r)
 static int migrate__img_on_pcrc(migrate_image_reader *r)
 {
     const migrate_image_section *s = &r->cur;
-    bool known = s->type >= MIGRATE_SEC_USER && s->type <= MIGRATE_SEC_HEAP;
+    bool known = s->type >= MIGRATE_SEC_USER && s->type <= MIGRATE_SEC_LAZY;
     if (migrate__le_get32(r->piece) != migrate_crc32c_final(r->pcrc)) return UAREA_EIMGCRC;
     if (known) {
         r->stats.sections++;
         if (s->flags & MIGRATE_SECF_ZERO) r->stats.zero_pages++;
+        if (s->type == MIGRATE_SEC_LAZY) r->stats.lazy_pages += (uint32_t)(s->len / r->hdr.page_size);
     } else {
         r->stats.skipped++;
     }

@@ -808,3 +808,162 @@ Test(image, user_window_outside_region)
     free(want_region);
     free(region);
 }
+
+/* ---- lazy sections (post-copy): runs of heap pages that follow after ---- */
+/* A container with 2 heap pages in the image (one zero) and 5 lazy pages
+ * in runs of 2 and 3 (the lazy range: the last 8 of the region's 16 pages). */
+#define LZ_HEAP (8 * CT_PAGE)
+#define LZ_PAGES 8u
+static void shape_lazy(ctn *t, uint32_t *map)
+{
+    shape_basic(t);
+    memset(t->mem + LZ_HEAP + 3 * CT_PAGE, 0, CT_PAGE);
+    ctn_page(t, LZ_HEAP + 0 * CT_PAGE, MIGRATE_PAGE_PRESENT);
+    ctn_page(t, LZ_HEAP + 3 * CT_PAGE, MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO);
+    map[0] = (1u << 1) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 7);
+    t->c.lazy = map;
+    t->c.lazy_addr = CT_BASE + LZ_HEAP;
+    t->c.lazy_pages = LZ_PAGES;
+}
+
+static migrate_image_target lazy_target(unsigned char *dst, size_t size, uint32_t *map)
+{
+    migrate_image_target tg = ctn_target(dst, size);
+    tg.lazy = map;
+    tg.lazy_addr = CT_BASE + LZ_HEAP;
+    tg.lazy_pages = LZ_PAGES;
+    return tg;
+}
+
+Test(image_lazy, runs_go_as_sections_without_payload)
+{
+    ctn t;
+    uint32_t map[1] = { 0 }, got[1] = { 0 };
+    shape_lazy(&t, map);
+    msink img = ctn_image(&t);
+    /* 4 basic sections + 2 heap pages + 2 lazy runs; no lazy byte stored */
+    migrate_image_header h;
+    cr_assert_eq(migrate_image_header_decode(img.buf, &h), 0);
+    cr_assert_eq(h.sections, 8u);
+    migrate_image_section s6, s7;
+    cr_assert_eq(migrate_image_section_decode(img.buf + section_offset(img.buf, 6), &s6), 0);
+    cr_assert_eq(migrate_image_section_decode(img.buf + section_offset(img.buf, 7), &s7), 0);
+    cr_assert_eq(s6.type, MIGRATE_SEC_LAZY);
+    cr_assert_eq(s6.addr, CT_BASE + LZ_HEAP + CT_PAGE);
+    cr_assert_eq(s6.len, 2 * CT_PAGE);
+    cr_assert_eq(s7.addr, CT_BASE + LZ_HEAP + 5 * CT_PAGE);
+    cr_assert_eq(s7.len, 3 * CT_PAGE);
+    cr_assert_eq(migrate_image_section_stored(&s7), 0);
+    cr_assert_str_eq(migrate_image_section_name(MIGRATE_SEC_LAZY), "lazy");
+    cr_assert_eq(section_offset(img.buf, 8) + MIGRATE_IMAGE_TRAILER_SIZE, img.len);
+    /* the reader writes nothing there and sets the bits */
+    unsigned char *dst = (unsigned char *)calloc(1, t.size);
+    migrate_image_target tg = lazy_target(dst, t.size, got);
+    migrate_image_stats st;
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 333, &st), 0);
+    assert_restored(&t, dst);
+    cr_assert_eq(got[0], map[0]);
+    cr_assert_eq(st.lazy_pages, 5u);
+    for (uint32_t i = 0; i < LZ_PAGES; i++)
+        if (map[0] >> i & 1u) cr_assert(all_zero(dst + LZ_HEAP + i * CT_PAGE, CT_PAGE));
+    free(dst);
+    free(img.buf);
+    ctn_free(&t);
+}
+
+Test(image_lazy, a_target_without_a_lazy_map_refuses_them)
+{
+    ctn t;
+    uint32_t map[1] = { 0 };
+    shape_lazy(&t, map);
+    msink img = ctn_image(&t);
+    unsigned char *dst = (unsigned char *)calloc(1, t.size);
+    migrate_image_target tg = ctn_target(dst, t.size);
+    cr_assert_eq(restore(img.buf, img.len, &tg, 0, 4096, NULL), UAREA_EIMGFORMAT);
+    cr_assert(all_zero(dst, t.size), "a refused image leaves nothing");
+    /* verify-only without a target only checks the image itself */
+    cr_assert_eq(restore(img.buf, img.len, NULL, MIGRATE_IMAGE_VERIFY_ONLY, 4096, NULL), 0);
+    free(dst);
+    free(img.buf);
+    ctn_free(&t);
+}
+
+static void ed_lazy_misalign(migrate_image_section *s) { s->addr += 64; }
+static void ed_lazy_ragged(migrate_image_section *s) { s->len -= 64; }
+static void ed_lazy_empty(migrate_image_section *s) { s->len = 0; }
+static void ed_lazy_zero(migrate_image_section *s) { s->flags |= MIGRATE_SECF_ZERO; }
+static void ed_lazy_back(migrate_image_section *s) { s->addr -= 4 * CT_PAGE; }
+static void ed_lazy_far(migrate_image_section *s) { s->addr += 2 * CT_PAGE; }
+
+Test(image_lazy, bad_runs_are_refused_and_leave_no_bit)
+{
+    ctn t;
+    uint32_t map[1] = { 0 }, got[1] = { 0 };
+    shape_lazy(&t, map);
+    msink img = ctn_image(&t);
+    unsigned char *copy = (unsigned char *)malloc(img.len);
+    unsigned char *dst = (unsigned char *)calloc(1, t.size);
+    void (*const edits[])(migrate_image_section *) = { ed_lazy_misalign, ed_lazy_ragged,
+                                                       ed_lazy_empty, ed_lazy_zero,
+                                                       ed_lazy_back, ed_lazy_far };
+    /* the second run's edit: misaligned, not whole pages, empty, flagged,
+     * overlapping the first run, outside the lazy range */
+    const int want[] = { UAREA_EIMGFORMAT, UAREA_EIMGFORMAT, UAREA_EIMGFORMAT, UAREA_EIMGFORMAT,
+                         UAREA_EIMGFORMAT, UAREA_EIMGBOUNDS };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        migrate_image_target tg = lazy_target(dst, t.size, got);
+        memcpy(copy, img.buf, img.len);
+        edit_section(copy, img.len, 7, edits[k]);
+        if (edits[k] == ed_lazy_ragged || edits[k] == ed_lazy_empty) {
+            /* keep the header's container size in step: a bad run, not a bad sum */
+            migrate_image_header h;
+            cr_assert_eq(migrate_image_header_decode(copy, &h), 0);
+            h.container_size -= edits[k] == ed_lazy_empty ? 3 * CT_PAGE : 64;
+            migrate_image_header_encode(&h, copy);
+            reseal(copy, img.len);
+        }
+        int rc = restore(copy, img.len, &tg, 0, 1000, NULL);
+        cr_assert_eq(rc, want[k], "edit %zu: %s", k, uarea_strerror(rc));
+        cr_assert_eq(got[0], 0u, "edit %zu: the first run's bits were left", k);
+        cr_assert(all_zero(dst, t.size), "edit %zu: bytes were left", k);
+    }
+    /* a good image that fails at its end (trailer CRC) clears its bits too */
+    migrate_image_target tg = lazy_target(dst, t.size, got);
+    memcpy(copy, img.buf, img.len);
+    copy[img.len - 1] ^= 1;
+    cr_assert_eq(restore(copy, img.len, &tg, 0, 1000, NULL), UAREA_EIMGCRC);
+    cr_assert_eq(got[0], 0u);
+    /* so does a discard of a verified one */
+    migrate_image_reader r;
+    cr_assert_eq(migrate_image_reader_init(&r, &tg, 0), 0);
+    cr_assert_eq(migrate_image_feed(&r, img.buf, img.len), 1);
+    cr_assert_eq(got[0], map[0]);
+    migrate_image_discard(&r);
+    cr_assert_eq(got[0], 0u);
+    free(dst);
+    free(copy);
+    free(img.buf);
+    ctn_free(&t);
+}
+
+Test(image_lazy, writer_checks_the_lazy_range)
+{
+    ctn t;
+    uint32_t map[1] = { 0 };
+    migrate_image_writer w;
+    shape_lazy(&t, map);
+    t.c.lazy_addr += 8;                              /* not page-aligned */
+    cr_assert_eq(migrate_image_writer_init(&w, &t.c), UAREA_EINVAL);
+    t.c.lazy_addr = CT_BASE + LZ_HEAP;
+    t.c.lazy_pages = 64;                             /* past the region */
+    cr_assert_eq(migrate_image_writer_init(&w, &t.c), UAREA_EINVAL);
+    t.c.lazy_pages = LZ_PAGES;
+    map[0] = 0;                                      /* nothing lazy: no section */
+    cr_assert_eq(migrate_image_writer_init(&w, &t.c), 0);
+    migrate_image_header h;
+    unsigned char buf[64];
+    cr_assert_eq(migrate_image_produce(&w, buf, sizeof buf), 64);
+    cr_assert_eq(migrate_image_header_decode(buf, &h), 0);
+    cr_assert_eq(h.sections, 6u);
+    ctn_free(&t);
+}
