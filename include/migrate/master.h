@@ -69,7 +69,7 @@ typedef struct migrate_master_desc {
     migrate_node_desc node;
     int precopy;            /* pre-copy with the port's dirty tracking */
     /* Optional: the container came in from another node (st: that
-     * migration's statistics). */
+     * migration's statistics; by post-copy, once its last page is in). */
     void (*on_arrival)(void *arg, const migrate_stats *st);
     /* Optional: the port's own calls on the boards (numbers other than
      * MIGRATE_SYS_MIGRATE), while the container is here; `arrived` as for
@@ -90,6 +90,8 @@ typedef struct migrate_master {
     int self;               /* this node */
     int was_present;        /* the container was here after the last turn */
     unsigned long arrivals; /* containers that came in */
+    int post_arrival;       /* one came in by post-copy: on_arrival when its
+                               last page is in (not if the pages were lost) */
 } migrate_master;
 
 /* Set up the master and its node (migrate_node_init). UAREA_EINVAL for a bad
@@ -169,12 +171,23 @@ UAREA_API int migrate_master_turn(migrate_master *m)
     did = migrate_node_step(&m->node);
     if (did < 0) did = 0;
     present = migrate_node_present(&m->node);
-    if (present && !m->was_present && migrate_daemon_last(&m->node.d, &st) == 0 &&
-        st.dst == m->self) {
+    if (present && !m->was_present && migrate_node_postcopy(&m->node)) {
+        /* it came in with pages still to come: it runs, its calls are
+         * answered; the record waits for the last page */
+        arrived = 1;
+        m->arrivals++;
+        m->post_arrival = 1;
+    } else if (present && !m->was_present && migrate_daemon_last(&m->node.d, &st) == 0 &&
+               st.dst == m->self) {
         /* it came in (a container made or restored here is no arrival) */
         arrived = 1;
         m->arrivals++;
         if (d->on_arrival != NULL) d->on_arrival(d->arg, &st);
+    }
+    if (m->post_arrival && !migrate_daemon_busy(&m->node.d)) {
+        m->post_arrival = 0;
+        if (migrate_daemon_last(&m->node.d, &st) == 0 && d->on_arrival != NULL)
+            d->on_arrival(d->arg, &st);
     }
     m->was_present = present;
     if (migrate_node_serve(&m->node, arrived) > 0) did = 1;

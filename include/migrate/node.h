@@ -128,6 +128,33 @@ typedef struct migrate_node_desc {
      * controller's MOVE): a port whose machine has nodes that hold no
      * container (the MPPA-256's I/O clusters: UAREA_ENODEKIND) says so here. */
     int (*check_dst)(void *arg, int dst);
+    /* Optional: post-copy's destination (docs/protocol.md, "Post-copy"):
+     * all four, or none (then this node refuses a post-copy image with
+     * UAREA_ENOSYS; any node can be a post-copy source). Heap pages are
+     * named by their index: the page at UAREA_HEAP_OFFSET + i *
+     * UAREA_PAGE_SIZE in the region.
+     *  - lazy_begin: before the container runs here, make every page whose
+     *    bit is set in map (`pages` bits) missing, whatever it holds now (a
+     *    staged pre-copy round may have put old bytes there): a thread that
+     *    touches one waits until it is installed, never reads zeros or old
+     *    bytes. Other pages stay as they are. An error: the container
+     *    cannot run here (it is lost: the source has committed).
+     *  - lazy_install: put `count` pages from bytes at addr, each only if
+     *    still missing, and wake the threads waiting for them; bytes NULL:
+     *    pages of zeros (a page outside the map that a thread touched).
+     *    The pages installed, or an error.
+     *  - lazy_faults: store the addresses of pages threads wait for, each
+     *    once, at most max; how many (0: none new), or an error.
+     *  - lazy_end: failed 0: every page of the map is in: end the
+     *    arrangement (the range is ordinary memory again). failed 1: the
+     *    source was lost with pages missing: no thread waiting for one may
+     *    ever go on; the port stops the container for good (it cannot be
+     *    wiped: touching a missing page would wait forever) and reports it
+     *    lost (UAREA_EPAGESLOST). */
+    int (*lazy_begin)(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages);
+    long (*lazy_install)(void *arg, uintptr_t addr, const void *bytes, uint32_t count);
+    long (*lazy_faults)(void *arg, uintptr_t *want, uint32_t max);
+    void (*lazy_end)(void *arg, int failed);
     void *arg;
 } migrate_node_desc;
 
@@ -181,6 +208,19 @@ typedef struct migrate_node {
      * from node `from` */
     int receiving, from;
     int held;                     /* migrate_node_hold() */
+    /* post-copy: the heap pages that follow after the image (bit per heap
+     * page; source: left out of the image, read from the frozen copy until
+     * drop; destination: still missing), and on the destination those a
+     * thread waits for and not yet asked (wait[]) or asked (asked[]).
+     * post: source, the image left pages out; destination, 1 an image
+     * with lazy pages is being read (lazy_expect of them), 2 the container
+     * runs with pages missing (n_lazy), 3 the post-copy failed. */
+    int post;
+    uint32_t lazy[MIGRATE_PAGE_MAP_WORDS];
+    uint32_t wait[MIGRATE_PAGE_MAP_WORDS], asked[MIGRATE_PAGE_MAP_WORDS];
+    uint32_t n_lazy, lazy_expect;
+    uint32_t push_at;             /* source: the push's next page; destination:
+                                     where the next ask again looks */
     /* migrate_to calls this node's daemon took from each core's board and
      * has not answered (migrate/syscall.h) */
     uint8_t calls[UAREA_CORES_MAX];
@@ -197,6 +237,9 @@ UAREA_API int migrate_node_step(migrate_node *n);
 UAREA_API int migrate_node_fini(migrate_node *n);
 /* 1 when this node holds the container, 0 when not. */
 UAREA_API int migrate_node_present(const migrate_node *n);
+/* 1 while the container runs here with post-copy pages still to come (the
+ * daemon is busy with them: a migrate_to waits until they are in). */
+UAREA_API int migrate_node_postcopy(const migrate_node *n);
 /* Hold (1) or let go (0) this node's container: while it is held the node
  * does not move it, and a migration asked for (migrate_daemon_start, a
  * controller's MOVE) ends at once with UAREA_EBUSY, the container as it
@@ -387,9 +430,12 @@ static int migrate__n_freeze(void *ctx)
     return migrate_freeze_poll(n->ua);
 }
 
+static void migrate__n_post_clear(migrate_node *n);
+
 static int migrate__n_unfreeze(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
+    migrate__n_post_clear(n);
     return n->present ? migrate_unfreeze(n->ua) : UAREA_ENOCONTAINER;
 }
 
@@ -625,12 +671,77 @@ static int migrate__n_delta(migrate_node *n)
     return 0;
 }
 
+/* ---- post-copy ---- */
+static uintptr_t migrate__n_heap(const migrate_node *n)
+{
+    return (uintptr_t)n->desc.region + UAREA_HEAP_OFFSET;
+}
+
+static inline void migrate__bit_clear(uint32_t *map, uint32_t i)
+{
+    map[i >> 5] &= ~(UINT32_C(1) << (i & 31u));
+}
+
+/* The first page at or after i whose bit is set in map; UAREA_HEAP_PAGES
+ * if none. Whole zero words are skipped. */
+static uint32_t migrate__n_next_bit(const uint32_t *map, uint32_t i)
+{
+    while (i < (uint32_t)UAREA_HEAP_PAGES) {
+        if ((i & 31u) == 0 && map[i >> 5] == 0) { i += 32; continue; }
+        if (migrate__bit(map, i)) return i;
+        i++;
+    }
+    return (uint32_t)UAREA_HEAP_PAGES;
+}
+
+static void migrate__n_post_clear(migrate_node *n)
+{
+    if (n->post != 0 || n->n_lazy != 0 || n->lazy_expect != 0) {
+        UAREA_MEMSET(n->lazy, 0, sizeof n->lazy);
+        UAREA_MEMSET(n->wait, 0, sizeof n->wait);
+        UAREA_MEMSET(n->asked, 0, sizeof n->asked);
+    }
+    n->post = 0;
+    n->n_lazy = n->lazy_expect = n->push_at = 0;
+}
+
+static int migrate__n_can_post(const migrate_node *n)
+{
+    return n->desc.lazy_begin != NULL && n->desc.lazy_install != NULL &&
+           n->desc.lazy_faults != NULL && n->desc.lazy_end != NULL;
+}
+
+/* Post-copy, source: the present heap pages that hold bytes (not zero
+ * pages, whose flag costs nothing) leave the image's page list for lazy[]:
+ * the image carries their runs only (lazy sections). Returns how many. */
+static uint32_t migrate__n_leave_out(migrate_node *n)
+{
+    uintptr_t heap = migrate__n_heap(n);
+    uint32_t i, out = 0, k = 0;
+    for (i = 0; i < n->c.n_pages; i++) {
+        if ((n->pages[i].flags & (MIGRATE_PAGE_PRESENT | MIGRATE_PAGE_ZERO)) == MIGRATE_PAGE_PRESENT) {
+            migrate__bit_set(n->lazy, (uint32_t)((n->pages[i].addr - heap) / UAREA_PAGE_SIZE));
+            k++;
+            continue;
+        }
+        n->pages[out++] = n->pages[i];
+    }
+    n->c.n_pages = out;
+    if (k > 0) {
+        n->c.lazy = n->lazy;
+        n->c.lazy_addr = heap;
+        n->c.lazy_pages = (uint32_t)UAREA_HEAP_PAGES;
+    }
+    return k;
+}
+
 static int migrate__n_begin(void *ctx, migrate_offer *offer)
 {
     migrate_node *n = (migrate_node *)ctx;
     int rc, pre = n->pre;
     uint32_t i;
     n->pre = 0;
+    migrate__n_post_clear(n);
     if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
     /* a delta lists its own heap pages (migrate__n_delta) */
     rc = migrate__describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
@@ -639,6 +750,10 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
     if (offer->flags & MIGRATE_OFFER_DELTA) {
         rc = migrate__n_delta(n);
         if (rc < 0) return rc;
+    }
+    if (offer->flags & MIGRATE_OFFER_POST) {
+        offer->pages = migrate__n_leave_out(n);
+        n->post = offer->pages != 0;
     }
     n->zero_pages = 0;
     for (i = 0; i < n->c.n_pages; i++)   /* c.pages: the delta's own list after a pre-copy */
@@ -675,6 +790,7 @@ static int migrate__n_drop(void *ctx)
     if (n->desc.on_release) n->desc.on_release(n->desc.arg, n->ua);
     migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
     n->present = 0;
+    migrate__n_post_clear(n);
     return 0;
 }
 
@@ -691,11 +807,22 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     if ((offer->flags & MIGRATE_OFFER_DELTA) != 0 ? n->staged != MIGRATE_STAGED_HELD
                                                   : n->staged != MIGRATE_STAGED_NONE)
         return UAREA_ESTATE;
+    if ((offer->flags & MIGRATE_OFFER_POST) && !migrate__n_can_post(n)) return UAREA_ENOSYS;
     rc = migrate__target(&t, n->desc.region, n->desc.region_size, n->user, n->desc.n_user,
                          n->desc.binary_fp);
     if (rc < 0) return rc;
+    migrate__n_post_clear(n);
+    if (offer->flags & MIGRATE_OFFER_POST) {     /* its lazy sections land in lazy[] */
+        t.lazy = n->lazy;
+        t.lazy_addr = migrate__n_heap(n);
+        t.lazy_pages = (uint32_t)UAREA_HEAP_PAGES;
+    }
     rc = migrate_image_reader_init(&n->r, &t, 0);
     if (rc < 0) return rc;
+    if (offer->flags & MIGRATE_OFFER_POST) {
+        n->post = 1;
+        n->lazy_expect = offer->pages;
+    }
     n->pre_round = (offer->flags & MIGRATE_OFFER_PRE) && (offer->flags & MIGRATE_OFFER_DELTA);
     if ((offer->flags & MIGRATE_OFFER_PRE) && !n->pre_round) n->staged = MIGRATE_STAGED_READING;
     n->from = offer->src;
@@ -723,10 +850,13 @@ static int migrate__n_end(void *ctx)
         n->pre_round = 0;
         return 0;
     }
-    rc = uarea_attach((struct uarea *)n->desc.region);
+    /* post-copy: the image must leave out exactly the pages the offer said */
+    rc = n->post == 1 && n->r.stats.lazy_pages != n->lazy_expect ? UAREA_EIMGFORMAT
+                                                                  : uarea_attach((struct uarea *)n->desc.region);
     if (rc < 0) {
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
         n->staged = MIGRATE_STAGED_NONE;
+        migrate__n_post_clear(n);
         return rc;
     }
     n->staged = n->staged == MIGRATE_STAGED_HELD ? MIGRATE_STAGED_COMPLETE : MIGRATE_STAGED_NONE;
@@ -739,6 +869,7 @@ static int migrate__n_discard(void *ctx)
     migrate_node *n = (migrate_node *)ctx;
     (void)migrate_image_discard(&n->r);
     n->pre_round = 0;
+    migrate__n_post_clear(n);
     if (n->staged != MIGRATE_STAGED_NONE) {  /* a staged pre-copy image: all of it */
         migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
         n->staged = MIGRATE_STAGED_NONE;
@@ -766,6 +897,168 @@ static int migrate__n_activate(void *ctx)
 
 static uint32_t migrate__n_zero(void *ctx) { return ((migrate_node *)ctx)->zero_pages; }
 
+/* Post-copy, source: copy lazy pages from the frozen copy: from `first` (a
+ * FETCH: it must be a lazy page), or the push's next run (first
+ * MIGRATE_PAGES_NEXT); consecutive lazy pages, at most count and what
+ * fits in cap. Pages are numbered by their index in the heap. */
+static long migrate__n_pages_produce(void *ctx, uint32_t first, uint32_t count, void *buf,
+                                     size_t cap, uint32_t *first_out, uint32_t *page_size)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uint32_t k, max = (uint32_t)(cap / UAREA_PAGE_SIZE < 0xffffffffu ? cap / UAREA_PAGE_SIZE
+                                                                       : 0xffffffffu);
+    int push = first == MIGRATE_PAGES_NEXT;
+    if (!n->post || !n->present) return UAREA_ESTATE;
+    if (buf == NULL || first_out == NULL || page_size == NULL) return UAREA_EINVAL;
+    if (push) {
+        first = migrate__n_next_bit(n->lazy, n->push_at);
+        n->push_at = first;
+        if (first >= (uint32_t)UAREA_HEAP_PAGES) return 0;   /* every page went once */
+        count = 0xffffffffu;
+    } else if (first >= (uint32_t)UAREA_HEAP_PAGES || !migrate__bit(n->lazy, first)) {
+        return UAREA_EINVAL;
+    }
+    for (k = 0; k < count && k < max && first + k < (uint32_t)UAREA_HEAP_PAGES &&
+                migrate__bit(n->lazy, first + k);
+         k++)
+        UAREA_MEMCPY((unsigned char *)buf + (size_t)k * UAREA_PAGE_SIZE,
+                     uarea_page_addr(n->ua, first + k), UAREA_PAGE_SIZE);
+    if (push) n->push_at = first + k;
+    *first_out = first;
+    *page_size = UAREA_PAGE_SIZE;
+    return (long)k;
+}
+
+/* Post-copy, destination, COMMIT: the lazy pages missing, then run. */
+static int migrate__n_postcopy_activate(void *ctx, const migrate_offer *offer)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    int rc;
+    if (n->post != 1 || n->lazy_expect == 0 || offer->pages != n->lazy_expect) return UAREA_ESTATE;
+    rc = n->desc.lazy_begin(n->desc.arg, migrate__n_heap(n), n->lazy, (uint32_t)UAREA_HEAP_PAGES);
+    if (rc < 0) return rc;
+    n->n_lazy = n->lazy_expect;
+    n->post = 2;
+    return migrate__n_activate(ctx);
+}
+
+/* A page is in: no longer missing, waited for or asked. */
+static void migrate__n_got(migrate_node *n, uint32_t i)
+{
+    migrate__bit_clear(n->lazy, i);
+    migrate__bit_clear(n->wait, i);
+    migrate__bit_clear(n->asked, i);
+    n->n_lazy--;
+}
+
+/* The last page is in: the range is ordinary again. */
+static void migrate__n_post_done(migrate_node *n)
+{
+    n->desc.lazy_end(n->desc.arg, 0);
+    migrate__n_post_clear(n);
+}
+
+static long migrate__n_pages_install(void *ctx, uint32_t first, uint32_t count,
+                                     uint32_t page_size, const void *bytes)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uint32_t i = 0, j, k;
+    long got = 0, rc;
+    if (n->post != 2) return UAREA_ESTATE;
+    if (page_size != UAREA_PAGE_SIZE || bytes == NULL || count == 0 ||
+        first >= (uint32_t)UAREA_HEAP_PAGES || count > (uint32_t)UAREA_HEAP_PAGES - first)
+        return UAREA_EINVAL;
+    while (i < count) {
+        if (!migrate__bit(n->lazy, first + i)) { i++; continue; }  /* there already */
+        for (j = i; j < count && migrate__bit(n->lazy, first + j); j++) {}
+        rc = n->desc.lazy_install(n->desc.arg, (uintptr_t)uarea_page_addr(n->ua, first + i),
+                                  (const unsigned char *)bytes + (size_t)i * UAREA_PAGE_SIZE,
+                                  j - i);
+        if (rc < 0) return rc;
+        for (k = i; k < j; k++) migrate__n_got(n, first + k);
+        got += (long)(j - i);
+        i = j;
+    }
+    if (n->n_lazy == 0) migrate__n_post_done(n);
+    return got;
+}
+
+/* A run of at most 64 pages from i whose bits are set in both maps. */
+static uint32_t migrate__n_run(const uint32_t *a, const uint32_t *b, uint32_t i)
+{
+    uint32_t k = 0;
+    while (k < 64u && i + k < (uint32_t)UAREA_HEAP_PAGES && migrate__bit(a, i + k) &&
+           migrate__bit(b, i + k))
+        k++;
+    return k;
+}
+
+static int migrate__n_pages_wanted(void *ctx, int again, uint32_t *first, uint32_t *count)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    uintptr_t heap = migrate__n_heap(n), want[32];
+    uint32_t i, k;
+    long got, w;
+    if (n->post != 2) return 0;
+    if (!again) {
+        /* the faults since the last look: a page to come is waited for; a
+         * page that is not (never in the container, or a zero page left
+         * untouched by the restore) is zeros */
+        do {
+            got = n->desc.lazy_faults(n->desc.arg, want, 32);
+            for (w = 0; w < got; w++) {
+                if (want[w] < heap || want[w] - heap >= (uintptr_t)UAREA_HEAP_BYTES) continue;
+                i = (uint32_t)((want[w] - heap) / UAREA_PAGE_SIZE);
+                if (migrate__bit(n->lazy, i)) migrate__bit_set(n->wait, i);
+                else (void)n->desc.lazy_install(n->desc.arg, heap + (uintptr_t)i * UAREA_PAGE_SIZE,
+                                                NULL, 1);
+            }
+        } while (got == 32);
+        i = migrate__n_next_bit(n->wait, 0);
+        if (i >= (uint32_t)UAREA_HEAP_PAGES) return 0;
+        k = migrate__n_run(n->wait, n->lazy, i);
+        for (w = 0; w < (long)k; w++) {
+            migrate__bit_clear(n->wait, i + (uint32_t)w);
+            migrate__bit_set(n->asked, i + (uint32_t)w);
+        }
+        *first = i;
+        *count = k;
+        return 1;
+    }
+    /* asked again: a page threads wait for first, else the next missing */
+    i = migrate__n_next_bit(n->asked, 0);
+    if (i < (uint32_t)UAREA_HEAP_PAGES) {
+        *first = i;
+        *count = migrate__n_run(n->asked, n->lazy, i);
+        return 1;
+    }
+    i = migrate__n_next_bit(n->lazy, n->push_at);
+    if (i >= (uint32_t)UAREA_HEAP_PAGES) i = migrate__n_next_bit(n->lazy, 0);
+    if (i >= (uint32_t)UAREA_HEAP_PAGES) return 0;
+    *first = i;
+    *count = migrate__n_run(n->lazy, n->lazy, i);
+    n->push_at = i + *count;
+    return 1;
+}
+
+static uint64_t migrate__n_pages_missing(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    return n->post == 2 ? n->n_lazy : 0u;
+}
+
+/* The source was lost with pages missing: the port stops the container for
+ * good (it cannot be wiped here: a touch of a missing page would wait
+ * forever); this node no longer holds it. */
+static void migrate__n_postcopy_fail(void *ctx)
+{
+    migrate_node *n = (migrate_node *)ctx;
+    if (n->post != 2) return;
+    n->post = 3;
+    n->present = 0;
+    n->desc.lazy_end(n->desc.arg, 1);
+}
+
 static int migrate__n_check_dst(void *ctx, int dst)
 {
     migrate_node *n = (migrate_node *)ctx;
@@ -789,6 +1082,12 @@ static const migrate_container_ops migrate__node_ops = {
     .precopy_next = migrate__n_precopy_next,
     .commit = migrate__n_commit,
     .check_dst = migrate__n_check_dst,
+    .pages_produce = migrate__n_pages_produce,
+    .postcopy_activate = migrate__n_postcopy_activate,
+    .pages_install = migrate__n_pages_install,
+    .pages_wanted = migrate__n_pages_wanted,
+    .pages_missing = migrate__n_pages_missing,
+    .postcopy_fail = migrate__n_postcopy_fail,
 };
 
 UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
@@ -799,6 +1098,10 @@ UAREA_API int migrate_node_init(migrate_node *n, const migrate_node_desc *desc)
         desc->n_user > MIGRATE_USER_SECTIONS_MAX || (desc->user == NULL && desc->n_user))
         return UAREA_EINVAL;
     if ((desc->dirty_begin == NULL) != (desc->dirty_collect == NULL)) return UAREA_EINVAL;
+    if ((desc->lazy_begin == NULL) != (desc->lazy_install == NULL) ||
+        (desc->lazy_begin == NULL) != (desc->lazy_faults == NULL) ||
+        (desc->lazy_begin == NULL) != (desc->lazy_end == NULL))
+        return UAREA_EINVAL;
     if (desc->region_size < UAREA_CONTAINER_SIZE) return UAREA_ENOMEM;
     UAREA_MEMSET(n, 0, sizeof *n);
     n->desc = *desc;
@@ -839,6 +1142,11 @@ UAREA_API int migrate_node_fini(migrate_node *n)
 UAREA_API int migrate_node_present(const migrate_node *n)
 {
     return n != NULL && n->present;
+}
+
+UAREA_API int migrate_node_postcopy(const migrate_node *n)
+{
+    return n != NULL && n->post == 2;
 }
 
 UAREA_API int migrate_node_hold(migrate_node *n, int held)

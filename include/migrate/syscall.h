@@ -123,6 +123,8 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
         if (__atomic_load_n(&b->number, __ATOMIC_ACQUIRE) != MIGRATE_SYS_MIGRATE) continue;
         if (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE)) {
             int rc;
+            /* post-copy pages still coming: the call waits until they are in */
+            if (migrate_node_postcopy(n)) continue;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
             rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
             if (rc < 0) (void)uarea_call_answer(ua, b, (intptr_t)rc);
@@ -130,7 +132,7 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             did++;
         } else if ((arrived || n->calls[c]) &&
                    __atomic_load_n(&b->ret, __ATOMIC_ACQUIRE) == UAREA_EAGAIN &&
-                   !migrate_daemon_busy(&n->d)) {
+                   (!migrate_daemon_busy(&n->d) || (arrived && migrate_node_postcopy(n)))) {
             /* the migration ended: here after an arrival, or back home. A
              * call being posted (ret set, pending not yet) is neither: it
              * must not take the last migration's result for its own. */

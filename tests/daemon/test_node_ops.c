@@ -390,3 +390,256 @@ Test(node_ops, rounds_and_the_delta_rebuild_the_container_at_the_freeze)
     cr_assert(all_zero(region, sizeof region));
     scripted = 0;
 }
+
+/* ---- post-copy: the node's side (the protocol's is test_protocol_postcopy) ----
+ * A fake port for the destination's lazy hooks: installs copy into the
+ * region and are counted; faults are scripted. */
+static uint32_t lz_map[MIGRATE_PAGE_MAP_WORDS];
+static int lz_began, lz_ended = -1;
+static long lz_installed, lz_zeros;
+static uintptr_t lz_faults_script[4];
+static int lz_n_faults;
+
+static int lz_begin(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages)
+{
+    (void)arg;
+    cr_assert_eq(heap, (uintptr_t)region + UAREA_HEAP_OFFSET);
+    cr_assert_eq(pages, (uint32_t)UAREA_HEAP_PAGES);
+    memcpy(lz_map, map, sizeof lz_map);
+    lz_began++;
+    return 0;
+}
+static long lz_install(void *arg, uintptr_t addr, const void *bytes, uint32_t count)
+{
+    (void)arg;
+    if (bytes == NULL) { memset((void *)addr, 0, (size_t)count * 4096); lz_zeros += count; }
+    else { memcpy((void *)addr, bytes, (size_t)count * 4096); lz_installed += count; }
+    return count;
+}
+static long lz_faults(void *arg, uintptr_t *want, uint32_t max)
+{
+    (void)arg;
+    cr_assert_geq(max, 4u);
+    for (int i = 0; i < lz_n_faults; i++) want[i] = lz_faults_script[i];
+    long n = lz_n_faults;
+    lz_n_faults = 0;
+    return n;
+}
+static void lz_end(void *arg, int failed) { (void)arg; lz_ended = failed; }
+
+static void lazy_node(migrate_node *n, int self)
+{
+    migrate_node_desc d;
+    memset(&d, 0, sizeof d);
+    d.t = &t[self];
+    d.region = region;
+    d.region_size = sizeof region;
+    d.user = sections;
+    d.n_user = 1;
+    d.binary_fp = BINARY_FP;
+    d.block = block[self];
+    d.block_size = sizeof block[self];
+    d.lazy_begin = lz_begin;
+    d.lazy_install = lz_install;
+    d.lazy_faults = lz_faults;
+    d.lazy_end = lz_end;
+    cr_assert_eq(migrate_node_init(n, &d), 0);
+}
+
+static unsigned char pkt[UAREA_HEAP_PAGES > 64 ? 64 * 4096 : UAREA_HEAP_PAGES * 4096];
+static unsigned char pushed[UAREA_CONTAINER_SIZE];
+static uint32_t pushed_first[64], pushed_count[64];
+
+/* Post-copy through the node's ops: the source leaves out exactly the
+ * present heap pages that hold bytes (the zero pages go as flags), the
+ * image says which in lazy sections; the source serves a fetch and pushes
+ * every lazy page once; the destination marks them missing before the
+ * container runs, turns faults into asks (a touched page outside the map
+ * gets zeros), installs only verified-and-missing pages, and ends the
+ * arrangement when the last one is in: the container is then the source's
+ * at the freeze, byte for byte. */
+Test(node_ops, postcopy_leaves_out_the_pages_with_bytes_and_brings_each_once)
+{
+    migrate_offer o;
+    struct uarea *ua;
+    const migrate_container_ops *ops;
+    unsigned char *a, *b, *c;
+    uint8_t table[UAREA_HEAP_PAGES];
+    uint32_t lazy_want = 0, first, count, psz, n_runs = 0, i;
+    long k;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
+    node(&src, 0);
+    ops = src.d.ops;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0xa5, sizeof user);
+    a = uarea_heap_alloc(ua, 3 * 4096);
+    b = uarea_heap_alloc(ua, 6 * 4096);            /* zero pages inside */
+    c = uarea_heap_alloc(ua, 4 * 4096);
+    cr_assert(a && b && c);
+    memset(a, 0x11, 3 * 4096);
+    for (int j = 0; j < 4 * 4096; j++) c[j] = (unsigned char)(j * 7 + 3);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(ops->freeze(src.d.ctx), 0);
+    memcpy(table, uarea_pages(ua), sizeof table);
+    for (i = 0; i < UAREA_HEAP_PAGES; i++)
+        if ((table[i] & UAREA_PAGE_PRESENT) && !all_zero(uarea_page_addr(ua, i), 4096)) lazy_want++;
+    cr_assert_geq(lazy_want, 7u);
+
+    /* the whole image, for comparison, then the post-copy one */
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(ops->image_begin(src.d.ctx, &o), 0);
+    uint64_t whole = o.size;
+    memset(&o, 0, sizeof o);
+    o.flags = MIGRATE_OFFER_POST;
+    o.src = 0;
+    cr_assert_eq(ops->image_begin(src.d.ctx, &o), 0);
+    cr_assert_eq(o.pages, lazy_want, "every present page with bytes, no zero page");
+    cr_assert_leq(o.size + (uint64_t)lazy_want * 4096, whole, "their bytes are out of the image");
+    size_t nimg = produce(pre_img, sizeof pre_img);
+    cr_assert_eq(nimg, o.size);
+
+    /* a fetch: the second page of c, two asked; a page that is not lazy */
+    uint32_t ci = (uint32_t)((uintptr_t)(c - (unsigned char *)region - UAREA_HEAP_OFFSET) / 4096);
+    k = ops->pages_produce(src.d.ctx, ci + 1, 2, pkt, sizeof pkt, &first, &psz);
+    cr_assert_eq(k, 2);
+    cr_assert_eq(first, ci + 1);
+    cr_assert_eq(psz, 4096u);
+    cr_assert(memcmp(pkt, uarea_page_addr(ua, ci + 1), 2 * 4096) == 0);
+    uint32_t bi = (uint32_t)((uintptr_t)(b + 4096 - (unsigned char *)region - UAREA_HEAP_OFFSET) / 4096);
+    cr_assert_eq(ops->pages_produce(src.d.ctx, bi, 1, pkt, sizeof pkt, &first, &psz), UAREA_EINVAL,
+                 "a zero page is in the image, not fetched");
+    cr_assert_eq(ops->pages_produce(src.d.ctx, UAREA_HEAP_PAGES, 1, pkt, sizeof pkt, &first, &psz),
+                 UAREA_EINVAL);
+    /* the push: two pages a packet, every lazy page once, then 0 */
+    uint32_t total = 0;
+    unsigned char *p = pushed;
+    while ((k = ops->pages_produce(src.d.ctx, MIGRATE_PAGES_NEXT, 0xffffffffu, p, 2 * 4096 + 100,
+                                   &first, &psz)) > 0) {
+        cr_assert_leq(k, 2);
+        cr_assert_lt(n_runs, 64u);
+        pushed_first[n_runs] = first;
+        pushed_count[n_runs++] = (uint32_t)k;
+        p += (size_t)k * 4096;
+        total += (uint32_t)k;
+    }
+    cr_assert_eq(k, 0);
+    cr_assert_eq(total, lazy_want);
+    memcpy(snap, region, sizeof region);
+    memcpy(snap_user, user, sizeof user);
+
+    /* the destination, at the same addresses, starts empty */
+    memset(region, 0, sizeof region);
+    memset(user, 0, sizeof user);
+    src.present = 0;
+    node(&dst, 1);
+    cr_assert_eq(ops->accept(dst.d.ctx, &o), UAREA_ENOSYS, "no lazy hooks, no post-copy");
+    cr_assert_eq(migrate_node_fini(&dst), 0);
+    lazy_node(&dst, 1);
+    restore(&o, pre_img, nimg);
+    cr_assert_eq(memcmp(dst.lazy, src.lazy, sizeof dst.lazy), 0, "the image names the pages");
+    cr_assert_eq(ops->pages_missing(dst.d.ctx), 0u, "not running yet");
+    cr_assert_eq(ops->postcopy_activate(dst.d.ctx, &o), 0);
+    cr_assert_eq(lz_began, 1);
+    cr_assert_eq(memcmp(lz_map, src.lazy, sizeof lz_map), 0);
+    cr_assert(migrate_node_postcopy(&dst));
+    cr_assert(migrate_node_present(&dst));
+    cr_assert_eq(ops->pages_missing(dst.d.ctx), lazy_want);
+
+    /* faults: a page of c (wanted), a free page (zeros, not asked) */
+    uint32_t free_page = UAREA_HEAP_PAGES - 1;
+    cr_assert_eq(table[free_page] & UAREA_PAGE_PRESENT, 0);
+    lz_faults_script[0] = (uintptr_t)(c + 3 * 4096 + 12);
+    lz_faults_script[1] = (uintptr_t)uarea_page_addr((struct uarea *)region, free_page);
+    lz_n_faults = 2;
+    cr_assert_eq(ops->pages_wanted(dst.d.ctx, 0, &first, &count), 1);
+    cr_assert_eq(first, ci + 3);
+    cr_assert_eq(count, 1u);
+    cr_assert_eq(lz_zeros, 1);
+    cr_assert_eq(ops->pages_wanted(dst.d.ctx, 0, &first, &count), 0, "each fault asked once");
+    cr_assert_eq(ops->pages_wanted(dst.d.ctx, 1, &first, &count), 1);
+    cr_assert_eq(first, ci + 3, "asked again: the waited-for page first");
+
+    /* bad packets install nothing */
+    cr_assert_eq(ops->pages_install(dst.d.ctx, ci, 1, 8192, pkt), UAREA_EINVAL);
+    cr_assert_eq(ops->pages_install(dst.d.ctx, UAREA_HEAP_PAGES - 1, 2, 4096, pkt), UAREA_EINVAL);
+    cr_assert_eq(lz_installed, 0);
+    /* the fetched pair, then the push (its pair again: not installed twice) */
+    cr_assert_eq(ops->pages_install(dst.d.ctx, ci + 1, 2, 4096,
+                                 snap + ((unsigned char *)uarea_page_addr(ua, ci + 1) - region)), 2);
+    p = pushed;
+    long newly = 0;
+    for (i = 0; i < n_runs; i++) {
+        k = ops->pages_install(dst.d.ctx, pushed_first[i], pushed_count[i], 4096, p);
+        cr_assert_geq(k, 0);
+        newly += k;
+        p += (size_t)pushed_count[i] * 4096;
+        if (i + 1 < n_runs) cr_assert_eq(lz_ended, -1, "not over before the last page");
+    }
+    cr_assert_eq(newly + 2, (long)lazy_want);
+    cr_assert_eq(lz_installed, (long)lazy_want, "every page installed once");
+    cr_assert_eq(ops->pages_missing(dst.d.ctx), 0u);
+    cr_assert_eq(lz_ended, 0, "the arrangement ends with the last page");
+    cr_assert(!migrate_node_postcopy(&dst));
+    cr_assert(memcmp(user, snap_user, sizeof user) == 0);
+    for (i = 0; i < UAREA_HEAP_PAGES; i++) {
+        const unsigned char *got = uarea_page_addr((struct uarea *)region, i);
+        size_t off = (size_t)(got - region);
+        if (table[i] & UAREA_PAGE_PRESENT)
+            cr_assert(memcmp(got, snap + off, 4096) == 0, "heap page %u differs", i);
+    }
+    cr_assert_eq(ops->pages_install(dst.d.ctx, ci, 1, 4096, pkt), UAREA_ESTATE, "over");
+    cr_assert_eq(ops->pages_wanted(dst.d.ctx, 1, &first, &count), 0);
+    lz_began = 0; lz_ended = -1; lz_installed = lz_zeros = 0;
+}
+
+/* The source lost with pages missing: the port is told to stop the
+ * container for good; the node no longer holds it. A damaged image count
+ * (fewer lazy pages than the offer says) is refused before anything runs. */
+Test(node_ops, postcopy_failure_and_a_lying_offer)
+{
+    migrate_offer o;
+    struct uarea *ua;
+    const migrate_container_ops *ops;
+    unsigned char *a;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
+    node(&src, 0);
+    ops = src.d.ops;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    a = uarea_heap_alloc(ua, 2 * 4096);
+    memset(a, 0x42, 2 * 4096);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(ops->freeze(src.d.ctx), 0);
+    memset(&o, 0, sizeof o);
+    o.flags = MIGRATE_OFFER_POST;
+    cr_assert_eq(ops->image_begin(src.d.ctx, &o), 0);
+    cr_assert_geq(o.pages, 2u);
+    size_t nimg = produce(pre_img, sizeof pre_img);
+    memset(region, 0, sizeof region);
+    memset(user, 0, sizeof user);
+    src.present = 0;
+    lazy_node(&dst, 1);
+    /* the offer says one page more than the image leaves out */
+    migrate_offer lie = o;
+    lie.pages++;
+    cr_assert_eq(ops->accept(dst.d.ctx, &lie), 0);
+    cr_assert_eq(ops->restore_feed(dst.d.ctx, pre_img, nimg), 0);
+    cr_assert_eq(ops->restore_end(dst.d.ctx), UAREA_EIMGFORMAT);
+    cr_assert(all_zero(region, sizeof region), "nothing of it stays");
+    cr_assert_eq(ops->discard(dst.d.ctx), 0);
+    /* the true offer, running, then the source is lost */
+    restore(&o, pre_img, nimg);
+    cr_assert_eq(ops->postcopy_activate(dst.d.ctx, &o), 0);
+    cr_assert(migrate_node_present(&dst));
+    ops->postcopy_fail(dst.d.ctx);
+    cr_assert_eq(lz_ended, 1);
+    cr_assert(!migrate_node_present(&dst));
+    cr_assert(!migrate_node_postcopy(&dst));
+    cr_assert_eq(ops->pages_missing(dst.d.ctx), 0u);
+    cr_assert_eq(ops->pages_install(dst.d.ctx, 0, 1, 4096, pkt), UAREA_ESTATE,
+                 "nothing is installed after the failure");
+    lz_began = 0; lz_ended = -1; lz_installed = lz_zeros = 0;
+}
