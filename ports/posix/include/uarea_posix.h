@@ -204,6 +204,17 @@ typedef struct uarea_posix_desc {
     uint64_t precopy_small_bytes;
     uint32_t precopy_shrink_pct;
     uint64_t precopy_budget_bytes;
+    /* Post-copy (migrate_config.postcopy, docs/protocol.md "Post-copy"):
+     * 0 off; 1 the container resumes on the destination at once, its heap
+     * pages with bytes arriving afterwards (fetched when a thread touches
+     * one, pushed in the background); 2 pre-copy rounds first, then the
+     * pages still written go that way. Needs userfaultfd on every node
+     * (UAREA_POSIX_PRECOPY builds); a node without it refuses such an
+     * image (UAREA_ENOSYS) and the container stays where it was. The
+     * container depends on both nodes until its last page is in: the
+     * source's death before that loses it (the run ends with
+     * UAREA_EPAGESLOST). migrate_stats.mode says which way each went. */
+    int postcopy;
     /* Filled before uarea_posix_run() returns (NULL: none). */
     uarea_posix_report *report;
     /* Called in a node process at each named step of a migration and of the
@@ -403,6 +414,7 @@ typedef struct uarea__posix_node {
     migrate_region user[1];
     uint32_t n_user;
     uarea_posix_dirty dirty_region, dirty_user;   /* pre-copy trackers */
+    uarea_posix_lazy lazy;    /* post-copy: the heap's missing pages (destination) */
     /* Wakes the master out of its mailbox wait (the transport's kick). */
     void (*kick)(void *);
     void *kick_arg;
@@ -760,6 +772,84 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
 #endif
 }
 
+/* ==== Post-copy: pages that come after ================================= */
+/* The destination's lazy hooks (migrate_node_desc): the heap borrowed from
+ * the region's tracker by a userfaultfd (uarea_posix/lazy.h) while pages
+ * come. UArea pages are whole system pages (checked at setup). */
+static int uarea__posix_lazy_begin(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    uint32_t i = 0, j;
+    while (i < pages) {
+        if (!((map[i >> 5] >> (i & 31u)) & 1u)) { i++; continue; }
+        for (j = i; j < pages && ((map[j >> 5] >> (j & 31u)) & 1u); j++) {}
+        /* bytes a staged pre-copy round left there are old: drop them */
+        if (madvise((void *)(heap + (uintptr_t)i * UAREA_PAGE_SIZE),
+                    (size_t)(j - i) * UAREA_PAGE_SIZE, MADV_DONTNEED) != 0)
+            return UAREA_EIO;
+        i = j;
+    }
+    return uarea_posix_lazy_open(&n->lazy, (void *)heap, (size_t)pages * UAREA_PAGE_SIZE,
+                                 n->dirty_region.uffd >= 0 ? &n->dirty_region : NULL);
+}
+
+static long uarea__posix_lazy_install(void *arg, uintptr_t addr, const void *bytes,
+                                      uint32_t count)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    size_t per = UAREA_PAGE_SIZE / n->lazy.page, i;
+    long k = 0, rc;
+    if (bytes != NULL) {
+        k = uarea_posix_lazy_install_run(&n->lazy, addr, bytes, (size_t)count * per);
+        return k < 0 ? k : k / (long)per;
+    }
+    for (i = 0; i < (size_t)count * per; i++) {
+        rc = uarea_posix_lazy_zero(&n->lazy, addr + i * n->lazy.page);
+        if (rc < 0) return rc;
+        k += rc;
+    }
+    return k / (long)per;
+}
+
+static long uarea__posix_lazy_faults(void *arg, uintptr_t *want, uint32_t max)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    return uarea_posix_lazy_poll(&n->lazy, want, max);
+}
+
+/* Every page is in (the others of the heap are zeros: unregistered, a touch
+ * of one is an ordinary fault), or the source was lost: the container's
+ * threads that wait for a page, or will, cannot be woken without zeros, so
+ * this node process ends and the run with it (UAREA_EPAGESLOST; the books
+ * say the container was here: lost). */
+static void uarea__posix_lazy_end(void *arg, int failed)
+{
+    uarea__posix_node *n = (uarea__posix_node *)arg;
+    if (!failed) {
+        (void)uarea_posix_lazy_close_zero(&n->lazy);
+        return;
+    }
+    uarea__posix_step(n, "node.pages_lost");
+    (void)uarea_posix_lazy_fail(&n->lazy);
+    (void)uarea_posix_lazy_close(&n->lazy);
+    uarea__posix_logf(1, "node %d: the source was lost before every page of the container came: "
+                         "it cannot run on (%s)", n->self, uarea_strerror(UAREA_EPAGESLOST));
+    fflush(NULL);
+    uarea__posix_say_end(n->self, UAREA_POSIX_END_FAILED, UAREA_EPAGESLOST, uarea__posix_cid);
+    _exit(1);
+}
+
+/* 1 when this node can take post-copy images (userfaultfd on the heap). */
+static int uarea__posix_lazy_ok(void)
+{
+#if UAREA_POSIX_PRECOPY
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 && UAREA_PAGE_SIZE % (unsigned long)ps == 0;
+#else
+    return 0;
+#endif
+}
+
 /* The dirty hooks of the port contract (UAREA_PORT_DIRTY_*, uarea_posix/port.h)
  * on this node's trackers. */
 static int uarea__posix_port_dirty_begin(void) { return uarea__posix_dirty_begin(uarea__posix_me); }
@@ -912,6 +1002,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     cfg->precopy_small_bytes = n->desc->precopy_small_bytes;
     cfg->precopy_shrink_pct = n->desc->precopy_shrink_pct;
     cfg->precopy_budget_bytes = n->desc->precopy_budget_bytes;
+    cfg->postcopy = n->desc->postcopy;
     memset(&md, 0, sizeof md);
     md.node.t = t;
     md.node.region = region;
@@ -927,6 +1018,13 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     md.node.on_custody = uarea__posix_on_custody;
     md.node.trace = uarea__posix_on_trace;
     md.node.arg = n;
+    if (uarea__posix_lazy_ok()) {
+        md.node.lazy_begin = uarea__posix_lazy_begin;
+        md.node.lazy_install = uarea__posix_lazy_install;
+        md.node.lazy_faults = uarea__posix_lazy_faults;
+        md.node.lazy_end = uarea__posix_lazy_end;
+    }
+    n->lazy.uffd = -1;
     if (!n->desc->no_precopy && uarea__posix_dirty_open(n, region)) {
         uarea__posix_dirty_begin_fn = uarea__posix_port_dirty_begin;
         uarea__posix_dirty_end_fn = uarea__posix_port_dirty_end;
@@ -976,6 +1074,11 @@ static void uarea__posix_node_leave(uarea__posix_node *n)
     if (n->running) {
         /* another node ended the run while the container was here */
         (void)uarea_release(n->ua);
+        /* pages still coming: threads waiting for one stay stopped */
+        if (n->lazy.have != NULL) {
+            (void)uarea_posix_lazy_fail(&n->lazy);
+            (void)uarea_posix_lazy_close(&n->lazy);
+        }
         uarea__posix_cores_leave(n, 1);
     }
     uarea__posix_cores_end(n);

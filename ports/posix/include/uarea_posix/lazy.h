@@ -163,6 +163,11 @@ UAREA_API int uarea_posix_lazy_fail(uarea_posix_lazy *l);
  * done (finish, or fail). Failed: the bitmaps are freed but the range stays
  * registered and its descriptor open; UAREA_EPAGESLOST. NULL or closed: 0. */
 UAREA_API int uarea_posix_lazy_close(uarea_posix_lazy *l);
+/* Close when the pages still missing are known to be zeros (the caller's
+ * own pages all came; the rest were never written): unregister the range
+ * without installing them; a thread waiting for one retries its touch and
+ * gets an ordinary zero page. Failed: as close. */
+UAREA_API int uarea_posix_lazy_close_zero(uarea_posix_lazy *l);
 
 UAREA_EXTERN_C_END
 
@@ -509,6 +514,12 @@ UAREA_API int uarea_posix_lazy_close(uarea_posix_lazy *l)
     if (l->tracker != NULL) rc = uarea_posix_dirty_take_back(l->tracker);
     uarea__posix_lazy_forget(l);
     return rc;
+}
+
+UAREA_API int uarea_posix_lazy_close_zero(uarea_posix_lazy *l)
+{
+    if (l != NULL && l->have != NULL && !l->failed) l->installed = l->pages;
+    return uarea_posix_lazy_close(l);
 }
 
 #undef UAREA__LAZY_BIT
