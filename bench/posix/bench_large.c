@@ -19,12 +19,16 @@
  * the source -> running on the destination), the total (request ->
  * commit), the image bytes sent (before and during the freeze), the
  * pre-copy rounds, the pages the destination fetched on demand after it
- * started (post-copy; 0 until that mode exists), the work ratio, and the
+ * started and those pushed to it in the background (post-copy; their bytes
+ * count in "bytes sent"), the work ratio, and the
  * memcpy of the container's bytes, measured in the same run, as the floor.
  * Pre-copy runs with the runtime's default policy (rounds while the
  * written set shrinks, migrate_config): "rounds" counts the images staged
  * before the freeze, "rounds ended" says why they stopped (the commonest
- * reason over the row's migrations).
+ * reason over the row's migrations). Post-copy freezes at once and leaves
+ * every heap page with bytes for after; pre+post-copy runs the rounds
+ * first and leaves what is still written. The total runs from the request
+ * to the end: the commit, or with post-copy the last page in.
  *
  *   bench_large_64m [migrations per point] [out.csv]
  *
@@ -139,8 +143,9 @@ static const char *const stop_name[8] = {"-", "limit", "not-shrinking", "small",
                                          "failed", "?", "?"};
 
 /* The modes this build can run. */
-enum { MODE_SC, MODE_PRE, MODE_COUNT };
-static const char *mode_name[MODE_COUNT] = {"stop-and-copy", "pre-copy"};
+enum { MODE_SC, MODE_PRE, MODE_POST, MODE_PRE_POST, MODE_COUNT };
+static const char *mode_name[MODE_COUNT] = {"stop-and-copy", "pre-copy", "post-copy",
+                                            "pre+post-copy"};
 
 int main(int argc, char **argv)
 {
@@ -159,18 +164,19 @@ int main(int argc, char **argv)
     if (out == NULL) { perror(csv); return 1; }
     uint64_t floor_ns = memcpy_ns(HEAP_BYTES, 5);
     fprintf(out, "heap_mib,mode,write_mib_s,migrations,downtime_us,total_us,bytes_sent,"
-                 "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us,rounds_ended\n");
+                 "bytes_frozen,rounds,fetched_pages,work_ratio,memcpy_us,rounds_ended,"
+                 "pushed_pages\n");
     printf("bench_large: a %u MiB container (every page written), 2 node processes with "
            "2 cores each, %d migrations per row; a writer writes 1 MiB spread over the heap "
            "at the rate given, a worker computes; medians\n\n", (unsigned)BENCH_MIB, migs);
-    printf("%-14s %6s %10s %10s %11s %11s %6s %-13s %7s %6s %10s %9s\n", "mode", "MiB/s",
+    printf("%-14s %6s %10s %10s %11s %11s %6s %-13s %7s %7s %6s %10s %9s\n", "mode", "MiB/s",
            "downtime us", "total us", "bytes sent", "frozen", "rounds", "rounds ended", "fetched",
-           "work", "memcpy us", "dt/memcpy");
+           "pushed", "work", "memcpy us", "dt/memcpy");
     for (unsigned r = 0; r < sizeof periods / sizeof *periods; r++) {
         for (int mode = 0; mode < MODE_COUNT; mode++) {
             static point p;
             uint64_t dt[MAX_MIG], tot[MAX_MIG], sent[MAX_MIG], frozen[MAX_MIG], work[MAX_MIG];
-            uint64_t rnd[MAX_MIG];
+            uint64_t rnd[MAX_MIG], fet[MAX_MIG], push[MAX_MIG];
             int stops[8] = {0};
             int fds[2];
             memset(&p, 0, sizeof p);
@@ -179,7 +185,8 @@ int main(int argc, char **argv)
             cfg_migrations = migs;
             cfg_period_ns = periods[r];
             uarea_posix_desc d = {.nodes = 2, .cores = 2, .on_migration = on_migration,
-                                  .arg = &p, .no_precopy = mode == MODE_SC};
+                                  .arg = &p, .no_precopy = mode == MODE_SC,
+                                  .postcopy = mode == MODE_POST ? 1 : mode == MODE_PRE_POST ? 2 : 0};
             int rc = uarea_posix_run(&d, app, argc, argv);
             close(fds[1]);
             if (rc != 0 || p.n != migs) {
@@ -190,7 +197,10 @@ int main(int argc, char **argv)
             for (int i = 0; i < migs; i++) {
                 dt[i] = p.st[i].downtime_ns;
                 tot[i] = p.st[i].total_ns;
-                sent[i] = p.st[i].bytes + p.st[i].precopy_bytes;
+                sent[i] = p.st[i].bytes + p.st[i].precopy_bytes +
+                          ((uint64_t)p.st[i].pages_fetched + p.st[i].pages_pushed) * 4096u;
+                fet[i] = p.st[i].pages_fetched;
+                push[i] = p.st[i].pages_pushed;
                 frozen[i] = p.st[i].bytes;
                 rnd[i] = p.st[i].precopy_rounds;
                 if (p.st[i].precopy_stop >= 0 && p.st[i].precopy_stop < 8) stops[p.st[i].precopy_stop]++;
@@ -200,18 +210,19 @@ int main(int argc, char **argv)
             uint64_t mdt = median(dt, migs), mtot = median(tot, migs);
             uint64_t msent = median(sent, migs), mfrozen = median(frozen, migs);
             uint64_t mwork = median(work, migs);
-            unsigned rounds = (unsigned)median(rnd, migs), fetched = 0;
+            unsigned rounds = (unsigned)median(rnd, migs), fetched = (unsigned)median(fet, migs);
+            unsigned pushed = (unsigned)median(push, migs);
             int stop = 0;   /* the commonest reason the rounds stopped */
             for (int k = 1; k < 8; k++) if (stops[k] > stops[stop]) stop = k;
             int rate = (int)(1000000000 / periods[r]);   /* batches of 1 MiB per s */
-            printf("%-14s %6d %10.1f %10.1f %11llu %11llu %6u %-13s %7u %6.2f %10.1f %9.2f\n",
+            printf("%-14s %6d %10.1f %10.1f %11llu %11llu %6u %-13s %7u %7u %6.2f %10.1f %9.2f\n",
                    mode_name[mode], rate, mdt / 1e3, mtot / 1e3, (unsigned long long)msent,
-                   (unsigned long long)mfrozen, rounds, stop_name[stop], fetched, mwork / 1e3,
-                   floor_ns / 1e3, (double)mdt / (double)floor_ns);
-            fprintf(out, "%u,%s,%d,%d,%.1f,%.1f,%llu,%llu,%u,%u,%.3f,%.1f,%s\n",
+                   (unsigned long long)mfrozen, rounds, stop_name[stop], fetched, pushed,
+                   mwork / 1e3, floor_ns / 1e3, (double)mdt / (double)floor_ns);
+            fprintf(out, "%u,%s,%d,%d,%.1f,%.1f,%llu,%llu,%u,%u,%.3f,%.1f,%s,%u\n",
                     (unsigned)BENCH_MIB, mode_name[mode], rate, migs, mdt / 1e3, mtot / 1e3,
                     (unsigned long long)msent, (unsigned long long)mfrozen, rounds, fetched,
-                    mwork / 1e3, floor_ns / 1e3, stop_name[stop]);
+                    mwork / 1e3, floor_ns / 1e3, stop_name[stop], pushed);
             fflush(stdout);
         }
     }

@@ -44,7 +44,7 @@ set ylabel "downtime (us, median)"
 plot $plots "$tmp/floor-$rate.csv" using 1:12 with linespoints dt 2 title "memcpy of the heap"
 set output "$out/large_total_$rate.png"
 set title "Total migration time vs container size, writing $rate MiB/s"
-set ylabel "request -> commit (us, median)"
+set ylabel "request -> end (us, median; post-copy: last page in)"
 plot $tplots "$tmp/floor-$rate.csv" using 1:12 with linespoints dt 2 title "memcpy of the heap"
 GP
 done

@@ -283,10 +283,13 @@ UAREA_EXTERN_C_END
 UAREA_EXTERN_C_BEGIN
 
 /* migrate_describe(); pages NULL: the heap pages are left out (n_pages 0),
- * for a pre-copy's delta, which lists its own (migrate__n_delta). */
+ * for a pre-copy's delta, which lists its own (migrate__n_delta). zero 0:
+ * the pages are not read for zeros (a post-copy image leaves them all out:
+ * reading a cache line of every page would cost its freeze time that
+ * grows with the heap). */
 static int migrate__describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
                              uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
-                             migrate_container *c)
+                             migrate_container *c, int zero)
 {
     unsigned i = 0, flags = 0;
     uint32_t ns = 0, np = 0;
@@ -328,7 +331,7 @@ static int migrate__describe(struct uarea *ua, const migrate_region *user, uint3
         pages[np].flags = MIGRATE_PAGE_PRESENT;
         np++;
     }
-    if (pages != NULL) (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    if (pages != NULL && zero) (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
     c->stacks = stacks;
     c->n_stacks = ns;
     c->pages = pages;
@@ -341,7 +344,7 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
                                migrate_container *c)
 {
     if (pages == NULL) return UAREA_EINVAL;
-    return migrate__describe(ua, user, n_user, binary_fp, stacks, pages, c);
+    return migrate__describe(ua, user, n_user, binary_fp, stacks, pages, c, 1);
 }
 
 UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
@@ -711,9 +714,11 @@ static int migrate__n_can_post(const migrate_node *n)
            n->desc.lazy_faults != NULL && n->desc.lazy_end != NULL;
 }
 
-/* Post-copy, source: the present heap pages that hold bytes (not zero
- * pages, whose flag costs nothing) leave the image's page list for lazy[]:
- * the image carries their runs only (lazy sections). Returns how many. */
+/* Post-copy, source: the present heap pages that hold bytes leave the
+ * image's page list for lazy[]: the image carries their runs only (lazy
+ * sections). A delta after pre-copy has read its pages for zeros (their
+ * flags cost nothing, they stay); a whole image has not (its pages all
+ * go: see migrate__describe). Returns how many. */
 static uint32_t migrate__n_leave_out(migrate_node *n)
 {
     uintptr_t heap = migrate__n_heap(n);
@@ -745,7 +750,8 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
     if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
     /* a delta lists its own heap pages (migrate__n_delta) */
     rc = migrate__describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
-                           (offer->flags & MIGRATE_OFFER_DELTA) ? NULL : n->pages, &n->c);
+                           (offer->flags & MIGRATE_OFFER_DELTA) ? NULL : n->pages, &n->c,
+                           !(offer->flags & MIGRATE_OFFER_POST));
     if (rc < 0) return rc;
     if (offer->flags & MIGRATE_OFFER_DELTA) {
         rc = migrate__n_delta(n);

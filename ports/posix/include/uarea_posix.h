@@ -921,7 +921,13 @@ static int uarea__posix_tick(void *arg)
     uarea__posix_node *n = (uarea__posix_node *)arg;
     const uarea_posix_desc *d = n->desc;
     int did = uarea__posix_mpi_turn != NULL ? uarea__posix_mpi_turn(n) : 0;
-    if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE)) return -1;
+    /* the run stops; a post-copy under way ends first (either side: the
+     * pages, DONE, the record), unless the peer is gone (it then ends at
+     * once) */
+    if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE) &&
+        !migrate_node_postcopy(&n->m.node) &&
+        uarea__posix_daemon(n)->mig.state != MIGRATE_S_POST)
+        return -1;
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= n->next_tick) {
         uarea__posix_in_scheduler = 1;
@@ -1003,6 +1009,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     cfg->precopy_shrink_pct = n->desc->precopy_shrink_pct;
     cfg->precopy_budget_bytes = n->desc->precopy_budget_bytes;
     cfg->postcopy = n->desc->postcopy;
+    uarea__posix_wipe_drop = n->desc->postcopy != 0;
     memset(&md, 0, sizeof md);
     md.node.t = t;
     md.node.region = region;

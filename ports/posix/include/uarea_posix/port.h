@@ -58,6 +58,10 @@ UAREA__POSIX_STATE size_t uarea__posix_region_size;
 UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_begin_fn)(void);
 /* ends a dirty-tracking round (lifts the write protection) before a wipe */
 UAREA__POSIX_STATE void (*volatile uarea__posix_dirty_end_fn)(void);
+/* 1: the wipe drops every page of the region (post-copy: a page a
+ * container will get by a missing-page fault must not be in memory, and
+ * dropping it here, after the commit, keeps that off the next arrival). */
+UAREA__POSIX_STATE int uarea__posix_wipe_drop;
 UAREA__POSIX_STATE int (*volatile uarea__posix_dirty_collect_fn)(void (*)(void *, uintptr_t, size_t),
                                                                  void *);
 
@@ -196,7 +200,8 @@ static inline void uarea__posix_log(int level, const char *msg)
  * Anything else (the user sections, file-backed .data: MADV_DONTNEED would
  * bring back the file's bytes) is zeroed with memset. A pre-copy's tracking
  * round ends first: its write protection would make every zeroed page (and
- * every page of the next image restored here) take a fault. */
+ * every page of the next image restored here) take a fault. With post-copy
+ * on (uarea__posix_wipe_drop) every page of the region is dropped. */
 static inline void uarea__posix_wipe(void *addr, size_t len)
 {
     enum { CHUNK = 256 };
@@ -222,7 +227,8 @@ static inline void uarea__posix_wipe(void *addr, size_t len)
             size_t j = i;
             int in = vec[i] & 1u;
             while (j < n && (vec[j] & 1u) == (unsigned)in) j++;
-            if (in || madvise((void *)(p + i * ps), (j - i) * ps, MADV_DONTNEED) != 0)
+            if ((in && !uarea__posix_wipe_drop) ||
+                madvise((void *)(p + i * ps), (j - i) * ps, MADV_DONTNEED) != 0)
                 __builtin_memset((void *)(p + i * ps), 0, (j - i) * ps);
             i = j;
         }
