@@ -259,9 +259,11 @@ typedef struct migrate_container_ops {
      * *page_size, or an error. */
     long (*pages_produce)(void *ctx, uint32_t first, uint32_t count, void *buf, size_t cap,
                           uint32_t *first_out, uint32_t *page_size);
-    /* Destination side. postcopy_activate: run the container (like activate)
-     * with offer->pages heap pages missing: the port registers their range
-     * as lazy, a thread that touches one waits until it is installed. */
+    /* Destination side. postcopy_activate: make offer->pages heap pages
+     * missing before the container runs (the port registers their range as
+     * lazy: a thread that touches one waits until it is installed); the
+     * daemon then calls activate, which runs it. An error: the container
+     * cannot run here. */
     int (*postcopy_activate)(void *ctx, const migrate_offer *offer);
     /* Install `count` pages of `page_size` bytes from page `first`, whose
      * packet the daemon has verified (CRC, length): check the bounds (an
@@ -351,7 +353,9 @@ typedef struct migrate_stats {
     uint32_t zero_pages;      /* heap pages sent as a flag only */
     uint64_t freeze_ns;       /* freeze request -> frozen (source) */
     uint64_t transfer_ns;     /* first byte -> verified */
-    uint64_t downtime_ns;     /* frozen on the source -> running on the destination */
+    uint64_t downtime_ns;     /* frozen on the source -> running on the destination
+                                 (the activate op called; with post-copy, after
+                                 postcopy_activate: the lazy pages registered) */
     uint64_t total_ns;        /* request -> commit or abort */
     uint64_t precopy_bytes;   /* image bytes sent before the freeze, all pre-copy
                                  rounds (0: no pre-copy) */
@@ -1640,19 +1644,29 @@ static int migrate__post_page_read(migrate_daemon *d)
     return 0;
 }
 
-/* Destination, COMMIT of a post-copy image: run the container with its
- * lazy pages missing, post the read for the first packet. */
+/* Destination, COMMIT of a post-copy image: the lazy pages made missing
+ * (postcopy_activate), then run the container (activate), then post the
+ * read for the first packet. The downtime counts the first, as activate
+ * counts for a whole image: its end is when the container's cores are
+ * woken. */
 static void migrate__dst_post_start(migrate_daemon *d, uint64_t freeze_stamp)
 {
     uint64_t now;
     int rc;
     migrate__trace(d, MIGRATE_PT_DST_COMMIT);
-    now = migrate__now(d);
     rc = d->ops->postcopy_activate(d->ctx, &d->mig.offer);
-    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
     if (rc < 0) {
         /* cannot run it: the container is lost (the source committed) */
         migrate__discard(d);
+        migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self, rc);
+        migrate__finish(d, MIGRATE_ROLE_DEST, rc);
+        return;
+    }
+    now = migrate__now(d);
+    rc = d->ops->activate(d->ctx);
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
+    if (rc < 0) {
+        d->ops->postcopy_fail(d->ctx);         /* it cannot run: lost */
         migrate__reply(d, d->mig.peer, MIGRATE_OP_NACK, d->mig.mid, d->mig.peer, d->self, rc);
         migrate__finish(d, MIGRATE_ROLE_DEST, rc);
         return;

@@ -629,8 +629,11 @@ static bool migrate__img_lazy_run(const migrate_container *c, uint32_t i, uint32
     }
     if (i >= c->lazy_pages) return false;
     *first = i;
-    while (i < c->lazy_pages && migrate__img_lazy_bit(c->lazy, i)) i++;
-    *end = i;
+    while (i < c->lazy_pages && migrate__img_lazy_bit(c->lazy, i)) {
+        if ((i & 31u) == 0 && c->lazy[i >> 5] == 0xffffffffu) { i += 32; continue; }
+        i++;
+    }
+    *end = i < c->lazy_pages ? i : c->lazy_pages;
     return true;
 }
 
@@ -1013,7 +1016,11 @@ static int migrate__img_on_lazy(migrate_image_reader *r, const migrate_image_sec
     if (!r->write) return 0;
     i0 = (s->addr - t->lazy_addr) / ps;
     n = s->len / ps;
-    for (i = i0; i < i0 + n; i++) t->lazy[i >> 5] |= UINT32_C(1) << (i & 31u);
+    for (i = i0; i < i0 + n;) {
+        if ((i & 31u) == 0 && i + 32u <= i0 + n) { t->lazy[i >> 5] = 0xffffffffu; i += 32; continue; }
+        t->lazy[i >> 5] |= UINT32_C(1) << (i & 31u);
+        i++;
+    }
     if (r->lazy_lo >= r->lazy_hi) r->lazy_lo = (uint32_t)i0;
     r->lazy_hi = (uint32_t)(i0 + n);      /* runs come in address order */
     return 0;

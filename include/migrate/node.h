@@ -283,13 +283,11 @@ UAREA_EXTERN_C_END
 UAREA_EXTERN_C_BEGIN
 
 /* migrate_describe(); pages NULL: the heap pages are left out (n_pages 0),
- * for a pre-copy's delta, which lists its own (migrate__n_delta). zero 0:
- * the pages are not read for zeros (a post-copy image leaves them all out:
- * reading a cache line of every page would cost its freeze time that
- * grows with the heap). */
+ * for a pre-copy's delta, which lists its own (migrate__n_delta), and a
+ * whole post-copy image (migrate__n_leave_all). */
 static int migrate__describe(struct uarea *ua, const migrate_region *user, uint32_t n_user,
                              uint64_t binary_fp, migrate_region *stacks, migrate_page *pages,
-                             migrate_container *c, int zero)
+                             migrate_container *c)
 {
     unsigned i = 0, flags = 0;
     uint32_t ns = 0, np = 0;
@@ -331,7 +329,7 @@ static int migrate__describe(struct uarea *ua, const migrate_region *user, uint3
         pages[np].flags = MIGRATE_PAGE_PRESENT;
         np++;
     }
-    if (pages != NULL && zero) (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
+    if (pages != NULL) (void)migrate_pages_mark_zero(pages, np, UAREA_PAGE_SIZE, NULL, 0);
     c->stacks = stacks;
     c->n_stacks = ns;
     c->pages = pages;
@@ -344,7 +342,7 @@ UAREA_API int migrate_describe(struct uarea *ua, const migrate_region *user, uin
                                migrate_container *c)
 {
     if (pages == NULL) return UAREA_EINVAL;
-    return migrate__describe(ua, user, n_user, binary_fp, stacks, pages, c, 1);
+    return migrate__describe(ua, user, n_user, binary_fp, stacks, pages, c);
 }
 
 UAREA_API int migrate_checkpoint(struct uarea *ua, const migrate_region *user, uint32_t n_user,
@@ -714,11 +712,10 @@ static int migrate__n_can_post(const migrate_node *n)
            n->desc.lazy_faults != NULL && n->desc.lazy_end != NULL;
 }
 
-/* Post-copy, source: the present heap pages that hold bytes leave the
+/* Post-copy, a delta after pre-copy: its pages that hold bytes leave the
  * image's page list for lazy[]: the image carries their runs only (lazy
- * sections). A delta after pre-copy has read its pages for zeros (their
- * flags cost nothing, they stay); a whole image has not (its pages all
- * go: see migrate__describe). Returns how many. */
+ * sections); its zero pages, read already, stay as flags. Returns how
+ * many. */
 static uint32_t migrate__n_leave_out(migrate_node *n)
 {
     uintptr_t heap = migrate__n_heap(n);
@@ -740,6 +737,28 @@ static uint32_t migrate__n_leave_out(migrate_node *n)
     return k;
 }
 
+/* Post-copy, a whole image: every present heap page is left out, straight
+ * from the page table (no page list, no page read: a cache line per page
+ * would make the freeze grow with the heap). Returns how many. */
+static uint32_t migrate__n_leave_all(migrate_node *n)
+{
+    const uint8_t *table = uarea_pages(n->ua);
+    uint32_t i, k = 0;
+    for (i = 0; i < (uint32_t)UAREA_HEAP_PAGES; i++) {
+        if (!(__atomic_load_n(&table[i], __ATOMIC_RELAXED) & UAREA_PAGE_PRESENT)) continue;
+        migrate__bit_set(n->lazy, i);
+        k++;
+    }
+    n->c.pages = NULL;
+    n->c.n_pages = 0;
+    if (k > 0) {
+        n->c.lazy = n->lazy;
+        n->c.lazy_addr = migrate__n_heap(n);
+        n->c.lazy_pages = (uint32_t)UAREA_HEAP_PAGES;
+    }
+    return k;
+}
+
 static int migrate__n_begin(void *ctx, migrate_offer *offer)
 {
     migrate_node *n = (migrate_node *)ctx;
@@ -748,17 +767,20 @@ static int migrate__n_begin(void *ctx, migrate_offer *offer)
     n->pre = 0;
     migrate__n_post_clear(n);
     if ((offer->flags & MIGRATE_OFFER_DELTA) && !pre) return UAREA_ESTATE;
-    /* a delta lists its own heap pages (migrate__n_delta) */
+    /* a delta lists its own heap pages (migrate__n_delta); a whole
+     * post-copy image lists none (migrate__n_leave_all) */
     rc = migrate__describe(n->ua, n->user, n->desc.n_user, n->desc.binary_fp, n->stacks,
-                           (offer->flags & MIGRATE_OFFER_DELTA) ? NULL : n->pages, &n->c,
-                           !(offer->flags & MIGRATE_OFFER_POST));
+                           (offer->flags & (MIGRATE_OFFER_DELTA | MIGRATE_OFFER_POST)) ? NULL
+                                                                                       : n->pages,
+                           &n->c);
     if (rc < 0) return rc;
     if (offer->flags & MIGRATE_OFFER_DELTA) {
         rc = migrate__n_delta(n);
         if (rc < 0) return rc;
     }
     if (offer->flags & MIGRATE_OFFER_POST) {
-        offer->pages = migrate__n_leave_out(n);
+        offer->pages = (offer->flags & MIGRATE_OFFER_DELTA) ? migrate__n_leave_out(n)
+                                                            : migrate__n_leave_all(n);
         n->post = offer->pages != 0;
     }
     n->zero_pages = 0;
@@ -935,7 +957,8 @@ static long migrate__n_pages_produce(void *ctx, uint32_t first, uint32_t count, 
     return (long)k;
 }
 
-/* Post-copy, destination, COMMIT: the lazy pages missing, then run. */
+/* Post-copy, destination, COMMIT: the lazy pages missing (activate runs
+ * the container next). */
 static int migrate__n_postcopy_activate(void *ctx, const migrate_offer *offer)
 {
     migrate_node *n = (migrate_node *)ctx;
@@ -945,7 +968,7 @@ static int migrate__n_postcopy_activate(void *ctx, const migrate_offer *offer)
     if (rc < 0) return rc;
     n->n_lazy = n->lazy_expect;
     n->post = 2;
-    return migrate__n_activate(ctx);
+    return 0;
 }
 
 /* A page is in: no longer missing, waited for or asked. */

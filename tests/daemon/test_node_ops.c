@@ -547,6 +547,8 @@ Test(node_ops, postcopy_leaves_out_the_pages_with_bytes_and_brings_each_once)
     cr_assert_eq(memcmp(dst.lazy, src.lazy, sizeof dst.lazy), 0, "the image names the pages");
     cr_assert_eq(ops->pages_missing(dst.d.ctx), 0u, "not running yet");
     cr_assert_eq(ops->postcopy_activate(dst.d.ctx, &o), 0);
+    cr_assert(!migrate_node_present(&dst), "not running before activate");
+    cr_assert_eq(ops->activate(dst.d.ctx), 0);
     cr_assert_eq(lz_began, 1);
     cr_assert_eq(memcmp(lz_map, src.lazy, sizeof lz_map), 0);
     cr_assert(migrate_node_postcopy(&dst));
@@ -639,6 +641,7 @@ Test(node_ops, postcopy_failure_and_a_lying_offer)
     /* the true offer, running, then the source is lost */
     restore(&o, pre_img, nimg);
     cr_assert_eq(ops->postcopy_activate(dst.d.ctx, &o), 0);
+    cr_assert_eq(ops->activate(dst.d.ctx), 0);
     cr_assert(migrate_node_present(&dst));
     ops->postcopy_fail(dst.d.ctx);
     cr_assert_eq(lz_ended, 1);

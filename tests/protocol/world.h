@@ -361,6 +361,12 @@ static int f_discard(void *c)
 static int f_activate(void *c)
 {
     fake *f = c;
+    if (f->lazy) {                 /* post-copy: f_post_activate set it up */
+        f->has = 1;
+        f->frozen = 0;
+        f->activated++;
+        return 0;
+    }
     memcpy(&f->len, f->stage, 4);
     memcpy(f->data, f->stage + 8, f->len);
     memset(f->stage, 0, sizeof f->stage);
@@ -419,10 +425,7 @@ static int f_post_activate(void *c, const migrate_offer *o)
     f->seq = f->nfaults = f->freported = f->tnext = 0;
     memset(f->wmask, 0, sizeof f->wmask);
     f->lazyimg = 0;
-    f->lazy = 1;
-    f->has = 1;
-    f->frozen = 0;
-    f->activated++;
+    f->lazy = 1;                   /* f_activate runs it next */
     return 0;
 }
 static long f_pages_install(void *c, uint32_t first, uint32_t count, uint32_t psz, const void *b)

@@ -781,8 +781,13 @@ static int uarea__posix_lazy_begin(void *arg, uintptr_t heap, const uint32_t *ma
     uarea__posix_node *n = (uarea__posix_node *)arg;
     uint32_t i = 0, j;
     while (i < pages) {
-        if (!((map[i >> 5] >> (i & 31u)) & 1u)) { i++; continue; }
-        for (j = i; j < pages && ((map[j >> 5] >> (j & 31u)) & 1u); j++) {}
+        if (!((map[i >> 5] >> (i & 31u)) & 1u)) {
+            i = (i & 31u) == 0 && map[i >> 5] == 0 ? i + 32 : i + 1;
+            continue;
+        }
+        for (j = i; j < pages && ((map[j >> 5] >> (j & 31u)) & 1u);)
+            j = (j & 31u) == 0 && map[j >> 5] == 0xffffffffu ? j + 32 : j + 1;
+        if (j > pages) j = pages;
         /* bytes a staged pre-copy round left there are old: drop them */
         if (madvise((void *)(heap + (uintptr_t)i * UAREA_PAGE_SIZE),
                     (size_t)(j - i) * UAREA_PAGE_SIZE, MADV_DONTNEED) != 0)
