@@ -151,6 +151,14 @@ typedef struct migrate_node_desc {
      *    ever go on; the port stops the container for good (it cannot be
      *    wiped: touching a missing page would wait forever) and reports it
      *    lost (UAREA_EPAGESLOST). */
+    /* Optional: the copy of a container that left (its region and user
+     * sections, released at the commit point: no core runs it) is wiped
+     * this long after, from migrate_node_step(), instead of at once; an
+     * image that comes in first, an adopt or the node's end wipe it
+     * before anything else. 0: at once. On a host where wiping a big
+     * region competes with the destination for the CPUs right when it
+     * starts the container (the POSIX runtime: 2 ms). */
+    uint64_t wipe_delay_ns;
     int (*lazy_begin)(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages);
     long (*lazy_install)(void *arg, uintptr_t addr, const void *bytes, uint32_t count);
     long (*lazy_faults)(void *arg, uintptr_t *want, uint32_t max);
@@ -221,6 +229,8 @@ typedef struct migrate_node {
     uint32_t n_lazy, lazy_expect;
     uint32_t push_at;             /* source: the push's next page; destination:
                                      where the next ask again looks */
+    int wipe_due;                 /* a left container's copy waits for its wipe */
+    uint64_t wipe_at;             /* ... until then (desc.wipe_delay_ns) */
     /* migrate_to calls this node's daemon took from each core's board and
      * has not answered (migrate/syscall.h) */
     uint8_t calls[UAREA_CORES_MAX];
@@ -811,14 +821,24 @@ static void migrate__n_commit(void *ctx, int dst)
     migrate__n_custody((migrate_node *)ctx, MIGRATE_CUSTODY_COMMITTED, dst);
 }
 
+/* The copy of a container that left: wiped when due (force: now). */
+static void migrate__n_wipe_due(migrate_node *n, int force)
+{
+    if (!n->wipe_due || (!force && noc_clock_ns(n->desc.t) < n->wipe_at)) return;
+    n->wipe_due = 0;
+    migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
+}
+
 static int migrate__n_drop(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
     (void)uarea_release(n->ua);
     if (n->desc.on_release) n->desc.on_release(n->desc.arg, n->ua);
-    migrate__wipe(n->desc.region, n->desc.region_size, n->user, n->desc.n_user);
     n->present = 0;
     migrate__n_post_clear(n);
+    n->wipe_due = 1;
+    n->wipe_at = noc_clock_ns(n->desc.t) + n->desc.wipe_delay_ns;
+    migrate__n_wipe_due(n, n->desc.wipe_delay_ns == 0);
     return 0;
 }
 
@@ -828,6 +848,7 @@ static int migrate__n_accept(void *ctx, const migrate_offer *offer)
     migrate_image_target t;
     int rc;
     if (n->present) return UAREA_EBUSY;
+    migrate__n_wipe_due(n, 1);                  /* the last one's copy first */
     if (offer->layout_fp != uarea_layout_fingerprint()) return UAREA_EIMGLAYOUT;
     if (offer->binary_fp != n->desc.binary_fp) return UAREA_EIMGBINARY;
     /* a further round or the delta lands on the staged pre-copy image,
@@ -1149,6 +1170,7 @@ UAREA_API int migrate_node_adopt(migrate_node *n)
     int rc;
     if (n == NULL) return UAREA_EINVAL;
     if (migrate_daemon_busy(&n->d)) return UAREA_EBUSY;
+    if (n->wipe_due) return UAREA_ESTATE;       /* a left copy is there, not one to adopt */
     rc = uarea_check((struct uarea *)n->desc.region);
     if (rc < 0) return rc;
     n->ua = (struct uarea *)n->desc.region;
@@ -1158,13 +1180,20 @@ UAREA_API int migrate_node_adopt(migrate_node *n)
 
 UAREA_API int migrate_node_step(migrate_node *n)
 {
+    int did;
     if (n == NULL) return UAREA_EINVAL;
-    return migrate_daemon_step(&n->d);
+    did = migrate_daemon_step(&n->d);
+    if (n->wipe_due && did >= 0 && !migrate_daemon_busy(&n->d)) {
+        migrate__n_wipe_due(n, 0);
+        if (!n->wipe_due) did = 1;
+    }
+    return did;
 }
 
 UAREA_API int migrate_node_fini(migrate_node *n)
 {
     if (n == NULL) return UAREA_EINVAL;
+    migrate__n_wipe_due(n, 1);
     return migrate_daemon_fini(&n->d);
 }
 

@@ -652,3 +652,71 @@ Test(node_ops, postcopy_failure_and_a_lying_offer)
                  "nothing is installed after the failure");
     lz_began = 0; lz_ended = -1; lz_installed = lz_zeros = 0;
 }
+
+/* A node with a wipe delay (migrate_node_desc.wipe_delay_ns, as the POSIX
+ * runtime sets it): at the commit point the container is released (no
+ * longer present) at once, its copy wiped only when the delay is over
+ * (migrate_node_step), or at once when an image comes in first, or at the
+ * node's end; a left copy is not adopted. Without a delay, drop wipes. */
+Test(node_ops, a_left_copy_is_wiped_after_the_delay_or_before_the_next_image)
+{
+    migrate_node_desc d;
+    struct uarea *ua;
+    const migrate_container_ops *ops;
+    migrate_offer o;
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
+    memset(&d, 0, sizeof d);
+    d.t = &t[0];
+    d.region = region;
+    d.region_size = sizeof region;
+    d.user = sections;
+    d.n_user = 1;
+    d.binary_fp = BINARY_FP;
+    d.block = block[0];
+    d.block_size = sizeof block[0];
+    d.wipe_delay_ns = 2000000;
+    cr_assert_eq(migrate_node_init(&src, &d), 0);
+    ops = src.d.ops;
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+        memset(user, 0x5c, sizeof user);
+        memset(uarea_heap_alloc(ua, 2 * 4096), 0x42, 2 * 4096);
+        cr_assert_eq(migrate_node_adopt(&src), 0);
+        cr_assert_eq(uarea_freeze(ua), 0);
+        cr_assert_eq(ops->freeze(src.d.ctx), 0);
+        cr_assert_eq(ops->drop(src.d.ctx), 0);
+        cr_assert(!migrate_node_present(&src), "released at once");
+        cr_assert(!all_zero(region, sizeof region), "the wipe waits");
+        cr_assert_eq(migrate_node_adopt(&src), UAREA_ESTATE, "a left copy is not adopted");
+        if (round == 0) {                            /* the delay runs out */
+            migrate_node_step(&src);
+            cr_assert(!all_zero(region, sizeof region));
+            cr_assert_eq(noc_loopback_advance(&lb, 2000000), 0);
+            migrate_node_step(&src);
+        } else if (round == 1) {                     /* an image comes in first */
+            memset(&o, 0, sizeof o);
+            o.layout_fp = uarea_layout_fingerprint();
+            o.binary_fp = BINARY_FP;
+            o.src = 1;
+            cr_assert_eq(ops->accept(src.d.ctx, &o), 0);
+            cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user),
+                      "wiped before the reader writes");
+            cr_assert_eq(ops->discard(src.d.ctx), 0);
+        } else {                                     /* the node ends */
+            cr_assert_eq(migrate_node_fini(&src), 0);
+        }
+        cr_assert(all_zero(region, sizeof region), "round %d: the copy is gone", round);
+        cr_assert(all_zero(user, sizeof user), "round %d: the user section too", round);
+    }
+    /* without a delay drop wipes at once */
+    d.wipe_delay_ns = 0;
+    cr_assert_eq(migrate_node_init(&src, &d), 0);
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0x5c, sizeof user);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(ops->freeze(src.d.ctx), 0);
+    cr_assert_eq(ops->drop(src.d.ctx), 0);
+    cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user));
+}
