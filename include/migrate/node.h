@@ -157,8 +157,12 @@ typedef struct migrate_node_desc {
      * image that comes in first, an adopt or the node's end wipe it
      * before anything else. 0: at once. On a host where wiping a big
      * region competes with the destination for the CPUs right when it
-     * starts the container (the POSIX runtime: 2 ms). */
+     * starts the container (the POSIX runtime: 2 ms). Only for containers
+     * whose heap holds at least wipe_delay_bytes (a small copy is wiped
+     * at once: put off, its wipe would land in the next arrival's
+     * downtime when migrations follow each other closely). */
     uint64_t wipe_delay_ns;
+    uint64_t wipe_delay_bytes;
     int (*lazy_begin)(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages);
     long (*lazy_install)(void *arg, uintptr_t addr, const void *bytes, uint32_t count);
     long (*lazy_faults)(void *arg, uintptr_t *want, uint32_t max);
@@ -838,7 +842,8 @@ static int migrate__n_drop(void *ctx)
     migrate__n_post_clear(n);
     n->wipe_due = 1;
     n->wipe_at = noc_clock_ns(n->desc.t) + n->desc.wipe_delay_ns;
-    migrate__n_wipe_due(n, n->desc.wipe_delay_ns == 0);
+    migrate__n_wipe_due(n, n->desc.wipe_delay_ns == 0 ||
+                               (uint64_t)n->ua->heap.used < n->desc.wipe_delay_bytes);
     return 0;
 }
 

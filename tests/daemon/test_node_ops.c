@@ -709,6 +709,18 @@ Test(node_ops, a_left_copy_is_wiped_after_the_delay_or_before_the_next_image)
         cr_assert(all_zero(region, sizeof region), "round %d: the copy is gone", round);
         cr_assert(all_zero(user, sizeof user), "round %d: the user section too", round);
     }
+    /* a heap below wipe_delay_bytes: wiped at once */
+    d.wipe_delay_bytes = 3 * 4096;
+    cr_assert_eq(migrate_node_init(&src, &d), 0);
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0x5c, sizeof user);
+    memset(uarea_heap_alloc(ua, 2 * 4096), 0x42, 2 * 4096);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(ops->freeze(src.d.ctx), 0);
+    cr_assert_eq(ops->drop(src.d.ctx), 0);
+    cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user));
+    cr_assert_eq(migrate_node_fini(&src), 0);
     /* without a delay drop wipes at once */
     d.wipe_delay_ns = 0;
     cr_assert_eq(migrate_node_init(&src, &d), 0);

@@ -338,7 +338,7 @@ UAREA_EXTERN_C_BEGIN
 #  define UAREA_POSIX_NAP_NS 1000000
 #endif
 
-/* How long after a container left this node its copy is wiped
+/* How long after a (big) container left this node its copy is wiped
  * (migrate_node_desc.wipe_delay_ns): wiping a big region at once (zeroing
  * its pages, ending the dirty tracking's protection) competes for the CPUs
  * with the destination right when it starts the container: 2-4 ms of a
@@ -346,6 +346,11 @@ UAREA_EXTERN_C_BEGIN
  * first gets a wiped region all the same. */
 #ifndef UAREA_POSIX_WIPE_DELAY_NS
 #  define UAREA_POSIX_WIPE_DELAY_NS 2000000
+#endif
+/* ... for containers whose heap holds at least this much (a small copy is
+ * wiped at once: hops that follow closely would pay it at the next arrival) */
+#ifndef UAREA_POSIX_WIPE_DELAY_BYTES
+#  define UAREA_POSIX_WIPE_DELAY_BYTES 4194304
 #endif
 
 #ifndef UAREA_POSIX_BLOCK
@@ -1039,6 +1044,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     md.node.on_release = uarea__posix_stop_cores;
     md.node.on_custody = uarea__posix_on_custody;
     md.node.wipe_delay_ns = UAREA_POSIX_WIPE_DELAY_NS;
+    md.node.wipe_delay_bytes = UAREA_POSIX_WIPE_DELAY_BYTES;
     md.node.trace = uarea__posix_on_trace;
     md.node.arg = n;
     if (uarea__posix_lazy_ok()) {
