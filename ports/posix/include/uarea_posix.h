@@ -859,12 +859,24 @@ static void uarea__posix_lazy_end(void *arg, int failed)
     _exit(1);
 }
 
-/* 1 when this node can take post-copy images (userfaultfd on the heap). */
+/* 1 when this node can take post-copy images: UArea pages are whole system
+ * pages, and the kernel gives this process missing-page userfaultfds (a
+ * probe on a page of its own: a registration that failed only at COMMIT
+ * would lose the container, which the source has given up by then). */
 static int uarea__posix_lazy_ok(void)
 {
 #if UAREA_POSIX_PRECOPY
     long ps = sysconf(_SC_PAGESIZE);
-    return ps > 0 && UAREA_PAGE_SIZE % (unsigned long)ps == 0;
+    uarea_posix_lazy probe;
+    void *page;
+    int rc;
+    if (ps <= 0 || UAREA_PAGE_SIZE % (unsigned long)ps != 0) return 0;
+    page = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return 0;
+    rc = uarea_posix_lazy_open(&probe, page, (size_t)ps, NULL);
+    if (rc == 0) (void)uarea_posix_lazy_close_zero(&probe);
+    munmap(page, (size_t)ps);
+    return rc == 0;
 #else
     return 0;
 #endif
@@ -1047,7 +1059,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     md.node.wipe_delay_bytes = UAREA_POSIX_WIPE_DELAY_BYTES;
     md.node.trace = uarea__posix_on_trace;
     md.node.arg = n;
-    if (uarea__posix_lazy_ok()) {
+    if (n->desc->postcopy != 0 && uarea__posix_lazy_ok()) {   /* every node has the run's desc */
         md.node.lazy_begin = uarea__posix_lazy_begin;
         md.node.lazy_install = uarea__posix_lazy_install;
         md.node.lazy_faults = uarea__posix_lazy_faults;
