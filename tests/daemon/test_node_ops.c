@@ -59,7 +59,16 @@ static int dirty_collect(void *arg, migrate_dirty_fn mark, void *ctx)
     return 0;
 }
 
-static void node(migrate_node *n, int self)
+/* A loopback of two nodes, their transports in t[]. */
+static void two_nodes(void)
+{
+    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
+    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+}
+
+/* Node `self`'s descriptor: the region, the user section, its transport
+ * and block; no hooks. */
+static migrate_node_desc node_desc(int self)
 {
     migrate_node_desc d;
     memset(&d, 0, sizeof d);
@@ -71,9 +80,31 @@ static void node(migrate_node *n, int self)
     d.binary_fp = BINARY_FP;
     d.block = block[self];
     d.block_size = sizeof block[self];
+    return d;
+}
+
+static void node(migrate_node *n, int self)
+{
+    migrate_node_desc d = node_desc(self);
     d.dirty_begin = dirty_begin;
     d.dirty_collect = dirty_collect;
     cr_assert_eq(migrate_node_init(n, &d), 0);
+}
+
+/* The source node 0 with a container: its user section 0xa5, three heap
+ * blocks of 3, 6 and 4 pages (left as allocated: zero inside). */
+static const migrate_container_ops *source_abc(struct uarea **ua, unsigned char **a,
+                                               unsigned char **b, unsigned char **c)
+{
+    two_nodes();
+    node(&src, 0);
+    cr_assert_eq(uarea_container_init(region, sizeof region, ua), 0);
+    memset(user, 0xa5, sizeof user);
+    *a = uarea_heap_alloc(*ua, 3 * 4096);
+    *b = uarea_heap_alloc(*ua, 6 * 4096);
+    *c = uarea_heap_alloc(*ua, 4 * 4096);
+    cr_assert(*a && *b && *c);
+    return src.d.ops;
 }
 
 static size_t produce(unsigned char *out, size_t cap)
@@ -98,8 +129,7 @@ Test(node_ops, discarding_a_verified_delta_wipes_the_staged_image_too)
     struct uarea *ua;
     size_t npre, ndelta;
     const migrate_container_ops *ops;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+    two_nodes();
 
     /* the source: a container and its user section, pre-copy then delta */
     node(&src, 0);
@@ -196,8 +226,7 @@ Test(node_ops, a_held_container_does_not_move)
     struct uarea *ua;
     uarea_tid_t tid;
     migrate_stats st;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
+    two_nodes();
     node(&src, 0);
     node(&dst, 1);
     cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
@@ -298,16 +327,7 @@ Test(node_ops, rounds_and_the_delta_rebuild_the_container_at_the_freeze)
     uint8_t table[UAREA_HEAP_PAGES];
     scripted = 1;
     n_script = 0;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int i = 0; i < 2; i++) cr_assert_eq(noc_loopback_transport(&lb, i, &t[i]), 0);
-    node(&src, 0);
-    ops = src.d.ops;
-    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
-    memset(user, 0xa5, sizeof user);
-    a = uarea_heap_alloc(ua, 3 * 4096);
-    b = uarea_heap_alloc(ua, 6 * 4096);
-    c = uarea_heap_alloc(ua, 4 * 4096);
-    cr_assert(a && b && c);
+    ops = source_abc(&ua, &a, &b, &c);
     memset(a, 0x11, 3 * 4096);
     memset(b, 0x22, 6 * 4096);
     memset(c, 0x33, 4 * 4096);
@@ -429,16 +449,7 @@ static void lz_end(void *arg, int failed) { (void)arg; lz_ended = failed; }
 
 static void lazy_node(migrate_node *n, int self)
 {
-    migrate_node_desc d;
-    memset(&d, 0, sizeof d);
-    d.t = &t[self];
-    d.region = region;
-    d.region_size = sizeof region;
-    d.user = sections;
-    d.n_user = 1;
-    d.binary_fp = BINARY_FP;
-    d.block = block[self];
-    d.block_size = sizeof block[self];
+    migrate_node_desc d = node_desc(self);
     d.lazy_begin = lz_begin;
     d.lazy_install = lz_install;
     d.lazy_faults = lz_faults;
@@ -467,16 +478,7 @@ Test(node_ops, postcopy_leaves_out_the_pages_with_bytes_and_brings_each_once)
     uint8_t table[UAREA_HEAP_PAGES];
     uint32_t lazy_want = 0, bytes_pages = 0, first, count, psz, n_runs = 0, i;
     long k;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
-    node(&src, 0);
-    ops = src.d.ops;
-    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
-    memset(user, 0xa5, sizeof user);
-    a = uarea_heap_alloc(ua, 3 * 4096);
-    b = uarea_heap_alloc(ua, 6 * 4096);            /* zero pages inside */
-    c = uarea_heap_alloc(ua, 4 * 4096);
-    cr_assert(a && b && c);
+    ops = source_abc(&ua, &a, &b, &c);
     memset(a, 0x11, 3 * 4096);
     for (int j = 0; j < 4 * 4096; j++) c[j] = (unsigned char)(j * 7 + 3);
     cr_assert_eq(migrate_node_adopt(&src), 0);
@@ -611,8 +613,7 @@ Test(node_ops, postcopy_failure_and_a_lying_offer)
     struct uarea *ua;
     const migrate_container_ops *ops;
     unsigned char *a;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
+    two_nodes();
     node(&src, 0);
     ops = src.d.ops;
     cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
@@ -653,6 +654,20 @@ Test(node_ops, postcopy_failure_and_a_lying_offer)
     lz_began = 0; lz_ended = -1; lz_installed = lz_zeros = 0;
 }
 
+/* A container of 2 heap pages made on node 0 (src), adopted, frozen and
+ * dropped as at a commit point. */
+static void made_and_dropped(void)
+{
+    struct uarea *ua;
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0x5c, sizeof user);
+    memset(uarea_heap_alloc(ua, 2 * 4096), 0x42, 2 * 4096);
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(uarea_freeze(ua), 0);
+    cr_assert_eq(src.d.ops->freeze(src.d.ctx), 0);
+    cr_assert_eq(src.d.ops->drop(src.d.ctx), 0);
+}
+
 /* A node with a wipe delay (migrate_node_desc.wipe_delay_ns, as the POSIX
  * runtime sets it): at the commit point the container is released (no
  * longer present) at once, its copy wiped only when the delay is over
@@ -661,31 +676,15 @@ Test(node_ops, postcopy_failure_and_a_lying_offer)
 Test(node_ops, a_left_copy_is_wiped_after_the_delay_or_before_the_next_image)
 {
     migrate_node_desc d;
-    struct uarea *ua;
     const migrate_container_ops *ops;
     migrate_offer o;
-    cr_assert_eq(noc_loopback_init(&lb, &(noc_loopback_desc){.nodes = 2}), 0);
-    for (int j = 0; j < 2; j++) cr_assert_eq(noc_loopback_transport(&lb, j, &t[j]), 0);
-    memset(&d, 0, sizeof d);
-    d.t = &t[0];
-    d.region = region;
-    d.region_size = sizeof region;
-    d.user = sections;
-    d.n_user = 1;
-    d.binary_fp = BINARY_FP;
-    d.block = block[0];
-    d.block_size = sizeof block[0];
+    two_nodes();
+    d = node_desc(0);
     d.wipe_delay_ns = 2000000;
     cr_assert_eq(migrate_node_init(&src, &d), 0);
     ops = src.d.ops;
     for (int round = 0; round < 3; round++) {
-        cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
-        memset(user, 0x5c, sizeof user);
-        memset(uarea_heap_alloc(ua, 2 * 4096), 0x42, 2 * 4096);
-        cr_assert_eq(migrate_node_adopt(&src), 0);
-        cr_assert_eq(uarea_freeze(ua), 0);
-        cr_assert_eq(ops->freeze(src.d.ctx), 0);
-        cr_assert_eq(ops->drop(src.d.ctx), 0);
+        made_and_dropped();
         cr_assert(!migrate_node_present(&src), "released at once");
         cr_assert(!all_zero(region, sizeof region), "the wipe waits");
         cr_assert_eq(migrate_node_adopt(&src), UAREA_ESTATE, "a left copy is not adopted");
@@ -712,23 +711,12 @@ Test(node_ops, a_left_copy_is_wiped_after_the_delay_or_before_the_next_image)
     /* a heap below wipe_delay_bytes: wiped at once */
     d.wipe_delay_bytes = 3 * 4096;
     cr_assert_eq(migrate_node_init(&src, &d), 0);
-    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
-    memset(user, 0x5c, sizeof user);
-    memset(uarea_heap_alloc(ua, 2 * 4096), 0x42, 2 * 4096);
-    cr_assert_eq(migrate_node_adopt(&src), 0);
-    cr_assert_eq(uarea_freeze(ua), 0);
-    cr_assert_eq(ops->freeze(src.d.ctx), 0);
-    cr_assert_eq(ops->drop(src.d.ctx), 0);
+    made_and_dropped();
     cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user));
     cr_assert_eq(migrate_node_fini(&src), 0);
     /* without a delay drop wipes at once */
     d.wipe_delay_ns = 0;
     cr_assert_eq(migrate_node_init(&src, &d), 0);
-    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
-    memset(user, 0x5c, sizeof user);
-    cr_assert_eq(migrate_node_adopt(&src), 0);
-    cr_assert_eq(uarea_freeze(ua), 0);
-    cr_assert_eq(ops->freeze(src.d.ctx), 0);
-    cr_assert_eq(ops->drop(src.d.ctx), 0);
+    made_and_dropped();
     cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user));
 }

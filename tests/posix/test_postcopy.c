@@ -20,44 +20,22 @@
 #include <unistd.h>
 
 #define PAGES 64u
+#include "checked_writer.h"
 #define COLD 192u
-#define PAGE_WORDS (4096u / 8u)
-#define HEAP_WORDS (PAGES * PAGE_WORDS)
 #define COLD_WORDS (COLD * PAGE_WORDS)
 #define WINDOW 8u
 
-static UAREA_USER uint64_t *heap, *cold;
-static UAREA_USER uint64_t pgen[PAGES];
-static UAREA_USER volatile int stop, bad;
-static UAREA_USER volatile uint64_t gens;
-
-static uint64_t val(uint64_t gen, unsigned i)
-{
-    return gen * 0x9e3779b97f4a7c15ull ^ ((uint64_t)i * 0x100000001b3ull);
-}
+static UAREA_USER uint64_t *cold;
 
 static void *writer(void *arg)
 {
     (void)arg;
     for (uint64_t g = 1; !stop; g++) {
-        for (unsigned k = 0; k < WINDOW; k++) {
-            unsigned p = (unsigned)((g * 5u + k) % PAGES);
-            for (unsigned i = p * PAGE_WORDS; i < (p + 1u) * PAGE_WORDS; i++) {
-                if (heap[i] != val(pgen[p], i)) bad = 1;
-                heap[i] = val(g, i);
-            }
-            pgen[p] = g;
-        }
+        for (unsigned k = 0; k < WINDOW; k++) rewrite_page((unsigned)((g * 5u + k) % PAGES), g);
         gens = g;
         uarea_thread_yield();
     }
     return NULL;
-}
-
-static void runs_on(void)
-{
-    uint64_t at = gens;
-    while (gens < at + 2 && !bad) uarea_thread_yield();
 }
 
 static int cold_ok(void)
@@ -89,16 +67,6 @@ static int app(int argc, char **argv)
     stop = 1;
     if (uarea_thread_join(t, NULL) != 0) return 7;
     return bad ? 10 + bad : 0;
-}
-
-static migrate_stats seen[4];
-static int n_seen;
-
-static void on_migration(void *arg, const migrate_stats *st)
-{
-    (void)arg;
-    if (n_seen < 4) seen[n_seen] = *st;
-    n_seen++;
 }
 
 /* Can this kernel give the runtime what post-copy needs? */

@@ -16,21 +16,11 @@
 #include <unistd.h>
 
 #define PAGES 64u
-#define PAGE_WORDS (4096u / 8u)
-#define HEAP_WORDS (PAGES * PAGE_WORDS)
+#include "checked_writer.h"
 #define USER_WORDS (2u * PAGE_WORDS)
 #define WINDOW 16u                    /* pages a generation rewrites */
 
-static UAREA_USER uint64_t *heap;
-static UAREA_USER uint64_t pgen[PAGES];        /* generation of each heap page */
 static UAREA_USER uint64_t uwords[USER_WORDS];
-static UAREA_USER volatile int stop, bad;
-static UAREA_USER volatile uint64_t gens;      /* generations the writer finished */
-
-static uint64_t val(uint64_t gen, unsigned i)
-{
-    return gen * 0x9e3779b97f4a7c15ull ^ ((uint64_t)i * 0x100000001b3ull);
-}
 
 /* Generation g rewrites WINDOW heap pages from page 7 g on (a window that
  * moves, so that rounds differ) and the user words; every word is checked
@@ -39,14 +29,7 @@ static void *writer(void *arg)
 {
     (void)arg;
     for (uint64_t g = 1; !stop; g++) {
-        for (unsigned k = 0; k < WINDOW; k++) {
-            unsigned p = (unsigned)((g * 7u + k) % PAGES);
-            for (unsigned i = p * PAGE_WORDS; i < (p + 1u) * PAGE_WORDS; i++) {
-                if (heap[i] != val(pgen[p], i)) bad = 1;
-                heap[i] = val(g, i);
-            }
-            pgen[p] = g;
-        }
+        for (unsigned k = 0; k < WINDOW; k++) rewrite_page((unsigned)((g * 7u + k) % PAGES), g);
         for (unsigned i = 0; i < USER_WORDS; i++) {
             if (uwords[i] != val(g - 1, i) + 1) bad = 2;
             uwords[i] = val(g, i) + 1;
@@ -54,13 +37,6 @@ static void *writer(void *arg)
         gens = g;
     }
     return NULL;
-}
-
-/* Two generations go while thread 0 watches: the writer runs here. */
-static void runs_on(void)
-{
-    uint64_t at = gens;
-    while (gens < at + 2 && !bad) uarea_thread_yield();
 }
 
 static int app(int argc, char **argv)
@@ -82,16 +58,6 @@ static int app(int argc, char **argv)
     stop = 1;
     if (uarea_thread_join(t, NULL) != 0) return 7;
     return bad ? 10 + bad : 0;
-}
-
-static migrate_stats seen[4];
-static int n_seen;
-
-static void on_migration(void *arg, const migrate_stats *st)
-{
-    (void)arg;
-    if (n_seen < 4) seen[n_seen] = *st;
-    n_seen++;
 }
 
 static void run(const uarea_posix_desc *d, const char *policy, uint32_t min_rounds)
