@@ -105,7 +105,7 @@ static void run(int mode, migrate_mode want)
         if (want == MIGRATE_MODE_PRE_POST && st->mode == MIGRATE_MODE_PRECOPY)
             cr_assert_eq(st->pages_fetched + st->pages_pushed, 0u);
         else
-            cr_assert_eq(st->mode, want, "hop %d went as mode %d", k, (int)st->mode);
+            cr_assert_eq(st->mode, (int)want, "hop %d went as mode %d", k, st->mode);
         if (want == MIGRATE_MODE_POSTCOPY)
             cr_assert_geq(st->pages_fetched + st->pages_pushed, COLD,
                           "hop %d: the cold pages came after", k);
