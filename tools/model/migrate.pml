@@ -146,6 +146,10 @@ bit d_dead = 0;
 byte d_pg = 0;        /* the lazy pages installed at the destination (a bit each) */
 byte d_pg_bad = 0;    /* ... of them, installed from a damaged packet */
 bit s_post_ok = 0;    /* the source ended S_POST on DONE (result 0) */
+/* the source's S_POST (global, for D_POST_TIMEOUT) */
+byte fq = 0;          /* FETCHed pages to serve first (a bit each) */
+byte pushed = 0;      /* pages the push has written */
+bit inflight = 0;     /* a packet write is out */
 #endif
 
 /* the portal: one block in flight from the source to the destination */
@@ -197,6 +201,26 @@ mtype d_state = R_IDLE;
 #else
 #define S_TIMEOUT true
 #define D_TIMEOUT true
+#endif
+#if defined(POSTCOPY) && defined(LIVE)
+/* post-copy, LIVE: the two sides' timeouts are of one length and run at
+ * once: neither side times out twice while the other, waiting as well,
+ * does not time out (tlead: the source's timeouts in S_POST minus the
+ * destination's in R_COMMIT and R_POST, plus 1); and a timeout is longer
+ * than a live source takes to write a packet it has ready */
+byte tlead = 1;
+#define S_WAITS (!s_dead && s_state == S_POST)
+#define D_WAITS (!d_dead && (d_state == R_COMMIT || d_state == R_POST))
+#define S_READY (S_WAITS && !inflight && (fq != 0 || pushed < NPAGES))
+#define S_POST_TIMEOUT (QUIET && (tlead < 2 || !D_WAITS))
+#define D_POST_TIMEOUT (QUIET && !S_READY && (tlead > 0 || !S_WAITS))
+#define S_TICK if :: D_WAITS -> tlead++ :: else -> skip fi
+#define D_TICK if :: S_WAITS -> tlead-- :: else -> skip fi
+#else
+#define S_POST_TIMEOUT S_TIMEOUT
+#define D_POST_TIMEOUT D_TIMEOUT
+#define S_TICK skip
+#define D_TICK skip
 #endif
 
 /* queue a message; to a dead node: "peer gone" (gone = 1, handled by the
@@ -266,10 +290,7 @@ proctype Source() {
     byte sent = 0;
     bit committed = 0;    /* the history's outcome: committed (and, post-copy, DONE) */
 #ifdef POSTCOPY
-    byte fq = 0;          /* FETCHed pages to serve first (a bit each) */
-    byte pushed = 0;      /* pages the push has written */
     byte pg = 0;          /* the page of the next packet */
-    bit inflight = 0;     /* a packet write is out */
 #endif
     {
 #ifdef PRECOPY
@@ -428,7 +449,11 @@ pre_round:
         s_dropped = 1;
         committed = 1;
         tries = 0;
+#ifdef LIVE
+        atomic { s_state = S_POST; tlead = 1 };
+#else
         s_state = S_POST;
+#endif
         /* S_POST, migrate__src_post: one packet out at a time, a FETCHed
          * page first, else the next page of the push */
         do
@@ -455,7 +480,8 @@ pre_round:
         :: inflight && d_dead -> goto post_end  /* the transfer ends with peer gone */
         /* a timeout without news (a write still out is cancelled first:
          * lost, or the destination still in R_COMMIT with no read posted) */
-        :: atomic { S_TIMEOUT && !blk_done && (inflight || (fq == 0 && pushed == NPAGES)) ->
+        :: atomic { S_POST_TIMEOUT && !blk_done && (inflight || (fq == 0 && pushed == NPAGES)) ->
+                    S_TICK;
                     if :: inflight -> blk_pending = 0; BLK_CLEAR :: else -> skip fi;
                     inflight = 0 };
             if
@@ -724,13 +750,26 @@ d_pre_round:
         d_send(VERIFIED);
         if :: d_gone -> goto src_gone :: else -> skip fi;   /* the source died */
         do
+#ifdef POSTCOPY
+        :: atomic { s2d ? m, mr ->     /* COMMIT: R_POST at once (migrate__on_commit) */
+            if
+            :: m == COMMIT -> m = 0; d_run = 1; d_state = R_POST; goto activate
+            :: m == ABORT -> m = 0; mr = 0; discard(); ABORT_ACKED; goto done
+            :: else -> m = 0; mr = 0
+            fi }
+        :: atomic { D_POST_TIMEOUT -> D_TICK };
+            d_send(VERIFIED);
+            if :: d_gone -> goto src_gone :: else -> skip fi
+#else
         :: s2d ? m, mr ->
             if
             :: m == COMMIT -> goto activate
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
             :: else -> skip
             fi
-#if MUTANT == 5
+#endif
+#if defined(POSTCOPY)
+#elif MUTANT == 5
         :: D_TIMEOUT -> goto activate  /* gives up waiting and runs */
 #else
         :: D_TIMEOUT ->
@@ -811,16 +850,20 @@ activate:
             fi;
             m = 0; mr = 0 }
         :: s_dead -> goto lost                  /* the posted read names the source */
-        :: D_TIMEOUT ->                         /* no new page for a timeout */
+        :: atomic { D_POST_TIMEOUT -> D_TICK }; /* no new page for a timeout */
 #ifdef LIVE
             d_tries++;
             if :: d_tries > D_POST_TRIES -> goto lost :: else -> skip fi;
 #else
             if :: goto lost :: skip fi;         /* gives up (after any count) */
 #endif
+#if MUTANT == 12
+            skip                                /* does not ask again */
+#else
             want_again();                       /* pages_wanted(1) */
             d_fetch();
             if :: d_gone -> goto lost :: else -> skip fi
+#endif
         od;
 all_in:     /* every page is in: DONE, the read withdrawn */
         d_send(DONE);
@@ -929,6 +972,10 @@ active proctype Settled() {
      * that gave up) and the source did not report success: a source that
      * ended on DONE leaves it running there */
     assert(!s_post_ok || d_dead || DRUN);
+#ifdef LIVE
+    /* ... and with the timeouts of LIVE, unless a node crashed, it succeeds */
+    assert(!s_dropped || s_dead || d_dead || s_post_ok);
+#endif
     if
     :: !s_dead && !d_dead && !s_dropped -> assert(SRUN && !DRUN)
     :: d_dead && !s_dead && !s_dropped -> assert(SRUN)
@@ -983,4 +1030,7 @@ ltl settles { <> [] SETTLED }
  *     lost is gone               -> (3) success reported, container lost
  *   11 (POSTCOPY) the destination that loses the source does not stop the
  *     container (no postcopy_fail): it runs on with pages missing -> (2b)
+ *   12 (POSTCOPY, LIVE) the destination does not FETCH a missing page after
+ *     a timeout: a pushed packet lost, the page never comes
+ *                                   -> (3c) post-copy fails with no crash
  */
