@@ -71,7 +71,11 @@
  *             news after which the source drops (default 3 (RETRIES + 1)) and
  *             the destination gives up (default 2 (RETRIES + 1)), as daemon.h
  *             counts them. Without LIVE either side may give up at any
- *             timeout (every count at once).
+ *             timeout (every count at once). With LIVE the two sides'
+ *             post-copy timeouts are also of one length and run together
+ *             (tlead), and longer than the source takes to write a packet
+ *             it has ready: then, unless a node crashes, post-copy must end
+ *             with DONE.
  * Every message carries the number of the image it is about (migrate_msg's
  * stamp: 0 without pre-copy, 1, 2, ... the pre-copy rounds, then the delta);
  * a side takes ACCEPT, VER_PRE, VERIFIED and REQUEST only of the image it is
