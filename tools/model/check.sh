@@ -12,12 +12,17 @@
 #      (-DPRE_ROUNDS=2: the source may stop after either): the safety run,
 #      never_both, never_stale, the liveness run and mutants 6 and 7, with
 #      one image block and smaller fault budgets (one loss, no extra
-#      duplicate: the resends duplicate anyway).
+#      duplicate: the resends duplicate anyway);
+#   7. post-copy (-DPOSTCOPY): the safety run with two lazy pages (one loss,
+#      one corruption), a safety run with one page and a reordering, the
+#      liveness run with one page (where, unless a node crashes, post-copy
+#      must end with DONE), mutants 8 to 11 and mutant 12 (of the liveness
+#      model), all with one image block.
 # The model checks the protocol as include/migrate/daemon.h implements it:
 # an aborting source stays frozen until the destination confirms (ABORT_ACK).
 # Exits 0 when every check passed, 1 on any failure, 77 (skipped) when spin
 # or gcc is missing, unless UAREA_REQUIRE_CROSS=1 (then a missing tool fails).
-# About 5 min of CPU and 1.1 GB of memory.
+# About 6 min of CPU and 1.1 GB of memory.
 # Usage: tools/model/check.sh [-v] [--no-abort-ack]
 #   -v              show pan's full output
 #   --no-abort-ack  check the earlier protocol, where an aborting source
@@ -169,6 +174,30 @@ for m in 6 7; do
         echo "ok   pre-copy mutant $m caught: $(grep -m1 -E '^pan:1:' "pre_mutant$m/run.out" | sed 's/^pan:1: //')"
     else
         echo "FAIL: pre-copy mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
+    fi
+done
+
+# 7. post-copy: one image block, one loss, one corruption, no extra
+#    duplicate (the resends of COMMIT, FETCH and VERIFIED duplicate anyway)
+POST=(-DPOSTCOPY -DNBLOCKS=1 -DMAXLOSS=1 -DMAXDUP=0 -DMAXREORDER=0 -DMAXCORRUPT=1)
+build post_safety $V "${POST[@]}" -DNPAGES=2 -- -DSAFETY -DNOCLAIM || exit 1
+run post_safety safety
+expect_clean post_safety/safety.out "post-copy, 2 pages: safety (assertions, end states)"
+build post_reorder $V "${POST[@]}" -DNPAGES=1 -DMAXREORDER=1 -DMAXCORRUPT=0 -- -DSAFETY -DNOCLAIM || exit 1
+run post_reorder safety
+expect_clean post_reorder/safety.out "post-copy, 1 page, a reordering: safety (assertions, end states)"
+build post_live $V "${POST[@]}" -DNPAGES=1 -DLIVE -- -DNFAIR=3 || exit 1
+run post_live settles -a -f -N settles
+expect_clean post_live/settles.out "post-copy, 1 page: ltl settles (liveness, weak fairness)"
+for m in 8 9 10 11 12; do
+    P=(-DNPAGES=2); [ $m = 12 ] && P=(-DNPAGES=1 -DLIVE)
+    opt=-O0 build "post_mutant$m" $V "${POST[@]}" "${P[@]}" -DMUTANT=$m -- -DSAFETY -DNOCLAIM || exit 1
+    run "post_mutant$m" run
+    e=$(errors_of "post_mutant$m/run.out")
+    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
+        echo "ok   post-copy mutant $m caught: $(grep -m1 -E '^pan:1:' "post_mutant$m/run.out" | sed 's/^pan:1: //')"
+    else
+        echo "FAIL: post-copy mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
     fi
 done
 

@@ -54,10 +54,33 @@
  *             destination in R_STAGED takes only the REQUEST of the next
  *             number (a further round, staged again, or the delta); anything
  *             refused or failed discards the whole staged image.
+ *   POSTCOPY  the post-copy protocol (migrate_config.postcopy 1): the
+ *             frozen image (NBLOCKS blocks, as above) leaves out NPAGES lazy
+ *             pages; the commit point is the same, then the source serves
+ *             the pages (S_POST: migrate__src_post, migrate__on_fetch,
+ *             migrate__on_done, migrate__src_post_end) and the destination
+ *             runs the container with them missing (R_POST: migrate__dst_post_start,
+ *             migrate__dst_post, migrate__dst_packet, migrate__dst_lost).
+ *             Pages travel one a packet over the portal (the blk_* block,
+ *             carrying its page number): lost (the source's write times out
+ *             and is cancelled), corrupted (migrate_pages_check fails: dropped,
+ *             a missing page asked again) or taken only while the destination
+ *             has a read posted (R_POST). FETCH carries its page; DONE ends.
+ *   NPAGES    with POSTCOPY: the lazy pages (default 2, at most 3).
+ *   S_POST_TRIES, D_POST_TRIES  with POSTCOPY and LIVE: the timeouts without
+ *             news after which the source drops (default 3 (RETRIES + 1)) and
+ *             the destination gives up (default 2 (RETRIES + 1)), as daemon.h
+ *             counts them. Without LIVE either side may give up at any
+ *             timeout (every count at once). With LIVE the two sides'
+ *             post-copy timeouts are also of one length and run together
+ *             (tlead), and longer than the source takes to write a packet
+ *             it has ready: then, unless a node crashes, post-copy must end
+ *             with DONE.
  * Every message carries the number of the image it is about (migrate_msg's
  * stamp: 0 without pre-copy, 1, 2, ... the pre-copy rounds, then the delta);
  * a side takes ACCEPT, VER_PRE, VERIFIED and REQUEST only of the image it is
- * at (the next, for a staged destination), as daemon.h does.
+ * at (the next, for a staged destination), as daemon.h does. A FETCH carries
+ * the page it asks for instead.
  */
 
 #ifndef NBLOCKS
@@ -84,9 +107,24 @@
 #ifndef PRE_ROUNDS
 #define PRE_ROUNDS 1
 #endif
+#ifndef NPAGES
+#define NPAGES 2
+#endif
+#ifndef S_POST_TRIES
+#define S_POST_TRIES (3 * (RETRIES + 1))
+#endif
+#ifndef D_POST_TRIES
+#define D_POST_TRIES (2 * (RETRIES + 1))
+#endif
+#define ALL_PAGES ((1 << NPAGES) - 1)
+#ifdef POSTCOPY
+#define BLK_CLEAR blk_corrupt = 0; blk_pg = 0
+#else
+#define BLK_CLEAR skip
+#endif
 #define QLEN 2
 
-mtype = { REQUEST, ACCEPT, REJECT, VERIFIED, NACK, COMMIT, ABORT, REQ_PRE, VER_PRE };
+mtype = { REQUEST, ACCEPT, REJECT, VERIFIED, NACK, COMMIT, ABORT, REQ_PRE, VER_PRE, FETCH, DONE };
 
 chan s2d = [QLEN] of { mtype, byte };   /* source -> destination mailbox: op, image */
 chan d2s = [QLEN] of { mtype, byte };   /* destination -> source mailbox */
@@ -108,18 +146,30 @@ byte d_pre_ok = 0;    /* PRECOPY: the last pre-copy round staged (rounds 1..it) 
 byte s_pre_n = 0;     /* PRECOPY: the pre-copy rounds the source counts as
                          staged: its delta carries what changed since */
 bit d_dead = 0;
+#ifdef POSTCOPY
+byte d_pg = 0;        /* the lazy pages installed at the destination (a bit each) */
+byte d_pg_bad = 0;    /* ... of them, installed from a damaged packet */
+bit s_post_ok = 0;    /* the source ended S_POST on DONE (result 0) */
+/* the source's S_POST (global, for D_POST_TIMEOUT) */
+byte fq = 0;          /* FETCHed pages to serve first (a bit each) */
+byte pushed = 0;      /* pages the push has written */
+bit inflight = 0;     /* a packet write is out */
+#endif
 
 /* the portal: one block in flight from the source to the destination */
 bit blk_pending = 0;  /* written, on the wire */
 bit blk_corrupt = 0;
 bit blk_done = 0;     /* the transfer completed (the source's write ends) */
+#ifdef POSTCOPY
+byte blk_pg = 0;      /* the page of a packet (after the commit point) */
+#endif
 
 /* budgets of the environment */
 byte n_loss = 0, n_dup = 0, n_reorder = 0, n_corrupt = 0;
 
 /* states (for the LTL formulas and trails) */
-mtype = { S_IDLE, S_FREEZE, S_REQUEST, S_SEND, S_VERIFY, S_DONE_COMMIT, S_DONE_ABORT };
-mtype = { R_IDLE, R_RECV, R_COMMIT, R_DONE, R_STAGED };
+mtype = { S_IDLE, S_FREEZE, S_REQUEST, S_SEND, S_VERIFY, S_DONE_COMMIT, S_DONE_ABORT, S_POST };
+mtype = { R_IDLE, R_RECV, R_COMMIT, R_DONE, R_STAGED, R_POST };
 mtype s_state = S_IDLE;
 mtype d_state = R_IDLE;
 
@@ -134,15 +184,47 @@ mtype d_state = R_IDLE;
 #else
 #define VERIFIED_RUNS (!DRUN || (d_verified && d_got == NBLOCKS && !d_bad))
 #endif
+#ifdef POSTCOPY
+/* (1b) past the commit point the source never runs the container (it keeps
+ * its frozen pages, s_copy, until it drops them); (2b) a running destination
+ * copy never holds a page from a damaged packet, and outside R_POST (where a
+ * thread that touches a missing page waits for it) it holds every page: a
+ * container that runs on with a page missing would read it as zeros */
+#define OWNER     (!s_dropped || !SRUN)
+#define PAGES_OK  (!DRUN || (d_pg_bad == 0 && (d_state == R_POST || d_pg == ALL_PAGES)))
+#define SAFE  (ONE_RUNS && VERIFIED_RUNS && OWNER && PAGES_OK)
+#else
 #define SAFE  (ONE_RUNS && VERIFIED_RUNS)
+#endif
 
 #ifdef LIVE
-#define QUIET     (empty(s2d) && empty(d2s) && !(blk_pending && d_state == R_RECV && !d_dead))
+#define QUIET     (empty(s2d) && empty(d2s) && \
+                   !(blk_pending && (d_state == R_RECV || d_state == R_POST) && !d_dead))
 #define S_TIMEOUT QUIET
 #define D_TIMEOUT QUIET
 #else
 #define S_TIMEOUT true
 #define D_TIMEOUT true
+#endif
+#if defined(POSTCOPY) && defined(LIVE)
+/* post-copy, LIVE: the two sides' timeouts are of one length and run at
+ * once: neither side times out twice while the other, waiting as well,
+ * does not time out (tlead: the source's timeouts in S_POST minus the
+ * destination's in R_COMMIT and R_POST, plus 1); and a timeout is longer
+ * than a live source takes to write a packet it has ready */
+byte tlead = 1;
+#define S_WAITS (!s_dead && s_state == S_POST)
+#define D_WAITS (!d_dead && (d_state == R_COMMIT || d_state == R_POST))
+#define S_READY (S_WAITS && !inflight && (fq != 0 || pushed < NPAGES))
+#define S_POST_TIMEOUT (QUIET && (tlead < 2 || !D_WAITS))
+#define D_POST_TIMEOUT (QUIET && !S_READY && (tlead > 0 || !S_WAITS))
+#define S_TICK if :: D_WAITS -> tlead++ :: else -> skip fi
+#define D_TICK if :: S_WAITS -> tlead-- :: else -> skip fi
+#else
+#define S_POST_TIMEOUT S_TIMEOUT
+#define D_POST_TIMEOUT D_TIMEOUT
+#define S_TICK skip
+#define D_TICK skip
 #endif
 
 /* queue a message; to a dead node: "peer gone" (gone = 1, handled by the
@@ -172,6 +254,35 @@ inline d_send(op) {
         fi
     }
 }
+#ifdef POSTCOPY
+/* FETCH of page pk (pk is reset: the state does not keep it) */
+inline d_fetch() {
+    atomic {
+        if
+        :: s_dead -> d_gone = 1
+        :: else ->
+            if
+            :: nfull(d2s) -> d2s ! FETCH, pk
+            :: full(d2s) -> skip
+            fi
+        fi;
+        pk = 0
+    }
+}
+/* pages_wanted(again 1): a page still missing, touched ones first (the
+ * lowest) */
+inline want_again() {
+    atomic {
+        pk = 0;
+        if
+        :: (d_touch & ~d_pg) != 0 ->
+            do :: ((d_touch & ~d_pg) >> pk) & 1 -> break :: else -> pk++ od
+        :: else ->
+            do :: !((d_pg >> pk) & 1) -> break :: else -> pk++ od
+        fi
+    }
+}
+#endif
 
 /* ---- source ---- */
 proctype Source() {
@@ -181,7 +292,10 @@ proctype Source() {
     bit s_gone = 0;
     byte tries = 0;
     byte sent = 0;
-    bit committed = 0;
+    bit committed = 0;    /* the history's outcome: committed (and, post-copy, DONE) */
+#ifdef POSTCOPY
+    byte pg = 0;          /* the page of the next packet */
+#endif
     {
 #ifdef PRECOPY
         /* phase 1: the pre-copy rounds, the container running */
@@ -329,6 +443,97 @@ pre_round:
         :: d_dead -> goto abort
         :: true -> skip
         fi;
+#ifdef POSTCOPY
+        /* migrate__commit_point of a post-copy image: COMMIT out; a pump
+         * that finds the destination gone aborts (the container runs on
+         * here); else the source is past the commit point: it never runs
+         * the container again and keeps its frozen pages to serve them */
+        s_send(COMMIT);
+        if :: s_gone -> goto abort :: else -> skip fi;
+        s_dropped = 1;
+        committed = 1;
+        tries = 0;
+#ifdef LIVE
+        atomic { s_state = S_POST; tlead = 1 };
+#else
+        s_state = S_POST;
+#endif
+        /* S_POST, migrate__src_post: one packet out at a time, a FETCHed
+         * page first, else the next page of the push */
+        do
+        :: !inflight && (fq != 0 || pushed < NPAGES) ->
+            d_step {
+                if
+                :: fq != 0 ->
+                    pg = 0;
+                    do :: (fq >> pg) & 1 -> break :: else -> pg++ od;
+                    fq = fq & ~(1 << pg)
+                :: else -> pg = pushed; pushed++
+                fi
+            };
+            if
+            :: d_dead -> pg = 0; goto post_end  /* a write to a dead node */
+            :: else -> atomic { blk_done = 0; blk_pending = 1; blk_corrupt = 0; blk_pg = pg;
+                                inflight = 1; pg = 0 }
+            fi
+        :: atomic { inflight && blk_done -> blk_done = 0; inflight = 0;  /* the destination took it */
+#ifdef LIVE
+                    tries = 0
+#endif
+           }
+        :: inflight && d_dead -> goto post_end  /* the transfer ends with peer gone */
+        /* a timeout without news (a write still out is cancelled first:
+         * lost, or the destination still in R_COMMIT with no read posted) */
+        :: atomic { S_POST_TIMEOUT && !blk_done && (inflight || (fq == 0 && pushed == NPAGES)) ->
+                    S_TICK;
+                    if :: inflight -> blk_pending = 0; BLK_CLEAR :: else -> skip fi;
+                    inflight = 0 };
+            if
+            :: d_dead -> goto post_end          /* noc_node_gone */
+            :: true -> skip                     /* alive, or a transport that cannot tell */
+            fi;
+#ifdef LIVE
+            tries++;
+            if :: tries > S_POST_TRIES -> goto post_end :: else -> skip fi;
+#else
+            if :: goto post_end :: skip fi;     /* gives up (after any count) */
+#endif
+            s_send(COMMIT);                     /* lost COMMIT, or lost DONE: ask again */
+            if :: s_gone -> goto post_end :: else -> skip fi
+#if MUTANT == 10
+        :: !inflight && fq == 0 && pushed == NPAGES -> s_post_ok = 1; goto post_end
+                                                /* drops once the push is out */
+#endif
+        /* a message, handled at once (m and mr are cleared: the state
+         * does not keep them) */
+#ifdef LIVE
+        :: atomic { !blk_done && nempty(d2s) -> d2s ? m, mr;
+#else
+        :: atomic { d2s ? m, mr ->
+#endif
+            if
+            :: m == DONE -> s_post_ok = 1; m = 0; mr = 0; goto post_end
+            :: m == NACK -> m = 0; mr = 0; goto post_end   /* the container was lost there */
+            :: m == FETCH ->
+                fq = fq | (1 << mr);
+#ifdef LIVE
+                tries = 0;                      /* the destination lives */
+#endif
+                skip
+            :: m == VERIFIED && mr == rnd ->    /* COMMIT was lost */
+                s_send(COMMIT);
+                if :: s_gone -> m = 0; mr = 0; goto post_end :: else -> skip fi
+            :: else -> skip
+            fi;
+            m = 0; mr = 0 }
+        od;
+post_end:   /* migrate__src_post_end: a write out cancelled, the copy dropped */
+        atomic { if :: inflight -> blk_pending = 0; BLK_CLEAR :: else -> skip fi;
+                 blk_done = 0; inflight = 0; s_copy = 0 };
+        committed = s_post_ok;
+        s_state = S_DONE_COMMIT;
+        goto idle;
+#else
         /* the commit point: drop, then COMMIT; a crash may fall in between */
         s_dropped = 1;
         s_copy = 0;
@@ -336,6 +541,7 @@ pre_round:
         committed = 1;
         s_state = S_DONE_COMMIT;
         goto idle;
+#endif
 
 abort_told:     /* the destination gave up first (REJECT, NACK) */
 #ifdef ABORT_ACK
@@ -391,6 +597,9 @@ end_idle:
             :: m == VER_PRE && committed -> s_send(COMMIT)
             :: m == VER_PRE && !committed -> s_send(ABORT)
             :: m == ACCEPT && !committed -> s_send(ABORT)
+#ifdef POSTCOPY
+            :: m == FETCH && !committed -> s_send(ABORT)   /* ended without DONE */
+#endif
             :: else -> skip
             fi
         od
@@ -414,6 +623,14 @@ proctype Dest() {
     byte dr = 0;          /* the image being taken (0: no pre-copy) */
     bit d_gone = 0;
     byte d_tries = 0;
+#ifdef POSTCOPY
+    byte d_touch = 0;     /* pages a thread touched (each reported once) */
+    byte pk = 0;          /* a page */
+    bit refetch = 0;      /* a damaged packet was dropped: ask again */
+#if MUTANT == 8
+    byte d_landed = 0;    /* pages whose packet landed, damaged or not */
+#endif
+#endif
     {
 end_wait:   /* IDLE, before the REQUEST */
         do
@@ -535,29 +752,156 @@ d_pre_round:
 #endif
         d_state = R_COMMIT;
         d_send(VERIFIED);
-        if :: d_gone -> goto activate :: else -> skip fi;   /* the source died */
+        if :: d_gone -> goto src_gone :: else -> skip fi;   /* the source died */
         do
+#ifdef POSTCOPY
+        :: atomic { s2d ? m, mr ->     /* COMMIT: R_POST at once (migrate__on_commit) */
+            if
+            :: m == COMMIT -> m = 0; d_run = 1; d_state = R_POST; goto activate
+            :: m == ABORT -> m = 0; mr = 0; discard(); ABORT_ACKED; goto done
+            :: else -> m = 0; mr = 0
+            fi }
+        :: atomic { D_POST_TIMEOUT -> D_TICK };
+            d_send(VERIFIED);
+            if :: d_gone -> goto src_gone :: else -> skip fi
+#else
         :: s2d ? m, mr ->
             if
             :: m == COMMIT -> goto activate
             :: m == ABORT -> discard(); ABORT_ACKED; goto done
             :: else -> skip
             fi
-#if MUTANT == 5
+#endif
+#if defined(POSTCOPY)
+#elif MUTANT == 5
         :: D_TIMEOUT -> goto activate  /* gives up waiting and runs */
 #else
         :: D_TIMEOUT ->
             d_send(VERIFIED);
-            if :: d_gone -> goto activate :: else -> skip fi
+            if :: d_gone -> goto src_gone :: else -> skip fi
 #endif
         od;
+src_gone:   /* the source is dead, the image verified: it may have committed */
+#ifdef POSTCOPY
+        goto lost;                     /* ... but its pages died with it */
+#endif
 activate:
+#ifdef POSTCOPY
+        /* COMMIT: migrate__dst_post_start (postcopy_activate: the container
+         * runs with its lazy pages missing; a read posted), R_POST:
+         * migrate__dst_post */
+        atomic { d_run = 1; d_state = R_POST };
+        do
+        :: atomic { blk_pending ->     /* a packet lands; migrate__dst_packet */
+               blk_pending = 0;
+               blk_done = 1;
+               pk = blk_pg;
+               blk_pg = 0;
+#if MUTANT == 8
+               d_landed = d_landed | (1 << pk);
+#endif
+               if
+#if MUTANT == 9
+               :: !((d_pg >> pk) & 1) ->   /* installs it unchecked */
+                   d_pg = d_pg | (1 << pk);
+                   if :: blk_corrupt -> d_pg_bad = d_pg_bad | (1 << pk) :: else -> skip fi
+               :: else -> skip
+#else
+               :: blk_corrupt -> refetch = 1   /* migrate_pages_check fails: dropped */
+               :: !blk_corrupt && !((d_pg >> pk) & 1) ->
+                   d_pg = d_pg | (1 << pk);   /* pages_install: a missing page */
+#ifdef LIVE
+                   d_tries = 0
+#else
+                   skip
+#endif
+               :: else -> skip                  /* a page already in stays as it is */
+#endif
+               fi;
+               blk_corrupt = 0;
+               pk = 0;
+#if MUTANT == 8
+               if :: d_landed == ALL_PAGES -> goto all_in :: else -> skip fi;
+#else
+               if :: d_pg == ALL_PAGES -> goto all_in :: else -> skip fi;   /* pages_missing 0 */
+#endif
+               if
+               :: refetch ->                   /* its pages asked again */
+                   refetch = 0;
+                   want_again();
+                   d_fetch();
+                   if :: d_gone -> goto lost :: else -> skip fi
+               :: else -> skip
+               fi
+           }
+        /* a thread touches a page it never touched: a missing one faults,
+         * pages_wanted(0) reports it, FETCH */
+        :: atomic {
+               (d_touch | d_pg) != ALL_PAGES ->
+               if
+               :: !((d_touch | d_pg) & 1) -> pk = 0
+               :: NPAGES > 1 && !(((d_touch | d_pg) >> 1) & 1) -> pk = 1
+               :: NPAGES > 2 && !(((d_touch | d_pg) >> 2) & 1) -> pk = 2
+               fi;
+               d_touch = d_touch | (1 << pk)
+           };
+            d_fetch();
+            if :: d_gone -> goto lost :: else -> skip fi
+        :: atomic { s2d ? m, mr ->
+            if
+            :: m == ABORT -> m = 0; mr = 0; goto lost   /* the source gave up serving pages */
+            :: else -> skip                     /* a repeated COMMIT */
+            fi;
+            m = 0; mr = 0 }
+        :: s_dead -> goto lost                  /* the posted read names the source */
+        :: atomic { D_POST_TIMEOUT -> D_TICK }; /* no new page for a timeout */
+#ifdef LIVE
+            d_tries++;
+            if :: d_tries > D_POST_TRIES -> goto lost :: else -> skip fi;
+#else
+            if :: goto lost :: skip fi;         /* gives up (after any count) */
+#endif
+#if MUTANT == 12
+            skip                                /* does not ask again */
+#else
+            want_again();                       /* pages_wanted(1) */
+            d_fetch();
+            if :: d_gone -> goto lost :: else -> skip fi
+#endif
+        od;
+all_in:     /* every page is in: DONE, the read withdrawn */
+        d_send(DONE);
+        goto done;
+lost:       /* migrate__dst_lost: the container must not run on with pages
+             * missing (postcopy_fail; discard before it ran), NACK */
+#if MUTANT == 11
+        skip;                                   /* runs on with what it has */
+#else
+        atomic { d_run = 0; d_pg = 0; d_pg_bad = 0 };
+        discard();
+#endif
+        d_send(NACK);
+        goto done;
+#else
         d_run = 1;
+#endif
 done:
         d_state = R_DONE;
 end_idle:   /* IDLE: late messages are recalled and ignored */
         do
+#ifdef POSTCOPY
+        /* ... and a repeated post-copy COMMIT answered from the history:
+         * DONE if every page came, NACK if the container was lost here */
+        :: s2d ? m, mr ->
+            if
 #ifdef ABORT_ACK
+            :: m == ABORT && !d_run -> d_send(NACK)
+#endif
+            :: m == COMMIT && d_run -> d_send(DONE)
+            :: m == COMMIT && !d_run -> d_send(NACK)
+            :: else -> skip
+            fi
+#elif defined(ABORT_ACK)
         :: s2d ? m, mr -> if :: m == ABORT && !d_run -> d_send(NACK) :: else -> skip fi
 #else
         :: s2d ? m, mr
@@ -575,7 +919,7 @@ end_net:
     /* loss (a message whose CRC fails is dropped the same way) */
     :: atomic { n_loss < MAXLOSS && nempty(s2d) -> s2d ? m, mr; n_loss++ }
     :: atomic { n_loss < MAXLOSS && nempty(d2s) -> d2s ? m, mr; n_loss++ }
-    :: atomic { n_loss < MAXLOSS && blk_pending -> blk_pending = 0; n_loss++ }
+    :: atomic { n_loss < MAXLOSS && blk_pending -> blk_pending = 0; BLK_CLEAR; n_loss++ }
     /* duplication: a copy arrives later */
     :: atomic { n_dup < MAXDUP && nempty(s2d) && nfull(s2d) -> s2d ? <m, mr>; s2d ! m, mr; n_dup++ }
     :: atomic { n_dup < MAXDUP && nempty(d2s) && nfull(d2s) -> d2s ? <m, mr>; d2s ! m, mr; n_dup++ }
@@ -609,7 +953,11 @@ active proctype Crash() {
 /* (1) and (2) in every state */
 active proctype Invariant() {
 end_inv:
-    atomic { !SAFE -> assert(ONE_RUNS); assert(VERIFIED_RUNS) }
+    atomic { !SAFE -> assert(ONE_RUNS); assert(VERIFIED_RUNS)
+#ifdef POSTCOPY
+             ; assert(OWNER); assert(PAGES_OK)
+#endif
+    }
 }
 
 /* (3) when nothing can move any more (every process ended or blocked in an
@@ -621,6 +969,23 @@ active proctype Settled() {
     assert(VERIFIED_RUNS);
     assert(d_dead || DRUN || (d_got == 0 && !d_staged)); /* destination wiped */
     assert(s_dead || !s_copy || !s_frozen);        /* source not left frozen */
+#ifdef POSTCOPY
+    /* post-copy, past the commit point: the container runs at the
+     * destination with every page in (PAGES_OK), or the destination gave it
+     * up (UAREA_EPAGESLOST; or, still in R_COMMIT, on the ABORT of a source
+     * that gave up) and the source did not report success: a source that
+     * ended on DONE leaves it running there */
+    assert(!s_post_ok || d_dead || DRUN);
+#ifdef LIVE
+    /* ... and with the timeouts of LIVE, unless a node crashed, it succeeds */
+    assert(!s_dropped || s_dead || d_dead || s_post_ok);
+#endif
+    if
+    :: !s_dead && !d_dead && !s_dropped -> assert(SRUN && !DRUN)
+    :: d_dead && !s_dead && !s_dropped -> assert(SRUN)
+    :: else -> skip        /* past the commit point: above */
+    fi
+#else
     if
     :: !s_dead && !d_dead -> assert(SRUN != DRUN)
     :: d_dead && !s_dead && !s_dropped -> assert(SRUN)
@@ -629,6 +994,7 @@ active proctype Settled() {
                             * source before the commit point, or the
                             * destination after it */
     fi
+#endif
 }
 
 init {
@@ -659,4 +1025,16 @@ ltl settles { <> [] SETTLED }
  *   7 (PRECOPY, PRE_ROUNDS > 1) the source counts a round it described and
  *     then declined (its policy stopped the rounds) as staged: its delta
  *     leaves out what that round held        -> (2) an incomplete copy runs
+ *   8 (POSTCOPY) the destination sends DONE once a packet of every page has
+ *     landed, counting a damaged one: DONE with a page missing -> (2b)
+ *   9 (POSTCOPY) the destination installs a packet without checking it
+ *                                                  -> (2b) a damaged page
+ *   10 (POSTCOPY) the source drops its copy, reporting success, as soon as
+ *     the push is out, without waiting for DONE: a page whose packet was
+ *     lost is gone               -> (3) success reported, container lost
+ *   11 (POSTCOPY) the destination that loses the source does not stop the
+ *     container (no postcopy_fail): it runs on with pages missing -> (2b)
+ *   12 (POSTCOPY, LIVE) the destination does not FETCH a missing page after
+ *     a timeout: a pushed packet lost, the page never comes
+ *                                   -> (3c) post-copy fails with no crash
  */
