@@ -516,6 +516,8 @@ typedef struct migrate_daemon {
         int push_done, out_fetched;
         uint32_t out_pages;       /* source: pages of the packet out */
         int lazy;                 /* the image in progress is a post-copy one */
+        int no_pre, post;         /* this migration's mode (migrate_daemon_start_mode,
+                                     else the config's no_precopy and postcopy) */
     } mig;
 
     /* Controller requests: this node's own MOVE out, and the last MOVE it
@@ -570,6 +572,14 @@ UAREA_API int migrate_daemon_wait(migrate_daemon *d, int64_t timeout_ns);
 /* Starts moving this node's container to node `dst` (the source role).
  * UAREA_ESAMENODE, UAREA_EBADNODE, UAREA_ENOCONTAINER, UAREA_EBUSY. */
 UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst);
+/* The same in a given migrate_mode, for this migration only, whatever the
+ * config says (-1: the config's): MIGRATE_MODE_STOP_COPY (no pre-copy),
+ * _PRECOPY, _POSTCOPY (freeze at once, the heap after), _PRE_POST. A mode
+ * the container's ops cannot do goes as far as they allow (no
+ * precopy_begin: no pre-copy; no post-copy ops: no post-copy), as with the
+ * config, and migrate_stats.mode says which way it went. UAREA_EINVAL for
+ * another value. */
+UAREA_API int migrate_daemon_start_mode(migrate_daemon *d, int dst, int mode);
 /* Asks node `a` to move its container to node `b` (a controller's request);
  * a's answer arrives later: migrate_daemon_ctrl_result(). */
 UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b);
@@ -955,8 +965,9 @@ static void migrate__xfer_grow(migrate_daemon *d)
     d->xfer.next = d->xfer.next > d->xfer.half / 2u ? d->xfer.half : d->xfer.next * 2u;
 }
 
-static int migrate__start(migrate_daemon *d, int dst, int ctrl)
+static int migrate__start(migrate_daemon *d, int dst, int ctrl, int mode)
 {
+    if (mode < -1 || mode > MIGRATE_MODE_PRE_POST) return UAREA_EINVAL;
     if (!migrate__valid_node(d, dst)) return UAREA_EBADNODE;
     if (dst == d->self) return UAREA_ESAMENODE;
     if (d->mig.state != MIGRATE_IDLE) return UAREA_EBUSY;
@@ -972,6 +983,13 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__src_reset(d);
     migrate__begin_stats(d, d->self, dst);
     d->mig.lazy = 0;
+    if (mode < 0) {
+        d->mig.no_pre = d->cfg.no_precopy;
+        d->mig.post = d->cfg.postcopy;
+    } else {
+        d->mig.no_pre = mode == MIGRATE_MODE_STOP_COPY || mode == MIGRATE_MODE_POSTCOPY;
+        d->mig.post = mode == MIGRATE_MODE_POSTCOPY ? 1 : mode == MIGRATE_MODE_PRE_POST ? 2 : 0;
+    }
     d->mig.state = MIGRATE_S_FREEZE;
     d->mig.phase = MIGRATE_PHASE_ONE;
     d->mig.round = 0;
@@ -979,8 +997,8 @@ static int migrate__start(migrate_daemon *d, int dst, int ctrl)
     migrate__trace(d, MIGRATE_PT_SRC_START);
     /* wake the destination while this side freezes */
     migrate__reply(d, dst, MIGRATE_OP_PREPARE, d->mig.mid, d->self, dst, 0);
-    if (d->ops->precopy_begin != NULL && !d->cfg.no_precopy &&
-        !(d->cfg.postcopy == 1 && migrate__has_post(d))) {
+    if (d->ops->precopy_begin != NULL && !d->mig.no_pre &&
+        !(d->mig.post == 1 && migrate__has_post(d))) {
         /* Pre-copy: the first image goes out while the container runs. */
         UAREA_MEMSET(&d->mig.offer, 0, sizeof d->mig.offer);
         d->mig.offer.src = d->self;
@@ -1160,7 +1178,7 @@ static int migrate__src_frozen(migrate_daemon *d)
     d->mig.offer.src = d->self;
     d->mig.offer.mid = d->mig.mid;
     d->mig.offer.flags = d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_OFFER_DELTA : 0u;
-    if (d->cfg.postcopy != 0 && migrate__has_post(d)) d->mig.offer.flags |= MIGRATE_OFFER_POST;
+    if (d->mig.post != 0 && migrate__has_post(d)) d->mig.offer.flags |= MIGRATE_OFFER_POST;
     rc = d->ops->image_begin(d->ctx, &d->mig.offer);
     if (rc < 0) { migrate__src_abort(d, rc, 1); return 1; }
     /* post-copy only when pages were left out */
@@ -1975,7 +1993,7 @@ static void migrate__on_move(migrate_daemon *d, const migrate_msg *m)
     if (m->from == d->ctrl.move_from && m->mid == d->ctrl.move_req) return;
     d->ctrl.move_from = m->from;
     d->ctrl.move_req = m->mid;
-    rc = migrate__start(d, m->dst, m->from);
+    rc = migrate__start(d, m->dst, m->from, -1);
     if (rc < 0) migrate__reply(d, m->from, MIGRATE_OP_RESULT, m->mid, d->self, m->dst, rc);
 }
 
@@ -2266,7 +2284,13 @@ UAREA_API const char *migrate_point_name(int p)
 UAREA_API int migrate_daemon_start(migrate_daemon *d, int dst)
 {
     if (d == NULL || d->t == NULL) return UAREA_EINVAL;
-    return migrate__start(d, dst, -1);
+    return migrate__start(d, dst, -1, -1);
+}
+
+UAREA_API int migrate_daemon_start_mode(migrate_daemon *d, int dst, int mode)
+{
+    if (d == NULL || d->t == NULL) return UAREA_EINVAL;
+    return migrate__start(d, dst, -1, mode);
 }
 
 UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
@@ -2278,7 +2302,7 @@ UAREA_API int migrate_daemon_request(migrate_daemon *d, int a, int b)
     if (a == b) return UAREA_ESAMENODE;
     if (d->ctrl.pending) return UAREA_EBUSY;
     if (a == d->self) {
-        rc = migrate__start(d, b, d->self);
+        rc = migrate__start(d, b, d->self, -1);
         if (rc < 0) return rc;
         d->ctrl.node = a; d->ctrl.pending = 1;
         return 0;

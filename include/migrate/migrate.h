@@ -34,6 +34,20 @@ UAREA_EXTERN_C_BEGIN
 extern int migrate_to(int node);
 extern int kmigrate_to(int node);
 
+/* migrate_to in a given way, for this migration only (the node's setting
+ * otherwise decides: migrate_config, uarea_posix_desc): */
+#define MIGRATE_TO_DEFAULT (-1)   /* the node's setting */
+#define MIGRATE_TO_STOP_COPY 0    /* the whole container, frozen */
+#define MIGRATE_TO_PRECOPY 1      /* rounds while it runs, then the delta frozen */
+#define MIGRATE_TO_POSTCOPY 2     /* frozen without the heap; it resumes on `node`
+                                     at once, its heap pages follow */
+#define MIGRATE_TO_PRE_POST 3     /* rounds, then the pages still written follow */
+/* A way the node cannot do goes as far as it can (no dirty tracking: no
+ * pre-copy; a destination that cannot take pages after: refused,
+ * UAREA_ENOSYS, the container stays). UAREA_EINVAL for another value;
+ * then as migrate_to. migrate_stats.mode records the way it went. */
+extern int migrate_to_mode(int node, int mode);
+
 UAREA_EXTERN_C_END
 
 #endif /* MIGRATE_MIGRATE_H */

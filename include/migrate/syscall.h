@@ -49,7 +49,9 @@
 
 UAREA_EXTERN_C_BEGIN
 
-#define MIGRATE_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to(args[0]) */
+#define MIGRATE_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to(args[0]: the node,
+                                             and above bit 24 migrate_to_mode's
+                                             mode + 1) */
 
 /* A call from a container thread: the master's answer, UAREA_ENOTUSER
  * outside a container thread, UAREA_EBUSY when a call is in flight on this
@@ -102,10 +104,28 @@ UAREA_API int migrate_syscall(uint32_t number, uintptr_t arg)
 
 MIGRATE__APP_CALL int migrate_to(int node)
 {
+    /* bits 24 and up of the board's argument carry migrate_to_mode's mode */
+    if (node >= (1 << 24)) return UAREA_EBADNODE;
     return migrate_syscall(MIGRATE_SYS_MIGRATE, (uintptr_t)(intptr_t)node);
 }
 
 MIGRATE__APP_CALL int kmigrate_to(int node) { return migrate_to(node); }
+
+UAREA_STATIC_ASSERT(MIGRATE_TO_STOP_COPY == MIGRATE_MODE_STOP_COPY &&
+                    MIGRATE_TO_PRECOPY == MIGRATE_MODE_PRECOPY &&
+                    MIGRATE_TO_POSTCOPY == MIGRATE_MODE_POSTCOPY &&
+                    MIGRATE_TO_PRE_POST == MIGRATE_MODE_PRE_POST,
+                    "migrate_to_mode's ways are migrate_mode's values");
+
+/* The board's argument: the node in the low 24 bits, the mode + 1 above
+ * (0: the node's setting); a negative node goes as it is (refused). */
+MIGRATE__APP_CALL int migrate_to_mode(int node, int mode)
+{
+    if (mode < MIGRATE_TO_DEFAULT || mode > MIGRATE_TO_PRE_POST) return UAREA_EINVAL;
+    if (node < 0 || node >= (1 << 24) || mode == MIGRATE_TO_DEFAULT) return migrate_to(node);
+    return migrate_syscall(MIGRATE_SYS_MIGRATE,
+                           (uintptr_t)node | ((uintptr_t)(mode + 1) << 24));
+}
 
 UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
 {
@@ -126,7 +146,10 @@ UAREA_API int migrate_node_serve(migrate_node *n, int arrived)
             /* post-copy pages still coming: the call waits until they are in */
             if (migrate_node_postcopy(n)) continue;
             __atomic_store_n(&b->pending, 0u, __ATOMIC_RELEASE);   /* taken */
-            rc = n->held ? UAREA_EBUSY : migrate_daemon_start(&n->d, (int)(intptr_t)b->args[0]);
+            intptr_t arg = (intptr_t)b->args[0];
+            int node = arg < 0 ? (int)arg : (int)(arg & 0xffffff);
+            int mode = arg < 0 ? -1 : (int)(arg >> 24) - 1;
+            rc = n->held ? UAREA_EBUSY : migrate_daemon_start_mode(&n->d, node, mode);
             if (rc < 0) (void)uarea_call_answer(ua, b, (intptr_t)rc);
             else n->calls[c] = 1;
             did++;

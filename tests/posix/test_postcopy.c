@@ -146,3 +146,44 @@ Test(posix_postcopy, a_source_lost_before_the_last_page_ends_the_run_with_pages_
     cr_assert_eq(rep.node[1].end, UAREA_POSIX_END_FAILED);
     cr_assert_eq(rep.node[1].code, UAREA_EPAGESLOST);
 }
+
+/* The way is chosen per migration: a run without desc.postcopy whose
+ * program moves by migrate_to_mode, post-copy there and stop and copy
+ * back; the records say so. A bad mode or node is refused at once. */
+static int per_call_app(int argc, char **argv)
+{
+    uarea_tid_t t;
+    (void)argc; (void)argv;
+    heap = uarea_malloc(HEAP_WORDS * sizeof *heap);
+    cold = uarea_malloc(COLD_WORDS * sizeof *cold);
+    if (heap == NULL || cold == NULL) return 1;
+    for (unsigned i = 0; i < HEAP_WORDS; i++) heap[i] = val(0, i);
+    for (unsigned i = 0; i < COLD_WORDS; i++) cold[i] = val(7, i) + 3;
+    if (migrate_to_mode(1, 4) != UAREA_EINVAL || migrate_to_mode(1, -2) != UAREA_EINVAL) return 30;
+    if (migrate_to(1 << 24) != UAREA_EBADNODE) return 31;
+    if (uarea_thread_create(&t, writer, NULL) != 0) return 2;
+    runs_on();
+    if (migrate_to_mode(1, MIGRATE_TO_POSTCOPY) != 0) return 3;
+    if (noc_node_self() != 1 || !cold_ok()) return 4;
+    runs_on();
+    if (migrate_to_mode(0, MIGRATE_TO_STOP_COPY) != 0) return 5;
+    if (noc_node_self() != 0 || !cold_ok()) return 6;
+    runs_on();
+    stop = 1;
+    if (uarea_thread_join(t, NULL) != 0) return 7;
+    return bad ? 10 + bad : 0;
+}
+
+Test(posix_postcopy, each_call_chooses_its_way, .timeout = 120)
+{
+    uarea_posix_desc d = {.nodes = 2, .timeout_ns = 2000000000, .on_migration = on_migration};
+    need_userfaultfd();
+    n_seen = 0;
+    int rc = uarea_posix_run(&d, per_call_app, 0, NULL);
+    cr_assert_eq(rc, 0, "the program: %d", rc);
+    cr_assert_eq(n_seen, 2);
+    cr_assert_eq(seen[0].mode, (int)MIGRATE_MODE_POSTCOPY);
+    cr_assert_geq(seen[0].pages_fetched + seen[0].pages_pushed, COLD);
+    cr_assert_eq(seen[1].mode, (int)MIGRATE_MODE_STOP_COPY);
+    cr_assert_eq(seen[1].precopy_rounds, 0u);
+}

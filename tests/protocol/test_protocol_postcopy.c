@@ -378,3 +378,37 @@ Test(protocol_postcopy, a_destination_without_the_ops_refuses)
     cr_assert_eq(migrate_daemon_last(&w->d[0], NULL), UAREA_ENOSYS);
     w_free(w);
 }
+
+/* The mode is chosen per migration (migrate_daemon_start_mode), whatever
+ * the config says: a world whose config is 0 (no post-copy) and whose
+ * container can pre-copy goes each way it is asked, and the statistics of
+ * both sides say which; a bad mode changes nothing. */
+Test(protocol_postcopy, each_migration_goes_the_way_it_is_started)
+{
+    static const int modes[4] = {MIGRATE_MODE_STOP_COPY, MIGRATE_MODE_PRECOPY,
+                                 MIGRATE_MODE_POSTCOPY, MIGRATE_MODE_PRE_POST};
+    for (int k = 0; k < 4; k++) {
+        world *w = post_world(0, NULL);
+        migrate_stats s0, s1;
+        w->f[0].precopy = w->f[1].precopy = 1;
+        if (modes[k] == MIGRATE_MODE_PRE_POST) {   /* pages written during the rounds */
+            for (uint32_t j = 0; j < 8; j++) w->f[1].touch[j] = 7 - j;
+            w->f[1].ntouch = 8;
+        }
+        cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, 4), UAREA_EINVAL);
+        cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, -2), UAREA_EINVAL);
+        cr_assert_eq(migrate_daemon_busy(&w->d[0]), 0, "a bad mode starts nothing");
+        cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, modes[k]), 0);
+        cr_assert(w_run(w, LIMIT_NS));
+        cr_assert_eq(migrate_daemon_last(&w->d[0], &s0), 0, "mode %d", modes[k]);
+        cr_assert_eq(migrate_daemon_last(&w->d[1], &s1), 0, "mode %d", modes[k]);
+        cr_assert_eq(s0.mode, modes[k], "source: asked %d, went %d", modes[k], s0.mode);
+        cr_assert_eq(s1.mode, modes[k], "destination: asked %d, went %d", modes[k], s1.mode);
+        if (modes[k] >= MIGRATE_MODE_POSTCOPY) check_moved(w, "post-copy by start_mode");
+        else cr_assert(exact(w, 1), "mode %d: the destination's bytes", modes[k]);
+        cr_assert_eq(s0.precopy_rounds > 0,
+                     modes[k] == MIGRATE_MODE_PRECOPY || modes[k] == MIGRATE_MODE_PRE_POST,
+                     "mode %d: pre-copy rounds %u", modes[k], s0.precopy_rounds);
+        w_free(w);
+    }
+}

@@ -859,7 +859,8 @@ static void uarea__posix_lazy_end(void *arg, int failed)
     _exit(1);
 }
 
-/* 1 when this node can take post-copy images: UArea pages are whole system
+/* 1 when this node can take post-copy images (the run's desc.postcopy, or
+ * one migrate_to_mode call): UArea pages are whole system
  * pages, and the kernel gives this process missing-page userfaultfds (a
  * probe on a page of its own: a registration that failed only at COMMIT
  * would lose the container, which the source has given up by then). */
@@ -1059,7 +1060,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     md.node.wipe_delay_bytes = UAREA_POSIX_WIPE_DELAY_BYTES;
     md.node.trace = uarea__posix_on_trace;
     md.node.arg = n;
-    if (n->desc->postcopy != 0 && uarea__posix_lazy_ok()) {   /* every node has the run's desc */
+    if (uarea__posix_lazy_ok()) {   /* any migration may ask (migrate_to_mode) */
         md.node.lazy_begin = uarea__posix_lazy_begin;
         md.node.lazy_install = uarea__posix_lazy_install;
         md.node.lazy_faults = uarea__posix_lazy_faults;
