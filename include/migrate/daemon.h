@@ -602,6 +602,10 @@ UAREA_API int migrate_daemon_alert(const migrate_daemon *d);
  * in progress, nothing waiting to be sent, no alert. Its driver may then
  * sleep in migrate_daemon_wait(). */
 UAREA_API int migrate_daemon_quiet(const migrate_daemon *d);
+/* 1 while a post-copy's pages are being served (source, S_POST) or
+ * awaited (destination, R_POST): the container runs on the destination
+ * and depends on both nodes. */
+UAREA_API int migrate_daemon_postcopy(const migrate_daemon *d);
 
 /* Sets the trace hook (NULL: none); see migrate_point. */
 UAREA_API void migrate_daemon_trace(migrate_daemon *d, migrate_trace_fn fn, void *arg);
@@ -2350,6 +2354,11 @@ UAREA_API int migrate_daemon_alert(const migrate_daemon *d)
 {
     return d != NULL && d->t != NULL && d->mig.state == MIGRATE_IDLE && d->mig.alert_until != 0 &&
            noc_clock_ns(d->t) < d->mig.alert_until;
+}
+
+UAREA_API int migrate_daemon_postcopy(const migrate_daemon *d)
+{
+    return d != NULL && (d->mig.state == MIGRATE_S_POST || d->mig.state == MIGRATE_R_POST);
 }
 
 UAREA_API int migrate_daemon_quiet(const migrate_daemon *d)

@@ -128,6 +128,18 @@ typedef struct migrate_node_desc {
      * controller's MOVE): a port whose machine has nodes that hold no
      * container (the MPPA-256's I/O clusters: UAREA_ENODEKIND) says so here. */
     int (*check_dst)(void *arg, int dst);
+    /* Optional: the copy of a container that left (its region and user
+     * sections, released at the commit point: no core runs it) is wiped
+     * this long after, from migrate_node_step(), instead of at once; an
+     * image that comes in first, an adopt or the node's end wipe it
+     * before anything else. 0: at once. On a host where wiping a big
+     * region competes with the destination for the CPUs right when it
+     * starts the container (the POSIX runtime: 2 ms). Only for containers
+     * whose heap holds at least wipe_delay_bytes (a small copy is wiped
+     * at once: put off, its wipe would land in the next arrival's
+     * downtime when migrations follow each other closely). */
+    uint64_t wipe_delay_ns;
+    uint64_t wipe_delay_bytes;
     /* Optional: post-copy's destination (docs/protocol.md, "Post-copy"):
      * all four, or none (then this node refuses a post-copy image with
      * UAREA_ENOSYS; any node can be a post-copy source). Heap pages are
@@ -151,18 +163,6 @@ typedef struct migrate_node_desc {
      *    ever go on; the port stops the container for good (it cannot be
      *    wiped: touching a missing page would wait forever) and reports it
      *    lost (UAREA_EPAGESLOST). */
-    /* Optional: the copy of a container that left (its region and user
-     * sections, released at the commit point: no core runs it) is wiped
-     * this long after, from migrate_node_step(), instead of at once; an
-     * image that comes in first, an adopt or the node's end wipe it
-     * before anything else. 0: at once. On a host where wiping a big
-     * region competes with the destination for the CPUs right when it
-     * starts the container (the POSIX runtime: 2 ms). Only for containers
-     * whose heap holds at least wipe_delay_bytes (a small copy is wiped
-     * at once: put off, its wipe would land in the next arrival's
-     * downtime when migrations follow each other closely). */
-    uint64_t wipe_delay_ns;
-    uint64_t wipe_delay_bytes;
     int (*lazy_begin)(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages);
     long (*lazy_install)(void *arg, uintptr_t addr, const void *bytes, uint32_t count);
     long (*lazy_faults)(void *arg, uintptr_t *want, uint32_t max);

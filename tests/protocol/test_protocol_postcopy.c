@@ -379,6 +379,16 @@ Test(protocol_postcopy, a_destination_without_the_ops_refuses)
     w_free(w);
 }
 
+/* migrate_daemon_postcopy() as the page packets go: 1 on both sides. */
+static world *pp_world;
+static int pp_seen[2];
+static void pp_trace(void *arg, migrate_point p, uint32_t mid, int peer, int phase)
+{
+    (void)arg; (void)mid; (void)peer; (void)phase;
+    if (p == MIGRATE_PT_SRC_PAGES) pp_seen[0] |= migrate_daemon_postcopy(&pp_world->d[0]) ? 1 : 2;
+    if (p == MIGRATE_PT_DST_PAGES) pp_seen[1] |= migrate_daemon_postcopy(&pp_world->d[1]) ? 1 : 2;
+}
+
 /* The mode is chosen per migration (migrate_daemon_start_mode), whatever
  * the config says: a world whose config is 0 (no post-copy) and whose
  * container can pre-copy goes each way it is asked, and the statistics of
@@ -398,8 +408,17 @@ Test(protocol_postcopy, each_migration_goes_the_way_it_is_started)
         cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, 4), UAREA_EINVAL);
         cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, -2), UAREA_EINVAL);
         cr_assert_eq(migrate_daemon_busy(&w->d[0]), 0, "a bad mode starts nothing");
+        pp_world = w;
+        pp_seen[0] = pp_seen[1] = 0;
+        for (int j = 0; j < 2; j++) migrate_daemon_trace(&w->d[j], pp_trace, NULL);
         cr_assert_eq(migrate_daemon_start_mode(&w->d[0], 1, modes[k]), 0);
         cr_assert(w_run(w, LIMIT_NS));
+        if (modes[k] >= MIGRATE_MODE_POSTCOPY)
+            cr_assert(pp_seen[0] == 1 && pp_seen[1] == 1,
+                      "migrate_daemon_postcopy while pages go: %d %d", pp_seen[0], pp_seen[1]);
+        else
+            cr_assert(pp_seen[0] == 0 && pp_seen[1] == 0, "no page packets");
+        cr_assert(!migrate_daemon_postcopy(&w->d[0]) && !migrate_daemon_postcopy(&w->d[1]));
         cr_assert_eq(migrate_daemon_last(&w->d[0], &s0), 0, "mode %d", modes[k]);
         cr_assert_eq(migrate_daemon_last(&w->d[1], &s1), 0, "mode %d", modes[k]);
         cr_assert_eq(s0.mode, modes[k], "source: asked %d, went %d", modes[k], s0.mode);

@@ -958,8 +958,7 @@ static int uarea__posix_tick(void *arg)
      * pages, DONE, the record), unless the peer is gone (it then ends at
      * once) */
     if (__atomic_load_n(&uarea__posix_sh->stop, __ATOMIC_ACQUIRE) &&
-        !migrate_node_postcopy(&n->m.node) &&
-        uarea__posix_daemon(n)->mig.state != MIGRATE_S_POST)
+        !migrate_daemon_postcopy(uarea__posix_daemon(n)))
         return -1;
     if (n->rec.n_pending) uarea__posix_records_flush(&n->rec);
     if (n->self == 0 && d->scheduler != NULL && uarea__posix_now() >= n->next_tick) {
