@@ -1040,8 +1040,15 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     cfg->precopy_small_bytes = n->desc->precopy_small_bytes;
     cfg->precopy_shrink_pct = n->desc->precopy_shrink_pct;
     cfg->precopy_budget_bytes = n->desc->precopy_budget_bytes;
-    cfg->postcopy = n->desc->postcopy;
-    uarea__posix_wipe_drop = n->desc->postcopy != 0;
+    /* No post-copy over MPI yet: a source in S_POST cancels a packet write
+     * that timed out, and noc_mpi's cancel of a matched send waits for a
+     * destination that may have stalled (docs/posix-port.md, "Not yet"). A
+     * rank refuses post-copy images (UAREA_ENOSYS: the container stays)
+     * and does not ask for them. */
+    cfg->postcopy = uarea__posix_mpi_turn != NULL ? 0 : n->desc->postcopy;
+    if (uarea__posix_mpi_turn != NULL && n->desc->postcopy != 0 && n->self == 0)
+        uarea__posix_logf(1, "post-copy is not available under mpirun yet: desc.postcopy ignored");
+    uarea__posix_wipe_drop = cfg->postcopy != 0;
     memset(&md, 0, sizeof md);
     md.node.t = t;
     md.node.region = region;
@@ -1059,7 +1066,7 @@ static int uarea__posix_node_setup(uarea__posix_node *n, noc_transport *t, void 
     md.node.wipe_delay_bytes = UAREA_POSIX_WIPE_DELAY_BYTES;
     md.node.trace = uarea__posix_on_trace;
     md.node.arg = n;
-    if (uarea__posix_lazy_ok()) {   /* any migration may ask (migrate_to_mode) */
+    if (uarea__posix_mpi_turn == NULL && uarea__posix_lazy_ok()) {   /* any migration may ask (migrate_to_mode) */
         md.node.lazy_begin = uarea__posix_lazy_begin;
         md.node.lazy_install = uarea__posix_lazy_install;
         md.node.lazy_faults = uarea__posix_lazy_faults;
