@@ -285,6 +285,13 @@ UAREA_API const char *migrate_image_section_name(unsigned type);
 UAREA_API uint32_t migrate_pages_mark_zero(migrate_page *pages, uint32_t n, uint32_t page_size,
                                            const void *mem, uintptr_t mem_addr);
 
+/* Page bitmaps (a bit per page, 32 a word, as migrate_container.lazy): the
+ * first run of set bits at or after bit i among the first n, [*first,
+ * *end); false when there is none. Whole zero and whole one words are
+ * stepped over at once. */
+UAREA_API bool migrate_bits_run(const uint32_t *map, uint32_t n, uint32_t i, uint32_t *first,
+                                uint32_t *end);
+
 /* ---- Writer ---------------------------------------------------------------- */
 /* Which part of the description the writer's cursor is in; the image holds
  * them in this order. */
@@ -611,30 +618,35 @@ static const unsigned char *migrate__img_src(const migrate_container *c, uintptr
     return (const unsigned char *)c->mem + (addr - c->mem_addr);
 }
 
-static bool migrate__img_lazy_bit(const uint32_t *map, uint32_t i)
+static bool migrate__img_bit(const uint32_t *map, uint32_t i)
 {
     return ((map[i >> 5] >> (i & 31u)) & 1u) != 0;
 }
 
-/* The first run of lazy pages at or after page i: [*first, *end); false
- * when there is none. Whole zero words are skipped. */
+UAREA_API bool migrate_bits_run(const uint32_t *map, uint32_t n, uint32_t i, uint32_t *first,
+                                uint32_t *end)
+{
+    if (map == NULL) return false;
+    while (i < n) {
+        if ((i & 31u) == 0 && map[i >> 5] == 0) { i += 32; continue; }
+        if (migrate__img_bit(map, i)) break;
+        i++;
+    }
+    if (i >= n) return false;
+    *first = i;
+    while (i < n && migrate__img_bit(map, i)) {
+        if ((i & 31u) == 0 && map[i >> 5] == 0xffffffffu) { i += 32; continue; }
+        i++;
+    }
+    *end = i < n ? i : n;
+    return true;
+}
+
+/* The first run of lazy pages at or after page i: [*first, *end). */
 static bool migrate__img_lazy_run(const migrate_container *c, uint32_t i, uint32_t *first,
                                   uint32_t *end)
 {
-    if (c->lazy == NULL) return false;
-    while (i < c->lazy_pages) {
-        if ((i & 31u) == 0 && c->lazy[i >> 5] == 0) { i += 32; continue; }
-        if (migrate__img_lazy_bit(c->lazy, i)) break;
-        i++;
-    }
-    if (i >= c->lazy_pages) return false;
-    *first = i;
-    while (i < c->lazy_pages && migrate__img_lazy_bit(c->lazy, i)) {
-        if ((i & 31u) == 0 && c->lazy[i >> 5] == 0xffffffffu) { i += 32; continue; }
-        i++;
-    }
-    *end = i < c->lazy_pages ? i : c->lazy_pages;
-    return true;
+    return migrate_bits_run(c->lazy, c->lazy_pages, i, first, end);
 }
 
 /* Next section of the description after the cursor; false at the end. */

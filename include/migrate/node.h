@@ -698,15 +698,12 @@ static inline void migrate__bit_clear(uint32_t *map, uint32_t i)
 }
 
 /* The first page at or after i whose bit is set in map; UAREA_HEAP_PAGES
- * if none. Whole zero words are skipped. */
+ * if none. */
 static uint32_t migrate__n_next_bit(const uint32_t *map, uint32_t i)
 {
-    while (i < (uint32_t)UAREA_HEAP_PAGES) {
-        if ((i & 31u) == 0 && map[i >> 5] == 0) { i += 32; continue; }
-        if (migrate__bit(map, i)) return i;
-        i++;
-    }
-    return (uint32_t)UAREA_HEAP_PAGES;
+    uint32_t first, end;
+    return migrate_bits_run(map, (uint32_t)UAREA_HEAP_PAGES, i, &first, &end)
+               ? first : (uint32_t)UAREA_HEAP_PAGES;
 }
 
 static void migrate__n_post_clear(migrate_node *n)

@@ -45,15 +45,22 @@ static int cold_ok(void)
     return 1;
 }
 
+/* The heap the writer rewrites and the cold part nothing writes. */
+static int fill(void)
+{
+    heap = uarea_malloc(HEAP_WORDS * sizeof *heap);
+    cold = uarea_malloc(COLD_WORDS * sizeof *cold);
+    if (heap == NULL || cold == NULL) return 0;
+    for (unsigned i = 0; i < HEAP_WORDS; i++) heap[i] = val(0, i);
+    for (unsigned i = 0; i < COLD_WORDS; i++) cold[i] = val(7, i) + 3;
+    return 1;
+}
+
 static int app(int argc, char **argv)
 {
     uarea_tid_t t;
     (void)argc; (void)argv;
-    heap = uarea_malloc(HEAP_WORDS * sizeof *heap);
-    cold = uarea_malloc(COLD_WORDS * sizeof *cold);
-    if (heap == NULL || cold == NULL) return 1;
-    for (unsigned i = 0; i < HEAP_WORDS; i++) heap[i] = val(0, i);
-    for (unsigned i = 0; i < COLD_WORDS; i++) cold[i] = val(7, i) + 3;
+    if (!fill()) return 1;
     if (uarea_thread_create(&t, writer, NULL) != 0) return 2;
     runs_on();
     if (migrate_to(1) != 0) return 3;
@@ -154,11 +161,7 @@ static int per_call_app(int argc, char **argv)
 {
     uarea_tid_t t;
     (void)argc; (void)argv;
-    heap = uarea_malloc(HEAP_WORDS * sizeof *heap);
-    cold = uarea_malloc(COLD_WORDS * sizeof *cold);
-    if (heap == NULL || cold == NULL) return 1;
-    for (unsigned i = 0; i < HEAP_WORDS; i++) heap[i] = val(0, i);
-    for (unsigned i = 0; i < COLD_WORDS; i++) cold[i] = val(7, i) + 3;
+    if (!fill()) return 1;
     if (migrate_to_mode(1, 4) != UAREA_EINVAL || migrate_to_mode(1, -2) != UAREA_EINVAL) return 30;
     if (migrate_to(1 << 24) != UAREA_EBADNODE) return 31;
     if (uarea_thread_create(&t, writer, NULL) != 0) return 2;

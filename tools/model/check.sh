@@ -124,16 +124,21 @@ run live settles -a -f -N settles
 expect_clean live/settles.out "ltl settles (liveness, weak fairness)"
 
 # 4. mutants: each must be caught
+# expect_caught DIR WHAT: the run in DIR found an error (the mutant WHAT is caught)
+expect_caught() {
+    local e
+    e=$(errors_of "$1/run.out")
+    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
+        echo "ok   $2 caught: $(grep -m1 -E '^pan:1:' "$1/run.out" | sed 's/^pan:1: //')"
+    else
+        echo "FAIL: $2 not caught (errors: ${e:-?})"; fails=$((fails + 1))
+    fi
+}
 for m in 1 2 3 4 5; do
     # (the mutants are of the earlier protocol: they show that the checks bite)
     opt=-O0 build "mutant$m" -DMUTANT=$m -- -DSAFETY -DNOCLAIM || exit 1
     run "mutant$m" run
-    e=$(errors_of "mutant$m/run.out")
-    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
-        echo "ok   mutant $m caught: $(grep -m1 -E '^pan:1:' "mutant$m/run.out" | sed 's/^pan:1: //')"
-    else
-        echo "FAIL: mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
-    fi
+    expect_caught "mutant$m" "mutant $m"
 done
 
 opt=-O2
@@ -169,12 +174,7 @@ expect_clean pre_live/settles.out "pre-copy: ltl settles (liveness, weak fairnes
 for m in 6 7; do
     opt=-O0 build "pre_mutant$m" $V "${PRE[@]}" -DMUTANT=$m -- -DSAFETY -DNOCLAIM || exit 1
     run "pre_mutant$m" run
-    e=$(errors_of "pre_mutant$m/run.out")
-    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
-        echo "ok   pre-copy mutant $m caught: $(grep -m1 -E '^pan:1:' "pre_mutant$m/run.out" | sed 's/^pan:1: //')"
-    else
-        echo "FAIL: pre-copy mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
-    fi
+    expect_caught "pre_mutant$m" "pre-copy mutant $m"
 done
 
 # 7. post-copy: one image block, one loss, one corruption, no extra
@@ -193,12 +193,7 @@ for m in 8 9 10 11 12; do
     P=(-DNPAGES=2); [ $m = 12 ] && P=(-DNPAGES=1 -DLIVE)
     opt=-O0 build "post_mutant$m" $V "${POST[@]}" "${P[@]}" -DMUTANT=$m -- -DSAFETY -DNOCLAIM || exit 1
     run "post_mutant$m" run
-    e=$(errors_of "post_mutant$m/run.out")
-    if [ -n "$e" ] && [ "$e" -gt 0 ]; then
-        echo "ok   post-copy mutant $m caught: $(grep -m1 -E '^pan:1:' "post_mutant$m/run.out" | sed 's/^pan:1: //')"
-    else
-        echo "FAIL: post-copy mutant $m not caught (errors: ${e:-?})"; fails=$((fails + 1))
-    fi
+    expect_caught "post_mutant$m" "post-copy mutant $m"
 done
 
 if [ $fails -gt 0 ]; then

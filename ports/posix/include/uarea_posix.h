@@ -794,21 +794,12 @@ static int uarea__posix_dirty_open(uarea__posix_node *n, void *region)
 static int uarea__posix_lazy_begin(void *arg, uintptr_t heap, const uint32_t *map, uint32_t pages)
 {
     uarea__posix_node *n = (uarea__posix_node *)arg;
-    uint32_t i = 0, j;
-    while (i < pages) {
-        if (!((map[i >> 5] >> (i & 31u)) & 1u)) {
-            i = (i & 31u) == 0 && map[i >> 5] == 0 ? i + 32 : i + 1;
-            continue;
-        }
-        for (j = i; j < pages && ((map[j >> 5] >> (j & 31u)) & 1u);)
-            j = (j & 31u) == 0 && map[j >> 5] == 0xffffffffu ? j + 32 : j + 1;
-        if (j > pages) j = pages;
-        /* bytes a staged pre-copy round left there are old: drop them */
+    uint32_t i, j = 0;
+    /* bytes a staged pre-copy round left there are old: drop them */
+    while (migrate_bits_run(map, pages, j, &i, &j))
         if (madvise((void *)(heap + (uintptr_t)i * UAREA_PAGE_SIZE),
                     (size_t)(j - i) * UAREA_PAGE_SIZE, MADV_DONTNEED) != 0)
             return UAREA_EIO;
-        i = j;
-    }
     return uarea_posix_lazy_open(&n->lazy, (void *)heap, (size_t)pages * UAREA_PAGE_SIZE,
                                  n->dirty_region.uffd >= 0 ? &n->dirty_region : NULL);
 }
