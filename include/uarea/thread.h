@@ -320,6 +320,17 @@ static void uarea__reschedule_all(void)
     for (c = 0; c < n && c < UAREA_CORES_MAX; c++) UAREA_PORT_RESCHEDULE(c);
 }
 
+/* Every core that is not idle looks at its scheduling again. A freeze asks
+ * only these: an idle core runs none of the container's threads, and one
+ * that leaves its idle wait sees the freeze before it takes a thread
+ * (uarea_core_step), so waking it would only take a CPU from the freezer. */
+static void uarea__reschedule_busy(void)
+{
+    unsigned c, n = UAREA_PORT_CORES();
+    for (c = 0; c < n && c < UAREA_CORES_MAX; c++)
+        if (__atomic_load_n(&uarea__idle[c], __ATOMIC_SEQ_CST) == 0) UAREA_PORT_RESCHEDULE(c);
+}
+
 /* Work every resumed context does first (on the core it resumed on). */
 static void uarea__after_switch(void *fake)
 {
@@ -984,7 +995,7 @@ UAREA_API int uarea_freeze(struct uarea *ua)
                                      __ATOMIC_ACQUIRE) &&
         expect == UAREA_RELEASED)
         return UAREA_ESTATE;
-    uarea__reschedule_all();
+    uarea__reschedule_busy();
     return UAREA_OK;
 }
 

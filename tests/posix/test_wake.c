@@ -28,6 +28,14 @@ static int app(int argc, char **argv)
     return hops_done == 30 ? 0 : 3;
 }
 
+static int records;
+
+static void count(void *arg, const migrate_stats *st)
+{
+    (void)arg;
+    if (st->result == 0) records++;
+}
+
 Test(posix_wake, calls_and_the_runs_end_never_wait_for_a_nap, .timeout = 60)
 {
     uarea_posix_report rep;
@@ -41,4 +49,26 @@ Test(posix_wake, calls_and_the_runs_end_never_wait_for_a_nap, .timeout = 60)
                                                      .scheduler_period_ns = INT64_C(600000000000)},
                                  app, 0, NULL), 0, "with pre-copy");
     unlink(path);
+}
+
+/* A migration does not wake the launcher process (its custody changes, its
+ * record): the launcher looks at the records every UAREA_POSIX_RECORDS_NS
+ * while migrations go on, and every record still reaches on_migration. The
+ * nodes' wake-ups are counted (report.launcher_wakes): a node's end and the
+ * program's end wake it, and a record does only when the launcher went to
+ * sleep without a timeout (ten looks without a record: 100 ms between two
+ * hops). Each migration used to wake it four times. */
+Test(posix_wake, a_migration_does_not_wake_the_launcher, .timeout = 60)
+{
+    uarea_posix_report rep;
+    snprintf(path, sizeof path, "/tmp/uarea-wake-l-%ld.img", (long)getpid());
+    records = 0;
+    cr_assert_eq(uarea_posix_run(&(uarea_posix_desc){.nodes = 3, .no_precopy = 1,
+                                                     .on_migration = count, .report = &rep},
+                                 app, 0, NULL), 0);
+    unlink(path);
+    cr_assert_eq(rep.migrations, 30);
+    cr_assert_eq(records, 30, "every record reached on_migration: %d", records);
+    cr_assert_lt(rep.launcher_wakes, 10u, "the launcher was woken %u times for 30 migrations",
+                 rep.launcher_wakes);
 }

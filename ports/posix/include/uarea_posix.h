@@ -161,6 +161,9 @@ typedef struct uarea_posix_report {
     int lost_node;                /* the node whose death lost it, -1: none */
     uint32_t migrations;          /* migrations the containers made */
     uint32_t stats_dropped;       /* of those, the ones on_migration never saw */
+    uint32_t launcher_wakes;      /* times a node woke the launcher: a record to
+                                     a launcher asleep without a timeout, a node's
+                                     or a program's end (not each migration) */
 } uarea_posix_report;
 
 typedef struct uarea_posix_desc {
@@ -336,6 +339,17 @@ UAREA_EXTERN_C_BEGIN
  * with a nap of ten minutes). */
 #ifndef UAREA_POSIX_NAP_NS
 #  define UAREA_POSIX_NAP_NS 1000000
+#endif
+
+/* How often the launcher looks at the migration records while migrations
+ * go on, ns (desc.on_migration gets each record within about this long).
+ * The nodes do not wake the launcher for each record, nor for the custody
+ * changes of a migration: a wake-up is a process to schedule in the middle
+ * of the next migration, on machines with few CPUs. They wake it only when
+ * it sleeps without a timeout (after UAREA__POSIX_QUIET_LOOKS looks without
+ * a record) or when the ring of records is a quarter full. */
+#ifndef UAREA_POSIX_RECORDS_NS
+#  define UAREA_POSIX_RECORDS_NS 10000000
 #endif
 
 /* How long after a (big) container left this node its copy is wiped
@@ -560,7 +574,7 @@ static void uarea__posix_on_custody(void *arg, migrate_custody what, int peer)
         step = "custody.activated";
         break;
     }
-    uarea__posix_tell_launcher();
+    /* the launcher reads the books when a node dies: no wake-up here */
     uarea__posix_step(n, step);
 }
 
@@ -1372,6 +1386,7 @@ static int uarea__posix_outcome(uarea__posix_launch *la)
     int i, all = 1, first = 0;
     rep->migrations = __atomic_load_n(&sh->nstats, __ATOMIC_ACQUIRE);
     rep->stats_dropped = __atomic_load_n(&sh->dropped, __ATOMIC_ACQUIRE);
+    rep->launcher_wakes = __atomic_load_n(&sh->tells, __ATOMIC_ACQUIRE);
     if (w->lost >= 0)
         return w->failed != 0 && rep->node[rep->lost_node].end == UAREA_POSIX_END_FAILED
                    ? w->failed : UAREA_ELOST;

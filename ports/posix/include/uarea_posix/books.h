@@ -66,6 +66,8 @@ struct uarea__posix_shared {
     uint32_t nstats;          /* migrations recorded */
     uint32_t dropped;         /* records the ring had no room for */
     uint32_t ring_head, ring_tail;
+    uint32_t deep;            /* the launcher sleeps without a timeout */
+    uint32_t tells;           /* eventfd writes (report.launcher_wakes) */
     struct uarea__posix_stats_slot ring[UAREA__POSIX_RING];
 };
 
@@ -92,8 +94,10 @@ static int uarea__posix_cand_of(uint32_t w) { return (int)(w >> 16) - 1; }
 static void uarea__posix_tell_launcher(void)
 {
     uint64_t one = 1;
-    if (uarea__posix_sh != NULL && uarea__posix_sh->efd >= 0)
+    if (uarea__posix_sh != NULL && uarea__posix_sh->efd >= 0) {
+        __atomic_add_fetch(&uarea__posix_sh->tells, 1u, __ATOMIC_RELAXED);
         (void)!write(uarea__posix_sh->efd, &one, sizeof one);
+    }
 }
 
 /* Changes container c's custody word: holder to `holder` and candidate to
@@ -221,6 +225,22 @@ static void uarea__posix_ring_pop(void)
     __atomic_add_fetch(&uarea__posix_sh->ring_head, 1u, __ATOMIC_RELEASE);
 }
 
+/* Records went into the ring. The launcher looks at it every
+ * UAREA_POSIX_RECORDS_NS while records come (uarea__posix_watch_run): it is
+ * woken only when it sleeps without a timeout, or when the ring is a
+ * quarter full. (The record is in before `deep` is read, and the launcher
+ * sets `deep` before it looks at the ring a last time: one of the two sees
+ * the other.) */
+static void uarea__posix_tell_records(void)
+{
+    struct uarea__posix_shared *sh = uarea__posix_sh;
+    uint32_t fill = __atomic_load_n(&sh->ring_tail, __ATOMIC_ACQUIRE) -
+                    __atomic_load_n(&sh->ring_head, __ATOMIC_ACQUIRE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&sh->deep, 0u, __ATOMIC_SEQ_CST) != 0 || fill >= UAREA__POSIX_RING / 4u)
+        uarea__posix_tell_launcher();
+}
+
 /* Records kept while the ring was full go first, in order. */
 static void uarea__posix_records_flush(uarea__posix_records *r)
 {
@@ -230,7 +250,7 @@ static void uarea__posix_records_flush(uarea__posix_records *r)
     if (i == 0) return;
     memmove(r->pending, r->pending + i, (r->n_pending - i) * sizeof r->pending[0]);
     r->n_pending -= i;
-    uarea__posix_tell_launcher();
+    uarea__posix_tell_records();
 }
 
 /* The container arrived here: its record, for the container (its last
@@ -247,7 +267,7 @@ static void uarea__posix_record(uarea__posix_records *r, int c, const migrate_st
     __atomic_add_fetch(&sh->nstats, 1u, __ATOMIC_RELEASE);
     uarea__posix_records_flush(r);
     if (r->n_pending == 0 && uarea__posix_ring_put(c, st) == 0) {
-        uarea__posix_tell_launcher();
+        uarea__posix_tell_records();
     } else if (r->n_pending < UAREA__POSIX_PENDING) {
         r->pending[r->n_pending].container = c;
         r->pending[r->n_pending].st = *st;

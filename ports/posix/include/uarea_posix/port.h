@@ -49,6 +49,9 @@ UAREA__POSIX_STATE _Thread_local unsigned uarea__posix_core = UINT_MAX;
 UAREA__POSIX_STATE _Thread_local volatile uintptr_t uarea__posix_crit;
 UAREA__POSIX_STATE unsigned uarea__posix_ncores = 1;
 UAREA__POSIX_STATE uint32_t uarea__posix_kick;
+/* Core threads asleep on it now: a reschedule with none skips the wake-up's
+ * system call. */
+UAREA__POSIX_STATE uint32_t uarea__posix_kick_sleepers;
 /* the counter's value when this thread's last idle ended (UAREA_PORT_IDLE) */
 UAREA__POSIX_STATE _Thread_local uint32_t uarea__posix_kick_seen;
 UAREA__POSIX_STATE void *uarea__posix_region;
@@ -86,8 +89,11 @@ static inline void uarea__posix_futex_wake(uint32_t *w)
 static inline void uarea__posix_resched(unsigned core)
 {
     (void)core;
-    __atomic_add_fetch(&uarea__posix_kick, 1u, __ATOMIC_RELEASE);
-    uarea__posix_futex_wake(&uarea__posix_kick);
+    /* seq_cst, as the sleeper's count: either it sees the new value in its
+     * futex wait, or this sees it counted */
+    __atomic_add_fetch(&uarea__posix_kick, 1u, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&uarea__posix_kick_sleepers, __ATOMIC_SEQ_CST) != 0)
+        uarea__posix_futex_wake(&uarea__posix_kick);
 }
 
 /* UAREA_PORT_WAKE_MASTER: a container thread posted a call for the master */
@@ -108,7 +114,9 @@ __attribute__((noinline, unused)) static void uarea__posix_idle(unsigned core)
 {
     struct timespec ts = {0, 1000000}; /* 1 ms */
     (void)core;
+    __atomic_add_fetch(&uarea__posix_kick_sleepers, 1u, __ATOMIC_SEQ_CST);
     uarea__posix_futex_wait(&uarea__posix_kick, uarea__posix_kick_seen, &ts);
+    __atomic_sub_fetch(&uarea__posix_kick_sleepers, 1u, __ATOMIC_RELAXED);
     uarea__posix_kick_seen = __atomic_load_n(&uarea__posix_kick, __ATOMIC_ACQUIRE);
 }
 

@@ -4,8 +4,9 @@
  * header of its own).
  *
  * From the fork to the last node's end, the launcher sleeps in poll() on the
- * nodes' pidfds and the shared block's eventfd (uarea_posix/books.h), and on
- * each wake-up:
+ * nodes' pidfds and the shared block's eventfd (uarea_posix/books.h), with a
+ * timeout of UAREA_POSIX_RECORDS_NS while migrations go on (the nodes do
+ * not wake it for each one), and on each wake-up:
  *
  *   drains the migration records into desc.on_migration (uarea__posix_drain),
  *   reaps the nodes that ended, only its own, and tells how (uarea__posix_ended),
@@ -27,17 +28,39 @@ typedef struct uarea__posix_watch {
     int failed;                   /* the first runtime error of a node, 0: none */
     int lost;                     /* the first container lost, -1: none */
     uint64_t undecided_since;     /* a holder died, a candidate may run it: since */
+    int quiet;                    /* looks in a row without a record */
 } uarea__posix_watch;
 
-/* Give the program the migration records the nodes left in the ring. */
-static void uarea__posix_drain(uarea__posix_watch *w)
+/* Give the program the migration records the nodes left in the ring; how
+ * many there were. */
+static int uarea__posix_drain(uarea__posix_watch *w)
 {
     const struct uarea__posix_stats_slot *slot;
+    int n = 0;
     while ((slot = uarea__posix_ring_peek()) != NULL) {
         migrate_stats st = slot->st;
         uarea__posix_ring_pop();
         if (w->d->on_migration != NULL) w->d->on_migration(w->d->arg, &st);
+        n++;
     }
+    return n;
+}
+
+/* How long the launcher sleeps in poll() now, ms (-1: until a node wakes
+ * it). While records come it looks every UAREA_POSIX_RECORDS_NS; after
+ * UAREA__POSIX_QUIET_LOOKS looks without one it sleeps until woken, and says
+ * so (`deep`) before it looks at the ring a last time (uarea__posix_tell_records). */
+#define UAREA__POSIX_QUIET_LOOKS 10
+static int uarea__posix_watch_timeout(uarea__posix_watch *w, int got)
+{
+    int ms = (int)(UAREA_POSIX_RECORDS_NS / 1000000);
+    w->quiet = got ? 0 : w->quiet + 1;
+    if (w->quiet < UAREA__POSIX_QUIET_LOOKS) return ms > 0 ? ms : 1;
+    __atomic_store_n(&uarea__posix_sh->deep, 1u, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (uarea__posix_ring_peek() == NULL) return -1;
+    w->quiet = 0;
+    return 0;
 }
 
 /* Node i ended (status from waitpid; known 0: someone else reaped it). */
@@ -127,11 +150,12 @@ static void uarea__posix_watch_run(uarea__posix_watch *w)
     }
     while (left > 0) {
         struct pollfd pf[NOC_NODES_MAX + 1];
-        int np = 0, blind = 0;
+        int np = 0, blind = 0, got, ms;
         uint64_t drain;
+        __atomic_store_n(&sh->deep, 0u, __ATOMIC_SEQ_CST);
         while (read(sh->efd, &drain, sizeof drain) > 0) {
         }
-        uarea__posix_drain(w);
+        got = uarea__posix_drain(w);
         for (i = 0; i < w->nodes; i++) {
             int status = 0;
             pid_t r;
@@ -153,7 +177,9 @@ static void uarea__posix_watch_run(uarea__posix_watch *w)
                 pf[np++].events = POLLIN;
             }
         }
-        (void)poll(pf, (nfds_t)np, blind || w->undecided_since ? 10 : -1);
+        ms = uarea__posix_watch_timeout(w, got);
+        if ((blind || w->undecided_since) && (ms < 0 || ms > 10)) ms = 10;
+        (void)poll(pf, (nfds_t)np, ms);
     }
     uarea__posix_drain(w);
     for (i = 0; i < w->nodes; i++)
