@@ -527,13 +527,6 @@ static uint32_t migrate__crc32c_mul(uint32_t a, uint32_t b)
     return p;
 }
 
-UAREA_API uint32_t migrate_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
-{
-    unsigned k;
-    for (k = 0; len2 != 0; k++, len2 >>= 1)
-        if (len2 & 1u) crc1 = migrate__crc32c_mul(migrate__crc32c_x8pow2[k], crc1);
-    return crc1 ^ crc2;
-}
 
 /* x^(8 * n) mod P: the factor that appends n zero bytes to a CRC state. */
 static UAREA_UNUSED uint32_t migrate__crc32c_xpow8n(uint64_t n)
@@ -644,6 +637,22 @@ static inline uint32_t migrate__crc32c_shift(unsigned lv, uint32_t c)
         }                                                                                  \
     } while (0)
 #endif
+
+/* crc1 shifted over len2 zero bytes, then crc2: a multiplication per set bit
+ * of len2 (32 steps each), or, for a 4 KiB piece (a heap page's section:
+ * the image writer and reader join one per page) where the three-stream
+ * tables exist, four lookups. */
+UAREA_API uint32_t migrate_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+    unsigned k;
+#ifdef MIGRATE__CRC32C_LEVELS
+    if (len2 == migrate__crc32c_block[0] && migrate__crc32c_shift_ready())
+        return migrate__crc32c_shift(0, crc1) ^ crc2;
+#endif
+    for (k = 0; len2 != 0; k++, len2 >>= 1)
+        if (len2 & 1u) crc1 = migrate__crc32c_mul(migrate__crc32c_x8pow2[k], crc1);
+    return crc1 ^ crc2;
+}
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define MIGRATE__CRC32C_HAVE_HW 1
