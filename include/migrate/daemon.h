@@ -101,20 +101,20 @@ UAREA_EXTERN_C_BEGIN
  * byte, which is what a big image's transfer rate depends on when the
  * nodes share their CPUs with other work. */
 #ifndef MIGRATE_XFER_FIRST
-#  define MIGRATE_XFER_FIRST 32768u
+#  define MIGRATE_XFER_FIRST 131072u
 #endif
 /* Zero-copy transfers, where the transport offers them (docs/protocol.md,
- * "In place"): 1 lets the source make a transfer straight into the
- * destination's posted read (noc_portal_wbuf), MIGRATE_RBUF 1 lets the
- * destination restore straight from the source's pending write
- * (noc_portal_rbuf). Both 0 by default: on the machines measured so far a
- * pull into a local buffer, then a restore from it, is faster than either
- * (bench/posix/bench_steps, docs/posix-port.md). */
+ * "In place"): MIGRATE_RBUF 1 (the default) lets the destination restore
+ * straight from the source's pending write (noc_portal_rbuf); with it 0,
+ * MIGRATE_INPLACE 1 lets the source make a transfer straight into the
+ * destination's posted read (noc_portal_wbuf). Both 0: a pull into a local
+ * buffer, then a restore from it. Reading in place was the fastest on the
+ * machines measured last (bench/posix/bench_steps, docs/protocol.md). */
 #ifndef MIGRATE_INPLACE
 #  define MIGRATE_INPLACE 0
 #endif
 #ifndef MIGRATE_RBUF
-#  define MIGRATE_RBUF 0
+#  define MIGRATE_RBUF 1
 #endif
 #ifndef MIGRATE_TIMEOUT_NS
 #  define MIGRATE_TIMEOUT_NS INT64_C(500000000) /* per step of the protocol */

@@ -2,9 +2,10 @@
  * nodes while its threads compute, writes a checkpoint every few hops, and at
  * the end (1) its result matches the same work without migration, (2) every
  * node's open descriptors and resident memory stayed flat from its first
- * visits to its last, (3) the launcher's descriptors are as before the run,
- * and (4) the last checkpoint, restored by a new run, finishes with the same
- * result. Prints its figures; exits 1 when a check fails.
+ * visits to its last (pidfds apart: at most one per peer), (3) the
+ * launcher's descriptors are as before the run, and (4) the last
+ * checkpoint, restored by a new run, finishes with the same result. Prints
+ * its figures; exits 1 when a check fails.
  *
  *   soak [--migrations N] [--nodes K] [--seed S] [--checkpoint-every C] [--dir D]
  *        [--rss-slack-kb K]
@@ -33,7 +34,11 @@
 
 struct node_stats {
     long visits;
-    long fds0, fds1;        /* open descriptors at the baseline and at the last visit */
+    long fds0, fds1;        /* open descriptors at the baseline and at the last visit,
+                               pidfds apart */
+    long pidfds;            /* pidfds at the last visit: the transport keeps one per
+                               peer it probed, opened at the first probe (a node may
+                               meet a peer after its baseline); at most nodes - 1 */
     long rss0_kb, rss1_kb;
 };
 struct shared {
@@ -93,15 +98,29 @@ static void *worker(void *arg)
     return (void *)(uintptr_t)rounds;
 }
 
-static long count_fds(void)
+/* Open descriptors, not the one opendir holds; the pidfds among them in
+ * *pidfds (NULL: counted with the others). */
+static long count_fds(long *pidfds)
 {
-    long n = 0;
+    long n = 0, p = 0;
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
     if (d == NULL) return -1;
-    while ((e = readdir(d)) != NULL) n += e->d_name[0] != '.';
+    while ((e = readdir(d)) != NULL) {
+        char path[300], to[64];
+        ssize_t k;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        k = readlink(path, to, sizeof to - 1);
+        if (pidfds != NULL && k > 0) {
+            to[k] = '\0';
+            if (strcmp(to, "anon_inode:[pidfd]") == 0) { p++; continue; }
+        }
+        n++;
+    }
     closedir(d);
-    return n - 1;                      /* not the one opendir holds */
+    if (pidfds != NULL) *pidfds = p;
+    return n - 1;
 }
 
 static long rss_kb(void)
@@ -119,13 +138,14 @@ static long rss_kb(void)
 static void visit(void)
 {
     struct node_stats *s = &sh->node[noc_node_self()];
-    long fds = count_fds(), rss = rss_kb();
+    long pidfds, fds = count_fds(&pidfds), rss = rss_kb();
     s->visits++;
     if (s->visits == WARMUP) {
         s->fds0 = fds;
         s->rss0_kb = rss;
     }
     s->fds1 = fds;
+    s->pidfds = pidfds;
     s->rss1_kb = rss;
 }
 
@@ -174,7 +194,7 @@ static int app(int argc, char **argv)
     return got == want ? 0 : 1;
 }
 
-static long launcher_fds(void) { return count_fds(); }
+static long launcher_fds(void) { return count_fds(NULL); }
 
 int main(int argc, char **argv)
 {
@@ -216,10 +236,11 @@ int main(int argc, char **argv)
     for (int n = 0; n < nodes; n++) {
         struct node_stats *s = &sh->node[n];
         int ok = s->visits < WARMUP + 1 ||
-                 (s->fds1 == s->fds0 && (rss_slack_kb < 0 || s->rss1_kb - s->rss0_kb <= rss_slack_kb));
-        printf("  node %d: %ld visits; descriptors %ld -> %ld; resident %ld -> %ld KiB%s%s\n", n, s->visits,
-               s->fds0, s->fds1, s->rss0_kb, s->rss1_kb, rss_slack_kb < 0 ? " (not checked)" : "",
-               ok ? "" : "  FAILED: not flat");
+                 (s->fds1 == s->fds0 && s->pidfds <= nodes - 1 &&
+                  (rss_slack_kb < 0 || s->rss1_kb - s->rss0_kb <= rss_slack_kb));
+        printf("  node %d: %ld visits; descriptors %ld -> %ld (and %ld pidfds); resident %ld -> %ld KiB%s%s\n",
+               n, s->visits, s->fds0, s->fds1, s->pidfds, s->rss0_kb, s->rss1_kb,
+               rss_slack_kb < 0 ? " (not checked)" : "", ok ? "" : "  FAILED: not flat");
         fails += !ok;
     }
     printf("  launcher: descriptors %ld before the run, %ld after%s\n", fds_before, fds_after,
