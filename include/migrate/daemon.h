@@ -92,10 +92,18 @@ UAREA_EXTERN_C_BEGIN
 #  define MIGRATE_PORTAL_OUT_PORT 2     /* local port of outgoing portals */
 #endif
 #ifndef MIGRATE_SPLIT_MIN
-#  define MIGRATE_SPLIT_MIN 4096u   /* smallest half-block of a double-buffered transfer */
+#  define MIGRATE_SPLIT_MIN 4096u   /* smallest slot of a split block */
+#endif
+/* A split block is used as slots of at most this many bytes, in turn: a
+ * source that writes a slot again only after the others finds its lines
+ * gone from the cache of the destination that read them (on the 2-vCPU
+ * VMs of this project, 2.2 MB go through a block of 2 MiB in 4 slots in
+ * about 86 us, through 2 slots of 512 KiB in about 118 us). */
+#ifndef MIGRATE_XFER_SLOT
+#  define MIGRATE_XFER_SLOT 524288u
 #endif
 /* The first portal transfer of an image; each next one is twice the last,
- * up to the half-block. Small first transfers start both sides working at
+ * up to a slot. Small first transfers start both sides working at
  * once (the destination restores the first while the source makes the
  * next); big later ones pay fewer hand-overs between the two sides per
  * byte, which is what a big image's transfer rate depends on when the
@@ -471,20 +479,25 @@ typedef struct migrate_daemon {
         int mbx[NOC_NODES_MAX];   /* mailbox handle per node, -1: not open */
     } outbox;
 
-    /* Image bytes over the portals. The block as two halves (from
-     * 2 * MIGRATE_SPLIT_MIN bytes on): the source fills one while the other
-     * is being written, the destination posts its next read into one while
-     * it feeds the other, so that the two sides work at the same time. Else
-     * one buffer, one thing at a time. */
+    /* Image bytes over the portals. The block as slots (from
+     * 2 * MIGRATE_SPLIT_MIN bytes on: at least two, of at most
+     * MIGRATE_XFER_SLOT bytes): the source fills one while another is being
+     * written, the destination posts its next read into one while it feeds
+     * another, so that the two sides work at the same time; each side takes
+     * its slots in turn. Else one buffer, one thing at a time. */
     struct migrate_daemon__xfer {
         uint8_t *block;           /* portal transfer buffer (caller's memory) */
         size_t block_size;
-        size_t half;              /* bytes of a portal transfer, at most */
+        size_t slot;              /* bytes of a portal transfer, at most */
+        unsigned slots;           /* slots of the block */
         size_t next;              /* source: bytes of the next transfer (from
-                                     MIGRATE_XFER_FIRST, doubling up to half) */
-        unsigned split;           /* 1: two halves */
-        unsigned wbuf, rbuf;      /* half of the write in flight / of the read */
-        size_t ready;             /* source: image bytes filled in half ready_buf */
+                                     MIGRATE_XFER_FIRST, doubling up to slot) */
+        unsigned split;           /* 1: two slots or more */
+        unsigned rbuf;            /* destination: slot of the read */
+        unsigned fill;            /* source: the slot it fills next (on from the
+                                     last migration's: no slot is rewritten
+                                     sooner than needed) */
+        size_t ready;             /* source: image bytes filled in slot ready_buf */
         unsigned ready_buf;
         size_t inflight;          /* bytes of the portal op in flight, 0 if none */
         int no_inplace;           /* source: the transport gives no access in place */
@@ -546,10 +559,12 @@ typedef struct migrate_daemon {
 } migrate_daemon;
 
 /* Sets up the daemon of node `t`: creates its request mailbox and data portal.
- * `block` is the portal transfer buffer (block_size bytes, at most
- * NOC_PORTAL_MAX_SIZE); from 2 * MIGRATE_SPLIT_MIN bytes on it is used as two
- * halves and the image moves in transfers of block_size / 2, so both ends of
- * a migration must use the same block_size. cfg may be NULL (defaults). */
+ * `block` is the portal transfer buffer (block_size bytes). From
+ * 2 * MIGRATE_SPLIT_MIN bytes on it is used as slots of the least of
+ * block_size / 2, MIGRATE_XFER_SLOT and NOC_PORTAL_MAX_SIZE bytes, taken in
+ * turn, and the image moves in transfers of at most a slot, so both ends of
+ * a migration must have the same slot size; a smaller block is one
+ * transfer. cfg may be NULL (defaults). UAREA_EMSGSIZE: block_size 0. */
 UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
                                   const migrate_container_ops *ops, void *ctx,
                                   const migrate_config *cfg, void *block, size_t block_size);
@@ -783,10 +798,17 @@ static int migrate__mode(const migrate_daemon *d)
     return d->mig.phase == MIGRATE_PHASE_DELTA ? MIGRATE_MODE_PRECOPY : MIGRATE_MODE_STOP_COPY;
 }
 
-/* Half k of the block (the whole block when it is not split: k is 0). */
-static uint8_t *migrate__half(migrate_daemon *d, unsigned k)
+/* Slot k of the block (the whole block when it is not split: k is 0). */
+static uint8_t *migrate__slot(migrate_daemon *d, unsigned k)
 {
-    return d->xfer.block + (size_t)k * d->xfer.half;
+    return d->xfer.block + (size_t)k * d->xfer.slot;
+}
+
+/* The slot after k: a split block's slots are used in turn, so that a slot
+ * is written again only after the others (docs/protocol.md, "Transfers"). */
+static unsigned migrate__slot_next(const migrate_daemon *d, unsigned k)
+{
+    return k + 1u < d->xfer.slots ? k + 1u : 0u;
 }
 
 /* Queue a message for `node`. Returns 0, or UAREA_ENOMEM if the outbox is full
@@ -958,15 +980,14 @@ static void migrate__src_reset(migrate_daemon *d)
     d->mig.done = 0;
     d->xfer.inflight = 0;
     d->xfer.ready = 0;
-    d->xfer.wbuf = 0;
     d->xfer.no_inplace = !MIGRATE_INPLACE;
-    d->xfer.next = MIGRATE_XFER_FIRST < d->xfer.half ? MIGRATE_XFER_FIRST : d->xfer.half;
+    d->xfer.next = MIGRATE_XFER_FIRST < d->xfer.slot ? MIGRATE_XFER_FIRST : d->xfer.slot;
 }
 
-/* Source: the next transfer will be twice this one, up to the half-block. */
+/* Source: the next transfer will be twice this one, up to a slot. */
 static void migrate__xfer_grow(migrate_daemon *d)
 {
-    d->xfer.next = d->xfer.next > d->xfer.half / 2u ? d->xfer.half : d->xfer.next * 2u;
+    d->xfer.next = d->xfer.next > d->xfer.slot / 2u ? d->xfer.slot : d->xfer.next * 2u;
 }
 
 static int migrate__start(migrate_daemon *d, int dst, int ctrl, int mode)
@@ -1147,7 +1168,7 @@ static int migrate__src_inplace(migrate_daemon *d)
     return 1;
 }
 
-/* Source: fill the next transfer's half with image bytes, unless one is
+/* Source: fill the next transfer's slot with image bytes, unless one is
  * already filled, the image is all out, or (one buffer) a write is out.
  * 1 filled, 0 nothing to do, or an error. */
 static int migrate__src_fill(migrate_daemon *d)
@@ -1157,8 +1178,9 @@ static int migrate__src_fill(migrate_daemon *d)
     long n;
     if (d->xfer.ready != 0 || produced >= d->mig.size || (d->xfer.inflight && !d->xfer.split)) return 0;
     if ((uint64_t)want > d->mig.size - produced) want = (size_t)(d->mig.size - produced);
-    d->xfer.ready_buf = d->xfer.inflight ? d->xfer.wbuf ^ 1u : 0u;
-    n = d->ops->image_produce(d->ctx, migrate__half(d, d->xfer.ready_buf), want);
+    d->xfer.ready_buf = d->xfer.fill;       /* not the one in flight: two slots at most are used */
+    d->xfer.fill = migrate__slot_next(d, d->xfer.fill);
+    n = d->ops->image_produce(d->ctx, migrate__slot(d, d->xfer.ready_buf), want);
     if (n < 0) return (int)n;
     if ((size_t)n != want) return UAREA_EIMGTRUNC;
     d->xfer.ready = want;
@@ -1200,7 +1222,7 @@ static int migrate__src_frozen(migrate_daemon *d)
     return 1;
 }
 
-/* Source, S_SEND: collect the write that is out (filling the other half
+/* Source, S_SEND: collect the write that is out (filling another slot
  * meanwhile), then send the next transfer, or go to S_VERIFY after the
  * last. */
 static int migrate__src_send(migrate_daemon *d)
@@ -1209,7 +1231,7 @@ static int migrate__src_send(migrate_daemon *d)
     if (d->xfer.inflight) {
         rc = noc_portal_poll(d->t, d->xfer.out_portal);
         if (rc == UAREA_EAGAIN) {
-            /* while the write is out, fill the other half */
+            /* while the write is out, fill another slot */
             rc = migrate__src_fill(d);
             if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
             if (rc > 0) return 1;
@@ -1239,10 +1261,9 @@ static int migrate__src_send(migrate_daemon *d)
     else if (rc != UAREA_EAGAIN) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
     rc = migrate__src_fill(d);
     if (rc < 0) { migrate__src_abort(d, rc, 0); return 1; }
-    rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__half(d, d->xfer.ready_buf),
+    rc = noc_portal_awrite(d->t, d->xfer.out_portal, migrate__slot(d, d->xfer.ready_buf),
                            d->xfer.ready);
     if (rc < 0) { migrate__src_abort(d, rc, rc == UAREA_EPEERGONE); return 1; }
-    d->xfer.wbuf = d->xfer.ready_buf;
     d->xfer.inflight = d->xfer.ready;
     d->xfer.ready = 0;
     migrate__arm(d);
@@ -1285,7 +1306,7 @@ static int migrate__src_step(migrate_daemon *d)
 /* ---- destination role ---- */
 static int migrate__post_read(migrate_daemon *d)
 {
-    size_t want = d->xfer.half;
+    size_t want = d->xfer.slot;
     int rc;
     if ((uint64_t)want > d->mig.size - d->mig.done) want = (size_t)(d->mig.size - d->mig.done);
     rc = noc_portal_allow(d->t, d->xfer.in_portal, d->mig.peer, d->cfg.portal_out_port);
@@ -1297,7 +1318,7 @@ static int migrate__post_read(migrate_daemon *d)
         migrate__arm(d);
         return 0;
     }
-    rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf), want);
+    rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__slot(d, d->xfer.rbuf), want);
     if (rc < 0) return rc;
     d->xfer.inflight = want;
     migrate__arm(d);
@@ -1459,7 +1480,7 @@ static int migrate__dst_inplace(migrate_daemon *d)
     }
     if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
     d->xfer.inflight = 0;
-    if (n == 0 || n > d->xfer.half || (uint64_t)n > d->mig.size - d->mig.done) {
+    if (n == 0 || n > d->xfer.slot || (uint64_t)n > d->mig.size - d->mig.done) {
         (void)noc_portal_rdone(d->t, d->xfer.in_portal);
         migrate__dst_fail(d, UAREA_EPROTO, 1);
         return 1;
@@ -1467,7 +1488,7 @@ static int migrate__dst_inplace(migrate_daemon *d)
     d->mig.done += n;
     rc = d->ops->restore_feed(d->ctx, (const uint8_t *)got, n);
     {
-        int end = noc_portal_rdone(d->t, d->xfer.in_portal);     /* the source's half is free */
+        int end = noc_portal_rdone(d->t, d->xfer.in_portal);     /* the source's slot is free */
         if (rc >= 0 && end < 0) rc = end;
     }
     if (rc < 0) { migrate__dst_fail(d, rc, rc == UAREA_EPEERGONE ? 0 : 1); return 1; }
@@ -1492,7 +1513,7 @@ static int migrate__dst_step(migrate_daemon *d)
             if (rc != UAREA_ENOSYS) return rc;
             /* no access to the source's buffer: a read into the block */
             d->xfer.no_rbuf = 1;
-            rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__half(d, d->xfer.rbuf),
+            rc = noc_portal_aread(d->t, d->xfer.in_portal, migrate__slot(d, d->xfer.rbuf),
                                   d->xfer.inflight);
             if (rc < 0) migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE);
             return 1;
@@ -1510,11 +1531,11 @@ static int migrate__dst_step(migrate_daemon *d)
             return 1;
         }
         {
-            const uint8_t *got = migrate__half(d, d->xfer.rbuf);
+            const uint8_t *got = migrate__slot(d, d->xfer.rbuf);
             d->mig.done += n;
             if (d->xfer.split && d->mig.done < d->mig.size) {
-                /* the next transfer lands in the other half while this one is fed */
-                d->xfer.rbuf ^= 1u;
+                /* the next transfer lands in the next slot while this one is fed */
+                d->xfer.rbuf = migrate__slot_next(d, d->xfer.rbuf);
                 rc = migrate__post_read(d);
                 if (rc < 0) { migrate__dst_fail(d, rc, rc != UAREA_EPEERGONE); return 1; }
             }
@@ -1598,7 +1619,7 @@ static int migrate__src_post(migrate_daemon *d)
     } else if (d->mig.fetch_count > 0 || !d->mig.push_done) {
         int fetched = d->mig.fetch_count > 0;
         uint32_t first = MIGRATE_PAGES_NEXT, count = 0xffffffffu, got = 0, psz = 0;
-        size_t cap = d->xfer.half > MIGRATE_PAGES_HDR ? d->xfer.half - MIGRATE_PAGES_HDR : 0;
+        size_t cap = d->xfer.slot > MIGRATE_PAGES_HDR ? d->xfer.slot - MIGRATE_PAGES_HDR : 0;
         migrate_pages_hdr h;
         long n;
         if (fetched) {
@@ -1660,9 +1681,9 @@ static int migrate__post_page_read(migrate_daemon *d)
 {
     int rc = noc_portal_allow(d->t, d->xfer.in_portal, d->mig.peer, d->cfg.portal_out_port);
     if (rc < 0) return rc;
-    rc = noc_portal_aread(d->t, d->xfer.in_portal, d->xfer.block, d->xfer.half);
+    rc = noc_portal_aread(d->t, d->xfer.in_portal, d->xfer.block, d->xfer.slot);
     if (rc < 0) return rc;
-    d->xfer.inflight = d->xfer.half;
+    d->xfer.inflight = d->xfer.slot;
     return 0;
 }
 
@@ -2156,7 +2177,7 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
         !ops->image_produce || !ops->drop || !ops->accept || !ops->restore_feed ||
         !ops->restore_end || !ops->discard || !ops->activate)
         return UAREA_EINVAL;
-    if (block_size == 0 || block_size > NOC_PORTAL_MAX_SIZE) return UAREA_EMSGSIZE;
+    if (block_size == 0) return UAREA_EMSGSIZE;
     UAREA_MEMSET(d, 0, sizeof *d);
     d->t = t; d->ops = ops; d->ctx = ctx;
     if (cfg) d->cfg = *cfg;
@@ -2174,7 +2195,11 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     d->ctrl.move_from = -1;
     d->xfer.block_size = block_size;
     d->xfer.split = block_size >= 2u * MIGRATE_SPLIT_MIN;
-    d->xfer.half = d->xfer.split ? block_size / 2u : block_size;
+    d->xfer.slot = d->xfer.split ? block_size / 2u : block_size;
+    if (d->xfer.split && d->xfer.slot > MIGRATE_XFER_SLOT)
+        d->xfer.slot = MIGRATE_XFER_SLOT < MIGRATE_SPLIT_MIN ? MIGRATE_SPLIT_MIN : MIGRATE_XFER_SLOT;
+    if (d->xfer.slot > NOC_PORTAL_MAX_SIZE) d->xfer.slot = NOC_PORTAL_MAX_SIZE;
+    d->xfer.slots = (unsigned)(block_size / d->xfer.slot);
     d->self = noc_self(t);
     if (d->self < 0) return d->self;
     d->nodes = noc_count(t);

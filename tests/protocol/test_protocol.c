@@ -107,7 +107,7 @@ Test(protocol, source_fills_the_next_half_while_a_write_is_out)
     int overlapped = 0, steps = 0;
     size_t biggest = 0;
     w_fill(w, 0, LEN, SEED);
-    cr_assert_eq(w->d[0].xfer.half, W_BLOCK / 2);
+    cr_assert_eq(w->d[0].xfer.slot, W_BLOCK / 2);
     cr_assert_eq(w->d[0].xfer.split, 1u);
     cr_assert_eq(migrate_daemon_start(&w->d[0], 1), 0);
     while (migrate_daemon_busy(&w->d[0]) || migrate_daemon_busy(&w->d[1])) {

@@ -367,8 +367,12 @@ UAREA_EXTERN_C_BEGIN
 #  define UAREA_POSIX_WIPE_DELAY_BYTES 4194304
 #endif
 
+/* Each node's portal transfer block, in the NoC's shared arena: used as
+ * slots of MIGRATE_XFER_SLOT (512 KiB) in turn (migrate/daemon.h). 2 MiB:
+ * a slot is written again only after the destination's cache (1 MiB of L2
+ * on the machines measured) let go of its lines. */
 #ifndef UAREA_POSIX_BLOCK
-#  define UAREA_POSIX_BLOCK (1024u * 1024u)    /* portal transfer block per node */
+#  define UAREA_POSIX_BLOCK (2048u * 1024u)
 #endif
 
 /* Pre-copy (docs/posix-port.md): 1 sends a migrating container's heap and
@@ -383,7 +387,9 @@ UAREA_EXTERN_C_BEGIN
 #    define UAREA_POSIX_PRECOPY 1
 #  endif
 #endif
-UAREA_STATIC_ASSERT(UAREA_POSIX_BLOCK <= NOC_PORTAL_MAX_SIZE, "a block is one portal transfer");
+UAREA_STATIC_ASSERT(MIGRATE_XFER_SLOT <= NOC_PORTAL_MAX_SIZE &&
+                        UAREA_POSIX_BLOCK / 2u <= NOC_PORTAL_MAX_SIZE,
+                    "a slot of the block is one portal transfer");
 
 #ifndef UAREA_POSIX_QUANTUM_NS
 #  ifdef UAREA__TSAN
