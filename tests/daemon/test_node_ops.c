@@ -720,3 +720,62 @@ Test(node_ops, a_left_copy_is_wiped_after_the_delay_or_before_the_next_image)
     made_and_dropped();
     cr_assert(all_zero(region, sizeof region) && all_zero(user, sizeof user));
 }
+
+/* At its activation (on_activate, where a port starts the cores) the
+ * container's migrate_to callers are ready with their answer, 0: the cores'
+ * first look finds them, instead of the cores going idle until the
+ * master's next turn answers the calls (migrate_node_serve, which then
+ * finds them answered). */
+static int activations, caller_ready;
+static uarea_tid_t caller_tid;
+
+static void check_callers(void *arg, struct uarea *ua)
+{
+    (void)arg;
+    activations++;
+    for (int i = 0; i < UAREA_THREADS_MAX; i++)
+        if (ua->threads[i].tid == caller_tid)
+            caller_ready = ua->threads[i].state == UAREA_THREAD_READY && ua->board[1].ret == 0 &&
+                           ua->ready_count == 1;
+}
+
+Test(node_ops, the_callers_are_ready_when_the_cores_start)
+{
+    struct uarea *ua;
+    migrate_node_desc d;
+    migrate_offer o;
+    size_t len;
+    int slot = -1;
+    two_nodes();
+    node(&src, 0);
+    d = node_desc(1);
+    d.on_activate = check_callers;
+    cr_assert_eq(migrate_node_init(&dst, &d), 0);
+    cr_assert_eq(uarea_container_init(region, sizeof region, &ua), 0);
+    memset(user, 0x3c, sizeof user);
+    cr_assert_eq(uarea_create(ua, &caller_tid, never_runs, NULL), 0);
+    /* the thread waits in a migrate_to call the source's master took (board 1) */
+    for (int i = 0; i < UAREA_THREADS_MAX; i++)
+        if (ua->threads[i].tid == caller_tid) slot = i;
+    cr_assert_geq(slot, 0);
+    ua->ready_count = 0;
+    ua->threads[slot].state = UAREA_THREAD_CALL;
+    ua->threads[slot].call = 2;
+    ua->board[1].number = MIGRATE_SYS_MIGRATE;
+    ua->board[1].pending = 0;
+    ua->board[1].ret = UAREA_EAGAIN;
+    cr_assert_eq(migrate_node_adopt(&src), 0);
+    cr_assert_eq(src.d.ops->freeze(src.d.ctx), 0);
+    memset(&o, 0, sizeof o);
+    o.src = 0;
+    cr_assert_eq(src.d.ops->image_begin(src.d.ctx, &o), 0);
+    len = produce(pre_img, sizeof pre_img);
+    cr_assert_eq(len, o.size);
+    memset(region, 0, sizeof region);
+    memset(user, 0, sizeof user);
+    restore(&o, pre_img, len);
+    cr_assert_eq(activations, 0);
+    cr_assert_eq(dst.d.ops->activate(dst.d.ctx), 0);
+    cr_assert_eq(activations, 1);
+    cr_assert(caller_ready, "the caller is ready, with 0, when the cores start");
+}
