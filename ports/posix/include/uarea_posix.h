@@ -171,8 +171,9 @@ typedef struct uarea_posix_desc {
     int cores;                /* core threads per node; 0: 2 */
     int64_t timeout_ns;       /* migration protocol timeout; 0: 1 s */
     /* Called in the launching process, on the thread that called
-     * uarea_posix_run(), as each migration of a container completes, with
-     * its statistics (NULL: none). */
+     * uarea_posix_run(), for each migration of a container, with its
+     * statistics, within about UAREA_POSIX_RECORDS_NS of its end (NULL:
+     * none). */
     void (*on_migration)(void *arg, const migrate_stats *st);
     void *arg;
     /* Start from a checkpoint file (uarea_posix_checkpoint) instead of a new
