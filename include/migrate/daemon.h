@@ -805,7 +805,8 @@ static uint8_t *migrate__slot(migrate_daemon *d, unsigned k)
 }
 
 /* The slot after k: a split block's slots are used in turn, so that a slot
- * is written again only after the others (docs/protocol.md, "Transfers"). */
+ * is written again only after the others (docs/protocol.md, "The image on
+ * the portal"). */
 static unsigned migrate__slot_next(const migrate_daemon *d, unsigned k)
 {
     return k + 1u < d->xfer.slots ? k + 1u : 0u;
