@@ -1441,14 +1441,10 @@ static void migrate__activate(migrate_daemon *d, uint64_t freeze_stamp)
     int rc;
     migrate__trace(d, MIGRATE_PT_DST_COMMIT);
     now = migrate__now(d);
-    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
-    /* The migration is over before the container runs: its record is
-     * complete (migrate_daemon_last) while ops->activate starts it, so
-     * that the calls that came with it can be answered there. */
-    migrate__finish(d, MIGRATE_ROLE_DEST, 0);
     rc = d->ops->activate(d->ctx);
-    if (rc < 0) d->stats.last.result = rc;    /* committed all the same */
+    if (freeze_stamp != 0 && now >= freeze_stamp) d->stats.cur.downtime_ns = now - freeze_stamp;
     migrate__trace(d, MIGRATE_PT_DST_ACTIVATED);
+    migrate__finish(d, MIGRATE_ROLE_DEST, rc);
 }
 
 /* Destination: the whole image is in; verify it, then say so. */

@@ -58,10 +58,6 @@
 #ifndef MIGRATE_NODE_H
 #define MIGRATE_NODE_H
 
-#define MIGRATE_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to(args[0]: the node,
-                                             and above bit 24 migrate_to_mode's
-                                             mode + 1); migrate/syscall.h */
-
 UAREA_EXTERN_C_BEGIN
 
 #ifndef MIGRATE_USER_SECTIONS_MAX
@@ -943,19 +939,12 @@ static int migrate__n_discard(void *ctx)
 static int migrate__n_activate(void *ctx)
 {
     migrate_node *n = (migrate_node *)ctx;
-    unsigned c;
     int rc;
     n->staged = MIGRATE_STAGED_NONE;
     n->ua = (struct uarea *)n->desc.region;
     n->present = 1;
     n->receiving = 0;
     migrate__n_custody(n, MIGRATE_CUSTODY_ACTIVATED, n->from);
-    /* The migrate_to calls that came with it returned here (0). Answered
-     * before its cores start, the callers are ready when the cores first
-     * look, instead of the cores going idle until the master's next turn
-     * answers them (migrate_node_serve, which finds them answered). */
-    for (c = 0; c < UAREA_CORES_MAX; c++)
-        (void)uarea_call_settle(n->ua, &n->ua->board[c], MIGRATE_SYS_MIGRATE, 0);
     rc = migrate_unfreeze(n->ua);
     if (n->desc.on_activate) n->desc.on_activate(n->desc.arg, n->ua);
     return rc;

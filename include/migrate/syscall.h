@@ -49,8 +49,9 @@
 
 UAREA_EXTERN_C_BEGIN
 
-/* MIGRATE_SYS_MIGRATE, the number of migrate_to's call: migrate/node.h
- * (the node answers the calls that came with an arriving container). */
+#define MIGRATE_SYS_MIGRATE 0x4d494752u   /* "MIGR": migrate_to(args[0]: the node,
+                                             and above bit 24 migrate_to_mode's
+                                             mode + 1) */
 
 /* A call from a container thread: the master's answer, UAREA_ENOTUSER
  * outside a container thread, UAREA_EBUSY when a call is in flight on this

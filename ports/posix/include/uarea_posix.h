@@ -443,8 +443,6 @@ typedef struct uarea__posix_node {
     struct uarea *active;     /* what the core threads run, NULL: nothing */
     uint32_t gen;             /* bumped at every activation and at the end */
     uint32_t left;            /* bumped when a core thread leaves `active` */
-    uint32_t rec_mid;         /* the arrival recorded at its activation ... */
-    int rec_src;              /* ... (its id and source; -1: none) */
     int made;                 /* the core threads exist */
     int stop;                 /* the node ends: core threads return */
     int running;              /* the cores run the container (activated, not released) */
@@ -607,28 +605,12 @@ static void uarea__posix_on_trace(void *arg, migrate_point p, uint32_t mid, int 
 }
 
 
-/* The container came in and starts here (not by post-copy: that record
- * waits for the last page): its record goes out before its cores start, so
- * that a migrate_to answered at the activation (migrate/node.h) finds it in
- * uarea_posix_last_migration when it returns. */
-static void uarea__posix_record_arrival(uarea__posix_node *n)
-{
-    migrate_stats st;
-    if (migrate_node_postcopy(&n->m.node) || migrate_daemon_last(uarea__posix_daemon(n), &st) != 0 ||
-        st.dst != n->self || (st.mid == n->rec_mid && st.src == n->rec_src))
-        return;
-    n->rec_mid = st.mid;
-    n->rec_src = st.src;
-    uarea__posix_record(&n->rec, uarea__posix_cid, &st);
-}
-
-/* migrate_master_desc.on_arrival: the container arrived here, its record
- * (unless it went out at the activation). */
+/* migrate_master_desc.on_arrival: the container arrived here, its record. */
 static void uarea__posix_on_arrival(void *arg, const migrate_stats *st)
 {
     uarea__posix_node *n = (uarea__posix_node *)arg;
     uarea__posix_step(n, "node.arrived");
-    if (st->mid != n->rec_mid || st->src != n->rec_src) uarea__posix_record(&n->rec, uarea__posix_cid, st);
+    uarea__posix_record(&n->rec, uarea__posix_cid, st);
 }
 
 /* ==== Cores ============================================================= */
@@ -673,7 +655,6 @@ static void uarea__posix_start_cores(void *arg, struct uarea *ua)
     unsigned i;
     if (n->running) return;
     n->ua = ua;
-    uarea__posix_record_arrival(n);
     uarea__posix_step(n, "node.activate");
     __atomic_store_n(&n->active, ua, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&n->gen, 1u, __ATOMIC_SEQ_CST);
@@ -1022,7 +1003,6 @@ static void uarea__posix_node_init(uarea__posix_node *n, int self, const uarea_p
     n->self = self;
     n->desc = d;
     n->ckpt_core = -1;
-    n->rec_src = -1;
     n->block = block;
     n->block_size = block_size;
     n->next_tick = uarea__posix_now();
