@@ -1945,6 +1945,7 @@ static void migrate__on_verified(migrate_daemon *d, const migrate_msg *m)
         migrate__cancel_portal(d, d->xfer.out_portal);
         d->mig.done = d->mig.size;
         d->mig.state = MIGRATE_S_VERIFY;
+        migrate__trace(d, MIGRATE_PT_SRC_BLOCK);   /* the last write ended, as seen */
         migrate__trace(d, MIGRATE_PT_SRC_SENT);
     }
     if (d->mig.state == MIGRATE_S_VERIFY && migrate__ours(d, m) &&
