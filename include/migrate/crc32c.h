@@ -527,7 +527,6 @@ static uint32_t migrate__crc32c_mul(uint32_t a, uint32_t b)
     return p;
 }
 
-
 /* x^(8 * n) mod P: the factor that appends n zero bytes to a CRC state. */
 static UAREA_UNUSED uint32_t migrate__crc32c_xpow8n(uint64_t n)
 {

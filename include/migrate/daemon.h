@@ -2196,12 +2196,15 @@ UAREA_API int migrate_daemon_init(migrate_daemon *d, noc_transport *t,
     d->ctrl.next = d->mig.next_mid;
     d->ctrl.move_from = -1;
     d->xfer.block_size = block_size;
-    d->xfer.split = block_size >= 2u * MIGRATE_SPLIT_MIN;
-    d->xfer.slot = d->xfer.split ? block_size / 2u : block_size;
-    if (d->xfer.split && d->xfer.slot > MIGRATE_XFER_SLOT)
-        d->xfer.slot = MIGRATE_XFER_SLOT < MIGRATE_SPLIT_MIN ? MIGRATE_SPLIT_MIN : MIGRATE_XFER_SLOT;
+    d->xfer.slot = block_size;
+    if (block_size >= 2u * MIGRATE_SPLIT_MIN) {
+        d->xfer.slot = block_size / 2u;
+        if (d->xfer.slot > MIGRATE_XFER_SLOT)
+            d->xfer.slot = MIGRATE_XFER_SLOT < MIGRATE_SPLIT_MIN ? MIGRATE_SPLIT_MIN : MIGRATE_XFER_SLOT;
+    }
     if (d->xfer.slot > NOC_PORTAL_MAX_SIZE) d->xfer.slot = NOC_PORTAL_MAX_SIZE;
     d->xfer.slots = (unsigned)(block_size / d->xfer.slot);
+    d->xfer.split = d->xfer.slots >= 2u;    /* the slots say it: no second rule */
     d->self = noc_self(t);
     if (d->self < 0) return d->self;
     d->nodes = noc_count(t);
